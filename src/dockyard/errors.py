@@ -1,0 +1,56 @@
+"""The error classes of the engine. The API maps each class to one HTTP status (api/errors.py);
+nothing else decides statuses. Messages copy Docker's wording: clients match on it."""
+
+from __future__ import annotations
+
+
+class DockyardError(Exception):
+    """Base class; `status` is the HTTP status the Engine API answers with."""
+
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidParameter(DockyardError):
+    status = 400
+
+
+class Forbidden(DockyardError):
+    status = 403
+
+
+class NotFound(DockyardError):
+    status = 404
+
+
+class Conflict(DockyardError):
+    status = 409
+
+
+class NotModified(DockyardError):
+    """304: e.g. starting a started container, stopping a stopped one."""
+
+    status = 304
+
+
+class Unsupported(DockyardError):
+    status = 501
+
+
+class Unavailable(DockyardError):
+    status = 503
+
+
+class System(DockyardError):
+    status = 500
+
+
+def no_such_container(ref: str) -> NotFound:
+    return NotFound(f"No such container: {ref}")
+
+
+def no_such_image(ref: str) -> NotFound:
+    return NotFound(f"No such image: {ref}")

@@ -1,0 +1,135 @@
+"""What the API handlers (and nothing else) call. Inputs and outputs are Docker Engine API shapes
+(plain dicts as in moby's api/swagger.yaml), so handlers only decode query/body and encode JSON.
+
+Sync methods may block (mounts, tar, runc): handlers call them through `asyncio.to_thread`.
+Async methods wait for something (an exit, a stream) and are awaited on the loop.
+Every method raises only `dockyard.errors` classes for user-visible failures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Protocol
+
+Json = dict[str, Any]
+Filters = dict[str, list[str]]  # decoded `filters` query param: {"label": ["a=b"], ...}
+
+
+class StreamSession(Protocol):
+    """A live attach or exec session. Output chunks carry Docker's stream ids
+    (0 stdin, 1 stdout, 2 stderr); with a TTY everything is stream 1."""
+
+    tty: bool
+
+    def output(self) -> AsyncIterator[tuple[int, bytes]]: ...  # ends when the process exits
+    async def write_stdin(self, data: bytes) -> None: ...
+    async def close_stdin(self) -> None: ...
+    async def close(self) -> None: ...  # detach; the process keeps running
+
+
+class ContainerService(Protocol):
+    def create(self, name: str | None, body: Json) -> Json: ...  # {"Id", "Warnings"}
+    def inspect(self, ref: str, size: bool = False) -> Json: ...
+    def list(self, all: bool, limit: int, size: bool, filters: Filters) -> list[Json]: ...
+    def start(self, ref: str) -> None: ...  # NotModified when already running
+    async def stop(self, ref: str, signal: str | None, timeout: int | None) -> None: ...
+    async def restart(self, ref: str, signal: str | None, timeout: int | None) -> None: ...
+    def kill(self, ref: str, signal: str) -> None: ...
+    def pause(self, ref: str) -> None: ...
+    def unpause(self, ref: str) -> None: ...
+    async def remove(self, ref: str, force: bool, volumes: bool) -> None: ...
+    async def wait(self, ref: str, condition: str) -> Json: ...  # {"StatusCode", "Error"}
+    def logs(
+        self,
+        ref: str,
+        *,
+        follow: bool,
+        stdout: bool,
+        stderr: bool,
+        since: float,
+        until: float,
+        timestamps: bool,
+        tail: str,
+    ) -> AsyncIterator[tuple[int, bytes]]: ...
+    def top(self, ref: str, ps_args: str) -> Json: ...  # {"Titles", "Processes"}
+    def rename(self, ref: str, new_name: str) -> None: ...
+    def changes(self, ref: str) -> list[Json]: ...  # [{"Path", "Kind"}]
+    def export(self, ref: str) -> Iterator[bytes]: ...
+    def resize(self, ref: str, height: int, width: int) -> None: ...
+    async def attach(
+        self, ref: str, *, stdin: bool, stdout: bool, stderr: bool, logs: bool, stream: bool
+    ) -> StreamSession: ...
+    def commit(
+        self,
+        ref: str,
+        *,
+        repo: str | None,
+        tag: str | None,
+        author: str,
+        comment: str,
+        changes: list[str],
+        pause: bool,
+        config: Json | None,
+    ) -> Json: ...  # {"Id"}
+    def prune(self, filters: Filters) -> Json: ...  # {"ContainersDeleted", "SpaceReclaimed"}
+
+    # exec
+    def exec_create(self, ref: str, body: Json) -> Json: ...  # {"Id"}
+    async def exec_start(self, exec_id: str, *, detach: bool, tty: bool) -> StreamSession | None: ...
+    def exec_inspect(self, exec_id: str) -> Json: ...
+    def exec_resize(self, exec_id: str, height: int, width: int) -> None: ...
+
+
+class ImageService(Protocol):
+    def list(self, all: bool, filters: Filters, digests: bool) -> list[Json]: ...
+    def inspect(self, ref: str) -> Json: ...
+    def history(self, ref: str) -> list[Json]: ...
+    def tag(self, ref: str, repo: str, tag: str | None) -> None: ...
+    def remove(self, ref: str, force: bool, noprune: bool) -> list[Json]: ...  # Untagged/Deleted
+    def import_tar(
+        self, src: BinaryIO, repo: str | None, tag: str | None, changes: list[str], message: str
+    ) -> str: ...  # image id "sha256:..."
+    def save(self, refs: list[str]) -> Iterator[bytes]: ...  # docker-archive + OCI layout tar
+    def load(self, src: BinaryIO) -> list[str]: ...  # "Loaded image: x:y" / "Loaded image ID: ..."
+    def pull(self, ref: str, tag: str | None) -> None: ...  # no registry yet: raises
+    def prune(self, filters: Filters) -> Json: ...  # {"ImagesDeleted", "SpaceReclaimed"}
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # "container" | "image" | "volume" | "network" | "daemon"
+    action: str  # "create", "start", "die", "destroy", "tag", "untag", "delete", ...
+    actor_id: str
+    attributes: dict[str, str]
+    time_nano: int
+
+    def to_json(self) -> Json:
+        secs = self.time_nano // 1_000_000_000
+        body: Json = {
+            "Type": self.type,
+            "Action": self.action,
+            "Actor": {"ID": self.actor_id, "Attributes": self.attributes},
+            "scope": "local",
+            "time": secs,
+            "timeNano": self.time_nano,
+        }
+        if self.type in ("container", "image"):  # the pre-1.22 fields docker-py still reads
+            body["status"] = self.action
+            body["id"] = self.actor_id
+            if "image" in self.attributes:
+                body["from"] = self.attributes["image"]
+        return body
+
+
+class EventBus(Protocol):
+    def publish(self, type: str, action: str, actor_id: str, attributes: dict[str, str]) -> None: ...
+    def subscribe(
+        self, since: float | None, until: float | None, filters: Filters
+    ) -> AsyncIterator[Event]: ...
+
+
+class SystemService(Protocol):
+    def info(self) -> Json: ...
+    def version(self) -> Json: ...
+    def df(self) -> Json: ...

@@ -1,0 +1,86 @@
+"""The storage contracts. Implementations: storage/overlay2.py (driver), storage/layers.py (store).
+
+Lifecycle of a read-only layer (S1, S2):
+    register(tar, parent) -> Layer            content-addressed: diff_id = sha256(uncompressed tar),
+                                              chain_id = diff_id if no parent else
+                                              sha256(parent_chain_id + " " + diff_id); a layer that
+                                              already exists is not stored twice. The caller receives
+                                              one reference on the returned layer.
+    retain(chain_id) / release(chain_id)      reference counting; a layer whose count drops to zero
+                                              and that no child layer or container layer uses is
+                                              deleted (dir, short link, metadata) and its parent is
+                                              released in turn. Images hold one reference each.
+Lifecycle of a container's layers (S2-S4):
+    create_rw(cid, parent_chain_id) -> RWLayer     makes `<mount_id>-init` (Docker's empty mount
+                                              points) and `<mount_id>` on top of it
+    mount(cid) -> merged path / unmount(cid)  reference-counted overlay mount
+    changes(cid), rw_size(cid), rw_tar(cid)   read the writable layer (diff/ is the upper dir)
+    remove_rw(cid)                            unmounts if needed, deletes both layers
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+
+@dataclass(frozen=True)
+class Layer:
+    chain_id: str  # "sha256:<hex>"
+    diff_id: str  # "sha256:<hex>"
+    parent: str | None  # parent chain id
+    cache_id: str  # directory name under overlay2/
+    size: int  # apparent size of diff/ (hardlinks once), what `docker image ls` sums
+
+
+@dataclass(frozen=True)
+class RWLayer:
+    container_id: str
+    mount_id: str  # overlay2/<mount_id>: the container's writable layer
+    init_id: str  # overlay2/<mount_id>-init
+    parent: str | None  # image top chain id
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str  # absolute path inside the container, e.g. "/etc/passwd"
+    kind: int  # Docker's kinds: 0 modified (C), 1 added (A), 2 deleted (D)
+
+
+class Driver(Protocol):
+    """overlay2 with Docker's on-disk layout: <root>/<id>/{diff,link,lower,work,merged},
+    <root>/l/<26-char> -> ../<id>/diff, `committed` written on a parent when a child is made."""
+
+    def create(self, id: str, parent: str | None) -> None: ...
+    def remove(self, id: str) -> None: ...
+    def exists(self, id: str) -> bool: ...
+    def get(self, id: str) -> Path: ...  # mount (refcounted), returns merged/
+    def put(self, id: str) -> None: ...  # unmount when the count drops to zero
+    def diff_dir(self, id: str) -> Path: ...
+    def apply_diff(self, id: str, tar: BinaryIO) -> int: ...  # returns the diff's size
+    def diff(self, id: str) -> Iterator[bytes]: ...  # tar of diff/ with .wh. whiteouts
+    def changes(self, id: str) -> list[Change]: ...
+    def diff_size(self, id: str) -> int: ...
+    def metadata(self, id: str) -> dict[str, str]: ...  # GraphDriver.Data
+
+
+class LayerStore(Protocol):
+    def register(self, tar: BinaryIO, parent: str | None) -> Layer: ...
+    def get(self, chain_id: str) -> Layer: ...  # errors.NotFound
+    def chain(self, chain_id: str) -> list[Layer]: ...  # base first
+    def retain(self, chain_id: str) -> None: ...
+    def release(self, chain_id: str) -> None: ...
+    def layer_tar(self, chain_id: str) -> Iterator[bytes]: ...  # the layer's own diff as tar
+    def graph_driver(self, chain_id: str) -> dict[str, object]: ...  # image inspect GraphDriver
+
+    def create_rw(self, container_id: str, parent: str | None) -> RWLayer: ...
+    def get_rw(self, container_id: str) -> RWLayer: ...
+    def mount(self, container_id: str) -> Path: ...
+    def unmount(self, container_id: str) -> None: ...
+    def remove_rw(self, container_id: str) -> None: ...
+    def changes(self, container_id: str) -> list[Change]: ...
+    def rw_size(self, container_id: str) -> int: ...
+    def rw_tar(self, container_id: str) -> Iterator[bytes]: ...
+    def rw_graph_driver(self, container_id: str) -> dict[str, object]: ...
