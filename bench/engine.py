@@ -1,0 +1,177 @@
+"""Engine benchmarks (issue 2): dockyard vs a real dockerd, interleaved in one run.
+
+    .venv/bin/python bench/engine.py [--rounds N]
+
+Starts a private dockyard daemon and, when `dockerd` is installed, a private dockerd (own data root,
+socket, no bridge, no iptables), imports the same busybox tree into both, then measures each case
+alternately on both engines and prints medians and ratios (dockyard / dockerd). Not a test: numbers
+go to the issue notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import Daemon, teardown_host_state  # noqa: E402
+
+DOCKER = shutil.which("docker") or "docker"
+
+
+def sh(env: dict[str, str], *args: str) -> str:
+    r = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise RuntimeError(f"{args}: {r.stderr}")
+    return r.stdout
+
+
+class Engine:
+    def __init__(self, name: str, env: dict[str, str]) -> None:
+        self.name = name
+        self.env = env
+
+    def docker(self, *args: str) -> str:
+        return sh(self.env, DOCKER, *args)
+
+
+def start_dockerd(root: Path) -> tuple[subprocess.Popen[bytes], Engine] | None:
+    if not shutil.which("dockerd"):
+        return None
+    sock = root / "docker.sock"
+    proc = subprocess.Popen(
+        [
+            "dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
+            "-H", f"unix://{sock}", "--bridge", "none", "--iptables=false", "--ip-masq=false",
+            "--pidfile", str(root / "docker.pid"), "--containerd-namespace", "dockyard-bench",
+        ],  # fmt: skip
+        stdout=open(root / "dockerd.log", "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
+    for _ in range(300):
+        if subprocess.run([DOCKER, "version"], env=env, capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        return None
+    tree = root / "bb"
+    (tree / "bin").mkdir(parents=True)
+    shutil.copy("/usr/bin/busybox", tree / "bin/busybox")
+    for applet in sh(env, "/usr/bin/busybox", "--list").split():
+        if applet != "busybox":
+            os.symlink("busybox", tree / "bin" / applet)
+    for d in ("tmp", "etc", "proc", "sys", "dev"):
+        (tree / d).mkdir(exist_ok=True)
+    tar = subprocess.Popen(["tar", "-C", str(tree), "-c", "."], stdout=subprocess.PIPE)
+    subprocess.run([DOCKER, "import", "-c", 'CMD ["sh"]', "-", "busybox:latest"], env=env,
+                   stdin=tar.stdout, capture_output=True, check=True)  # fmt: skip
+    return proc, Engine("dockerd", env)
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def run_d_many(e: Engine, n: int) -> list[str]:
+    return [e.docker("run", "-d", "busybox", "sleep", "600").strip() for _ in range(n)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--many", type=int, default=50)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir="/var/tmp"))
+    d = Daemon(tmp, tmp / "data", tmp / "exec", tmp / "dy.sock", "dockyard-bench")
+    d.start()
+    d.api("POST", "/dockyard/images/bootstrap")
+    dy = Engine("dockyard", d.env())
+    dy_cli = dict(d.env())
+    oracle = start_dockerd(tmp / "oracle")
+    engines = [dy] + ([oracle[1]] if oracle else [])
+    results: dict[str, dict[str, list[float]]] = {}
+
+    def record(case: str, e: Engine, value: float) -> None:
+        results.setdefault(case, {}).setdefault(e.name, []).append(value)
+
+    try:
+        for _ in range(args.rounds):
+            for e in engines:
+                record("run --rm busybox true (docker CLI)", e,
+                       timed(lambda e=e: e.docker("run", "--rm", "busybox", "true")))  # fmt: skip
+                cid = ""
+
+                def lifecycle(e: Engine = e) -> None:
+                    nonlocal cid
+                    cid = e.docker("create", "busybox", "true").strip()
+                    e.docker("start", cid)
+                    e.docker("wait", cid)
+                    e.docker("rm", cid)
+
+                record("create+start+wait+rm", e, timed(lifecycle))
+            record("run --rm busybox true (dockyard CLI)", dy, timed(
+                lambda: sh(dy_cli, str(ROOT / ".venv/bin/dockyard"), "run", "--rm", "busybox", "true")))  # fmt: skip
+        for e in engines:
+            ids: list[str] = []
+            record(f"{args.many} x run -d", e, timed(lambda e=e: ids.extend(run_d_many(e, args.many))))
+            for _ in range(5):
+                record(f"ps ({args.many} running)", e, timed(lambda e=e: e.docker("ps")))
+                record(f"ps -s ({args.many} running)", e, timed(lambda e=e: e.docker("ps", "-s")))
+            if e is dy:
+                shims = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                         and b"dockyard-shim" in (p / "cmdline").read_bytes()[:200]]  # fmt: skip
+                record("monitor RSS KiB (mean)", e, statistics.mean(rss_kib(p) for p in shims))
+            e.docker("rm", "-f", *ids)
+        assert d.proc is not None
+        record("daemon idle RSS KiB", dy, rss_kib(d.proc.pid))
+        if oracle:
+            pid = int((tmp / "oracle" / "docker.pid").read_text())
+            record("daemon idle RSS KiB", oracle[1], rss_kib(pid))
+    finally:
+        d.api("POST", "/containers/prune")
+        d.stop()
+        teardown_host_state(d)
+        if oracle:
+            oracle[0].send_signal(signal.SIGTERM)
+            oracle[0].wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"{'case':45} {'dockyard':>12} {'dockerd':>12} {'ratio':>7}")
+    report = {}
+    for case, per in results.items():
+        a = statistics.median(per["dockyard"])
+        b = statistics.median(per["dockerd"]) if "dockerd" in per else None
+        unit = "" if "RSS" in case else "s"
+        ratio = f"{a / b:.2f}" if b else "-"
+        print(f"{case:45} {a:11.3f}{unit} {(b if b is not None else float('nan')):11.3f}{unit} {ratio:>7}")
+        report[case] = {"dockyard": a, "dockerd": b}
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / "engine.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

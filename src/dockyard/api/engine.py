@@ -1,0 +1,37 @@
+"""What the API needs from the composition root, and where handlers find it on a request."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from aiohttp import web
+
+from dockyard.services.protocols import ContainerService, EventBus, ImageService, SystemService
+
+
+class Engine(Protocol):
+    """The services the handlers call; built once by the daemon (engine.py)."""
+
+    @property
+    def containers(self) -> ContainerService: ...
+    @property
+    def images(self) -> ImageService: ...
+    @property
+    def events(self) -> EventBus: ...
+    @property
+    def system(self) -> SystemService: ...
+
+
+ENGINE = web.AppKey("engine", Engine)
+# The API version the client asked for (from the /v1.xx prefix, else the newest): outputs that
+# changed between versions branch on it.
+API_VERSION = web.RequestKey("api_version", tuple)
+
+
+def engine(request: web.Request) -> Engine:
+    return request.app[ENGINE]
+
+
+def api_version(request: web.Request) -> tuple[int, int]:
+    major, minor = request.get(API_VERSION, (1, 44))
+    return int(major), int(minor)

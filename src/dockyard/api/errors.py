@@ -1,0 +1,64 @@
+"""The one place that turns exceptions into HTTP answers: `{"message": ...}` with the status the
+error class carries, Docker's "page not found" for unknown routes, 500 for anything unexpected."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from dockyard.api.codec import json_response
+from dockyard.errors import DockyardError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status: int, message: str) -> web.StreamResponse:
+    if status == 304:  # a 304 carries no body
+        return web.Response(status=304)
+    return json_response({"message": message}, status=status)
+
+
+def response_for(exc: BaseException) -> web.StreamResponse:
+    if isinstance(exc, DockyardError):
+        return error_response(exc.status, exc.message)
+    if isinstance(exc, web.HTTPNotFound):
+        return error_response(404, "page not found")
+    if isinstance(exc, web.HTTPMethodNotAllowed):  # dockerd's router does not say 405
+        return error_response(404, "page not found")
+    if isinstance(exc, web.HTTPException):
+        return error_response(exc.status, exc.text or exc.reason)
+    log.error("unexpected error: %s", exc, exc_info=exc)
+    return error_response(500, str(exc) or type(exc).__name__)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except (DockyardError, web.HTTPException) as exc:
+        if _started(request):
+            # Headers are out already: the stream can only end; the client sees it cut short.
+            log.info("%s %s failed mid-stream: %s", request.method, request.path, exc)
+            raise
+        return response_for(exc)
+    except (ConnectionResetError, ConnectionError):
+        raise
+    except Exception as exc:
+        if _started(request):
+            log.error("%s %s failed mid-stream", request.method, request.path, exc_info=exc)
+            raise
+        return response_for(exc)
+
+
+STARTED = web.RequestKey("dockyard_stream_started", bool)
+
+
+def mark_started(request: web.Request) -> None:
+    """Streaming handlers call this once headers are sent, so errors are not answered twice."""
+    request[STARTED] = True
+
+
+def _started(request: web.Request) -> bool:
+    return bool(request.get(STARTED, False))

@@ -1,0 +1,77 @@
+"""Every Engine API route, in one declarative list. Each is served with and without the
+`/v{major}.{minor}` prefix. Image names may contain slashes, hence the greedy `{name:.+}`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from dockyard.api import containers, events, exec, images, system
+
+VERSION_PREFIX = r"/v{version:[0-9][0-9.]*}"
+IMAGE = "{name:.+}"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+
+
+ROUTES: list[Route] = [
+    # system
+    Route("GET", "/_ping", system.ping),
+    Route("HEAD", "/_ping", system.ping),
+    Route("GET", "/version", system.version),
+    Route("GET", "/info", system.info),
+    Route("GET", "/system/df", system.df),
+    Route("GET", "/events", events.events),
+    # containers (fixed paths before the {id} ones)
+    Route("POST", "/containers/create", containers.create),
+    Route("GET", "/containers/json", containers.list_),
+    Route("POST", "/containers/prune", containers.prune),
+    Route("GET", "/containers/{id}/json", containers.inspect),
+    Route("POST", "/containers/{id}/start", containers.start),
+    Route("POST", "/containers/{id}/stop", containers.stop),
+    Route("POST", "/containers/{id}/restart", containers.restart),
+    Route("POST", "/containers/{id}/kill", containers.kill),
+    Route("POST", "/containers/{id}/pause", containers.pause),
+    Route("POST", "/containers/{id}/unpause", containers.unpause),
+    Route("POST", "/containers/{id}/wait", containers.wait),
+    Route("GET", "/containers/{id}/logs", containers.logs),
+    Route("GET", "/containers/{id}/top", containers.top),
+    Route("POST", "/containers/{id}/rename", containers.rename),
+    Route("GET", "/containers/{id}/changes", containers.changes),
+    Route("GET", "/containers/{id}/export", containers.export),
+    Route("POST", "/containers/{id}/resize", containers.resize),
+    Route("POST", "/containers/{id}/attach", containers.attach),
+    Route("DELETE", "/containers/{id}", containers.remove),
+    Route("POST", "/commit", containers.commit),
+    # exec
+    Route("POST", "/containers/{id}/exec", exec.create),
+    Route("POST", "/exec/{id}/start", exec.start),
+    Route("POST", "/exec/{id}/resize", exec.resize),
+    Route("GET", "/exec/{id}/json", exec.inspect),
+    # images (fixed paths before the greedy name ones)
+    Route("GET", "/images/json", images.list_),
+    Route("POST", "/images/create", images.create),
+    Route("GET", "/images/get", images.save),
+    Route("POST", "/images/load", images.load),
+    Route("POST", "/images/prune", images.prune),
+    Route("GET", f"/images/{IMAGE}/json", images.inspect),
+    Route("GET", f"/images/{IMAGE}/history", images.history),
+    Route("GET", f"/images/{IMAGE}/get", images.save),
+    Route("POST", f"/images/{IMAGE}/tag", images.tag),
+    Route("DELETE", f"/images/{IMAGE}", images.remove),
+    # dockyard extensions
+    Route("POST", "/dockyard/images/bootstrap", images.bootstrap),
+]
+
+
+def register(app: web.Application, routes: list[Route] = ROUTES) -> None:
+    for route in routes:
+        app.router.add_route(route.method, route.path, route.handler)
+        app.router.add_route(route.method, VERSION_PREFIX + route.path, route.handler)

@@ -1,0 +1,73 @@
+"""First-run experience: when the default socket is missing and we are root, start the daemon
+in the background, say so once, and wait for /_ping before the command proceeds."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TextIO
+
+from dockyard.cli.client import Client, ConnectError
+from dockyard.config import socket_path
+
+LOG_PATH = "/var/log/dockyard.log"
+PING_DEADLINE = 15.0
+
+
+def spawn_daemon(log_path: str = LOG_PATH) -> int:
+    """Start `python -m dockyard daemon` detached from our session; return its pid."""
+    import subprocess
+    import sys
+
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dockyard", "daemon"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return proc.pid
+
+
+def wait_for_ping(client: Client, deadline: float = PING_DEADLINE, pid: int | None = None) -> bool:
+    end = time.monotonic() + deadline
+    delay = 0.02
+    while time.monotonic() < end:
+        try:
+            client.ping(timeout=1.0)
+            return True
+        except ConnectError:
+            pass
+        if pid is not None and not _alive(pid):
+            return False
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        waited = 0
+    if waited == pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def connect(host: str, is_default_host: bool, err: TextIO) -> Client:
+    """Return a client for `host`, starting the daemon first when allowed and needed."""
+    path = socket_path(host)
+    client = Client(path)
+    if is_default_host and not os.path.exists(path) and os.geteuid() == 0:
+        pid = spawn_daemon()
+        err.write(f"dockyard: started the daemon (pid {pid}, log {LOG_PATH})\n")
+        err.flush()
+        wait_for_ping(client, pid=pid)
+    return client

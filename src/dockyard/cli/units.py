@@ -1,0 +1,99 @@
+"""Go-units arithmetic as docker-cli prints and parses it: human durations, decimal sizes with
+three significant digits, and RAMInBytes for `--memory`-style flags."""
+
+from __future__ import annotations
+
+import re
+
+_DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+_BINARY_MULT = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+_RAM_RE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+
+
+def human_duration(seconds_f: float) -> str:
+    """go-units HumanDuration: the coarse wording of `docker ps` CREATED and STATUS."""
+    seconds = int(seconds_f)
+    if seconds < 1:
+        return "Less than a second"
+    if seconds == 1:
+        return "1 second"
+    if seconds < 60:
+        return f"{seconds} seconds"
+    minutes = int(seconds_f / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds_f / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds_f / 3600 / 24 / 365)} years"
+
+
+def human_size(size: float, precision: int = 3) -> str:
+    """go-units HumanSizeWithPrecision: decimal units, `%.<precision>g`."""
+    i = 0
+    while size >= 1000.0 and i < len(_DECIMAL_UNITS) - 1:
+        size /= 1000.0
+        i += 1
+    return f"%.{precision}g%s" % (size, _DECIMAL_UNITS[i])
+
+
+def ram_in_bytes(text: str) -> int:
+    """go-units RAMInBytes: `512m`, `1g`, `1.5GiB`; binary multiples. Raises ValueError with
+    go-units' wording so callers can wrap it in the flag error."""
+    m = _RAM_RE.match(text)
+    if m is None:
+        raise ValueError(f"invalid size: '{text}'")
+    try:
+        value = float(m.group(1))
+    except ValueError:
+        raise ValueError(f"invalid size: '{text}'") from None
+    unit = (m.group(2) or "").lower()
+    return int(value * _BINARY_MULT.get(unit, 1))
+
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def go_duration(text: str) -> float | None:
+    """time.ParseDuration in seconds, or None when `text` is not a Go duration."""
+    if not text or _DURATION_RE.sub("", text) not in ("", "-"):
+        return None
+    total = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_RE.findall(text))
+    return -total if text.startswith("-") else total
+
+
+def api_timestamp(value: str, now: float) -> str:
+    """docker's timetypes.GetTimestamp: a duration means `now - d`, RFC 3339 dates become unix
+    seconds, and plain numbers pass through."""
+    import datetime as dt
+
+    duration = go_duration(value)
+    if duration is not None:
+        return f"{now - duration:.9f}"
+    try:
+        float(value)
+        return value
+    except ValueError:
+        pass
+    text = value.replace("Z", "+00:00")
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f",
+                "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"):
+        try:
+            parsed = dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if parsed.tzinfo is None:
+            parsed = parsed.astimezone()
+        return f"{parsed.timestamp():.9f}"
+    raise ValueError(f'failed to parse value as time or duration: "{value}"')

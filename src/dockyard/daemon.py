@@ -1,0 +1,96 @@
+"""`dockyard daemon`: dockerd's flags, one process serving the Engine API on a unix socket.
+
+SIGTERM/SIGINT stop serving and leave containers running under their shims (live-restore);
+SIGHUP is logged and changes nothing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from dockyard.config import DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, Config, default_host, socket_path
+
+log = logging.getLogger("dockyard.daemon")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="dockyard daemon", description="Run the dockyard daemon")
+    p.add_argument("-H", "--host", action="append", default=[], help="unix:///path to listen on")
+    p.add_argument("--data-root", default=os.environ.get("DOCKYARD_ROOT", DEFAULT_DATA_ROOT))
+    p.add_argument("--exec-root", default=DEFAULT_EXEC_ROOT)
+    p.add_argument("-l", "--log-level", default="info",
+                   choices=["debug", "info", "warn", "error", "fatal"])  # fmt: skip
+    p.add_argument("-D", "--debug", action="store_true")
+    p.add_argument("-p", "--pidfile", default=None)
+    p.add_argument("--cgroup-parent", default="dockyard",
+                   help="cgroup parent for containers (own one per private test daemon)")  # fmt: skip
+    return p.parse_args(argv)
+
+
+def _lock(data_root: Path) -> int:
+    fd = os.open(data_root / "dockyard.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.stderr.write(f"dockyard: another daemon is using {data_root}\n")
+        raise SystemExit(1) from None
+    return fd
+
+
+async def _serve(cfg: Config, cgroup_parent: str) -> None:
+    from dockyard.api.server import serve
+    from dockyard.engine import Engine, EngineOptions
+
+    engine = await asyncio.to_thread(Engine, cfg, EngineOptions(cgroup_parent=cgroup_parent))
+    await engine.start()
+    runner = await serve(engine, cfg.socket)
+    log.info("API listening on %s", cfg.socket)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: log.info("SIGHUP: nothing to reload"))
+    await stop.wait()
+    log.info("shutting down; containers keep running")
+    await runner.cleanup()
+    await engine.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if os.geteuid() != 0:
+        sys.stderr.write("dockyard: the daemon must run as root\n")
+        return 1
+    host = args.host[0] if args.host else default_host()
+    level = "debug" if args.debug else args.log_level
+    logging.basicConfig(
+        level={"warn": "WARNING", "fatal": "CRITICAL"}.get(level, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    cfg = Config(
+        data_root=Path(args.data_root),
+        exec_root=Path(args.exec_root),
+        host="unix://" + socket_path(host),
+        log_level=level,
+    )
+    cfg.ensure_dirs()
+    cfg.socket.parent.mkdir(parents=True, exist_ok=True)
+    lock_fd = _lock(cfg.data_root)
+    pidfile = Path(args.pidfile) if args.pidfile else cfg.exec_root / "dockyard.pid"
+    pidfile.write_text(f"{os.getpid()}\n")
+    try:
+        asyncio.run(_serve(cfg, args.cgroup_parent))
+    finally:
+        pidfile.unlink(missing_ok=True)
+        os.close(lock_fd)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

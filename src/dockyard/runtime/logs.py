@@ -1,0 +1,135 @@
+"""Reading a container's json-file log (what dockyard-shim writes) for `docker logs`.
+
+Each line is `{"log": "...", "stream": "stdout"|"stderr", "time": "<RFC3339Nano>"}`. Tail seeks
+backwards from the end so `--tail 10` on a big log reads only its last blocks; follow polls the
+file for appended lines until the container stops and the file is drained."""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+log = logging.getLogger(__name__)
+
+STREAMS = {"stdout": 1, "stderr": 2}
+BLOCK = 64 * 1024
+FOLLOW_POLL = 0.1
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    stream: int  # 1 stdout, 2 stderr
+    data: bytes
+    sec: int  # the entry's time, kept as integers so nanoseconds survive
+    nsec: int
+
+    @property
+    def timestamp(self) -> float:
+        return self.sec + self.nsec / 1e9
+
+    def fixed_time(self) -> str:
+        """RFC3339 with exactly nine fraction digits: the prefix `docker logs -t` prints."""
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.sec)) + f".{self.nsec:09d}Z"
+
+
+def parse_time(text: str) -> tuple[int, int]:
+    """RFC3339(Nano) -> (unix seconds, nanoseconds)."""
+    if text.endswith("Z") and len(text) >= 20:
+        sec = calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
+        frac = text[20:-1] if text[19] == "." else ""
+        return sec, int(frac.ljust(9, "0")[:9] or 0)
+    dt = datetime.fromisoformat(text)  # an explicit offset: rare, not written by our shim
+    return int(dt.timestamp()), dt.microsecond * 1000
+
+
+def parse_line(line: bytes) -> LogEntry | None:
+    try:
+        obj = json.loads(line)
+        sec, nsec = parse_time(obj["time"])
+        return LogEntry(STREAMS.get(obj.get("stream", "stdout"), 1), obj["log"].encode(), sec, nsec)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        log.warning("skipping a malformed log line: %.80r", line)
+        return None
+
+
+def tail_offset(f: BinaryIO, n: int) -> int:
+    """Byte offset where the last `n` complete lines of the file start."""
+    end = f.seek(0, 2)
+    if n <= 0:
+        return end
+    pos, newlines = end, 0
+    # The last byte is the final line's own newline: it does not start a new line.
+    skip_last = True
+    while pos > 0:
+        size = min(BLOCK, pos)
+        pos -= size
+        f.seek(pos)
+        block = f.read(size)
+        for i in range(len(block) - 1, -1, -1):
+            if block[i] != 0x0A:
+                continue
+            if skip_last and pos + i == end - 1:
+                continue
+            newlines += 1
+            if newlines == n:
+                return pos + i + 1
+        skip_last = False
+    return 0
+
+
+async def read_logs(
+    path: Path,
+    *,
+    follow: bool,
+    stdout: bool,
+    stderr: bool,
+    since: float = 0,
+    until: float = 0,
+    timestamps: bool = False,
+    tail: int | None = None,
+    is_running: Callable[[], bool] = lambda: False,
+) -> AsyncIterator[tuple[int, bytes]]:
+    """Yield (stream id, bytes) for `docker logs`. `since`/`until` are unix times (0 = unset),
+    `tail` None = everything. Follow ends once the container stopped and the file is drained."""
+    wanted = {1} if stdout else set()
+    if stderr:
+        wanted.add(2)
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return
+    with f:
+        if tail is not None:
+            f.seek(tail_offset(f, tail))
+        pending = b""
+        while True:
+            # Check before reading: lines written before the container stopped are then seen.
+            running = follow and is_running()
+            chunk = f.read(BLOCK)
+            if chunk:
+                pending += chunk
+                lines = pending.split(b"\n")
+                pending = lines.pop()  # an incomplete line waits for the rest
+                for line in lines:
+                    entry = parse_line(line) if line else None
+                    if entry is None or entry.stream not in wanted:
+                        continue
+                    if since and entry.timestamp < since:
+                        continue
+                    if until and entry.timestamp > until:
+                        return
+                    prefix = (entry.fixed_time() + " ").encode() if timestamps else b""
+                    yield entry.stream, prefix + entry.data
+                await asyncio.sleep(0)
+                continue
+            if not running:
+                return
+            await asyncio.sleep(FOLLOW_POLL)

@@ -1,0 +1,98 @@
+"""The only module that runs the runc binary (DESIGN: one entry module per external tool).
+
+Every call is logged at DEBUG with argv, rc and duration; failures raise errors.System with the
+message runc printed, which is what Docker shows users too."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from dockyard import errors
+
+log = logging.getLogger(__name__)
+
+
+class Runc:
+    """A runc CLI bound to one state root (`--root`). `create` is done by the shim, which must
+    own the container's stdio; everything after it (start, kill, delete...) goes through here."""
+
+    def __init__(self, root: Path, binary: str = "runc") -> None:
+        self.root = root
+        self.binary = binary
+
+    def _run(self, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        argv = [self.binary, "--root", str(self.root), *args]
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(argv, input=input, capture_output=True, check=False)
+        except FileNotFoundError as e:
+            raise errors.System(f"runtime binary not found: {self.binary}") from e
+        log.debug("%s rc=%d %.3fs", argv, proc.returncode, time.monotonic() - started)
+        return proc
+
+    def _check(self, *args: str, input: bytes | None = None) -> bytes:
+        proc = self._run(*args, input=input)
+        if proc.returncode != 0:
+            raise errors.System(_message(proc))
+        return proc.stdout
+
+    def start(self, id: str) -> None:
+        self._check("start", id)
+
+    def kill(self, id: str, signal: int, all: bool = False) -> None:
+        self._check("kill", *(["--all"] if all else []), id, str(signal))
+
+    def pause(self, id: str) -> None:
+        self._check("pause", id)
+
+    def resume(self, id: str) -> None:
+        self._check("resume", id)
+
+    def delete(self, id: str, force: bool = False) -> None:
+        """Idempotent: a container runc does not know is already deleted."""
+        proc = self._run("delete", *(["--force"] if force else []), id)
+        if proc.returncode != 0:
+            msg = _message(proc)
+            if "does not exist" in msg or "not found" in msg:
+                return
+            raise errors.System(msg)
+
+    def state(self, id: str) -> dict[str, Any] | None:
+        proc = self._run("state", id)
+        if proc.returncode != 0:
+            msg = _message(proc)
+            if "does not exist" in msg or "not found" in msg:
+                return None
+            raise errors.System(msg)
+        result: dict[str, Any] = json.loads(proc.stdout)
+        return result
+
+    def ps(self, id: str) -> list[int]:
+        out = self._check("ps", "--format", "json", id)
+        pids = json.loads(out or b"[]") or []
+        return [int(p) for p in pids]
+
+    def list(self) -> list[dict[str, Any]]:
+        out = self._check("list", "--format", "json")
+        items: list[dict[str, Any]] = json.loads(out or b"[]") or []
+        return items
+
+    def update(self, id: str, resources: dict[str, Any]) -> None:
+        self._check("update", "--resources", "-", id, input=json.dumps(resources).encode())
+
+
+def _message(proc: subprocess.CompletedProcess[bytes]) -> str:
+    text = (proc.stderr or proc.stdout or b"").decode(errors="replace").strip()
+    # runc prefixes its logrus lines (`time=... level=error msg="..."`); keep the message only.
+    for line in reversed(text.splitlines()):
+        if 'msg="' in line:
+            msg = line.split('msg="', 1)[1].rsplit('"', 1)[0]
+            return msg.replace('\\"', '"')
+        if line.strip():
+            return line.strip()
+    return f"runc exited with status {proc.returncode}"

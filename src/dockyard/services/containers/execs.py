@@ -1,0 +1,204 @@
+"""`docker exec`: exec instances live in memory (as in Docker) and run under an exec-mode shim,
+which waits for our attach before it starts the process, so no output is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dockyard import errors
+from dockyard.runtime import shim as shimlib
+from dockyard.runtime import spec as ocispec
+from dockyard.services.containers.record import merge_env
+from dockyard.services.containers.sessions import ShimSession
+from dockyard.services.protocols import Json
+from dockyard.state.containers import ContainerRecord
+
+if TYPE_CHECKING:
+    from dockyard.services.containers.service import Containers
+
+
+@dataclass
+class ExecInstance:
+    id: str
+    container_id: str
+    config: Json
+    running: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    shim_pid: int = 0
+    dir: Path = field(default_factory=Path)
+
+    def inspect(self) -> Json:
+        c = self.config
+        argv = list(c.get("Cmd") or [])
+        return {
+            "ID": self.id,
+            "Running": self.running,
+            "ExitCode": self.exit_code,
+            "ProcessConfig": {
+                "tty": bool(c.get("Tty")),
+                "entrypoint": argv[0] if argv else "",
+                "arguments": argv[1:],
+                "privileged": bool(c.get("Privileged")),
+                "user": c.get("User") or "",
+            },
+            "OpenStdin": bool(c.get("AttachStdin")),
+            "OpenStderr": bool(c.get("AttachStderr")),
+            "OpenStdout": bool(c.get("AttachStdout")),
+            "CanRemove": False,
+            "ContainerID": self.container_id,
+            "DetachKeys": c.get("DetachKeys") or "",
+            "Pid": self.pid,
+        }
+
+
+class Execs:
+    def __init__(self, owner: Containers) -> None:
+        self.owner = owner
+        self._by_id: dict[str, ExecInstance] = {}
+
+    def ids_for(self, cid: str) -> list[str]:
+        return [e.id for e in self._by_id.values() if e.container_id == cid]
+
+    def _get(self, exec_id: str) -> ExecInstance:
+        inst = self._by_id.get(exec_id)
+        if inst is None:
+            raise errors.NotFound(f"No such exec instance: {exec_id}")
+        return inst
+
+    def create(self, rec: ContainerRecord, body: Json) -> Json:
+        if rec.state["Status"] == "paused":
+            raise errors.Conflict(f"Container {rec.id} is paused, unpause the container before exec")
+        if rec.state["Status"] != "running":
+            raise errors.Conflict(f"Container {rec.id} is not running")
+        if not body.get("Cmd"):
+            raise errors.InvalidParameter("No exec command specified")
+        inst = ExecInstance(secrets.token_hex(32), rec.id, dict(body))
+        self._by_id[inst.id] = inst
+        self.owner._publish(rec, f"exec_create: {' '.join(body['Cmd'])}", execID=inst.id)
+        return {"Id": inst.id}
+
+    def _process(self, rec: ContainerRecord, inst: ExecInstance, tty: bool) -> Json:
+        bundle = self.owner.launcher.bundle(rec.id)
+        base = json.loads((bundle / "config.json").read_text())["process"]
+        c = inst.config
+        rootfs = Path(json.loads((bundle / "config.json").read_text())["root"]["path"])
+        user_spec = c.get("User") or rec.config.get("User") or ""
+        uid, gid, gids = ocispec.resolve_user(
+            user_spec, _read(rootfs / "etc/passwd"), _read(rootfs / "etc/group")
+        )
+        base["user"] = {"uid": uid, "gid": gid, "additionalGids": gids}
+        base["args"] = list(c["Cmd"])
+        base["env"] = merge_env(base.get("env") or [], c.get("Env") or [])
+        base["terminal"] = tty
+        if c.get("WorkingDir"):
+            base["cwd"] = c["WorkingDir"]
+        if c.get("Privileged"):
+            caps = base.get("capabilities") or {}
+            priv = ocispec.privileged_capabilities(self.owner.launcher._cap_bounding)
+            for k in ("bounding", "effective", "permitted"):
+                caps[k] = priv
+            base["capabilities"] = caps
+        return dict(base)
+
+    async def start(self, exec_id: str, *, detach: bool, tty: bool) -> ShimSession | None:
+        inst = self._get(exec_id)
+        if inst.running or inst.exit_code is not None:
+            raise errors.Conflict(f"Exec command {exec_id} has already run")
+        rec = await asyncio.to_thread(self.owner.get, inst.container_id)
+        if rec.state["Status"] != "running":
+            raise errors.Conflict(f"Container {rec.id} is not running")
+        tty = tty or bool(inst.config.get("Tty"))
+        process = await asyncio.to_thread(self._process, rec, inst, tty)
+        launcher = self.owner.launcher
+        inst.dir = launcher.bundle(rec.id) / "exec" / inst.id
+        inst.dir.mkdir(parents=True, mode=0o700)
+        (inst.dir / "process.json").write_text(json.dumps(process))
+        inst.running = True
+        stdin = bool(inst.config.get("AttachStdin")) and not detach
+        handle = await asyncio.to_thread(
+            shimlib.Shim.spawn_exec,
+            launcher.shim_binary,
+            rec.id,
+            launcher.bundle(rec.id),
+            runtime=shutil.which("runc") or "runc",
+            runtime_root=launcher.cfg.runc_root,
+            process_json=inst.dir / "process.json",
+            exit_file=inst.dir / "exit",
+            sock=inst.dir / "attach.sock",
+            tty=tty,
+            stdin=stdin,
+            no_wait=detach,
+        )
+        inst.shim_pid = handle.pid
+        self.owner._publish(rec, f"exec_start: {' '.join(inst.config['Cmd'])}", execID=inst.id)
+        if detach:
+            await handle.started()
+            inst.pid = handle.container_pid
+            asyncio.get_running_loop().create_task(self._reap(inst))
+            return None
+
+        async def on_end() -> None:
+            await self._reap(inst)
+
+        session = ShimSession(
+            tty=tty,
+            stdin=stdin,
+            stdout=bool(inst.config.get("AttachStdout", True)),
+            stderr=bool(inst.config.get("AttachStderr", True)),
+            on_end=on_end,
+        )
+        try:
+            conn = await shimlib.connect(inst.dir / "attach.sock")
+            await handle.started()
+        except errors.DockyardError:
+            inst.running = False
+            inst.exit_code = 126
+            raise
+        inst.pid = handle.container_pid
+        session.connect(conn)
+        return session
+
+    async def _reap(self, inst: ExecInstance) -> None:
+        if not inst.running:
+            return
+        code, _ = await shimlib.wait_exit(inst.shim_pid, inst.dir / "exit")
+        inst.exit_code = code
+        inst.running = False
+        shutil.rmtree(inst.dir, ignore_errors=True)
+
+    def inspect(self, exec_id: str) -> Json:
+        return self._get(exec_id).inspect()
+
+    def resize(self, exec_id: str, height: int, width: int) -> None:
+        inst = self._get(exec_id)
+        loop = self.owner.loop
+        assert loop is not None
+
+        async def do() -> None:
+            conn = await shimlib.connect(inst.dir / "attach.sock")
+            try:
+                await conn.resize(height, width)
+            finally:
+                await conn.close()
+
+        asyncio.run_coroutine_threadsafe(do(), loop).result(timeout=5)
+
+    def forget_container(self, cid: str) -> None:
+        for k in [k for k, e in self._by_id.items() if e.container_id == cid]:
+            del self._by_id[k]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+

@@ -1,0 +1,273 @@
+"""From a container record to a running process and back: the only place the container service
+touches the runtime (runc, the shim, the OCI spec, the json-file log).
+
+    launch(rec, parked)  mount rootfs, per-container files, spec, bundle, shim (`runc create`),
+                         connect parked attach sessions, `runc start`; rolled back on failure
+    wait_exit(...)       await the shim's exit, read the exit file
+    cleanup(rec)         `runc delete`, unmount the rootfs; idempotent, safe on a never-started one
+    adopt(rec, pid)      after a daemon restart: is the shim still there? count the mount again
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import resource
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dockyard import errors
+from dockyard.config import Config
+from dockyard.rollback import Rollback
+from dockyard.runtime import logs as logfile
+from dockyard.runtime import shim as shimlib
+from dockyard.runtime import spec as ocispec
+from dockyard.runtime.runc import Runc
+from dockyard.services.containers import files
+from dockyard.services.containers.sessions import ShimSession
+from dockyard.state.containers import ContainerRecord
+from dockyard.storage.protocols import LayerStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Launched:
+    shim_pid: int
+    container_pid: int
+
+
+def _host_cap_bounding() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapBnd:"):
+            return int(line.split()[1], 16)
+    return 0
+
+
+def _host_rlimits() -> dict[str, tuple[int, int]]:
+    out = {}
+    for name in ("RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_CORE", "RLIMIT_MEMLOCK"):
+        out[name] = resource.getrlimit(getattr(resource, name))
+    return out
+
+
+class Launcher:
+    def __init__(self, cfg: Config, layers: LayerStore, shim_binary: Path, cgroup_parent: str) -> None:
+        self.cfg = cfg
+        self.layers = layers
+        self.shim_binary = shim_binary
+        self.cgroup_parent = cgroup_parent
+        self.runc = Runc(cfg.runc_root)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._cap_bounding = _host_cap_bounding()
+        self._rlimits = _host_rlimits()
+
+    def bundle(self, cid: str) -> Path:
+        return self.cfg.bundles_root / cid
+
+    def sock(self, cid: str) -> Path:
+        return self.bundle(cid) / "attach.sock"
+
+    def exit_file(self, cid: str) -> Path:
+        return self.bundle(cid) / "exit"
+
+    # ---- start -----------------------------------------------------------------------------
+
+    def netns_for(self, rec: ContainerRecord, lookup: Callable[[str], ContainerRecord]) -> str | None:
+        mode = rec.host_config.get("NetworkMode") or "default"
+        if mode == "host":
+            return "host"
+        if mode.startswith("container:"):
+            other = lookup(mode.split(":", 1)[1])
+            if other.state["Status"] not in ("running", "paused"):
+                raise errors.Conflict(
+                    f"cannot join network of a non running container: {other.id}"
+                )
+            return f"/proc/{other.state['Pid']}/ns/net"
+        return None  # a fresh netns with only lo until the networking issue lands
+
+    def build(self, rec: ContainerRecord, rootfs: Path, netns: str | None) -> dict[str, Any]:
+        cfg, hc = rec.config, rec.host_config
+        paths = files.write_files(
+            self.cfg.containers_root / rec.id,
+            hostname=cfg.get("Hostname") or rec.id[:12],
+            domainname=cfg.get("Domainname") or "",
+            host_network=netns == "host",
+            extra_hosts=hc.get("ExtraHosts"),
+        )
+        rec.doc.update(paths)
+        user = ocispec.resolve_user(
+            cfg.get("User") or "",
+            _read(rootfs / "etc/passwd"),
+            _read(rootfs / "etc/group"),
+        )
+        mounts = files.file_mounts(paths, bool(hc.get("ReadonlyRootfs")))
+        return ocispec.build_spec(
+            config=cfg,
+            host_config=hc,
+            rootfs=str(rootfs),
+            mounts=mounts,
+            netns_path=netns,
+            cgroups_path=f"/{self.cgroup_parent}/{rec.id}",
+            user=user,
+            process_args=[rec.doc["Path"], *rec.doc["Args"]],
+            host_cap_bounding=self._cap_bounding,
+            host_rlimits=self._rlimits,
+        )
+
+    def launch(
+        self,
+        rec: ContainerRecord,
+        parked: list[ShimSession],
+        lookup: Callable[[str], ContainerRecord],
+    ) -> Launched:
+        cid = rec.id
+        bundle = self.bundle(cid)
+        with Rollback() as rb:
+            netns = self.netns_for(rec, lookup)
+            rootfs = self.layers.mount(cid)
+            rb.push(self.layers.unmount, cid)
+            spec = self.build(rec, rootfs, netns)
+            shutil.rmtree(bundle, ignore_errors=True)
+            bundle.mkdir(parents=True, mode=0o700)
+            rb.push(shutil.rmtree, bundle, True)
+            (bundle / "config.json").write_text(json.dumps(spec))
+            self.runc.delete(cid, force=True)
+            cfg = rec.config
+            handle = shimlib.Shim.spawn(
+                self.shim_binary,
+                cid,
+                bundle,
+                runtime=shutil.which("runc") or "runc",
+                runtime_root=self.cfg.runc_root,
+                log_path=Path(rec.doc["LogPath"]),
+                exit_file=self.exit_file(cid),
+                sock=self.sock(cid),
+                tty=bool(cfg.get("Tty")),
+                stdin=bool(cfg.get("OpenStdin")),
+                stdin_once=bool(cfg.get("StdinOnce")),
+            )
+            rb.push(self.runc.delete, cid, True)
+            if parked:
+                self._connect_parked(cid, parked)
+            self.runc.start(cid)
+            rb.commit()
+        return Launched(handle.pid, handle.container_pid)
+
+    def _connect_parked(self, cid: str, parked: list[ShimSession]) -> None:
+        assert self.loop is not None
+
+        async def connect_all() -> None:
+            for s in parked:
+                try:
+                    s.connect(await shimlib.connect(self.sock(cid)))
+                except OSError as e:
+                    log.warning("attach to %s failed: %s", cid[:12], e)
+                    s.fail()
+
+        asyncio.run_coroutine_threadsafe(connect_all(), self.loop).result(timeout=10)
+
+    async def connect(self, rec: ContainerRecord) -> Any:
+        return await shimlib.connect(self.sock(rec.id))
+
+    # ---- exit ------------------------------------------------------------------------------
+
+    async def wait_exit(self, cid: str, shim_pid: int) -> tuple[int, str]:
+        return await shimlib.wait_exit(shim_pid, self.exit_file(cid))
+
+    def read_exit(self, rec: ContainerRecord) -> tuple[int, str]:
+        """The exit the shim recorded while no daemon was watching; 255 if it left none."""
+        try:
+            lines = self.exit_file(rec.id).read_text().splitlines()
+            return int(lines[0]), (lines[1] if len(lines) > 1 else "")
+        except (OSError, ValueError, IndexError):
+            return 255, ""
+
+    def cleanup(self, rec: ContainerRecord) -> None:
+        self.runc.delete(rec.id, force=True)
+        _rmdir_cgroups(self.cgroup_parent, rec.id)
+        try:
+            self.layers.unmount(rec.id)
+        except errors.DockyardError as e:
+            log.warning("unmount %s: %s", rec.id[:12], e)
+        shutil.rmtree(self.bundle(rec.id), ignore_errors=True)
+
+    def adopt(self, rec: ContainerRecord, shim_pid: int) -> bool:
+        try:
+            cmdline = Path(f"/proc/{shim_pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        if b"dockyard-shim" not in cmdline or rec.id.encode() not in cmdline:
+            return False
+        self.layers.mount(rec.id)  # counts the mount that survived the restart
+        return True
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    def top(self, cid: str, ps_args: str) -> dict[str, Any]:
+        pids = set(self.runc.ps(cid))
+        out = subprocess.run(
+            ["ps", *ps_args.split()], capture_output=True, text=True, check=False
+        )
+        if out.returncode != 0:
+            raise errors.System(f"Error running ps: {out.stderr.strip()}")
+        lines = out.stdout.splitlines()
+        titles = lines[0].split()
+        if "PID" not in titles:
+            raise errors.System("Couldn't find PID field in ps output")
+        pid_col = titles.index("PID")
+        procs = []
+        for line in lines[1:]:
+            fields = line.split(None, len(titles) - 1)
+            if len(fields) > pid_col and fields[pid_col].isdigit() and int(fields[pid_col]) in pids:
+                procs.append(fields)
+        return {"Titles": titles, "Processes": procs}
+
+    def export_rootfs(self, cid: str) -> Iterator[bytes]:
+        from dockyard.storage.archive import tar_directory
+
+        rootfs = self.layers.mount(cid)
+        try:
+            yield from tar_directory(rootfs)
+        finally:
+            self.layers.unmount(cid)
+
+    def resize(self, rec: ContainerRecord, height: int, width: int) -> None:
+        assert self.loop is not None
+
+        async def do() -> None:
+            conn = await shimlib.connect(self.sock(rec.id))
+            try:
+                await conn.resize(height, width)
+            finally:
+                await conn.close()
+
+        asyncio.run_coroutine_threadsafe(do(), self.loop).result(timeout=5)
+
+    def logs(
+        self, rec: ContainerRecord, *, tail: int | None, is_running: Callable[[], bool], **kw: Any
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        return logfile.read_logs(Path(rec.doc["LogPath"]), tail=tail, is_running=is_running, **kw)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _rmdir_cgroups(parent: str, cid: str) -> None:
+    """runc delete removes the cgroup; a killed runc may leave it behind."""
+    base = Path("/sys/fs/cgroup")
+    for d in list(base.glob(f"*/{parent}/{cid}")) + [base / "unified" / parent / cid]:
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass

@@ -1,0 +1,724 @@
+"""The container service (E4, S2-S6): records, the start/exit cycle, and queries.
+
+Lifecycle of a container:
+    create   validate, resolve the image, make the init + rw layers, store the record (created)
+    start    mount the rootfs, write hosts/hostname/resolv.conf, build the OCI spec, spawn the shim
+             (which runs `runc create`), connect parked attach sessions, `runc start` (running)
+    exit     the shim records the exit code; the watcher (a pidfd on the shim, so it also works
+             for containers adopted after a daemon restart) runs `runc delete`, unmounts, stores
+             the exit, then applies the restart policy or AutoRemove (exited)
+    remove   delete the layers and files, then the record (gone)
+Each multi-step setup runs under one Rollback so a failure leaves nothing half-made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import shutil
+import signal as sig
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from dockyard import errors
+from dockyard.config import Config
+from dockyard.rollback import Rollback
+from dockyard.services.containers import names, record, status
+from dockyard.services.containers.execs import Execs
+from dockyard.services.containers.launcher import Launcher
+from dockyard.services.containers.sessions import ShimSession
+from dockyard.services.protocols import EventBus, Filters, Json
+from dockyard.state.containers import ContainerRecord, ContainerRepo
+from dockyard.storage.protocols import LayerStore
+
+log = logging.getLogger(__name__)
+
+
+class Containers:
+    def __init__(
+        self,
+        cfg: Config,
+        repo: ContainerRepo,
+        layers: LayerStore,
+        images: Any,
+        events: EventBus,
+        launcher: Launcher,
+    ) -> None:
+        self.cfg = cfg
+        self.repo = repo
+        self.layers = layers
+        self.images = images
+        self.events = events
+        self.launcher = launcher
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._create_lock = threading.Lock()
+        # Per-container futures, touched on the loop only.
+        self._exit_waiters: dict[str, list[asyncio.Future[int]]] = {}
+        self._remove_waiters: dict[str, list[asyncio.Future[int]]] = {}
+        self._parked: dict[str, list[ShimSession]] = {}
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+        self.execs = Execs(self)
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _lock(self, cid: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(cid, threading.Lock())
+
+    def get(self, ref: str) -> ContainerRecord:
+        """Resolve a name, full id or unique id prefix (Docker's order)."""
+        ref = ref.lstrip("/") if ref.startswith("/") else ref
+        rec = self.repo.get(ref) or self.repo.by_name(ref)
+        if rec:
+            return rec
+        if ref:
+            found = self.repo.by_id_prefix(ref)
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise errors.InvalidParameter(
+                    f"multiple IDs found with provided prefix: {ref}"
+                )
+        raise errors.no_such_container(ref)
+
+    def _publish(self, rec: ContainerRecord, action: str, **extra: str) -> None:
+        attrs = {"image": rec.config.get("Image", ""), "name": rec.name}
+        attrs.update({k: str(v) for k, v in (rec.config.get("Labels") or {}).items()})
+        attrs.update(extra)
+        self.events.publish("container", action, rec.id, attrs)
+
+    def _on_loop(self, fn: Any, *args: Any) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(fn, *args)
+
+    def container_dir(self, cid: str) -> Path:
+        return self.cfg.containers_root / cid
+
+    # ---- create --------------------------------------------------------------------------
+
+    def create(self, name: str | None, body: Json) -> Json:
+        if not isinstance(body, dict) or not body:
+            raise errors.InvalidParameter("Config cannot be empty in order to create a container")
+        image_ref = body.get("Image") or ""
+        if not image_ref:
+            raise errors.InvalidParameter("No image specified")  # docker-cli never sends this
+        hc = record.host_config(body.get("HostConfig"))
+        if name:
+            name = names.validate(name)
+        image = self.images.resolve(image_ref)
+        cfg = record.merge_config(body, self.images.config(image.id).get("config") or {})
+        cfg["Image"] = image_ref
+        argv = record.command_of(cfg)
+        if not argv:
+            raise errors.InvalidParameter("No command specified")
+        cid = secrets.token_hex(32)
+        if not cfg.get("Hostname"):
+            cfg["Hostname"] = cid[:12]
+        created = status.now_rfc3339()
+        doc: Json = {
+            "Path": argv[0],
+            "Args": argv[1:],
+            "State": {
+                "Status": "created",
+                "Running": False,
+                "Paused": False,
+                "Restarting": False,
+                "OOMKilled": False,
+                "Dead": False,
+                "Pid": 0,
+                "ExitCode": 0,
+                "Error": "",
+                "StartedAt": status.ZERO_TIME,
+                "FinishedAt": status.ZERO_TIME,
+            },
+            "Config": cfg,
+            "HostConfig": hc,
+            "RestartCount": 0,
+            "ManuallyStopped": False,
+            "LogPath": str(self.container_dir(cid) / f"{cid}-json.log"),
+            "Mounts": [],
+            "NetworkSettings": _network_settings(hc),
+        }
+        with self._create_lock, Rollback() as rb:
+            if name is None:
+                name = names.generate({r.name for r in self.repo.all()})
+            elif (other := self.repo.by_name(name)) is not None:
+                raise errors.Conflict(
+                    f'Conflict. The container name "/{name}" is already in use by container '
+                    f'"{other.id}". You have to remove (or rename) that container to be able to '
+                    "reuse that name."
+                )
+            rw = self.layers.create_rw(cid, self.images.top_layer(image.id))
+            rb.push(self.layers.remove_rw, cid)
+            doc["MountId"] = rw.mount_id
+            self.container_dir(cid).mkdir(mode=0o710, parents=True)
+            rb.push(shutil.rmtree, self.container_dir(cid), True)
+            rec = ContainerRecord(cid, name, created, image.id, doc)
+            with self.repo.db.tx() as c:
+                self.repo.insert(c, rec)
+            rb.commit()
+        self._publish(rec, "create")
+        return {"Id": cid, "Warnings": []}
+
+    # ---- start / exit --------------------------------------------------------------------
+
+    def start(self, ref: str) -> None:
+        rec = self.get(ref)
+        with self._lock(rec.id):
+            rec = self.get(rec.id)
+            st = rec.state["Status"]
+            if st == "paused":
+                raise errors.Conflict("cannot start a paused container, try unpause instead")
+            if st in ("running", "restarting"):
+                raise errors.NotModified("container already started")
+            rec.doc["ManuallyStopped"] = False
+            self._start_locked(rec)
+
+    def _start_locked(self, rec: ContainerRecord) -> None:
+        parked = self._parked.pop(rec.id, [])
+        try:
+            handle = self.launcher.launch(rec, parked, self.get)
+        except errors.DockyardError as e:
+            rec.state["Error"] = e.message
+            if "executable file not found" in e.message or "no such file" in e.message:
+                rec.state["ExitCode"] = 127
+            elif "permission denied" in e.message:
+                rec.state["ExitCode"] = 126
+            else:
+                rec.state["ExitCode"] = 128
+            self.repo.save(rec)
+            for s in parked:
+                self._on_loop(s.fail)
+            raise
+        st = rec.state
+        st.update(
+            Status="running",
+            Running=True,
+            Paused=False,
+            Restarting=False,
+            Pid=handle.container_pid,
+            ExitCode=0,
+            Error="",
+            StartedAt=status.now_rfc3339(),
+        )
+        rec.doc["ShimPid"] = handle.shim_pid
+        self.repo.save(rec)
+        self._publish(rec, "start")
+        self._on_loop(self._spawn_watcher, rec.id, handle.shim_pid)
+
+    def _spawn_watcher(self, cid: str, shim_pid: int) -> None:
+        assert self.loop is not None
+        self._watchers[cid] = self.loop.create_task(self._watch(cid, shim_pid))
+
+    async def _watch(self, cid: str, shim_pid: int) -> None:
+        code, finished = await self.launcher.wait_exit(cid, shim_pid)
+        rec = await asyncio.to_thread(self._record_exit, cid, code, finished)
+        self._watchers.pop(cid, None)
+        for fut in self._exit_waiters.pop(cid, []):
+            if not fut.done():
+                fut.set_result(code)
+        if rec is None:
+            return
+        if rec.host_config.get("AutoRemove"):
+            try:
+                await self._remove(rec.id, force=True, volumes=True)
+            except errors.DockyardError as e:
+                log.warning("auto-remove of %s failed: %s", cid[:12], e)
+            return
+        await self._maybe_restart(rec, code)
+
+    def _record_exit(self, cid: str, code: int, finished: str) -> ContainerRecord | None:
+        with self._lock(cid):
+            rec = self.repo.get(cid)
+            if rec is None:
+                return None
+            self.launcher.cleanup(rec)
+            rec.state.update(
+                Status="exited",
+                Running=False,
+                Paused=False,
+                Restarting=False,
+                Pid=0,
+                ExitCode=code,
+                FinishedAt=finished or status.now_rfc3339(),
+            )
+            rec.doc.pop("ShimPid", None)
+            self.repo.save(rec)
+        self._publish(rec, "die", exitCode=str(code))
+        return rec
+
+    async def _maybe_restart(self, rec: ContainerRecord, code: int) -> None:
+        policy = rec.host_config.get("RestartPolicy") or {}
+        name = policy.get("Name") or "no"
+        if rec.doc.get("ManuallyStopped") or name == "no":
+            return
+        if name == "on-failure" and (
+            code == 0
+            or (policy.get("MaximumRetryCount") and rec.doc["RestartCount"] >= policy["MaximumRetryCount"])
+        ):
+            return
+        ran = status.parse_rfc3339(rec.state["FinishedAt"]) - status.parse_rfc3339(
+            rec.state["StartedAt"]
+        )
+        delay = 0.1 if ran > 10 else min(60.0, 0.1 * 2 ** min(rec.doc["RestartCount"], 10))
+        rec.state.update(Status="restarting", Restarting=True)
+        await asyncio.to_thread(self.repo.save, rec)
+        await asyncio.sleep(delay)
+
+        def restart() -> None:
+            with self._lock(rec.id):
+                cur = self.repo.get(rec.id)
+                if cur is None or cur.doc.get("ManuallyStopped") or cur.state["Status"] != "restarting":
+                    return
+                cur.doc["RestartCount"] += 1
+                self._start_locked(cur)
+
+        try:
+            await asyncio.to_thread(restart)
+        except errors.DockyardError as e:
+            log.warning("restart of %s failed: %s", rec.id[:12], e)
+
+    # ---- stop / kill / pause -------------------------------------------------------------
+
+    def _running(self, rec: ContainerRecord) -> bool:
+        return rec.state["Status"] in ("running", "paused")
+
+    async def _exited(self, cid: str) -> asyncio.Future[int]:
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._exit_waiters.setdefault(cid, []).append(fut)
+        return fut
+
+    async def stop(self, ref: str, signal: str | None, timeout: int | None) -> None:
+        rec = await asyncio.to_thread(self.get, ref)
+        if rec.state["Status"] == "restarting":
+            rec.doc["ManuallyStopped"] = True
+            rec.state.update(Status="exited", Restarting=False)
+            await asyncio.to_thread(self.repo.save, rec)
+            return
+        if not self._running(rec):
+            raise errors.NotModified("container already stopped")
+        rec.doc["ManuallyStopped"] = True
+        await asyncio.to_thread(self.repo.save, rec)
+        signo = _signal(signal or rec.config.get("StopSignal"))
+        if timeout is None:
+            timeout = rec.config.get("StopTimeout")
+        if timeout is None:
+            timeout = 10
+        exited = await self._exited(rec.id)
+        await asyncio.to_thread(self._signal, rec, signo)
+        if rec.state["Status"] == "paused":
+            await asyncio.to_thread(self.launcher.runc.resume, rec.id)
+        try:
+            if timeout < 0:
+                await exited
+            else:
+                await asyncio.wait_for(asyncio.shield(exited), timeout)
+        except TimeoutError:
+            await asyncio.to_thread(self._signal, rec, sig.SIGKILL)
+            await exited
+        self._publish(rec, "stop")
+
+    def _signal(self, rec: ContainerRecord, signo: int) -> None:
+        try:
+            self.launcher.runc.kill(rec.id, signo)
+        except errors.DockyardError as e:
+            log.debug("kill %s: %s", rec.id[:12], e)
+        self._publish(rec, "kill", signal=str(signo))
+
+    def kill(self, ref: str, signal: str) -> None:
+        rec = self.get(ref)
+        signo = _signal(signal or "SIGKILL")
+        if not self._running(rec):
+            raise errors.Conflict(
+                f"Cannot kill container: {ref}: Container {rec.id} is not running"
+            )
+        if signo == sig.SIGKILL:
+            rec.doc["ManuallyStopped"] = True
+            self.repo.save(rec)
+        self._signal(rec, signo)
+
+    async def restart(self, ref: str, signal: str | None, timeout: int | None) -> None:
+        rec = await asyncio.to_thread(self.get, ref)
+        if self._running(rec):
+            await self.stop(ref, signal, timeout)
+        await asyncio.to_thread(self.start, rec.id)
+        self._publish(rec, "restart")
+
+    def pause(self, ref: str) -> None:
+        rec = self.get(ref)
+        with self._lock(rec.id):
+            rec = self.get(rec.id)
+            if rec.state["Status"] == "paused":
+                raise errors.Conflict(f"Container {rec.id} is already paused")
+            if rec.state["Status"] != "running":
+                raise errors.Conflict(f"Container {rec.id} is not running")
+            self.launcher.runc.pause(rec.id)
+            rec.state.update(Status="paused", Paused=True)
+            self.repo.save(rec)
+        self._publish(rec, "pause")
+
+    def unpause(self, ref: str) -> None:
+        rec = self.get(ref)
+        with self._lock(rec.id):
+            rec = self.get(rec.id)
+            if rec.state["Status"] != "paused":
+                raise errors.Conflict(f"Container {rec.id} is not paused")
+            self.launcher.runc.resume(rec.id)
+            rec.state.update(Status="running", Paused=False)
+            self.repo.save(rec)
+        self._publish(rec, "unpause")
+
+    # ---- remove / wait -------------------------------------------------------------------
+
+    async def remove(self, ref: str, force: bool, volumes: bool) -> None:
+        rec = await asyncio.to_thread(self.get, ref)
+        await self._remove(rec.id, force=force, volumes=volumes)
+
+    async def _remove(self, cid: str, *, force: bool, volumes: bool) -> None:
+        rec = await asyncio.to_thread(self.get, cid)
+        if self._running(rec):
+            if not force:
+                what = "paused" if rec.state["Status"] == "paused" else "running"
+                raise errors.Conflict(
+                    f"You cannot remove a {what} container {rec.id}. Stop the container before "
+                    "attempting removal or force remove"
+                )
+            rec.doc["ManuallyStopped"] = True
+            await asyncio.to_thread(self.repo.save, rec)
+            exited = await self._exited(rec.id)
+            await asyncio.to_thread(self._signal, rec, sig.SIGKILL)
+            if rec.state["Status"] == "paused":
+                await asyncio.to_thread(self.launcher.runc.resume, rec.id)
+            await exited
+        code = await asyncio.to_thread(self._destroy, rec.id)
+        for s in self._parked.pop(rec.id, []):
+            s.fail()
+        for fut in self._remove_waiters.pop(rec.id, []):
+            if not fut.done():
+                fut.set_result(code)
+
+    def _destroy(self, cid: str) -> int:
+        with self._lock(cid):
+            rec = self.repo.get(cid)
+            if rec is None:
+                raise errors.no_such_container(cid)
+            rec.state["Status"] = "removing"
+            self.repo.save(rec)
+            self.launcher.cleanup(rec)
+            self.layers.remove_rw(cid)
+            shutil.rmtree(self.container_dir(cid), ignore_errors=True)
+            self.repo.delete(cid)
+        with self._locks_guard:
+            self._locks.pop(cid, None)
+        self._publish(rec, "destroy")
+        return int(rec.state["ExitCode"])
+
+    async def wait(self, ref: str, condition: str) -> Json:
+        condition = condition or "not-running"
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise errors.InvalidParameter(f"invalid condition: \"{condition}\"")
+        rec = await asyncio.to_thread(self.get, ref)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[int] = loop.create_future()
+        if condition == "removed":
+            self._remove_waiters.setdefault(rec.id, []).append(fut)
+        elif condition == "not-running" and not (
+            self._running(rec) or rec.state["Status"] == "restarting"
+        ):
+            return {"StatusCode": rec.state["ExitCode"], "Error": None}
+        else:
+            self._exit_waiters.setdefault(rec.id, []).append(fut)
+        code = await fut
+        return {"StatusCode": code, "Error": None}
+
+    # ---- queries --------------------------------------------------------------------------
+
+    def inspect(self, ref: str, size: bool = False) -> Json:
+        rec = self.get(ref)
+        d = rec.doc
+        out: Json = {
+            "Id": rec.id,
+            "Created": rec.created,
+            "Path": d["Path"],
+            "Args": d["Args"],
+            "State": dict(rec.state),
+            "Image": rec.image_id,
+            "ResolvConfPath": d.get("ResolvConfPath", ""),
+            "HostnamePath": d.get("HostnamePath", ""),
+            "HostsPath": d.get("HostsPath", ""),
+            "LogPath": d["LogPath"],
+            "Name": "/" + rec.name,
+            "RestartCount": d["RestartCount"],
+            "Driver": "overlay2",
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": self.execs.ids_for(rec.id) or None,
+            "HostConfig": rec.host_config,
+            "GraphDriver": self.layers.rw_graph_driver(rec.id),
+            "Mounts": d.get("Mounts") or [],
+            "Config": rec.config,
+            "NetworkSettings": d["NetworkSettings"],
+        }
+        if size:
+            out.update(self._sizes(rec))
+        return out
+
+    def _sizes(self, rec: ContainerRecord) -> Json:
+        rw = self.layers.rw_size(rec.id)
+        top = self.images.top_layer(rec.image_id)
+        base = sum(layer.size for layer in self.layers.chain(top)) if top else 0
+        return {"SizeRw": rw, "SizeRootFs": base + rw}
+
+    def list(self, all: bool, limit: int, size: bool, filters: Filters) -> list[Json]:
+        status.validate_filters(filters)
+        recs = self.repo.all()
+        if not all and not filters.get("status") and not filters.get("exited"):
+            recs = [r for r in recs if r.state["Status"] in ("running", "paused", "restarting")]
+        recs = [r for r in recs if status.matches(r, filters, self._image_matches)]
+        if limit and limit > 0:
+            recs = recs[:limit]
+        now = time.time()
+        out = []
+        for r in recs:
+            row = status.summary(r, r.config.get("Image", ""), now)
+            if size:
+                row.update(self._sizes(r))
+            out.append(row)
+        return out
+
+    def _image_matches(self, ref: str, image_id: str) -> bool:
+        try:
+            return bool(self.images.resolve(ref).id == image_id)
+        except errors.NotFound:
+            return False
+
+    def is_image_in_use(self, image_id: str) -> bool:
+        return bool(self.repo.using_image(image_id))
+
+    def users_of_image(self, image_id: str) -> list[ContainerRecord]:
+        return self.repo.using_image(image_id)
+
+    def rename(self, ref: str, new_name: str) -> None:
+        rec = self.get(ref)
+        new = names.validate(new_name)
+        with self._create_lock:
+            if (other := self.repo.by_name(new)) is not None:
+                raise errors.Conflict(
+                    f'Conflict. The container name "/{new}" is already in use by container '
+                    f'"{other.id}". You have to remove (or rename) that container to be able to '
+                    "reuse that name."
+                )
+            old = rec.name
+            rec.name = new
+            self.repo.save(rec)
+        self._publish(rec, "rename", oldName="/" + old)
+
+    def changes(self, ref: str) -> list[Json]:
+        rec = self.get(ref)
+        return [{"Path": c.path, "Kind": c.kind} for c in self.layers.changes(rec.id)]
+
+    def top(self, ref: str, ps_args: str) -> Json:
+        rec = self.get(ref)
+        if not self._running(rec):
+            raise errors.Conflict(f"Container {rec.id} is not running")
+        return self.launcher.top(rec.id, ps_args or "-ef")
+
+    def export(self, ref: str) -> Iterator[bytes]:
+        rec = self.get(ref)
+        return self.launcher.export_rootfs(rec.id)
+
+    def resize(self, ref: str, height: int, width: int) -> None:
+        rec = self.get(ref)
+        if not self._running(rec):
+            raise errors.Conflict(f"Container {rec.id} is not running")
+        self.launcher.resize(rec, height, width)
+
+    def logs(
+        self,
+        ref: str,
+        *,
+        follow: bool,
+        stdout: bool,
+        stderr: bool,
+        since: float,
+        until: float,
+        timestamps: bool,
+        tail: str,
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        rec = self.get(ref)
+        n = None if tail in ("", "all") else int(tail) if tail.lstrip("-").isdigit() else None
+        return self.launcher.logs(
+            rec,
+            follow=follow,
+            stdout=stdout,
+            stderr=stderr,
+            since=since,
+            until=until,
+            timestamps=timestamps,
+            tail=n,
+            is_running=lambda: self._is_running_now(rec.id),
+        )
+
+    def _is_running_now(self, cid: str) -> bool:
+        return cid in self._watchers
+
+    async def attach(
+        self, ref: str, *, stdin: bool, stdout: bool, stderr: bool, logs: bool, stream: bool
+    ) -> ShimSession:
+        rec = await asyncio.to_thread(self.get, ref)
+        session = ShimSession(
+            tty=bool(rec.config.get("Tty")),
+            stdin=stdin and bool(rec.config.get("OpenStdin")),
+            stdout=stdout,
+            stderr=stderr,
+        )
+        if not stream:
+            session.fail()
+            return session
+        with self._lock(rec.id):
+            rec = self.get(rec.id)
+            if rec.state["Status"] in ("running", "paused"):
+                conn = await self.launcher.connect(rec)
+                session.connect(conn)
+            else:
+                self._parked.setdefault(rec.id, []).append(session)
+        self._publish(rec, "attach")
+        return session
+
+    def commit(
+        self,
+        ref: str,
+        *,
+        repo: str | None,
+        tag: str | None,
+        author: str,
+        comment: str,
+        changes: list[str],
+        pause: bool,
+        config: Json | None,
+    ) -> Json:
+        rec = self.get(ref)
+        paused_here = False
+        if pause and rec.state["Status"] == "running":
+            self.launcher.runc.pause(rec.id)
+            paused_here = True
+        try:
+            image_id = self.images.commit(
+                parent=rec.image_id,
+                layer_tar=self.layers.rw_tar(rec.id),
+                container_config=rec.config,
+                config_override=config,
+                changes=changes,
+                author=author,
+                comment=comment,
+                container_id=rec.id,
+                repo=repo,
+                tag=tag,
+            )
+        finally:
+            if paused_here:
+                self.launcher.runc.resume(rec.id)
+        self._publish(rec, "commit", comment=comment)
+        return {"Id": image_id}
+
+    def prune(self, filters: Filters) -> Json:
+        deleted = []
+        reclaimed = 0
+        for rec in self.repo.all():
+            if rec.state["Status"] not in ("exited", "created", "dead"):
+                continue
+            if not status.matches(rec, {k: v for k, v in filters.items() if k == "label"}, None):
+                continue
+            reclaimed += self.layers.rw_size(rec.id)
+            assert self.loop is not None
+            asyncio.run_coroutine_threadsafe(
+                self._remove(rec.id, force=False, volumes=False), self.loop
+            ).result()
+            deleted.append(rec.id)
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    # ---- exec (delegated) -------------------------------------------------------------------
+
+    def exec_create(self, ref: str, body: Json) -> Json:
+        return self.execs.create(self.get(ref), body)
+
+    async def exec_start(self, exec_id: str, *, detach: bool, tty: bool) -> ShimSession | None:
+        return await self.execs.start(exec_id, detach=detach, tty=tty)
+
+    def exec_inspect(self, exec_id: str) -> Json:
+        return self.execs.inspect(exec_id)
+
+    def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        self.execs.resize(exec_id, height, width)
+
+    # ---- daemon start ------------------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Re-adopt containers whose shim survived a daemon restart; record exits that happened
+        while the daemon was down; start containers whose restart policy says so."""
+        for rec in self.repo.all():
+            st = rec.state["Status"]
+            if st in ("running", "paused", "restarting"):
+                shim_pid = rec.doc.get("ShimPid")
+                if shim_pid and self.launcher.adopt(rec, shim_pid):
+                    log.info("re-adopted container %s (shim %s)", rec.id[:12], shim_pid)
+                    self._on_loop(self._spawn_watcher, rec.id, shim_pid)
+                    continue
+                code, finished = self.launcher.read_exit(rec)
+                self.launcher.cleanup(rec)
+                rec.state.update(
+                    Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
+                    ExitCode=code, FinishedAt=finished or status.now_rfc3339(),
+                )  # fmt: skip
+                self.repo.save(rec)
+            elif st == "removing":
+                self.launcher.cleanup(rec)
+                self.layers.remove_rw(rec.id)
+                shutil.rmtree(self.container_dir(rec.id), ignore_errors=True)
+                self.repo.delete(rec.id)
+                continue
+            policy = (rec.host_config.get("RestartPolicy") or {}).get("Name")
+            if policy in ("always", "unless-stopped") and not rec.doc.get("ManuallyStopped"):
+                try:
+                    with self._lock(rec.id):
+                        self._start_locked(rec)
+                except errors.DockyardError as e:
+                    log.warning("could not restart %s: %s", rec.id[:12], e)
+
+
+def _signal(value: Any) -> int:
+    from dockyard.services.containers.signals import parse
+
+    return parse(value)
+
+
+def _network_settings(hc: Json) -> Json:
+    mode = hc.get("NetworkMode") or "default"
+    return {
+        "Bridge": "",
+        "SandboxID": "",
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": {},
+        "SandboxKey": "",
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": "",
+        "Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "MacAddress": "",
+        "Networks": {} if mode in ("default", "bridge", "none") else {},
+    }

@@ -1,0 +1,88 @@
+"""Attach and exec sessions: a client's view of a process's stdio, carried over the shim's socket.
+
+An attach may begin before the container starts (`docker run` attaches, then starts): the session
+is parked until start() connects it to the shim, between `runc create` and `runc start`, so no
+output is lost. Streams not asked for are dropped here, not in the shim."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+
+class ShimSession:
+    def __init__(
+        self,
+        *,
+        tty: bool,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        on_end: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.tty = tty
+        self._want = {1: stdout, 2: stderr}
+        self._stdin = stdin
+        self._conn: Any = None
+        self._connected: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._on_end = on_end
+        self._closed = False
+
+    def connect(self, conn: Any) -> None:
+        """Called on the loop once the shim's socket is open (ShimConn from runtime.shim)."""
+        self._conn = conn
+        if not self._connected.done():
+            self._connected.set_result(conn)
+
+    def fail(self) -> None:
+        """The process never started (start failed or the container was removed)."""
+        if not self._connected.done():
+            self._connected.set_result(None)
+
+    @property
+    def waiting(self) -> bool:
+        return not self._connected.done()
+
+    async def output(self) -> AsyncIterator[tuple[int, bytes]]:
+        conn = await self._connected
+        if conn is None:
+            return
+        try:
+            while True:
+                frame = await conn.read_frame()
+                if frame is None:
+                    break
+                stream, data = frame
+                if self._want.get(stream, False):
+                    yield stream, data
+        finally:
+            if self._on_end is not None:
+                await self._on_end()
+
+    async def write_stdin(self, data: bytes) -> None:
+        if not self._stdin:
+            return
+        conn = await self._connected
+        if conn is not None:
+            await conn.write_stdin(data)
+
+    async def close_stdin(self) -> None:
+        if not self._stdin:
+            return
+        conn = await self._connected
+        if conn is not None:
+            await conn.close_stdin()
+
+    async def resize(self, height: int, width: int) -> None:
+        conn = await self._connected
+        if conn is not None:
+            await conn.resize(height, width)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.fail()
+        if self._conn is not None:
+            await self._conn.close()

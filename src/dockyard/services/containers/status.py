@@ -1,0 +1,156 @@
+"""What `ps` shows: the Status sentence, list filters and the summary row (GET /containers/json)."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+from typing import Any
+
+from dockyard import errors
+from dockyard.state.containers import ContainerRecord
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def now_rfc3339() -> str:
+    t = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + f".{t % 10**9:09d}Z"
+
+
+def parse_rfc3339(s: str) -> float:
+    """Seconds since the epoch; Docker's nanosecond strings are cut to microseconds."""
+    if not s or s.startswith("0001-"):
+        return 0.0
+    main, _, frac = s.rstrip("Z").partition(".")
+    base = datetime.fromisoformat(main + "+00:00").timestamp()
+    return base + (float("0." + frac) if frac else 0.0)
+
+
+def human_duration(seconds: float) -> str:
+    """go-units HumanDuration, which Docker uses for `Up 5 seconds` and `3 minutes ago`."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(seconds / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // (24 * 7)} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // (24 * 30)} months"
+    return f"{hours // (24 * 365)} years"
+
+
+def state_name(st: dict[str, Any]) -> str:
+    return str(st["Status"])
+
+
+def status_text(st: dict[str, Any], now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    status = st["Status"]
+    if status in ("running", "paused"):
+        up = f"Up {human_duration(now - parse_rfc3339(st['StartedAt']))}"
+        return up + " (Paused)" if status == "paused" else up
+    if status == "restarting":
+        ago = human_duration(now - parse_rfc3339(st["FinishedAt"]))
+        return f"Restarting ({st['ExitCode']}) {ago} ago"
+    if status == "removing":
+        return "Removal In Progress"
+    if status == "dead":
+        return "Dead"
+    if status == "created":
+        return "Created"
+    if parse_rfc3339(st["FinishedAt"]) == 0:
+        return ""
+    return f"Exited ({st['ExitCode']}) {human_duration(now - parse_rfc3339(st['FinishedAt']))} ago"
+
+
+_FILTER_KEYS = {
+    "id", "name", "label", "status", "ancestor", "exited", "before", "since", "health",
+    "isolation", "network", "publish", "expose", "volume", "is-task",
+}  # fmt: skip
+_STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+
+
+def validate_filters(filters: dict[str, list[str]]) -> None:
+    for k, values in filters.items():
+        if k not in _FILTER_KEYS:
+            raise errors.InvalidParameter(f"invalid filter '{k}'")
+        if k == "status":
+            for v in values:
+                if v not in _STATUSES:
+                    raise errors.InvalidParameter(
+                        f"invalid filter 'status={v}'"
+                    )
+
+
+def _labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
+    for w in wanted:
+        k, sep, v = w.partition("=")
+        if k not in labels or (sep and labels[k] != v):
+            return False
+    return True
+
+
+def matches(
+    rec: ContainerRecord,
+    filters: dict[str, list[str]],
+    image_matches: Any,
+) -> bool:
+    """`image_matches(ref, image_id) -> bool` resolves `ancestor=` through the image store."""
+    st = rec.state
+    for k, values in filters.items():
+        if not values:
+            continue
+        if k == "id" and not any(rec.id.startswith(v) for v in values):
+            return False
+        if k == "name" and not any(re.search(v.lstrip("/"), rec.name) for v in values):
+            return False
+        if k == "label" and not _labels_match(rec.config.get("Labels") or {}, values):
+            return False
+        if k == "status" and st["Status"] not in values:
+            return False
+        if k == "exited" and (
+            st["Status"] != "exited" or str(st["ExitCode"]) not in values
+        ):
+            return False
+        if k == "ancestor" and not any(image_matches(v, rec.image_id) for v in values):
+            return False
+    return True
+
+
+def summary(rec: ContainerRecord, image_ref: str, now: float) -> dict[str, Any]:
+    cfg = rec.config
+    cmd = rec.doc.get("Path", "")
+    args = rec.doc.get("Args") or []
+    command = " ".join([cmd, *args]) if cmd else ""
+    mode = rec.host_config.get("NetworkMode") or "default"
+    return {
+        "Id": rec.id,
+        "Names": ["/" + rec.name],
+        "Image": image_ref,
+        "ImageID": rec.image_id,
+        "Command": command,
+        "Created": int(parse_rfc3339(rec.created)),
+        "Ports": [],
+        "Labels": cfg.get("Labels") or {},
+        "State": rec.state["Status"],
+        "Status": status_text(rec.state, now),
+        "HostConfig": {"NetworkMode": mode},
+        "NetworkSettings": {"Networks": rec.doc.get("NetworkSettings", {}).get("Networks", {})},
+        "Mounts": rec.doc.get("Mounts") or [],
+    }

@@ -1,0 +1,318 @@
+"""The image service (S1, S6, S7, E3): `ImageService` for the API handlers, plus what the container
+service needs (resolve, config, top_layer, commit).
+
+Lifecycle of an image: created by import/commit/load/bootstrap (layers registered, config blob and
+record stored, one layer reference held on its top layer), named by tags, untagged and deleted by
+rmi/prune (the reference is released; layers no one else uses go with it). Containers using an
+image are found through the callables given to the constructor, never by importing the container
+service.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, BinaryIO, Protocol
+
+from dockyard import errors
+from dockyard.images import config as image_config
+from dockyard.images import reference, views
+from dockyard.images.content import Content
+from dockyard.images.writer import ImageWriter
+from dockyard.images.transfers import Transfers
+from dockyard.services.protocols import EventBus, Filters, Json
+from dockyard.state.db import Database
+from dockyard.state.images import ImageRecord, ImageRepo
+from dockyard.storage.protocols import LayerStore
+
+log = logging.getLogger(__name__)
+RUNNING_STATES = ("running", "paused", "restarting")
+
+
+class ImageUser(Protocol):
+    """A container as rmi needs to see it (ContainerRecord fits)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def state(self) -> Mapping[str, Any]: ...
+
+
+class Images(Transfers):
+    def __init__(
+        self,
+        db: Database,
+        content: Content,
+        layers: LayerStore,
+        events: EventBus,
+        is_in_use: Callable[[str], bool],
+        users_of: Callable[[str], Sequence[ImageUser]] | None = None,
+    ) -> None:
+        self.repo = ImageRepo(db)
+        self.content = content
+        self.layers = layers
+        self.events = events
+        self.is_in_use = is_in_use
+        self.users_of = users_of
+        self.writer = ImageWriter(self.repo, content, layers)
+        self.lock = threading.RLock()
+
+    # ---- lookups ------------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> ImageRecord:
+        """By name[:tag], name@digest, full id, or id prefix; NotFound `No such image: <ref>`."""
+        found = self._find(ref)
+        if found is None:
+            raise errors.no_such_image(reference.missing_image_name(ref))
+        return found
+
+    def _find(self, ref: str) -> ImageRecord | None:
+        if not ref:
+            return None
+        bare = ref.removeprefix("sha256:")
+        if reference.is_full_id(ref):
+            return self.repo.get("sha256:" + bare)
+        if not (ref.startswith("sha256:") and reference.is_id_prefix(ref)):
+            try:
+                named = reference.parse(ref).with_default_tag()
+            except errors.InvalidParameter:
+                named = None
+            if named is not None:
+                image_id = self.repo.lookup(str(named))
+                if image_id is not None:
+                    return self.repo.get(image_id)
+        if reference.is_id_prefix(ref):
+            matches = self.repo.by_prefix(bare)
+            if len(matches) > 1:
+                raise errors.InvalidParameter(f"ambiguous image reference: {ref}")
+            if matches:
+                return matches[0]
+        if not reference.is_id_prefix(ref) and not reference.is_full_id(ref):
+            reference.parse(ref)  # an invalid name is a 400, not a 404
+        return None
+
+    def get(self, image_id: str) -> ImageRecord:
+        rec = self.repo.get(image_id)
+        if rec is None:
+            raise errors.no_such_image(image_id)
+        return rec
+
+    def config(self, image_id: str) -> Json:
+        """The whole image config document (`config`, `rootfs`, `history`, ...)."""
+        return image_config.parse(self.content.get(self.get(image_id).config_digest))
+
+    def raw_config(self, image_id: str) -> bytes:
+        return self.content.get(self.get(image_id).config_digest)
+
+    def top_layer(self, image_id: str) -> str | None:
+        return self.get(image_id).top_chain_id
+
+    def references_for(self, image_id: str) -> list[str]:
+        """Familiar tags and digests of an image: ["busybox:latest"]."""
+        return [reference.familiar(r) for r in self.repo.references(image_id)]
+
+    # ---- ImageService: queries ----------------------------------------------------------
+
+    def list(self, all: bool, filters: Filters, digests: bool) -> list[Json]:
+        views.validate_filters(filters)
+        dangling = views.dangling_wanted(filters)
+        patterns = filters.get("reference") or []
+        in_time = views.time_filter(filters, lambda r: self.resolve(r).created_unix)
+        refs_by_image = self.repo.all_references()
+        out: list[Json] = []
+        for rec in self.repo.all():
+            refs = refs_by_image.get(rec.id, [])
+            if patterns:
+                refs = [r for r in refs if views.reference_matches(patterns, r)]
+                if not refs:
+                    continue
+            is_dangling = not refs_by_image.get(rec.id)
+            if is_dangling and not all and self.repo.children(rec.id):
+                continue  # an intermediate image
+            if dangling is not None and dangling != is_dangling:
+                continue
+            if not in_time(rec.created_unix):
+                continue
+            doc = self.config(rec.id)
+            labels = (doc.get("config") or {}).get("Labels") or {}
+            if filters.get("label") and not views.label_matches(filters["label"], labels):
+                continue
+            out.append(views.summary(rec, doc, refs))
+        return out
+
+    def inspect(self, ref: str) -> Json:
+        rec = self.resolve(ref)
+        doc = self.config(rec.id)
+        graph: Json = (
+            dict(self.layers.graph_driver(rec.top_chain_id))
+            if rec.top_chain_id
+            else {"Name": "overlay2", "Data": None}
+        )
+        return views.inspect(rec, doc, self.repo.references(rec.id), graph)
+
+    def history(self, ref: str) -> list[Json]:
+        rec = self.resolve(ref)
+        doc = self.config(rec.id)
+        chain = self.layers.chain(rec.top_chain_id) if rec.top_chain_id else []
+        sizes = {layer.diff_id: layer.size for layer in chain}
+        ids: dict[int, tuple[str, list[str]]] = {}
+        cur: ImageRecord | None = rec
+        while cur is not None:
+            cur_doc = doc if cur is rec else self.config(cur.id)
+            last = len(image_config.history_with_layers(cur_doc)) - 1
+            if last >= 0 and last not in ids:
+                ids[last] = (cur.id, self.references_for(cur.id))
+            cur = self.repo.get(cur.parent) if cur.parent else None
+        return views.history(doc, sizes, ids)
+
+    # ---- ImageService: naming -----------------------------------------------------------
+
+    def tag(self, ref: str, repo: str, tag: str | None) -> None:
+        rec = self.resolve(ref)
+        target = reference.parse_repo_tag(repo, tag)
+        self._tag(rec.id, target)
+
+    def _tag(self, image_id: str, target: reference.Reference) -> str | None:
+        """Point `target` at the image; returns the image it pointed at before, if another."""
+        now = time.time_ns()
+        with self.lock, self.repo.db.tx() as c:
+            previous = self.repo.tag(c, str(target), image_id, now)
+            self.repo.set_last_tag_time(c, image_id, image_config.rfc3339nano(now))
+        self._publish("tag", image_id, target.familiar())
+        return previous
+
+    def _publish(self, action: str, image_id: str, name: str) -> None:
+        attrs = {"name": name}
+        try:
+            labels = (self.config(image_id).get("config") or {}).get("Labels") or {}
+            attrs.update({k: v for k, v in labels.items() if k != "name"})
+        except errors.NotFound:
+            pass  # a deleted image's event carries its name only
+        self.events.publish("image", action, image_id, attrs)
+
+    # ---- ImageService: removal ----------------------------------------------------------
+
+    def _users(self, image_id: str) -> list[tuple[str, bool]]:
+        if self.users_of is not None:
+            return [(u.id, u.state.get("Status") in RUNNING_STATES) for u in self.users_of(image_id)]
+        return [("", False)] if self.is_in_use(image_id) else []
+
+    def _conflict(self, image_id: str, *, hard_only: bool, check_refs: bool) -> errors.Conflict | None:
+        short = reference.short_id(image_id)
+        if self.repo.children(image_id):
+            return errors.Conflict(
+                f"conflict: unable to delete {short} (cannot be forced) - image has dependent child images"
+            )
+        users = self._users(image_id)
+        running = [cid for cid, run in users if run]
+        if running:
+            return errors.Conflict(
+                f"conflict: unable to delete {short} (cannot be forced) - image is being used by running container {reference.short_id(running[0])}"
+            )
+        if hard_only:
+            return None
+        if check_refs and self.repo.references(image_id):
+            return errors.Conflict(
+                f"conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
+            )
+        if users:
+            return errors.Conflict(
+                f"conflict: unable to delete {short} (must be forced) - image is being used by stopped container {reference.short_id(users[0][0])}"
+            )
+        return None
+
+    def remove(self, ref: str, force: bool, noprune: bool) -> list[Json]:
+        with self.lock:
+            return self._remove(ref, force)
+
+    def _remove(self, ref: str, force: bool) -> list[Json]:
+        rec = self.resolve(ref)
+        refs = self.repo.references(rec.id)
+        records: list[Json] = []
+        # moby's isImageIDPrefix: a ref the image id starts with means "by id", even if hex.
+        by_id = reference.is_id_prefix(ref) and rec.id.removeprefix("sha256:").startswith(
+            ref.removeprefix("sha256:")
+        )
+        if not by_id:
+            named = str(reference.parse(ref).with_default_tag())
+            if not force and _single_reference(refs):
+                users = self._users(rec.id)
+                if users:
+                    raise errors.Conflict(
+                        f'conflict: unable to remove repository reference "{ref}" (must force) - container {reference.short_id(users[0][0])} is using its referenced image {reference.short_id(rec.id)}'
+                    )
+            records.extend(self._untag([named], rec.id))
+            if self.repo.references(rec.id):
+                return records
+            # The last name is gone: delete the image unless something still needs it, quietly.
+            if self._conflict(rec.id, hard_only=force, check_refs=False) is not None:
+                return records
+            return records + self._delete(rec)
+        if _single_reference(refs):
+            conflict = self._conflict(rec.id, hard_only=force, check_refs=False)
+            if conflict is not None:
+                raise conflict
+            records.extend(self._untag(refs, rec.id))
+        conflict = self._conflict(rec.id, hard_only=force, check_refs=True)
+        if conflict is not None:
+            raise conflict
+        records.extend(self._untag(self.repo.references(rec.id), rec.id))
+        return records + self._delete(rec)
+
+    def _untag(self, refs: Iterable[str], image_id: str) -> list[Json]:
+        out: list[Json] = []
+        for r in refs:
+            with self.repo.db.tx() as c:
+                self.repo.untag(c, r)
+            out.append({"Untagged": reference.familiar(r)})
+            self._publish("untag", image_id, image_id)
+        return out
+
+    def _delete(self, rec: ImageRecord) -> list[Json]:
+        self._publish("delete", rec.id, rec.id)
+        removed = self.writer.delete(rec)
+        return [{"Deleted": rec.id}, *({"Deleted": chain_id} for chain_id in removed)]
+
+    def prune(self, filters: Filters) -> Json:
+        for key in filters:
+            if key not in ("dangling", "label", "until"):
+                raise errors.InvalidParameter(f"invalid filter '{key}'")
+        dangling_only = views.dangling_wanted(filters) is not False
+        in_time = views.time_filter({"until": filters.get("until") or []}, lambda r: 0.0)
+        deleted: list[Json] = []
+        reclaimed = 0
+        with self.lock:
+            for rec in self.repo.all():
+                if self.repo.references(rec.id) and dangling_only:
+                    continue
+                if not in_time(rec.created_unix):
+                    continue
+                labels = (self.config(rec.id).get("config") or {}).get("Labels") or {}
+                if filters.get("label") and not views.label_matches(filters["label"], labels):
+                    continue
+                if self._users(rec.id) or self.repo.children(rec.id):
+                    continue
+                sizes = self._layer_sizes(rec)
+                untagged = self._untag(self.repo.references(rec.id), rec.id)
+                removed = self._delete(rec)
+                reclaimed += sum(sizes.get(d["Deleted"], 0) for d in removed)
+                deleted.extend(untagged + removed)
+        return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    def _layer_sizes(self, rec: ImageRecord) -> dict[str, int]:
+        if not rec.top_chain_id:
+            return {}
+        return {layer.chain_id: layer.size for layer in self.layers.chain(rec.top_chain_id)}
+
+
+def _single_reference(refs: list[str]) -> bool:
+    """moby's isSingleReference: at most one tag, and every digest reference in its repository."""
+    if len(refs) <= 1:
+        return len(refs) == 1
+    tags = [r for r in refs if "@" not in r]
+    if len(tags) > 1:
+        return False
+    repo = (tags[0] if tags else refs[0]).split("@")[0].rsplit(":", 1)[0]
+    return all(r.split("@")[0].rsplit(":", 1)[0] == repo for r in refs)

@@ -1,0 +1,171 @@
+"""`/info`, `/version`, `/system/df`: what the engine says about itself and its disk use (S5)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+import platform
+from typing import Any
+
+from dockyard.config import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, Config
+from dockyard.services.protocols import Json
+
+
+def _runc_version() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["runc", "--version"], capture_output=True, text=True, check=False)
+        for line in out.stdout.splitlines():
+            if line.startswith("commit:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+class System:
+    def __init__(self, cfg: Config, containers: Any, images: Any, layers: Any) -> None:
+        self.cfg = cfg
+        self.containers = containers
+        self.images = images
+        self.layers = layers
+        self._runc_commit: str | None = None
+
+    def version(self) -> Json:
+        uname = os.uname()
+        return {
+            "Platform": {"Name": "dockyard"},
+            "Components": [
+                {
+                    "Name": "Engine",
+                    "Version": ENGINE_VERSION,
+                    "Details": {
+                        "ApiVersion": API_VERSION,
+                        "Arch": "amd64",
+                        "BuildTime": "",
+                        "Experimental": "false",
+                        "GitCommit": "",
+                        "GoVersion": "python" + platform.python_version(),
+                        "KernelVersion": uname.release,
+                        "MinAPIVersion": MIN_API_VERSION,
+                        "Os": "linux",
+                    },
+                },
+                {"Name": "runc", "Version": self._runc(), "Details": {"GitCommit": ""}},
+            ],
+            "Version": ENGINE_VERSION,
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": "",
+            "GoVersion": "python" + platform.python_version(),
+            "Os": "linux",
+            "Arch": "amd64",
+            "KernelVersion": uname.release,
+            "BuildTime": "",
+        }
+
+    def _runc(self) -> str:
+        if self._runc_commit is None:
+            self._runc_commit = _runc_version()
+        return self._runc_commit
+
+    def info(self) -> Json:
+        recs = self.containers.repo.all()
+        states = [r.state["Status"] for r in recs]
+        uname = os.uname()
+        mem = 0
+        try:
+            with open("/proc/meminfo") as f:
+                mem = int(f.readline().split()[1]) * 1024
+        except OSError:
+            pass
+        return {
+            "ID": self.cfg.data_root.name,
+            "Containers": len(recs),
+            "ContainersRunning": states.count("running"),
+            "ContainersPaused": states.count("paused"),
+            "ContainersStopped": len(recs) - states.count("running") - states.count("paused"),
+            "Images": len(self.images.list(False, {}, False)),
+            "Driver": "overlay2",
+            "DriverStatus": [
+                ["Backing Filesystem", "extfs"],
+                ["Supports d_type", "true"],
+                ["Native Overlay Diff", "true"],
+                ["userxattr", "false"],
+            ],
+            "Plugins": {
+                "Volume": ["local"],
+                "Network": ["bridge", "host", "null"],
+                "Authorization": None,
+                "Log": ["json-file"],
+            },
+            "MemoryLimit": True,
+            "SwapLimit": True,
+            "CpuCfsPeriod": True,
+            "CpuCfsQuota": True,
+            "CPUShares": True,
+            "CPUSet": True,
+            "PidsLimit": True,
+            "IPv4Forwarding": True,
+            "Debug": self.cfg.log_level == "debug",
+            "NFd": len(os.listdir("/proc/self/fd")),
+            "OomKillDisable": True,
+            "NGoroutines": 0,
+            "SystemTime": datetime.now().astimezone().isoformat(),
+            "LoggingDriver": "json-file",
+            "CgroupDriver": "cgroupfs",
+            "CgroupVersion": "1",
+            "NEventsListener": 0,
+            "KernelVersion": uname.release,
+            "OperatingSystem": _os_name(),
+            "OSVersion": "",
+            "OSType": "linux",
+            "Architecture": uname.machine,
+            "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"]},
+            "NCPU": os.cpu_count() or 1,
+            "MemTotal": mem,
+            "DockerRootDir": str(self.cfg.data_root),
+            "HttpProxy": "",
+            "HttpsProxy": "",
+            "NoProxy": "",
+            "Name": uname.nodename,
+            "Labels": [],
+            "ExperimentalBuild": False,
+            "ServerVersion": ENGINE_VERSION,
+            "Runtimes": {"runc": {"path": "runc"}},
+            "DefaultRuntime": "runc",
+            "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": False, "NodeID": "",
+                      "NodeAddr": "", "Error": "", "RemoteManagers": None},  # fmt: skip
+            "LiveRestoreEnabled": True,
+            "Isolation": "",
+            "InitBinary": "",
+            "ContainerdCommit": {"ID": ""},
+            "RuncCommit": {"ID": self._runc()},
+            "InitCommit": {"ID": ""},
+            "SecurityOptions": [],
+            "Warnings": None,
+        }
+
+    def df(self) -> Json:
+        images = self.images.list(False, {}, False)
+        containers = self.containers.list(True, 0, True, {})
+        layers_size = sum(i.get("Size", 0) for i in images)
+        return {
+            "LayersSize": layers_size,
+            "Images": images,
+            "Containers": containers,
+            "Volumes": [],
+            "BuildCache": [],
+        }
+
+
+def _os_name() -> str:
+    try:
+        for line in open("/etc/os-release"):
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"

@@ -1,0 +1,94 @@
+"""Container records. A record is Docker-shaped JSON (Config, HostConfig, State, ...) stored whole,
+with the columns SQLite must index or keep unique (id, name) beside it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard.state.db import Cursor, Database
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS containers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL,
+    image_id TEXT NOT NULL,
+    doc TEXT NOT NULL
+)
+"""
+
+
+@dataclass
+class ContainerRecord:
+    """The stored container. `doc` holds Config, HostConfig, State, Image (ref as given), Path,
+    Args, MountId, RestartCount, NetworkSettings, LogPath, HostnamePath, HostsPath,
+    ResolvConfPath, ManuallyStopped; everything inspect shows that is not derived."""
+
+    id: str
+    name: str  # without the leading "/"
+    created: str  # RFC3339Nano
+    image_id: str
+    doc: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        st: dict[str, Any] = self.doc["State"]
+        return st
+
+    @property
+    def config(self) -> dict[str, Any]:
+        c: dict[str, Any] = self.doc["Config"]
+        return c
+
+    @property
+    def host_config(self) -> dict[str, Any]:
+        h: dict[str, Any] = self.doc["HostConfig"]
+        return h
+
+
+def _row(r: Any) -> ContainerRecord:
+    return ContainerRecord(r["id"], r["name"], r["created"], r["image_id"], json.loads(r["doc"]))
+
+
+class ContainerRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def insert(self, c: Cursor, rec: ContainerRecord) -> None:
+        c.execute(
+            "INSERT INTO containers (id, name, created, image_id, doc) VALUES (?,?,?,?,?)",
+            (rec.id, rec.name, rec.created, rec.image_id, json.dumps(rec.doc)),
+        )
+
+    def save(self, rec: ContainerRecord) -> None:
+        with self.db.tx() as c:
+            c.execute(
+                "UPDATE containers SET name=?, doc=? WHERE id=?",
+                (rec.name, json.dumps(rec.doc), rec.id),
+            )
+
+    def delete(self, cid: str) -> None:
+        with self.db.tx() as c:
+            c.execute("DELETE FROM containers WHERE id=?", (cid,))
+
+    def get(self, cid: str) -> ContainerRecord | None:
+        r = self.db.query_one("SELECT * FROM containers WHERE id=?", (cid,))
+        return _row(r) if r else None
+
+    def by_name(self, name: str) -> ContainerRecord | None:
+        r = self.db.query_one("SELECT * FROM containers WHERE name=?", (name,))
+        return _row(r) if r else None
+
+    def by_id_prefix(self, prefix: str) -> list[ContainerRecord]:
+        rows = self.db.query(
+            "SELECT * FROM containers WHERE id >= ? AND id < ?", (prefix, prefix + "\uffff")
+        )
+        return [_row(r) for r in rows]
+
+    def all(self) -> list[ContainerRecord]:
+        return [_row(r) for r in self.db.query("SELECT * FROM containers ORDER BY created DESC")]
+
+    def using_image(self, image_id: str) -> list[ContainerRecord]:
+        return [_row(r) for r in self.db.query("SELECT * FROM containers WHERE image_id=?", (image_id,))]

@@ -1,0 +1,376 @@
+"""Layer tars in and out of an overlay diff/ directory (S1, S3, S6, E3).
+
+Import (`apply_tar`) parses headers with stdlib tarfile but does its own extraction: tarfile's
+extraction filters reject device nodes, and overlay whiteouts *are* device nodes. Every path is
+opened component by component relative to a directory fd with O_NOFOLLOW, so neither `..`,
+absolute names nor a symlink planted earlier in the same tar can make us write outside `dest`.
+
+Export (`export_tar`) walks diff/ in sorted order and writes PAX headers itself, streaming file
+contents in chunks, so a layer of any size never sits in memory. Output is deterministic for a
+given tree (sorted names, whole-second mtimes, numeric owners), so re-registering an exported
+layer yields the same diff ID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import stat
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, BinaryIO, Self
+
+from dockyard.errors import InvalidParameter
+
+log = logging.getLogger(__name__)
+
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_META_PREFIX = ".wh..wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+_OVERLAY_XATTRS = "trusted.overlay."
+_XATTR_PAX = "SCHILY.xattr."
+_BLOCK = 512
+_CHUNK = 1 << 20
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def clean_name(name: str) -> tuple[str, ...]:
+    """The components of a member name inside the layer. A leading "/" is dropped (the name is
+    taken relative to the layer, as Docker does); a ".." that would climb above the layer root
+    is refused."""
+    parts: list[str] = []
+    for comp in name.split("/"):
+        if comp in ("", "."):
+            continue
+        if comp == "..":
+            if not parts:
+                raise InvalidParameter(f"invalid tar entry {name!r}: path escapes the layer")
+            parts.pop()
+        else:
+            parts.append(comp)
+    return tuple(parts)
+
+
+def _open_dir(root_fd: int, parts: tuple[str, ...], create: bool) -> int:
+    """An fd on root/parts[0]/.../parts[-1], never following a symlink on the way."""
+    fd = os.dup(root_fd)
+    try:
+        for comp in parts:
+            try:
+                nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                os.mkdir(comp, 0o755, dir_fd=fd)
+                nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
+            except OSError as e:
+                if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise InvalidParameter(
+                        f"invalid tar entry: {'/'.join(parts)!r} goes through a non-directory"
+                    ) from e
+                raise
+            os.close(fd)
+            fd = nfd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _remove_existing(pfd: int, name: str, keep_dir: bool) -> None:
+    # Docker's rule: an existing entry is replaced, unless both old and new are directories.
+    try:
+        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        if not keep_dir:
+            shutil.rmtree(name, dir_fd=pfd)
+    else:
+        os.unlink(name, dir_fd=pfd)
+
+
+def _xattrs(ti: tarfile.TarInfo) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for key, value in ti.pax_headers.items():
+        if not key.startswith(_XATTR_PAX):
+            continue
+        name = key[len(_XATTR_PAX) :]
+        if name.startswith(_OVERLAY_XATTRS):
+            # A tar must not forge overlay metadata (redirects, opaque): only .wh. entries may.
+            log.warning("ignoring overlay xattr %s on %s", name, ti.name)
+            continue
+        out[name] = value.encode("utf-8", "surrogateescape")
+    return out
+
+
+def _apply_meta(pfd: int, name: str, ti: tarfile.TarInfo) -> None:
+    os.chown(name, ti.uid, ti.gid, dir_fd=pfd, follow_symlinks=False)
+    if not ti.issym():
+        # After chown: chown clears setuid/setgid bits.
+        os.chmod(name, ti.mode & 0o7777, dir_fd=pfd)
+    for xname, value in _xattrs(ti).items():
+        try:
+            os.setxattr(f"/proc/self/fd/{pfd}/{name}", xname, value, follow_symlinks=False)
+        except OSError as e:
+            if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            log.debug("xattr %s unsupported on %s", xname, ti.name)
+    if not ti.isdir():
+        ns = int(ti.mtime * 1_000_000_000)
+        os.utime(name, ns=(ns, ns), dir_fd=pfd, follow_symlinks=False)
+
+
+def _write_file(pfd: int, name: str, data: IO[bytes] | None) -> None:
+    fd = os.open(
+        name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=pfd
+    )
+    with os.fdopen(fd, "wb", closefd=True) as out:
+        if data is not None:
+            shutil.copyfileobj(data, out, _CHUNK)
+
+
+def _apply_whiteout(root_fd: int, parts: tuple[str, ...], ti: tarfile.TarInfo) -> None:
+    base = parts[-1]
+    pfd = _open_dir(root_fd, parts[:-1], create=True)
+    try:
+        if base == WHITEOUT_OPAQUE:
+            os.setxattr(pfd, OPAQUE_XATTR, b"y")
+        elif base.startswith(WHITEOUT_META_PREFIX):
+            log.debug("skipping whiteout meta entry %s", ti.name)
+        else:
+            target = base[len(WHITEOUT_PREFIX) :]
+            _remove_existing(pfd, target, keep_dir=False)
+            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
+            os.chown(target, ti.uid, ti.gid, dir_fd=pfd, follow_symlinks=False)
+    finally:
+        os.close(pfd)
+
+
+def _apply_member(
+    root_fd: int, tf: tarfile.TarFile, ti: tarfile.TarInfo, parts: tuple[str, ...]
+) -> None:
+    base = parts[-1]
+    if ti.islnk():
+        # Hardlink targets must already be inside this layer; resolve them just as safely.
+        target = clean_name(ti.linkname)
+        if not target:
+            raise InvalidParameter(f"invalid hardlink {ti.name!r} -> {ti.linkname!r}")
+        tpfd = _open_dir(root_fd, target[:-1], create=False)
+        pfd = _open_dir(root_fd, parts[:-1], create=True)
+        try:
+            _remove_existing(pfd, base, keep_dir=False)
+            os.link(target[-1], base, src_dir_fd=tpfd, dst_dir_fd=pfd, follow_symlinks=False)
+        except FileNotFoundError as e:
+            raise InvalidParameter(f"hardlink target {ti.linkname!r} not found") from e
+        finally:
+            os.close(tpfd)
+            os.close(pfd)
+        return
+    pfd = _open_dir(root_fd, parts[:-1], create=True)
+    try:
+        _remove_existing(pfd, base, keep_dir=ti.isdir())
+        if ti.isdir():
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(base, 0o700, dir_fd=pfd)
+        elif ti.isreg():
+            _write_file(pfd, base, tf.extractfile(ti))
+        elif ti.issym():
+            os.symlink(ti.linkname, base, dir_fd=pfd)
+        elif ti.ischr() or ti.isblk():
+            kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK
+            os.mknod(base, kind | 0o600, os.makedev(ti.devmajor, ti.devminor), dir_fd=pfd)
+        elif ti.isfifo():
+            os.mkfifo(base, 0o600, dir_fd=pfd)
+        else:
+            log.warning("skipping tar entry %s of unsupported type %r", ti.name, ti.type)
+            return
+        _apply_meta(pfd, base, ti)
+    finally:
+        os.close(pfd)
+
+
+# Not in typeshed's tarfile stubs.
+_CLEAN_END: tuple[type[Exception], ...] = (
+    vars(tarfile)["EOFHeaderError"],
+    vars(tarfile)["EmptyHeaderError"],
+)
+
+
+class _StrictTarInfo(tarfile.TarInfo):
+    """tarfile takes a corrupt or truncated header after the first member for the end of the
+    archive; a cut-off upload must not register as a shorter layer."""
+
+    @classmethod
+    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> Self:
+        try:
+            return super().fromtarfile(tarfile_)
+        except _CLEAN_END:
+            raise  # zero blocks, or EOF exactly on a header boundary: a proper end
+        except tarfile.HeaderError as e:
+            if tarfile_.offset == 0:
+                raise
+            raise InvalidParameter(f"invalid tar stream: {e}") from e
+
+
+def apply_tar(stream: BinaryIO, dest: Path) -> int:
+    """Unpack a layer tar into `dest` (an overlay diff/ dir), converting `.wh.` entries to overlay
+    whiteouts. Reads the stream once, front to back. Returns the number of entries applied."""
+    root_fd = os.open(dest, _DIR_FLAGS)
+    dir_times: list[tuple[tuple[str, ...], float]] = []
+    count = 0
+    try:
+        with tarfile.open(
+            fileobj=stream, mode="r|", errors="surrogateescape", tarinfo=_StrictTarInfo
+        ) as tf:
+            for ti in tf:
+                parts = clean_name(ti.name)
+                if not parts:
+                    continue  # "./": the layer root keeps its own metadata
+                base = parts[-1]
+                if base.startswith(WHITEOUT_PREFIX):
+                    if base[len(WHITEOUT_PREFIX) :] in ("", ".", ".."):
+                        raise InvalidParameter(f"invalid whiteout name {ti.name!r}")
+                    _apply_whiteout(root_fd, parts, ti)
+                else:
+                    _apply_member(root_fd, tf, ti, parts)
+                    if ti.isdir():
+                        dir_times.append((parts, ti.mtime))
+                count += 1
+        # Directory mtimes last: creating entries inside a directory bumps its mtime.
+        for parts, mtime in reversed(dir_times):
+            pfd = _open_dir(root_fd, parts[:-1], create=False)
+            try:
+                ns = int(mtime * 1_000_000_000)
+                os.utime(parts[-1], ns=(ns, ns), dir_fd=pfd, follow_symlinks=False)
+            finally:
+                os.close(pfd)
+    except tarfile.TarError as e:
+        raise InvalidParameter(f"invalid tar stream: {e}") from e
+    finally:
+        os.close(root_fd)
+    return count
+
+
+def _walk(root: Path, rel: str = "") -> Iterator[tuple[str, str, os.stat_result]]:
+    """Pre-order walk, names sorted per directory: (tar name, host path, lstat)."""
+    with os.scandir(root / rel if rel else root) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        name = f"{rel}/{entry.name}" if rel else entry.name
+        st = entry.stat(follow_symlinks=False)
+        yield name, entry.path, st
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk(root, name)
+
+
+def _export_xattrs(path: str) -> dict[str, str]:
+    try:
+        names = sorted(os.listxattr(path, follow_symlinks=False))
+    except OSError:
+        return {}
+    out: dict[str, str] = {}
+    for name in names:
+        if name.startswith(_OVERLAY_XATTRS) or name == "security.selinux":
+            continue
+        try:
+            value = os.getxattr(path, name, follow_symlinks=False)
+        except OSError:
+            continue
+        out[_XATTR_PAX + name] = value.decode("utf-8", "surrogateescape")
+    return out
+
+
+def _is_opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def _header(name: str, st: os.stat_result, kind: bytes, size: int = 0) -> tarfile.TarInfo:
+    ti = tarfile.TarInfo(name)
+    ti.type = kind
+    ti.mode = stat.S_IMODE(st.st_mode)
+    ti.uid, ti.gid = st.st_uid, st.st_gid
+    ti.uname = ti.gname = ""
+    ti.mtime = int(st.st_mtime)  # whole seconds, as Docker: stable across export/import
+    ti.size = size
+    return ti
+
+
+def _encode(ti: tarfile.TarInfo) -> bytes:
+    return ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+def _file_blocks(path: str, size: int) -> Iterator[bytes]:
+    # The declared size wins: a file growing or shrinking under a running container must not
+    # corrupt the stream.
+    left = size
+    with open(path, "rb") as f:
+        while left > 0:
+            chunk = f.read(min(_CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+    if left > 0:
+        yield bytes(left)
+    if size % _BLOCK:
+        yield bytes(_BLOCK - size % _BLOCK)
+
+
+def tar_directory(root: Path) -> Iterator[bytes]:
+    """A plain tar of a whole tree (`docker export` of a merged rootfs): no whiteout mapping."""
+    return export_tar(root, whiteouts=False)
+
+
+def export_tar(root: Path, *, whiteouts: bool = True) -> Iterator[bytes]:
+    """A layer tar of `root` (a diff/ dir): overlay whiteouts become `.wh.` entries, an opaque
+    dir gets a `.wh..wh..opq` entry, hardlinks inside the tree become hardlink entries."""
+    seen: dict[tuple[int, int], str] = {}
+    for name, path, st in _walk(root):
+        mode = st.st_mode
+        if whiteouts and stat.S_ISCHR(mode) and st.st_rdev == 0:
+            head, _, base = name.rpartition("/")
+            wh = f"{head}/{WHITEOUT_PREFIX}{base}" if head else WHITEOUT_PREFIX + base
+            ti = _header(wh, st, tarfile.REGTYPE)
+            ti.mode = 0o600
+            yield _encode(ti)
+            continue
+        if stat.S_ISSOCK(mode):
+            continue
+        if stat.S_ISDIR(mode):
+            ti = _header(name, st, tarfile.DIRTYPE)
+        elif stat.S_ISLNK(mode):
+            ti = _header(name, st, tarfile.SYMTYPE)
+            ti.linkname = os.readlink(path)
+        elif stat.S_ISREG(mode):
+            key = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1 and key in seen:
+                ti = _header(name, st, tarfile.LNKTYPE)
+                ti.linkname = seen[key]
+            else:
+                if st.st_nlink > 1:
+                    seen[key] = name
+                ti = _header(name, st, tarfile.REGTYPE, st.st_size)
+        elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            ti = _header(name, st, tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE)
+            ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        elif stat.S_ISFIFO(mode):
+            ti = _header(name, st, tarfile.FIFOTYPE)
+        else:
+            continue
+        ti.pax_headers = _export_xattrs(path)
+        yield _encode(ti)
+        if ti.type == tarfile.REGTYPE and ti.size:
+            yield from _file_blocks(path, ti.size)
+        if whiteouts and ti.type == tarfile.DIRTYPE and _is_opaque(path):
+            opq = _header(f"{name}/{WHITEOUT_OPAQUE}", st, tarfile.REGTYPE)
+            yield _encode(opq)
+    yield bytes(2 * _BLOCK)

@@ -1,0 +1,63 @@
+"""The `<mount_id>-init` layer: Docker's empty mount points (S2).
+
+runc bind-mounts /etc/hosts, /etc/resolv.conf, /etc/hostname and mounts /proc, /sys, /dev/pts,
+/dev/shm over these paths. Creating them in a layer of their own keeps them out of the
+container's writable layer, so `diff`, `commit` and `ps -s` never see them (Docker's
+daemon/initlayer/setup_unix.go has the same list, plus /.dockerenv that tools use to detect a
+container).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DIR, FILE = "dir", "file"
+
+# path -> "dir" | "file" | symlink target
+INIT_ENTRIES: dict[str, str] = {
+    "/dev/pts": DIR,
+    "/dev/shm": DIR,
+    "/proc": DIR,
+    "/sys": DIR,
+    "/.dockerenv": FILE,
+    "/etc/resolv.conf": FILE,
+    "/etc/hosts": FILE,
+    "/etc/hostname": FILE,
+    "/dev/console": FILE,
+    "/etc/mtab": "/proc/mounts",
+}
+
+
+def _mkdirs(root: Path, rel: str) -> None:
+    path = root
+    for comp in rel.strip("/").split("/"):
+        if not comp:
+            continue
+        path = path / comp
+        if not path.is_dir() or path.is_symlink():
+            path.mkdir(mode=0o755)
+            os.chown(path, 0, 0)
+            path.chmod(0o755)
+
+
+def populate(diff: Path) -> None:
+    """Write the init entries into an empty diff/ dir, owned by root."""
+    for rel, kind in INIT_ENTRIES.items():
+        target = diff / rel.lstrip("/")
+        parent = os.path.dirname(rel)
+        if parent != "/":
+            _mkdirs(diff, parent)
+        if os.path.lexists(target):
+            continue
+        if kind == DIR:
+            _mkdirs(diff, rel)
+        elif kind == FILE:
+            fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755)
+            try:
+                os.fchown(fd, 0, 0)
+                os.fchmod(fd, 0o755)
+            finally:
+                os.close(fd)
+        else:
+            os.symlink(kind, target)

@@ -1,0 +1,256 @@
+"""The layer store (LayerStore in storage/protocols.py): content-addressed read-only layers and
+the container layer pairs on top of them, metadata in SQLite, files in the overlay2 driver.
+
+Crash safety: files are made before their row is written and removed after it is deleted, so a
+row always names a complete directory. reconcile(), called once at daemon start, removes the
+directories (and l/ links) no row names: half-applied tars, half-created or half-removed layers.
+
+References (`refs`): a register()/retain() caller holds one, each child layer holds one on its
+parent, each container layer pair holds one on its image layer. An image keeps one reference on
+its top layer: after registering a child, drop your own reference on the parent with release().
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, cast
+
+from dockyard.errors import Conflict, NotFound
+from dockyard.rollback import Rollback
+from dockyard.state.db import Cursor, Database
+from dockyard.state.layers import LayerRepo
+from dockyard.storage import initlayer
+from dockyard.storage.overlay2 import Overlay2
+from dockyard.storage.protocols import Change, Layer, RWLayer
+
+log = logging.getLogger(__name__)
+
+
+class HashingReader:
+    """A read-only stream that hashes what passes through it: one pass computes the diff ID
+    while the tar is being applied."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+        self._sha = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._inner.read(n)
+        self._sha.update(data)
+        return data
+
+    def drain(self) -> None:
+        # tarfile stops at the end-of-archive blocks; the padding after them is part of the
+        # tar as received and of its digest.
+        while self.read(1 << 20):
+            pass
+
+    def digest(self) -> str:
+        return "sha256:" + self._sha.hexdigest()
+
+
+def chain_id_of(parent: str | None, diff_id: str) -> str:
+    if parent is None:
+        return diff_id
+    return "sha256:" + hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest()
+
+
+class Layers:
+    """LayerStore on Overlay2 + SQLite. Thread-safe; every method blocks (run it off the loop)."""
+
+    def __init__(self, db: Database, driver: Overlay2) -> None:
+        self._db = db
+        self._repo = LayerRepo(db)
+        self.driver = driver
+        self._lock = threading.RLock()
+
+    # read-only layers -----------------------------------------------------------------------
+
+    def get(self, chain_id: str) -> Layer:
+        layer = self._repo.get(chain_id)
+        if layer is None:
+            raise NotFound(f"layer does not exist: {chain_id}")
+        return layer
+
+    def chain(self, chain_id: str) -> list[Layer]:
+        out: list[Layer] = []
+        cur: str | None = chain_id
+        while cur is not None:
+            layer = self.get(cur)
+            out.append(layer)
+            cur = layer.parent
+        out.reverse()
+        return out
+
+    def layers(self) -> list[Layer]:
+        return self._repo.all()
+
+    def chain_size(self, chain_id: str) -> int:
+        """What `docker image ls` shows: the sum of the chain's stored layer sizes."""
+        return sum(layer.size for layer in self.chain(chain_id))
+
+    def refs(self, chain_id: str) -> int:
+        return self._repo.refs(chain_id)
+
+    def register(self, tar: BinaryIO, parent: str | None) -> Layer:
+        with self._lock:
+            parent_cache = self.get(parent).cache_id if parent is not None else None
+            if parent is not None:
+                self.retain(parent)  # held by the new child, or dropped below
+        cache_id = secrets.token_hex(32)
+        found: tuple[Layer, int] | None = None
+        try:
+            with Rollback() as rb:
+                self.driver.create(cache_id, parent_cache)
+                rb.push(self.driver.remove, cache_id)
+                reader = HashingReader(tar)
+                size = self.driver.apply_diff(cache_id, cast(BinaryIO, reader))
+                reader.drain()
+                diff_id = reader.digest()
+                chain_id = chain_id_of(parent, diff_id)
+                layer = Layer(chain_id, diff_id, parent, cache_id, size)
+                with self._lock, self._db.tx() as c:
+                    found = self._repo.get_in(c, chain_id)
+                    if found is None:
+                        self._repo.insert(c, layer, 1)
+                    else:
+                        self._repo.add_refs(c, chain_id, 1)
+                rb.commit()
+        except BaseException:
+            if parent is not None:
+                self.release(parent)
+            raise
+        if found is None:
+            log.debug("registered layer %s (%s, %d bytes)", chain_id, cache_id, size)
+            return layer
+        # Already stored: drop our copy and the child's hold on the parent.
+        self.driver.remove(cache_id)
+        if parent is not None:
+            self.release(parent)
+        return found[0]
+
+    def retain(self, chain_id: str) -> None:
+        with self._lock, self._db.tx() as c:
+            if self._repo.add_refs(c, chain_id, 1) < 0:
+                raise NotFound(f"layer does not exist: {chain_id}")
+
+    def _release_tx(self, c: Cursor, chain_id: str | None) -> list[str]:
+        """Drop one reference, cascading down the chain; returns the cache ids to delete."""
+        doomed: list[str] = []
+        while chain_id is not None:
+            found = self._repo.get_in(c, chain_id)
+            if found is None:
+                raise NotFound(f"layer does not exist: {chain_id}")
+            layer, refs = found
+            if refs > 1:
+                self._repo.add_refs(c, chain_id, -1)
+                break
+            self._repo.delete(c, chain_id)
+            doomed.append(layer.cache_id)
+            chain_id = layer.parent
+        return doomed
+
+    def _remove_dirs(self, ids: list[str]) -> None:
+        for cache_id in ids:
+            try:
+                self.driver.remove(cache_id)
+            except Exception:  # the row is gone: reconcile() will retry the files
+                log.exception("removing layer dir %s", cache_id)
+
+    def release(self, chain_id: str) -> None:
+        with self._lock:
+            with self._db.tx() as c:
+                doomed = self._release_tx(c, chain_id)
+            self._remove_dirs(doomed)
+
+    def layer_tar(self, chain_id: str) -> Iterator[bytes]:
+        return self.driver.diff(self.get(chain_id).cache_id)
+
+    def graph_driver(self, chain_id: str) -> dict[str, object]:
+        return {"Name": "overlay2", "Data": self.driver.metadata(self.get(chain_id).cache_id)}
+
+    # container layers -----------------------------------------------------------------------
+
+    def create_rw(self, container_id: str, parent: str | None) -> RWLayer:
+        with self._lock, Rollback() as rb:
+            if self._repo.get_rw(container_id) is not None:
+                raise Conflict(f"container layer for {container_id} already exists")
+            parent_cache = None
+            if parent is not None:
+                parent_cache = self.get(parent).cache_id
+                self.retain(parent)
+                rb.push(self.release, parent)
+            mount_id = secrets.token_hex(32)
+            rw = RWLayer(container_id, mount_id, f"{mount_id}-init", parent)
+            self.driver.create(rw.init_id, parent_cache)
+            rb.push(self.driver.remove, rw.init_id)
+            initlayer.populate(self.driver.diff_dir(rw.init_id))
+            self.driver.create(rw.mount_id, rw.init_id)
+            rb.push(self.driver.remove, rw.mount_id)
+            with self._db.tx() as c:
+                self._repo.insert_rw(c, rw)
+            rb.commit()
+            return rw
+
+    def get_rw(self, container_id: str) -> RWLayer:
+        rw = self._repo.get_rw(container_id)
+        if rw is None:
+            raise NotFound(f"no such container layer: {container_id}")
+        return rw
+
+    def rw_layers(self) -> list[RWLayer]:
+        return self._repo.all_rw()
+
+    def mount(self, container_id: str) -> Path:
+        return self.driver.get(self.get_rw(container_id).mount_id)
+
+    def unmount(self, container_id: str) -> None:
+        self.driver.put(self.get_rw(container_id).mount_id)
+
+    def remove_rw(self, container_id: str) -> None:
+        with self._lock:
+            rw = self._repo.get_rw(container_id)
+            if rw is None:
+                return
+            self.driver.remove(rw.mount_id)  # unmounts first, whatever the count
+            with self._db.tx() as c:
+                self._repo.delete_rw(c, container_id)
+                doomed = self._release_tx(c, rw.parent) if rw.parent else []
+            self._remove_dirs([rw.init_id, *doomed])
+
+    def changes(self, container_id: str) -> list[Change]:
+        return self.driver.changes(self.get_rw(container_id).mount_id)
+
+    def rw_size(self, container_id: str) -> int:
+        return self.driver.diff_size(self.get_rw(container_id).mount_id)
+
+    def rw_tar(self, container_id: str) -> Iterator[bytes]:
+        return self.driver.diff(self.get_rw(container_id).mount_id)
+
+    def rw_graph_driver(self, container_id: str) -> dict[str, object]:
+        return {
+            "Name": "overlay2",
+            "Data": self.driver.metadata(self.get_rw(container_id).mount_id),
+        }
+
+    # start-up -------------------------------------------------------------------------------
+
+    def reconcile(self) -> list[str]:
+        """Remove layer dirs and l/ links no metadata row names (leftovers of a crash).
+        Call once at daemon start, before anything registers. Returns the removed ids."""
+        with self._lock:
+            known = self._repo.known_dirs()
+            orphans = [d for d in self.driver.ids() if d not in known]
+            for d in orphans:
+                log.warning("removing incomplete layer dir %s", d)
+            self._remove_dirs(orphans)
+            self.driver.prune_links()
+            for layer in self._repo.all():
+                if not self.driver.exists(layer.cache_id):
+                    log.error("layer %s: directory %s is missing", layer.chain_id, layer.cache_id)
+            return orphans

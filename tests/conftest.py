@@ -1,0 +1,232 @@
+"""Shared fixtures: a private dockyard daemon per test session (own data root, exec root, socket
+and cgroup parent), and a session-end check that nothing was left on the host."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float = 60) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self._path)
+        self.sock = s
+
+
+@dataclass
+class Daemon:
+    """A running private daemon; `api()` is a tiny raw client for assertions on the wire."""
+
+    root: Path
+    data_root: Path
+    exec_root: Path
+    socket: Path
+    cgroup_parent: str
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(default_factory=Path)
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["DOCKYARD_HOST"] = self.host
+        env["DOCKER_HOST"] = self.host
+        env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}"
+        return env
+
+    def api(
+        self, method: str, path: str, body: Any = None, raw: bytes | None = None
+    ) -> tuple[int, Any]:
+        conn = UnixHTTPConnection(str(self.socket))
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        payload = resp.read()
+        conn.close()
+        try:
+            return resp.status, json.loads(payload) if payload else None
+        except json.JSONDecodeError:
+            return resp.status, payload
+
+    def dockyard(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dockyard", *args],
+            env=self.env(),
+            input=input.decode() if input is not None else None,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def start(self) -> None:
+        self.log_path = self.root / "daemon.log"
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "dockyard", "daemon",
+                "--data-root", str(self.data_root),
+                "--exec-root", str(self.exec_root),
+                "-H", self.host,
+                "--cgroup-parent", self.cgroup_parent,
+                "--log-level", "debug",
+            ],  # fmt: skip
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        logf.close()
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("daemon exited:\n" + self.log_path.read_text()[-4000:])
+            try:
+                status, _ = self.api("GET", "/_ping")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("daemon did not answer /_ping:\n" + self.log_path.read_text()[-4000:])
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _remove_all_containers(d: Daemon) -> None:
+    try:
+        status, ctrs = d.api("GET", "/containers/json?all=1")
+    except OSError:
+        return
+    if status != 200:
+        return
+    for c in ctrs:
+        d.api("DELETE", f"/containers/{c['Id']}?force=1&v=1")
+
+
+def _mounts_under(path: Path) -> list[str]:
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4]
+            if mp.startswith(str(path)):
+                out.append(mp)
+    return out
+
+
+def _shims_for(path: Path) -> list[int]:
+    pids = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            cmd = (p / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(path).encode() in cmd and b"dockyard" in cmd:
+            pids.append(int(p.name))
+    return pids
+
+
+def _cgroups(parent: str) -> list[Path]:
+    base = Path("/sys/fs/cgroup")
+    return [p for p in list(base.glob(f"*/{parent}")) + [base / "unified" / parent] if p.exists()]
+
+
+def teardown_host_state(d: Daemon) -> list[str]:
+    """Remove what a daemon and its containers made; return what had to be forced (leaks)."""
+    leaks: list[str] = []
+    for pid in _shims_for(d.root):
+        leaks.append(f"process {pid}")
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    time.sleep(0.2)
+    subprocess.run(
+        ["runc", "--root", str(d.exec_root / "runc"), "list", "-q"], capture_output=True, check=False
+    )
+    for mp in sorted(_mounts_under(d.root), key=len, reverse=True):
+        leaks.append(f"mount {mp}")
+        subprocess.run(["umount", "-l", mp], check=False)
+    for cg in _cgroups(d.cgroup_parent):
+        for sub in sorted(cg.glob("**/"), key=lambda p: len(str(p)), reverse=True):
+            try:
+                os.rmdir(sub)
+            except OSError:
+                pass
+    return leaks
+
+
+@pytest.fixture(scope="session")
+def daemon() -> Iterator[Daemon]:
+    """A private daemon for the whole session, with busybox:latest bootstrapped."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    root = Path(tempfile.mkdtemp(prefix="dockyard-test-", dir="/var/tmp"))
+    d = Daemon(
+        root=root,
+        data_root=root / "data",
+        exec_root=root / "exec",
+        socket=root / "dockyard.sock",
+        cgroup_parent=f"dockyard-test-{os.getpid()}",
+    )
+    d.start()
+    status, body = d.api("POST", "/dockyard/images/bootstrap")
+    assert status == 200, body
+    try:
+        yield d
+    finally:
+        _remove_all_containers(d)
+        d.stop()
+        leaks = teardown_host_state(d)
+        shutil.rmtree(root, ignore_errors=True)
+        _SESSION_LEAKS.extend(leaks)
+
+
+_SESSION_LEAKS: list[str] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when tests left mounts, processes or cgroups behind."""
+    if os.geteuid() != 0:
+        return
+    left = list(_SESSION_LEAKS)
+    for mp in _mounts_under(Path("/var/tmp")):
+        if "dockyard-test-" in mp or "pytest" in mp:
+            left.append(f"mount {mp}")
+    for p in Path("/sys/fs/cgroup").glob("*/dockyard-test-*"):
+        left.append(f"cgroup {p}")
+    if left:
+        sys.stderr.write("\nLEFT BEHIND BY TESTS:\n  " + "\n  ".join(left) + "\n")
+        session.exitstatus = 1

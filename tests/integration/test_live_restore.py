@@ -1,0 +1,67 @@
+"""Crash safety (E4): a daemon killed with SIGKILL leaves containers running under their shims;
+a restarted daemon re-adopts them and records exits that happened while it was down."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Daemon, teardown_host_state
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_daemon() -> Iterator[Daemon]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    root = Path(tempfile.mkdtemp(prefix="dockyard-test-", dir="/var/tmp"))
+    d = Daemon(root, root / "data", root / "exec", root / "d.sock", f"dockyard-test-{os.getpid()}-lr")
+    d.start()
+    assert d.api("POST", "/dockyard/images/bootstrap")[0] == 200
+    try:
+        yield d
+    finally:
+        if d.proc and d.proc.poll() is None:
+            _, ctrs = d.api("GET", "/containers/json?all=1")
+            for c in ctrs:
+                d.api("DELETE", f"/containers/{c['Id']}?force=1")
+        d.stop()
+        leaks = teardown_host_state(d)
+        shutil.rmtree(root, ignore_errors=True)
+        assert not leaks, leaks
+
+
+def _start(d: Daemon, cmd: list[str]) -> str:
+    status, out = d.api("POST", "/containers/create", {"Image": "busybox", "Cmd": cmd})
+    assert status == 201, out
+    assert d.api("POST", f"/containers/{out['Id']}/start")[0] == 204
+    return str(out["Id"])
+
+
+def test_kill9_daemon_container_survives_and_is_readopted(own_daemon: Daemon) -> None:
+    d = own_daemon
+    long = _start(d, ["sh", "-c", "echo before; sleep 2; echo during; sleep 60"])
+    short = _start(d, ["sh", "-c", "sleep 1; exit 5"])
+    _, info = d.api("GET", f"/containers/{long}/json")
+    pid = info["State"]["Pid"]
+    d.stop(signal.SIGKILL)
+    time.sleep(2.5)  # `short` exits and `long` logs while no daemon runs
+    os.kill(pid, 0)  # still alive
+    d.start()
+    _, info = d.api("GET", f"/containers/{long}/json")
+    assert info["State"]["Status"] == "running" and info["State"]["Pid"] == pid
+    _, info = d.api("GET", f"/containers/{short}/json")
+    assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 5
+    status, raw = d.api("GET", f"/containers/{long}/logs?stdout=1")
+    assert b"before" in raw and b"during" in raw
+    assert d.api("POST", f"/containers/{long}/stop?t=0")[0] == 204
+    _, info = d.api("GET", f"/containers/{long}/json")
+    assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 137
