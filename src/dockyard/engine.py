@@ -54,6 +54,7 @@ class Engine:
             self.layers,
             self.events,
             is_in_use=lambda image_id: self.containers.is_image_in_use(image_id),
+            users_of=lambda image_id: self.containers.users_of_image(image_id),
         )
         self.containers = Containers(
             cfg, ContainerRepo(self.db), self.layers, self.images, self.events, self.launcher

@@ -488,3 +488,22 @@ def test_exec_stdin_sent_before_start_is_kept(box: Box) -> None:
         return out, (await wait_exit(ex.pid, box.tmp / "exec.exit"))[0]
 
     assert asyncio.run(asyncio.wait_for(scenario(), 20)) == (b"early\n", 0)
+
+
+def test_runc_wrapper(box: Box) -> None:
+    """E4: the runc wrapper: ps, list, pause/resume, errors carry runc's message, delete and
+    state are idempotent on unknown containers."""
+    h = box.spawn(["sleep", "100"])
+    box.runc.start(box.id)
+    assert box.runc.ps(box.id) == [h.container_pid]
+    assert [c["id"] for c in box.runc.list()] == [box.id]
+    box.runc.pause(box.id)
+    assert (box.runc.state(box.id) or {})["status"] == "paused"
+    box.runc.resume(box.id)
+    assert (box.runc.state(box.id) or {})["status"] == "running"
+    with pytest.raises(errors.System, match="does not exist"):
+        box.runc.start("dyt-nope")
+    assert box.runc.state("dyt-nope") is None
+    box.runc.delete("dyt-nope")
+    box.runc.kill(box.id, signal.SIGKILL)
+    assert box.wait()[0] == 137

@@ -277,3 +277,5 @@ def test_events_live_stream(server: ServerThread) -> None:
         assert b'"Action":"die"' in rest
     finally:
         sock.close()
+    # the server notices the client left and drops its subscription
+    wait_for(lambda: not server.engine.events._subscribers)

@@ -18,10 +18,14 @@ def _event(
 
 async def _collect(bus: Events, n: int, **kw: object) -> list[Event]:
     out: list[Event] = []
-    async for event in bus.subscribe(kw.get("since"), kw.get("until"), kw.get("filters") or {}):  # type: ignore[arg-type]
-        out.append(event)
-        if len(out) == n:
-            break
+    subscription = bus.subscribe(kw.get("since"), kw.get("until"), kw.get("filters") or {})  # type: ignore[arg-type]
+    try:
+        async for event in subscription:
+            out.append(event)
+            if len(out) == n:
+                break
+    finally:
+        await subscription.aclose()
     return out
 
 
@@ -88,8 +92,25 @@ def test_ring_keeps_only_last_events() -> None:
     assert [e.action for e in bus.recent()] == ["a2", "a3", "a4"]
 
 
+def test_subscribe_registers_before_iteration() -> None:
+    """E1: events published between subscribe() and the first read are not lost (the API sends
+    the response headers in between)."""
+    bus = Events()
+
+    async def scenario() -> list[str]:
+        subscription = bus.subscribe(None, None, {})
+        bus.publish("container", "start", "c1", {})
+        try:
+            return [(await asyncio.wait_for(anext(subscription), 5)).action]
+        finally:
+            await subscription.aclose()
+
+    assert asyncio.run(scenario()) == ["start"]
+    assert bus._subscribers == []
+
+
 def test_subscriber_unregisters_when_consumer_stops() -> None:
-    """E1: a stopped consumer no longer receives events (no leak per disconnected client)."""
+    """E1: a closed consumer no longer receives events (no leak per disconnected client)."""
     bus = Events()
 
     async def scenario() -> None:
@@ -125,3 +146,14 @@ def test_filters() -> None:
     assert matches(img, {"image": ["busybox"]}) and matches(img, {"image": ["1234"]})
     assert not matches(img, {"container": ["busybox"]})
     assert not matches(ev, {"unknown": ["x"]})
+
+
+def test_bind_records_daemon_loop() -> None:
+    """E1: the daemon binds its loop at start (engine.start calls bind)."""
+    bus = Events()
+    loop = asyncio.new_event_loop()
+    try:
+        bus.bind(loop)
+        assert bus.loop is loop
+    finally:
+        loop.close()

@@ -8,7 +8,7 @@ import time
 from typing import TextIO
 
 from dockyard.cli.client import Client, ConnectError
-from dockyard.config import socket_path
+from dockyard.cli.defaults import socket_path
 
 LOG_PATH = "/var/log/dockyard.log"
 PING_DEADLINE = 15.0

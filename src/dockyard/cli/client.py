@@ -3,7 +3,7 @@ the attach/exec hijack, 8-byte frame demultiplexing and API version negotiation 
 
 from __future__ import annotations
 
-import http.client
+import contextlib
 import json
 import socket
 import struct
@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from dockyard.config import API_VERSION
+from dockyard.cli.defaults import API_VERSION
+from dockyard.cli.wire import Connection, Response
 
 Query = Mapping[str, str | int | bool | list[str] | None]
 
@@ -27,23 +28,6 @@ class APIError(Exception):
 
 class ConnectError(Exception):
     """The socket is missing or refuses connections."""
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if self.timeout is not None:
-            sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.unix_path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 def _encode_query(query: Query | None) -> str:
@@ -94,10 +78,8 @@ class Hijacked:
         self.sock.sendall(data)
 
     def close_write(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
 
     def close(self) -> None:
         self.sock.close()
@@ -126,8 +108,8 @@ class Client:
         self._version: str | None = None
         self.server_headers: dict[str, str] = {}
 
-    def _conn(self, timeout: float | None = None) -> _UnixConnection:
-        return _UnixConnection(self.socket_path, timeout if timeout is not None else self.timeout)
+    def _conn(self, timeout: float | None = None) -> Connection:
+        return Connection(self.socket_path, timeout if timeout is not None else self.timeout)
 
     def ping(self, timeout: float | None = None) -> dict[str, str]:
         conn = self._conn(timeout)
@@ -162,22 +144,22 @@ class Client:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
-    ) -> http.client.HTTPResponse:
+    ) -> Response:
         """Send a request and return the open response (caller reads or streams it).
         `body` is JSON-encoded unless it is bytes or a file-like object."""
         hdrs = dict(headers or {})
         data: Any = body
-        if body is not None and not isinstance(body, bytes | bytearray) and not hasattr(body, "read"):
+        if (
+            body is not None
+            and not isinstance(body, bytes | bytearray)
+            and not hasattr(body, "read")
+        ):
             data = json.dumps(body).encode()
             hdrs.setdefault("Content-Type", "application/json")
         url = self.url(path, query)
         conn = self._conn(timeout)
         try:
-            if hasattr(data, "read"):
-                hdrs.setdefault("Transfer-Encoding", "chunked")
-                conn.request(method, url, body=data, headers=hdrs, encode_chunked=True)
-            else:
-                conn.request(method, url, body=data, headers=hdrs)
+            conn.request(method, url, body=data, headers=hdrs)
             resp = conn.getresponse()
         except OSError as exc:
             conn.close()
@@ -192,6 +174,7 @@ class Client:
         """A request whose answer is JSON (or empty: returns None)."""
         resp = self.request(method, path, query, body)
         raw = resp.read()
+        resp.close()
         if not raw:
             return None
         if "json" in (resp.getheader("Content-Type") or "json"):
@@ -226,12 +209,12 @@ class Client:
 
         return result
 
-    def stream_json(self, resp: http.client.HTTPResponse) -> Iterator[dict[str, Any]]:
+    def stream_json(self, resp: Response) -> Iterator[dict[str, Any]]:
         """Decode a body of concatenated JSON objects (pull/load progress, events)."""
         decoder = json.JSONDecoder()
         buf = ""
         while True:
-            chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
+            chunk = resp.read1(65536)
             if not chunk:
                 break
             buf += chunk.decode(errors="replace")

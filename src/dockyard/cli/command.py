@@ -7,8 +7,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TextIO
 
 if TYPE_CHECKING:
     from dockyard.cli.client import Client
@@ -62,8 +61,7 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     """One CLI command: `configure` adds its flags, `run` executes it and returns the exit code."""
 
     usage: str
@@ -115,7 +113,9 @@ def env_file_lines(path: str) -> list[str]:
                 elif line in os.environ:
                     out.append(f"{line}={os.environ[line]}")
     except OSError as exc:
-        raise CLIError(f"open {path}: {exc.strerror.lower() if exc.strerror else exc}", 125) from exc
+        raise CLIError(
+            f"open {path}: {exc.strerror.lower() if exc.strerror else exc}", 125
+        ) from exc
     return out
 
 

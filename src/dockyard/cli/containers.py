@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import Any, BinaryIO
 
-from dockyard.cli.command import CLIError, Command, Parser, Session
 from dockyard.cli.client import APIError, quote_path
+from dockyard.cli.command import CLIError, Command, Parser, Session
 
 
 def filters_json(pairs: list[str] | None) -> str | None:
@@ -135,10 +135,13 @@ def _export_flags(p: Parser) -> None:
 
 def write_archive(resp: Any, output: str, what: str) -> None:
     """Copy a tar stream to `-o FILE` or to stdout, refusing a terminal like docker."""
+    target: BinaryIO
     if output:
         target = open(output, "wb")  # noqa: SIM115 - closed below
     elif sys.stdout.isatty():
-        raise CLIError(f"cowardly refusing to save to a terminal. Use the -o flag or redirect{what}")
+        raise CLIError(
+            f"cowardly refusing to save to a terminal. Use the -o flag or redirect{what}"
+        )
     else:
         target = sys.stdout.buffer
     try:

@@ -12,7 +12,9 @@ from dockyard.cli.tabwriter import align
 from dockyard.cli.template import parse
 from dockyard.cli.units import human_duration, human_size
 
-PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+PS_TABLE = (
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+)
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 IMAGES_DIGEST_TABLE = (
     "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -179,10 +181,20 @@ class ContainerRow:
         return ",".join(sorted(nets))
 
     def as_json(self) -> dict[str, str | None]:
-        keys = "Command CreatedAt ID Image Labels LocalVolumes Mounts Names Networks".split()
+        keys = [
+            "Command",
+            "CreatedAt",
+            "ID",
+            "Image",
+            "Labels",
+            "LocalVolumes",
+            "Mounts",
+            "Names",
+            "Networks",
+        ]
         out: dict[str, str | None] = {k: getattr(self, k)() for k in keys}
         out["Platform"] = None
-        for k in "Ports RunningFor Size State Status".split():
+        for k in ["Ports", "RunningFor", "Size", "State", "Status"]:
             out[k] = getattr(self, k)()
         return out
 
@@ -191,7 +203,13 @@ class ImageRow:
     """One `images` row: an image can yield several (one per repository tag or digest)."""
 
     def __init__(
-        self, img: Mapping[str, Any], repo: str, tag: str, digest: str, trunc: bool, now: float | None
+        self,
+        img: Mapping[str, Any],
+        repo: str,
+        tag: str,
+        digest: str,
+        trunc: bool,
+        now: float | None,
     ) -> None:
         self.img, self.repo, self.tag, self.digest = img, repo, tag, digest
         self.trunc, self.now = trunc, now
@@ -223,9 +241,17 @@ class ImageRow:
         n = int(self.img.get("Containers", -1))
         return "N/A" if n == -1 else str(n)
 
+    def VirtualSize(self) -> str:
+        return human_size(int(self.img.get("VirtualSize") or self.img.get("Size") or 0), 4)
+
     def as_json(self) -> dict[str, str]:
-        keys = "Containers CreatedAt CreatedSince Digest ID Repository Size Tag".split()
-        return {k: getattr(self, k)() for k in keys}
+        keys = ["Containers", "CreatedAt", "CreatedSince", "Digest", "ID", "Repository"]
+        out = {k: getattr(self, k)() for k in keys}
+        out["SharedSize"] = "N/A"
+        out.update(
+            Size=self.Size(), Tag=self.Tag(), UniqueSize="N/A", VirtualSize=self.VirtualSize()
+        )
+        return out
 
 
 def _split_ref(ref: str, sep: str) -> tuple[str, str]:
@@ -298,7 +324,7 @@ class HistoryRow:
         return str(self.h.get("Comment", ""))
 
     def as_json(self) -> dict[str, str]:
-        keys = "Comment CreatedAt CreatedBy CreatedSince ID Size".split()
+        keys = ["Comment", "CreatedAt", "CreatedBy", "CreatedSince", "ID", "Size"]
         return {k: getattr(self, k)() for k in keys}
 
 

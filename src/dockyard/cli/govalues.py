@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +32,8 @@ def go_float(f: float) -> str:
         return "+Inf" if f > 0 else "-Inf"
     if f == 0:
         return "0"
+    from decimal import Decimal
+
     sign = "-" if f < 0 else ""
     d = Decimal(repr(abs(f)))
     digits = "".join(str(x) for x in d.as_tuple().digits).rstrip("0") or "0"
@@ -80,7 +81,11 @@ def to_json(value: Any) -> str:
     if value is NO_VALUE:
         return "null"
     if hasattr(value, "as_json"):
-        value = value.as_json()
+        # Row contexts marshal themselves with json.Marshal, which escapes HTML characters.
+        text = json.dumps(value.as_json(), ensure_ascii=False, separators=(",", ":"))
+        for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+            text = text.replace(ch, esc)
+        return text
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -147,7 +152,9 @@ def _index(value: Any, *keys: Any) -> Any:
                 raise TemplateError(f"error calling index: index out of range: {key}")
             value = value[key]
         else:
-            raise TemplateError(f"error calling index: can't index item of type {type(value).__name__}")
+            raise TemplateError(
+                f"error calling index: can't index item of type {type(value).__name__}"
+            )
     return value
 
 
@@ -175,7 +182,7 @@ def _compare(op: str) -> Callable[..., bool]:
         if op == "eq":
             return any(a == b for b in bs)
         b = bs[0]
-        return {"ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op]
+        return bool({"ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op])
 
     return cmp
 

@@ -25,8 +25,13 @@ def _images_flags(p: Parser) -> None:
 
 
 def _images(ns: argparse.Namespace, s: Session) -> int:
-    from dockyard.cli.format import IMAGE_HEADERS, IMAGES_DIGEST_TABLE, IMAGES_TABLE
-    from dockyard.cli.format import image_rows, render
+    from dockyard.cli.format import (
+        IMAGE_HEADERS,
+        IMAGES_DIGEST_TABLE,
+        IMAGES_TABLE,
+        image_rows,
+        render,
+    )
 
     filters = list(ns.filter or [])
     if ns.repository:
@@ -192,7 +197,9 @@ def _load(ns: argparse.Namespace, s: Session) -> int:
     except OSError as exc:
         raise CLIError(f"open {ns.input}: {(exc.strerror or '').lower()}") from None
     headers = {"Content-Type": "application/x-tar"}
-    resp = s.client.request("POST", "/images/load", {"quiet": True if ns.quiet else None}, body, headers)
+    resp = s.client.request(
+        "POST", "/images/load", {"quiet": True if ns.quiet else None}, body, headers
+    )
     _print_stream(s, resp)
     return 0
 

@@ -13,7 +13,13 @@ from dockyard.cli.command import CLIError, Command, Parser, Session
 
 Getter = Callable[[Session, str, bool], Any]
 
-_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_GO_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 
 
 def go_indent(value: Any) -> str:

@@ -117,8 +117,13 @@ def _start(ns: argparse.Namespace, s: Session) -> int:
     info = s.client.get(f"{path}/json")
     tty = bool((info.get("Config") or {}).get("Tty"))
     stdin = ns.interactive and bool((info.get("Config") or {}).get("OpenStdin"))
-    query = {"stream": True, "stdout": True, "stderr": True, "stdin": stdin or None,
-             "detachKeys": ns.detach_keys}
+    query = {
+        "stream": True,
+        "stdout": True,
+        "stderr": True,
+        "stdin": stdin or None,
+        "detachKeys": ns.detach_keys,
+    }
     conn = s.client.hijack(f"{path}/attach", query)
     s.client.post(f"{path}/start")
     if tty:

@@ -73,7 +73,8 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
-USAGE = """Usage:  dockyard [OPTIONS] COMMAND
+USAGE = (
+    """Usage:  dockyard [OPTIONS] COMMAND
 
 A Docker-compatible container engine
 
@@ -90,12 +91,15 @@ Management Commands:
   system      Manage dockyard
 
 Commands:
-  """ + "\n  ".join(sorted(TOP)) + """
+  """
+    + "\n  ".join(sorted(TOP))
+    + """
 
 Global Options:
   -H, --host string   Daemon socket to connect to (env DOCKYARD_HOST)
   -v, --version       Print version information and quit
 """
+)
 
 
 def _split_globals(argv: list[str]) -> tuple[str | None, list[str], bool]:
@@ -134,7 +138,9 @@ def _split_globals(argv: list[str]) -> tuple[str | None, list[str], bool]:
 def _usage_error(message: str, prog: str, usage: str = "", missing: bool = False) -> int:
     line = f"Usage:  {prog} {usage}".rstrip()
     if missing:
-        sys.stderr.write(f"dockyard: {message}\n\n{line}\n\nSee '{prog} --help' for more information\n")
+        sys.stderr.write(
+            f"dockyard: {message}\n\n{line}\n\nSee '{prog} --help' for more information\n"
+        )
         return 1
     sys.stderr.write(f"{message}\n\n{line}\n\nRun '{prog} --help' for more information\n")
     return 125
@@ -181,7 +187,7 @@ def _run_command(
 ) -> int:
     from dockyard.cli.client import APIError, ConnectError
     from dockyard.cli.command import CLIError, Parser, Session, UsageError
-    from dockyard.config import DEFAULT_HOST
+    from dockyard.cli.defaults import DEFAULT_HOST
 
     module = importlib.import_module(f"dockyard.cli.{module_name}")
     command = module.COMMANDS[key]

@@ -61,7 +61,9 @@ def parse_ports(
         c0, c1 = _port_range(cont, spec)
         h0, h1 = _port_range(host, spec) if host else (0, 0)
         if host and (h1 - h0) != (c1 - c0) and c0 != c1:
-            raise CLIError(f"invalid ranges specified for container and host Ports: {cont} and {host}", 125)
+            raise CLIError(
+                f"invalid ranges specified for container and host Ports: {cont} and {host}", 125
+            )
         for i in range(c1 - c0 + 1):
             port = f"{c0 + i}/{proto}"
             if not host:
@@ -88,7 +90,7 @@ def _bool(value: str | None, raw: str) -> bool:
         return True
     if low in ("0", "false", "f"):
         return False
-    raise _flag_err(raw, "--mount", f'invalid value for readonly: {value}')
+    raise _flag_err(raw, "--mount", f"invalid value for readonly: {value}")
 
 
 def parse_mount(raw: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ missing image), attach and register wait before start, start, stream, exit with 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 from typing import Any
@@ -70,8 +71,14 @@ def create_container(s: Session, ns: argparse.Namespace) -> str:
 
 def start_error_code(message: str) -> int:
     """docker-cli's rule for a failed start: 127 not found, 126 not executable, else 125."""
-    if any(t in message for t in ("executable file not found", "no such file or directory",
-                                  "system cannot find the file specified")):
+    if any(
+        t in message
+        for t in (
+            "executable file not found",
+            "no such file or directory",
+            "system cannot find the file specified",
+        )
+    ):
         return 127
     if "permission denied" in message or "is a directory" in message:
         return 126
@@ -92,10 +99,9 @@ def _proxy_signals(client: Client, path: str) -> None:
 
 
 def _quiet_post(client: Client, path: str, query: dict[str, str]) -> None:
-    try:
+    # The container may be gone already; a lost signal is not an error.
+    with contextlib.suppress(Exception):
         client.post(path, query)
-    except Exception:  # noqa: BLE001 - the container may be gone already
-        pass
 
 
 def _run(ns: argparse.Namespace, s: Session) -> int:
@@ -111,18 +117,28 @@ def _run(ns: argparse.Namespace, s: Session) -> int:
         try:
             client.post(f"{path}/start")
         except APIError as exc:
-            raise _cmd_error("run", f"Error response from daemon: {exc.message}",
-                             start_error_code(exc.message)) from None
+            raise _cmd_error(
+                "run", f"Error response from daemon: {exc.message}", start_error_code(exc.message)
+            ) from None
         s.print(cid)
         return 0
     body = build(ns)
-    attach_in, attach_out, attach_err = body["AttachStdin"], body["AttachStdout"], body["AttachStderr"]
+    attach_in, attach_out, attach_err = (
+        body["AttachStdin"],
+        body["AttachStdout"],
+        body["AttachStderr"],
+    )
     conn = None
     if attach_in or attach_out or attach_err:
         conn = client.hijack(
             f"{path}/attach",
-            {"stream": True, "stdin": attach_in or None, "stdout": attach_out or None,
-             "stderr": attach_err or None, "detachKeys": ns.detach_keys},
+            {
+                "stream": True,
+                "stdin": attach_in or None,
+                "stdout": attach_out or None,
+                "stderr": attach_err or None,
+                "detachKeys": ns.detach_keys,
+            },
         )
     wait = client.begin("POST", f"{path}/wait", {"condition": "removed" if ns.rm else "next-exit"})
     try:
@@ -131,8 +147,10 @@ def _run(ns: argparse.Namespace, s: Session) -> int:
         if conn is not None:
             conn.close()
         code = start_error_code(exc.message)
-        s.err.write(f"dockyard: Error response from daemon: {exc.message}\n\n"
-                    "Run 'dockyard run --help' for more information\n")
+        s.err.write(
+            f"dockyard: Error response from daemon: {exc.message}\n\n"
+            "Run 'dockyard run --help' for more information\n"
+        )
         if ns.rm:
             _wait_briefly(wait)
         return code
@@ -157,10 +175,9 @@ def _wait_briefly(wait: Any) -> None:
     done = threading.Event()
 
     def run() -> None:
-        try:
+        # Only used to let auto-removal finish; its outcome does not matter.
+        with contextlib.suppress(Exception):
             wait()
-        except Exception:  # noqa: BLE001 - only used to let auto-removal finish
-            pass
         done.set()
 
     threading.Thread(target=run, daemon=True).start()

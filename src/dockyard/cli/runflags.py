@@ -37,7 +37,13 @@ def add_flags(p: Parser) -> None:
     a("--rm", action="store_true")
     a("-i", "--interactive", action="store_true")
     a("-t", "--tty", action="store_true")
-    a("-a", "--attach", action="append", default=[], choices=["stdin", "stdout", "stderr", "STDIN", "STDOUT", "STDERR"])
+    a(
+        "-a",
+        "--attach",
+        action="append",
+        default=[],
+        choices=["stdin", "stdout", "stderr", "STDIN", "STDOUT", "STDERR"],
+    )
     a("--detach-keys", default=None)
     a("--sig-proxy", action=argparse.BooleanOptionalAction, default=True)
     a("--name", default="")
@@ -128,11 +134,16 @@ def restart_policy(text: str) -> dict[str, Any]:
     if name not in ("no", "always", "on-failure", "unless-stopped", ""):
         raise CLIError(f"invalid restart policy format: {text}", 125)
     if count and name != "on-failure":
-        raise CLIError(f"invalid restart policy format: maximum retry count can only be used with 'on-failure': {text}", 125)
+        raise CLIError(
+            f"invalid restart policy format: maximum retry count can only be used with 'on-failure': {text}",
+            125,
+        )
     try:
         retries = int(count) if count else 0
     except ValueError:
-        raise CLIError(f"invalid restart policy format: maximum retry count must be an integer: {text}", 125) from None
+        raise CLIError(
+            f"invalid restart policy format: maximum retry count must be an integer: {text}", 125
+        ) from None
     return {"Name": name or "no", "MaximumRetryCount": retries}
 
 
@@ -165,7 +176,10 @@ def _hosts(specs: list[str]) -> list[str]:
             host, _, ip = spec.partition("=")
             spec = f"{host}:{ip}"
         if ":" not in spec:
-            raise CLIError(f'invalid argument "{spec}" for "--add-host" flag: bad format for add-host: "{spec}"', 125)
+            raise CLIError(
+                f'invalid argument "{spec}" for "--add-host" flag: bad format for add-host: "{spec}"',
+                125,
+            )
         out.append(spec)
     return out
 
@@ -229,7 +243,10 @@ def build(ns: argparse.Namespace) -> dict[str, Any]:
     host: dict[str, Any] = {
         "Binds": binds or None,
         "ContainerIDFile": ns.cidfile,
-        "LogConfig": {"Type": ns.log_driver, "Config": dict(o.split("=", 1) for o in ns.log_opt if "=" in o)},
+        "LogConfig": {
+            "Type": ns.log_driver,
+            "Config": dict(o.split("=", 1) for o in ns.log_opt if "=" in o),
+        },
         "NetworkMode": network,
         "PortBindings": bindings,
         "RestartPolicy": policy,

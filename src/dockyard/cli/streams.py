@@ -14,7 +14,10 @@ from dockyard.cli.client import Client, Hijacked, frames
 
 
 def copy_output(
-    read: Callable[[int], bytes], tty: bool, out: BinaryIO | None = None, err: BinaryIO | None = None
+    read: Callable[[int], bytes],
+    tty: bool,
+    out: BinaryIO | None = None,
+    err: BinaryIO | None = None,
 ) -> None:
     """Write a container's output: raw when it has a TTY, else demultiplex stdout/stderr."""
     out = out or sys.stdout.buffer

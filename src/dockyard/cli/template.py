@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from dockyard.cli.govalues import FUNCS, NO_VALUE, TemplateError, go_str, truthy
 
@@ -23,26 +22,29 @@ _TOKEN_RE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Arg:
+# NamedTuples rather than dataclasses: the dataclasses import alone costs ~10 ms of startup.
+class Arg(NamedTuple):
     kind: str  # field, var, lit, ident, pipe
     value: Any
     chain: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Pipeline:
+class Pipeline(NamedTuple):
     decls: tuple[str, ...]
     commands: tuple[tuple[Arg, ...], ...]
 
 
-@dataclass
 class Node:
-    kind: str  # text, action, if, range, with
-    text: str = ""
-    pipe: Pipeline | None = None
-    body: list[Node] = field(default_factory=list)
-    orelse: list[Node] = field(default_factory=list)
+    """A parse-tree node; blocks (if/range/with) fill `body` and `orelse` while parsing."""
+
+    __slots__ = ("kind", "text", "pipe", "body", "orelse")
+
+    def __init__(self, kind: str, text: str = "", pipe: Pipeline | None = None) -> None:
+        self.kind = kind  # text, action, if, range, with
+        self.text = text
+        self.pipe = pipe
+        self.body: list[Node] = []
+        self.orelse: list[Node] = []
 
 
 def _tokens(src: str) -> list[tuple[str, str]]:
@@ -174,7 +176,9 @@ def _field(value: Any, name: str, chain: str) -> Any:
     if isinstance(value, dict):
         return value.get(name, NO_VALUE)
     if value is None:
-        raise TemplateError(f'template: :1: executing "" at <{chain}>: nil pointer evaluating interface {{}}.{name}')
+        raise TemplateError(
+            f'template: :1: executing "" at <{chain}>: nil pointer evaluating interface {{}}.{name}'
+        )
     attr = getattr(value, name, None) if not name.startswith("_") else None
     if attr is None:
         raise TemplateError(
@@ -195,7 +199,9 @@ class Template:
         self._run(self.nodes, data, [{"$": data}], out)
         return "".join(out)
 
-    def _run(self, nodes: list[Node], dot: Any, scope: list[dict[str, Any]], out: list[str]) -> None:
+    def _run(
+        self, nodes: list[Node], dot: Any, scope: list[dict[str, Any]], out: list[str]
+    ) -> None:
         for node in nodes:
             if node.kind == "text":
                 out.append(node.text)
@@ -265,7 +271,9 @@ class Template:
             except TemplateError:
                 raise
             except (TypeError, ValueError, KeyError, AttributeError) as exc:
-                raise TemplateError(f'template: :1: executing "" at <{head.value}>: error calling {head.value}: {exc}') from None
+                raise TemplateError(
+                    f'template: :1: executing "" at <{head.value}>: error calling {head.value}: {exc}'
+                ) from None
         if len(cmd) > 1 or piped:
             raise TemplateError(f"template: :1: can't give argument to non-function {head.kind}")
         return self._arg(head, dot, scope)

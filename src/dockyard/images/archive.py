@@ -79,9 +79,24 @@ class _Zstd(io.RawIOBase):
         return len(data)
 
 
+class _ReadOnly(io.RawIOBase):
+    """Adapts any object with read(n) (request bodies, tar members) for BufferedReader's peek."""
+
+    def __init__(self, src: Any) -> None:
+        self._src = src
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._src.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
 def decompressed(src: BinaryIO) -> BinaryIO:
     """A reader of the uncompressed bytes of `src` (tar layers, import bodies)."""
-    buffered = src if isinstance(src, io.BufferedReader) else io.BufferedReader(cast(Any, src))
+    buffered = src if isinstance(src, io.BufferedReader) else io.BufferedReader(_ReadOnly(src))
     kind = compression(buffered.peek(6)[:6])
     if kind == "gzip":
         return cast(BinaryIO, gzip.GzipFile(fileobj=buffered, mode="rb"))
@@ -137,7 +152,7 @@ def save_stream(images: list[SaveImage]) -> Iterator[bytes]:
     manifest_json: list[dict[str, Any]] = []
     repositories: dict[str, dict[str, str]] = {}
     for img in images:
-        layer_descs = []
+        layer_descs: list[dict[str, Any]] = []
         for diff_id, size, opener in img.layers:
             hexd = diff_id.removeprefix("sha256:")
             layer_descs.append({"mediaType": MT_LAYER, "digest": diff_id, "size": size})
@@ -161,7 +176,11 @@ def save_stream(images: list[SaveImage]) -> Iterator[bytes]:
             {
                 "schemaVersion": 2,
                 "mediaType": MT_MANIFEST,
-                "config": {"mediaType": MT_CONFIG, "digest": img.config_digest, "size": len(img.config)},
+                "config": {
+                    "mediaType": MT_CONFIG,
+                    "digest": img.config_digest,
+                    "size": len(img.config),
+                },
                 "layers": layer_descs,
             }
         )
@@ -171,17 +190,19 @@ def save_stream(images: list[SaveImage]) -> Iterator[bytes]:
             yield from _member(f"blobs/sha256/{mdigest.removeprefix('sha256:')}", manifest)
         desc: dict[str, Any] = {"mediaType": MT_MANIFEST, "digest": mdigest, "size": len(manifest)}
         tagged = [r for r in img.references if "@" not in r]
-        for ref in tagged or [None]:
-            d = dict(desc)
-            if ref is not None:
-                d["annotations"] = {ANN_IMAGE_NAME: ref, ANN_REF_NAME: ref.rsplit(":", 1)[1]}
-            index.append(d)
+        if not tagged:
+            index.append(desc)
+        for ref in tagged:
+            annotations = {ANN_IMAGE_NAME: ref, ANN_REF_NAME: ref.rsplit(":", 1)[1]}
+            index.append({**desc, "annotations": annotations})
         familiar = [reference.familiar(r) for r in tagged]
         manifest_json.append(
             {
                 "Config": f"blobs/sha256/{chex}",
                 "RepoTags": familiar or None,
-                "Layers": [f"blobs/sha256/{d['digest'].removeprefix('sha256:')}" for d in layer_descs],
+                "Layers": [
+                    f"blobs/sha256/{str(d['digest']).removeprefix('sha256:')}" for d in layer_descs
+                ],
             }
         )
         if img.layers:
@@ -189,7 +210,9 @@ def save_stream(images: list[SaveImage]) -> Iterator[bytes]:
             for fam in familiar:
                 repo, _, tag = fam.rpartition(":")
                 repositories.setdefault(repo, {})[tag] = top
-    yield from _member("index.json", _json({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": index}))
+    yield from _member(
+        "index.json", _json({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": index})
+    )
     yield from _member("manifest.json", _json(manifest_json))
     yield from _member("oci-layout", _json(OCI_LAYOUT))
     if repositories:
@@ -254,12 +277,12 @@ def _docker_archive(tar: tarfile.TarFile) -> list[ArchiveImage]:
     except ValueError as e:
         raise InvalidParameter(f"invalid manifest.json: {e}") from e
     out = []
-    for e in entries or []:
+    for entry in entries or []:
         out.append(
             ArchiveImage(
-                config=_read(tar, e["Config"]),
-                layers=list(e.get("Layers") or []),
-                tags=list(e.get("RepoTags") or []),
+                config=_read(tar, entry["Config"]),
+                layers=list(entry.get("Layers") or []),
+                tags=list(entry.get("RepoTags") or []),
             )
         )
     return out
@@ -293,7 +316,9 @@ def _oci_layout(tar: tarfile.TarFile) -> list[ArchiveImage]:
     return out
 
 
-def _resolve_manifest(tar: tarfile.TarFile, desc: dict[str, Any], depth: int = 0) -> dict[str, Any] | None:
+def _resolve_manifest(
+    tar: tarfile.TarFile, desc: dict[str, Any], depth: int = 0
+) -> dict[str, Any] | None:
     if depth > 4:
         raise InvalidParameter("invalid archive: nested indexes too deep")
     doc: dict[str, Any] = json.loads(_read(tar, _blob(desc["digest"])))

@@ -114,10 +114,14 @@ def probe(path: Path = HOST_BUSYBOX) -> HostBusybox:
         {a for a in listing.stdout.decode().split() if a and "/" not in a and a != "busybox"}
     )
     version = (banner.stdout or banner.stderr).decode(errors="replace").splitlines()[0:1]
-    return HostBusybox(path, tuple(applets), version[0] if version else "BusyBox", int(path.stat().st_mtime))
+    return HostBusybox(
+        path, tuple(applets), version[0] if version else "BusyBox", int(path.stat().st_mtime)
+    )
 
 
-def _info(name: str, mtime: int, mode: int, kind: bytes = tarfile.REGTYPE, size: int = 0) -> tarfile.TarInfo:
+def _info(
+    name: str, mtime: int, mode: int, kind: bytes = tarfile.REGTYPE, size: int = 0
+) -> tarfile.TarInfo:
     ti = tarfile.TarInfo(name)
     ti.type = kind
     ti.mode = mode

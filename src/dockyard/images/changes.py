@@ -25,7 +25,15 @@ VALID = (
 )
 SHELL = ["/bin/sh", "-c"]
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
 
 
 def parse(line: str) -> tuple[str, Any] | None:
@@ -134,7 +142,11 @@ def _pairs(kind: str, rest: str, legacy_space: bool) -> list[tuple[str, str]]:
     for p in parts:
         key, sep, value = p.partition("=")
         if not sep or not key:
-            raise InvalidParameter(f"{kind} names can not be blank" if not key else f"Syntax error - can't find = in \"{p}\". Must be of the form: name=value")
+            raise InvalidParameter(
+                f"{kind} names can not be blank"
+                if not key
+                else f'Syntax error - can\'t find = in "{p}". Must be of the form: name=value'
+            )
         out.append((key, value))
     return out
 
@@ -173,29 +185,34 @@ def duration_ns(text: str) -> int:
 
 def _healthcheck(rest: str) -> dict[str, Any]:
     hc: dict[str, Any] = {}
-    parts = rest.split()
     flags = {
         "--interval": "Interval",
         "--timeout": "Timeout",
         "--start-period": "StartPeriod",
         "--start-interval": "StartInterval",
     }
-    while parts and parts[0].startswith("--"):
-        name, _, value = parts.pop(0).partition("=")
+    tail = rest.strip()
+    while tail.startswith("--"):
+        flag, _, tail = tail.partition(" ")
+        tail = tail.strip()
+        name, _, value = flag.partition("=")
         if name == "--retries":
-            hc["Retries"] = int(value)
+            try:
+                hc["Retries"] = int(value)
+            except ValueError:
+                raise InvalidParameter(f'invalid argument "{value}" for --retries') from None
         elif name in flags:
             hc[flags[name]] = duration_ns(value)
         else:
             raise InvalidParameter(f"Unknown flag: {name.lstrip('-')}")
-    if not parts:
+    mode, _, tail = tail.partition(" ")
+    if not mode:
         raise InvalidParameter("Missing command after HEALTHCHECK CMD")
-    mode = parts[0].upper()
-    tail = rest[rest.find(parts[0]) + len(parts[0]) :].strip()
-    if mode == "NONE":
+    if mode.upper() == "NONE":
         return {"Test": ["NONE"]}
-    if mode != "CMD":
-        raise InvalidParameter(f'Unknown type "{parts[0]}" in HEALTHCHECK (try CMD)')
+    if mode.upper() != "CMD":
+        raise InvalidParameter(f'Unknown type "{mode}" in HEALTHCHECK (try CMD)')
+    tail = tail.strip()
     arr = _json_array(tail)
     hc["Test"] = ["CMD", *arr] if arr is not None else ["CMD-SHELL", tail]
     return hc

@@ -231,7 +231,7 @@ def parse(raw: bytes) -> Json:
         raise InvalidParameter("invalid image config: not a JSON object")
     rootfs = doc.get("rootfs")
     if not isinstance(rootfs, dict) or rootfs.get("type") != "layers":
-        raise InvalidParameter("invalid image config: rootfs type must be \"layers\"")
+        raise InvalidParameter('invalid image config: rootfs type must be "layers"')
     diff_ids = rootfs.get("diff_ids") or []
     if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
         raise InvalidParameter("invalid image config: bad rootfs.diff_ids")

@@ -32,7 +32,7 @@ def check_digest(digest: str) -> str:
     return digest
 
 
-class Content:
+class ContentStore:
     def __init__(self, root: Path, tmp: Path) -> None:
         self.root = root
         self.tmp = tmp

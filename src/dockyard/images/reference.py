@@ -23,14 +23,14 @@ _SEPARATOR = r"(?:[._]|__|[-]+)"
 _PATH_COMPONENT = _ALNUM + r"(?:" + _SEPARATOR + _ALNUM + r")*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _IPV6 = r"\[(?:[a-fA-F0-9:]+)\]"
-_DOMAIN = r"(?:" + _DOMAIN_COMPONENT + r"(?:\." + _DOMAIN_COMPONENT + r")*|" + _IPV6 + r")(?::[0-9]+)?"
+_DOMAIN = (
+    r"(?:" + _DOMAIN_COMPONENT + r"(?:\." + _DOMAIN_COMPONENT + r")*|" + _IPV6 + r")(?::[0-9]+)?"
+)
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 _NAME = r"(?:" + _DOMAIN + r"/)?" + _PATH_COMPONENT + r"(?:/" + _PATH_COMPONENT + r")*"
 
-_REFERENCE_RE = re.compile(
-    r"^(" + _NAME + r")(?::(" + _TAG + r"))?(?:@(" + _DIGEST + r"))?$"
-)
+_REFERENCE_RE = re.compile(r"^(" + _NAME + r")(?::(" + _TAG + r"))?(?:@(" + _DIGEST + r"))?$")
 _TAG_RE = re.compile(r"^" + _TAG + r"$")
 _IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
 _DIGEST_RE = re.compile(r"^" + _DIGEST + r"$")
@@ -64,7 +64,7 @@ class Reference:
         return self.name + self._suffix()
 
     def familiar(self) -> str:
-        """"busybox:latest", "busybox@sha256:..", as docker prints references."""
+        """ "busybox:latest", "busybox@sha256:..", as docker prints references."""
         return self.familiar_name + self._suffix()
 
     def _suffix(self) -> str:
@@ -106,7 +106,9 @@ def _parse_exact(s: str) -> Reference:
     m = _REFERENCE_RE.match(s)
     if m is None:
         if not s:
-            raise InvalidParameter("invalid reference format: repository name must have at least one component")
+            raise InvalidParameter(
+                "invalid reference format: repository name must have at least one component"
+            )
         if _REFERENCE_RE.match(s.lower()):
             raise InvalidParameter("invalid reference format: repository name must be lowercase")
         raise InvalidParameter("invalid reference format")

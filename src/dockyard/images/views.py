@@ -101,7 +101,7 @@ def validate_filters(filters: dict[str, list[str]]) -> None:
         if key == "dangling":
             for v in values:
                 if v.lower() not in ("true", "false", "1", "0"):
-                    raise InvalidParameter(f"Invalid filter 'dangling={v}'")
+                    raise InvalidParameter(f"invalid filter 'dangling={v}'")
         if key == "reference":
             for v in values:
                 glob_regex(v)

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.images import config as image_config
-from dockyard.images.content import Content
+from dockyard.images.content import ContentStore
 from dockyard.state.images import ImageRecord, ImageRepo
 from dockyard.storage.protocols import Layer, LayerStore
 
@@ -35,7 +35,7 @@ class ImageWriter:
     """Used by the image service for import, commit, load and bootstrap. Not thread-safe on its
     own: the service serializes store() calls under its lock."""
 
-    def __init__(self, repo: ImageRepo, content: Content, layers: LayerStore) -> None:
+    def __init__(self, repo: ImageRepo, content: ContentStore, layers: LayerStore) -> None:
         self.repo = repo
         self.content = content
         self.layers = layers
@@ -62,7 +62,9 @@ class ImageWriter:
             layer = self.layers.register(f, parent)
         if layer.diff_id != diff_id:
             self.layers.release(layer.chain_id)
-            raise InvalidParameter(f"layer digest mismatch: expected {diff_id}, got {layer.diff_id}")
+            raise InvalidParameter(
+                f"layer digest mismatch: expected {diff_id}, got {layer.diff_id}"
+            )
         return layer
 
     def register_chain(self, diff_ids: list[str], base: str | None = None) -> str | None:
@@ -134,7 +136,11 @@ class ImageWriter:
         self._drop_blobs(rec.config_digest, [layer.diff_id for layer in chain])
         return removed
 
-    def _drop_blobs(self, config_digest: str, diff_ids: list[str]) -> None:
+    def forget(self, digests: list[str]) -> None:
+        """Drop blobs a failed or empty-layer creation left, unless an image uses them."""
+        self._drop_blobs(None, digests)
+
+    def _drop_blobs(self, config_digest: str | None, diff_ids: list[str]) -> None:
         still_used: set[str] = set()
         for other in self.repo.all():
             try:
@@ -144,5 +150,6 @@ class ImageWriter:
                 continue
             still_used.update(image_config.diff_ids(doc))
             still_used.add(other.config_digest)
-        for digest in {config_digest, *diff_ids} - still_used:
+        doomed = set(diff_ids) | ({config_digest} if config_digest else set())
+        for digest in doomed - still_used:
             self.content.delete(digest)

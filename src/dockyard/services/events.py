@@ -11,10 +11,11 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from dockyard.services.protocols import Event, Filters
+from dockyard.services.protocols import Event, EventBus, Filters
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,16 @@ class Events:
         self._lock = threading.Lock()
         self._ring: deque[Event] = deque(maxlen=ring_size)
         self._subscribers: list[_Subscriber] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Called by the daemon once its loop runs. Subscribers carry their own loop, so this only
+        records the daemon's loop for `loop` (e.g. services scheduling work on it)."""
+        self._loop = loop
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        return self._loop
 
     def publish(self, type: str, action: str, actor_id: str, attributes: dict[str, str]) -> None:
         event = Event(type, action, actor_id, dict(attributes), self._clock())
@@ -62,42 +73,22 @@ class Events:
         with self._lock:
             return list(self._ring)
 
-    async def subscribe(
-        self, since: float | None, until: float | None, filters: Filters
-    ) -> AsyncIterator[Event]:
+    def subscribe(self, since: float | None, until: float | None, filters: Filters) -> Subscription:
+        """Registers at once (call on the consumer's loop), so no event published after this call
+        is missed even if iteration starts later; `aclose()` unregisters."""
         loop = asyncio.get_running_loop()
         sub = _Subscriber(loop)
-        now_nano = self._clock()
         since_nano = _to_nano(since)
         until_nano = _to_nano(until)
         # Snapshot and register under one lock so no event is both replayed and queued, or lost.
         with self._lock:
             backlog = list(self._ring) if since is not None else []
-            live = until_nano is None or until_nano > now_nano
+            live = until_nano is None or until_nano > self._clock()
             if live:
                 self._subscribers.append(sub)
-        try:
-            for event in backlog:
-                if since_nano is not None and event.time_nano < since_nano:
-                    continue
-                if until_nano is not None and event.time_nano > until_nano:
-                    return
-                if matches(event, filters):
-                    yield event
-            if not live:
-                return
-            while True:
-                live_event = await self._next(sub, until_nano)
-                if live_event is None:
-                    return
-                if until_nano is not None and live_event.time_nano > until_nano:
-                    return
-                if matches(live_event, filters):
-                    yield live_event
-        finally:
-            self._unregister(sub)
-            if sub.dropped:
-                log.warning("slow events subscriber lost %d events", sub.dropped)
+        if since_nano is not None:
+            backlog = [e for e in backlog if e.time_nano >= since_nano]
+        return Subscription(self, sub, deque(backlog), live, until_nano, filters)
 
     async def _next(self, sub: _Subscriber, until_nano: int | None) -> Event | None:
         if until_nano is None:
@@ -114,6 +105,59 @@ class Events:
         with self._lock:
             if sub in self._subscribers:
                 self._subscribers.remove(sub)
+
+
+class Subscription:
+    """One consumer's view of the bus: an `AsyncIterator[Event]` that yields the replayed
+    backlog, then live events, and ends at `until`. It is registered from creation; iterating to
+    the end or calling `aclose()` unregisters it."""
+
+    def __init__(
+        self,
+        bus: Events,
+        sub: _Subscriber,
+        backlog: deque[Event],
+        live: bool,
+        until_nano: int | None,
+        filters: Filters,
+    ) -> None:
+        self._bus = bus
+        self._sub = sub
+        self._backlog = backlog
+        self._live = live
+        self._until_nano = until_nano
+        self._filters = filters
+        self._closed = False
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        while not self._closed:
+            event = await self._pull()
+            if event is None or (
+                self._until_nano is not None and event.time_nano > self._until_nano
+            ):
+                break
+            if matches(event, self._filters):
+                return event
+        await self.aclose()
+        raise StopAsyncIteration
+
+    async def _pull(self) -> Event | None:
+        if self._backlog:
+            return self._backlog.popleft()
+        if not self._live:
+            return None
+        return await self._bus._next(self._sub, self._until_nano)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._bus._unregister(self._sub)
+        if self._sub.dropped:
+            log.warning("slow events subscriber lost %d events", self._sub.dropped)
 
 
 def _to_nano(seconds: float | None) -> int | None:
@@ -189,3 +233,7 @@ _FILTERS: dict[str, Callable[[Event, str], bool]] = {
     "daemon": _match_actor("daemon"),
     "scope": lambda event, value: value == "local",
 }
+
+
+if TYPE_CHECKING:  # mypy proves the bus satisfies the contract services and the API rely on
+    _CONFORMS: EventBus = Events()

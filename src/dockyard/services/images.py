@@ -13,15 +13,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, BinaryIO, Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from dockyard import errors
 from dockyard.images import config as image_config
 from dockyard.images import reference, views
-from dockyard.images.content import Content
-from dockyard.images.writer import ImageWriter
+from dockyard.images.content import ContentStore
 from dockyard.images.transfers import Transfers
+from dockyard.images.writer import ImageWriter
 from dockyard.services.protocols import EventBus, Filters, Json
 from dockyard.state.db import Database
 from dockyard.state.images import ImageRecord, ImageRepo
@@ -29,6 +29,12 @@ from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)
 RUNNING_STATES = ("running", "paused", "restarting")
+
+
+# Aliases: the `list` method shadows the builtin inside the class body.
+Records = list[Json]
+Users = list[tuple[str, bool]]
+Names = list[str]
 
 
 class ImageUser(Protocol):
@@ -44,7 +50,7 @@ class Images(Transfers):
     def __init__(
         self,
         db: Database,
-        content: Content,
+        content: ContentStore,
         layers: LayerStore,
         events: EventBus,
         is_in_use: Callable[[str], bool],
@@ -109,19 +115,19 @@ class Images(Transfers):
     def top_layer(self, image_id: str) -> str | None:
         return self.get(image_id).top_chain_id
 
-    def references_for(self, image_id: str) -> list[str]:
+    def references_for(self, image_id: str) -> Names:
         """Familiar tags and digests of an image: ["busybox:latest"]."""
         return [reference.familiar(r) for r in self.repo.references(image_id)]
 
     # ---- ImageService: queries ----------------------------------------------------------
 
-    def list(self, all: bool, filters: Filters, digests: bool) -> list[Json]:
+    def list(self, all: bool, filters: Filters, digests: bool) -> Records:
         views.validate_filters(filters)
         dangling = views.dangling_wanted(filters)
         patterns = filters.get("reference") or []
         in_time = views.time_filter(filters, lambda r: self.resolve(r).created_unix)
         refs_by_image = self.repo.all_references()
-        out: list[Json] = []
+        out: Records = []
         for rec in self.repo.all():
             refs = refs_by_image.get(rec.id, [])
             if patterns:
@@ -152,12 +158,12 @@ class Images(Transfers):
         )
         return views.inspect(rec, doc, self.repo.references(rec.id), graph)
 
-    def history(self, ref: str) -> list[Json]:
+    def history(self, ref: str) -> Records:
         rec = self.resolve(ref)
         doc = self.config(rec.id)
         chain = self.layers.chain(rec.top_chain_id) if rec.top_chain_id else []
         sizes = {layer.diff_id: layer.size for layer in chain}
-        ids: dict[int, tuple[str, list[str]]] = {}
+        ids: dict[int, tuple[str, Names]] = {}
         cur: ImageRecord | None = rec
         while cur is not None:
             cur_doc = doc if cur is rec else self.config(cur.id)
@@ -194,12 +200,16 @@ class Images(Transfers):
 
     # ---- ImageService: removal ----------------------------------------------------------
 
-    def _users(self, image_id: str) -> list[tuple[str, bool]]:
+    def _users(self, image_id: str) -> Users:
         if self.users_of is not None:
-            return [(u.id, u.state.get("Status") in RUNNING_STATES) for u in self.users_of(image_id)]
+            return [
+                (u.id, u.state.get("Status") in RUNNING_STATES) for u in self.users_of(image_id)
+            ]
         return [("", False)] if self.is_in_use(image_id) else []
 
-    def _conflict(self, image_id: str, *, hard_only: bool, check_refs: bool) -> errors.Conflict | None:
+    def _conflict(
+        self, image_id: str, *, hard_only: bool, check_refs: bool
+    ) -> errors.Conflict | None:
         short = reference.short_id(image_id)
         if self.repo.children(image_id):
             return errors.Conflict(
@@ -223,14 +233,14 @@ class Images(Transfers):
             )
         return None
 
-    def remove(self, ref: str, force: bool, noprune: bool) -> list[Json]:
+    def remove(self, ref: str, force: bool, noprune: bool) -> Records:
         with self.lock:
             return self._remove(ref, force)
 
-    def _remove(self, ref: str, force: bool) -> list[Json]:
+    def _remove(self, ref: str, force: bool) -> Records:
         rec = self.resolve(ref)
         refs = self.repo.references(rec.id)
-        records: list[Json] = []
+        records: Records = []
         # moby's isImageIDPrefix: a ref the image id starts with means "by id", even if hex.
         by_id = reference.is_id_prefix(ref) and rec.id.removeprefix("sha256:").startswith(
             ref.removeprefix("sha256:")
@@ -261,8 +271,8 @@ class Images(Transfers):
         records.extend(self._untag(self.repo.references(rec.id), rec.id))
         return records + self._delete(rec)
 
-    def _untag(self, refs: Iterable[str], image_id: str) -> list[Json]:
-        out: list[Json] = []
+    def _untag(self, refs: Iterable[str], image_id: str) -> Records:
+        out: Records = []
         for r in refs:
             with self.repo.db.tx() as c:
                 self.repo.untag(c, r)
@@ -270,7 +280,7 @@ class Images(Transfers):
             self._publish("untag", image_id, image_id)
         return out
 
-    def _delete(self, rec: ImageRecord) -> list[Json]:
+    def _delete(self, rec: ImageRecord) -> Records:
         self._publish("delete", rec.id, rec.id)
         removed = self.writer.delete(rec)
         return [{"Deleted": rec.id}, *({"Deleted": chain_id} for chain_id in removed)]
@@ -281,7 +291,7 @@ class Images(Transfers):
                 raise errors.InvalidParameter(f"invalid filter '{key}'")
         dangling_only = views.dangling_wanted(filters) is not False
         in_time = views.time_filter({"until": filters.get("until") or []}, lambda r: 0.0)
-        deleted: list[Json] = []
+        deleted: Records = []
         reclaimed = 0
         with self.lock:
             for rec in self.repo.all():
@@ -307,7 +317,7 @@ class Images(Transfers):
         return {layer.chain_id: layer.size for layer in self.layers.chain(rec.top_chain_id)}
 
 
-def _single_reference(refs: list[str]) -> bool:
+def _single_reference(refs: Names) -> bool:
     """moby's isSingleReference: at most one tag, and every digest reference in its repository."""
     if len(refs) <= 1:
         return len(refs) == 1

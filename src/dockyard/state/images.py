@@ -8,6 +8,7 @@ A tag row maps one fully-qualified reference ("docker.io/library/busybox:latest"
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 
 from dockyard.state.db import Cursor, Database
@@ -45,17 +46,16 @@ class ImageRecord:
     last_tag_time: str = ""
 
 
-def _record(r: object) -> ImageRecord:
-    row = r  # sqlite3.Row
+def _record(row: sqlite3.Row) -> ImageRecord:
     return ImageRecord(
-        row["id"],  # type: ignore[index]
-        row["config_digest"],  # type: ignore[index]
-        row["top_chain_id"],  # type: ignore[index]
-        row["parent"],  # type: ignore[index]
-        row["created"],  # type: ignore[index]
-        row["created_unix"],  # type: ignore[index]
-        row["size"],  # type: ignore[index]
-        row["last_tag_time"],  # type: ignore[index]
+        row["id"],
+        row["config_digest"],
+        row["top_chain_id"],
+        row["parent"],
+        row["created"],
+        row["created_unix"],
+        row["size"],
+        row["last_tag_time"],
     )
 
 
