@@ -114,19 +114,76 @@ def test_run_flags_build_docker_create_body(tmp_path: Path) -> None:
     env_file = tmp_path / "env"
     env_file.write_text("# comment\nFROM_FILE=1\n")
     ns = _ns(
-        "-d", "--rm", "-e", "A=b", "--env-file", str(env_file), "-w", "/tmp", "-u", "1000",
-        "--name", "web", "-l", "k=v", "-h", "box", "-m", "512m", "--cpus", "1.5", "--read-only",
-        "--cap-add", "NET_ADMIN", "--network", "net1", "--ip", "10.1.0.5", "--network-alias", "db",
-        "-p", "127.0.0.1:8080:80", "-v", "/data", "-v", "vol:/srv:ro", "--tmpfs", "/run:size=1m",
-        "--add-host", "h=1.2.3.4", "--dns", "9.9.9.9", "--link", "other", "--stop-signal", "SIGINT",
-        "--stop-timeout", "5", "--init", "--ulimit", "nofile=10:20", "--sysctl", "net.x=1",
-        "--shm-size", "64m", "--pids-limit", "50", "busybox", "sleep", "-n", "5",
+        "-d",
+        "--rm",
+        "-e",
+        "A=b",
+        "--env-file",
+        str(env_file),
+        "-w",
+        "/tmp",
+        "-u",
+        "1000",
+        "--name",
+        "web",
+        "-l",
+        "k=v",
+        "-h",
+        "box",
+        "-m",
+        "512m",
+        "--cpus",
+        "1.5",
+        "--read-only",
+        "--cap-add",
+        "NET_ADMIN",
+        "--network",
+        "net1",
+        "--ip",
+        "10.1.0.5",
+        "--network-alias",
+        "db",
+        "-p",
+        "127.0.0.1:8080:80",
+        "-v",
+        "/data",
+        "-v",
+        "vol:/srv:ro",
+        "--tmpfs",
+        "/run:size=1m",
+        "--add-host",
+        "h=1.2.3.4",
+        "--dns",
+        "9.9.9.9",
+        "--link",
+        "other",
+        "--stop-signal",
+        "SIGINT",
+        "--stop-timeout",
+        "5",
+        "--init",
+        "--ulimit",
+        "nofile=10:20",
+        "--sysctl",
+        "net.x=1",
+        "--shm-size",
+        "64m",
+        "--pids-limit",
+        "50",
+        "busybox",
+        "sleep",
+        "-n",
+        "5",
     )
     body = build(ns)
     assert body["Image"] == "busybox"
     assert body["Cmd"] == ["sleep", "-n", "5"]
     assert body["Env"] == ["FROM_FILE=1", "A=b"]
-    assert (body["AttachStdin"], body["AttachStdout"], body["AttachStderr"]) == (False, False, False)
+    assert (body["AttachStdin"], body["AttachStdout"], body["AttachStderr"]) == (
+        False,
+        False,
+        False,
+    )
     assert body["Labels"] == {"k": "v"} and body["Hostname"] == "box"
     assert body["ExposedPorts"] == {"80/tcp": {}}
     assert body["Volumes"] == {"/data": {}}
@@ -143,13 +200,20 @@ def test_run_flags_build_docker_create_body(tmp_path: Path) -> None:
     assert host["Sysctls"] == {"net.x": "1"} and host["ShmSize"] == 64 << 20
     assert host["PidsLimit"] == 50 and host["Init"] is True and host["CapAdd"] == ["NET_ADMIN"]
     endpoint = body["NetworkingConfig"]["EndpointsConfig"]["net1"]
-    assert endpoint == {"IPAMConfig": {"IPv4Address": "10.1.0.5", "IPv6Address": ""}, "Aliases": ["db"]}
+    assert endpoint == {
+        "IPAMConfig": {"IPv4Address": "10.1.0.5", "IPv6Address": ""},
+        "Aliases": ["db"],
+    }
 
 
 def test_run_defaults_attach_and_entrypoint_reset() -> None:
     body = build(_ns("-it", "--entrypoint", "", "busybox"))
     assert (body["AttachStdin"], body["AttachStdout"], body["OpenStdin"], body["StdinOnce"]) == (
-        True, True, True, True)
+        True,
+        True,
+        True,
+        True,
+    )
     assert body["Tty"] is True and body["Entrypoint"] == [""] and body["Cmd"] is None
     assert body["HostConfig"]["NetworkMode"] == "default"
     assert body["NetworkingConfig"] == {"EndpointsConfig": {}}
@@ -169,10 +233,17 @@ def test_ports_ranges_and_expose() -> None:
 
 def test_mount_and_ulimit_specs() -> None:
     assert parse_mount("type=bind,source=/a,target=/b,readonly,bind-propagation=rshared") == {
-        "Type": "bind", "Source": "/a", "Target": "/b", "ReadOnly": True,
-        "BindOptions": {"Propagation": "rshared"}}
+        "Type": "bind",
+        "Source": "/a",
+        "Target": "/b",
+        "ReadOnly": True,
+        "BindOptions": {"Propagation": "rshared"},
+    }
     assert parse_mount("type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770") == {
-        "Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1 << 20, "Mode": 0o1770}}
+        "Type": "tmpfs",
+        "Target": "/t",
+        "TmpfsOptions": {"SizeBytes": 1 << 20, "Mode": 0o1770},
+    }
     assert parse_mount("src=v,target=/d,volume-nocopy")["VolumeOptions"] == {"NoCopy": True}
     with pytest.raises(CLIError, match="target is required"):
         parse_mount("type=bind,source=/a")
@@ -197,9 +268,13 @@ def test_invalid_memory_flag_wording(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_unknown_flag_and_missing_args(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ps", "--foo"]) == 125
-    assert capsys.readouterr().err.startswith("unknown flag: --foo\n\nUsage:  dockyard ps [OPTIONS]")
+    assert capsys.readouterr().err.startswith(
+        "unknown flag: --foo\n\nUsage:  dockyard ps [OPTIONS]"
+    )
     assert main(["rm"]) == 1
-    assert capsys.readouterr().err.startswith("dockyard: 'dockyard rm' requires at least 1 argument")
+    assert capsys.readouterr().err.startswith(
+        "dockyard: 'dockyard rm' requires at least 1 argument"
+    )
     assert main(["nosuchcmd"]) == 1
     assert "unknown command" in capsys.readouterr().err
 
@@ -237,7 +312,9 @@ def test_hijack_and_demultiplex(engine: Any) -> None:
     from dockyard.cli.client import frames
 
     sock, routes, _ = engine
-    routes[("POST", "/exec/e1/start")] = lambda r: r.upgrade(frame(1, b"out\n") + frame(2, b"err\n"))
+    routes[("POST", "/exec/e1/start")] = lambda r: r.upgrade(
+        frame(1, b"out\n") + frame(2, b"err\n")
+    )
     conn = Client(sock).hijack("/exec/e1/start", body={"Detach": False})
     assert conn.multiplexed
     assert list(frames(conn.read_exact)) == [(1, b"out\n"), (2, b"err\n")]
@@ -266,7 +343,9 @@ def _run_routes(routes: dict[tuple[str, str], Handler], start_error: str | None)
     cid = "c" * 64
     routes[("POST", "/containers/create")] = create
     routes[("POST", "/images/create")] = pull
-    routes[("POST", f"/containers/{cid}/attach")] = lambda r: r.upgrade(frame(1, b"hi\n") + frame(2, b"oops\n"))
+    routes[("POST", f"/containers/{cid}/attach")] = lambda r: r.upgrade(
+        frame(1, b"hi\n") + frame(2, b"oops\n")
+    )
     routes[("POST", f"/containers/{cid}/wait")] = lambda r: r.reply(200, {"StatusCode": 3})
     routes[("POST", f"/containers/{cid}/start")] = start
 
@@ -283,9 +362,11 @@ def test_run_flow_pulls_attaches_waits_and_exits_with_status(
     assert "oops\n" in err
     paths = [(m, p.split("?")[0].split("/", 2)[-1]) for m, p, _ in log]
     assert paths.index(("POST", f"containers/{'c' * 64}/attach")) < paths.index(
-        ("POST", f"containers/{'c' * 64}/start"))
+        ("POST", f"containers/{'c' * 64}/start")
+    )
     assert paths.index(("POST", f"containers/{'c' * 64}/wait")) < paths.index(
-        ("POST", f"containers/{'c' * 64}/start"))
+        ("POST", f"containers/{'c' * 64}/start")
+    )
     wait_url = next(p for m, p, _ in log if "/wait" in p)
     assert "condition=next-exit" in wait_url
 

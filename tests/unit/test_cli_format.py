@@ -51,8 +51,17 @@ def test_human_duration(seconds: float, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("size", "text"),
-    [(0, "0B"), (999, "999B"), (1000, "1kB"), (1234, "1.23kB"), (1982298, "1.98MB"),
-     (4_260_000, "4.26MB"), (1_240_000, "1.24MB"), (999_999, "1e+03kB"), (5 * 10**9, "5GB")],
+    [
+        (0, "0B"),
+        (999, "999B"),
+        (1000, "1kB"),
+        (1234, "1.23kB"),
+        (1982298, "1.98MB"),
+        (4_260_000, "4.26MB"),
+        (1_240_000, "1.24MB"),
+        (999_999, "1e+03kB"),
+        (5 * 10**9, "5GB"),
+    ],
 )
 def test_human_size_three_significant_digits(size: int, text: str) -> None:
     assert human_size(size) == text
@@ -64,8 +73,14 @@ def test_human_size_precision_four() -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("512m", 512 << 20), ("1g", 1 << 30), ("1024", 1024), ("1.5GiB", int(1.5 * (1 << 30))),
-     ("64k", 64 << 10), ("10 MB", 10 << 20)],
+    [
+        ("512m", 512 << 20),
+        ("1g", 1 << 30),
+        ("1024", 1024),
+        ("1.5GiB", int(1.5 * (1 << 30))),
+        ("64k", 64 << 10),
+        ("10 MB", 10 << 20),
+    ],
 )
 def test_ram_in_bytes(text: str, value: int) -> None:
     assert ram_in_bytes(text) == value
@@ -121,7 +136,7 @@ def test_ps_empty_table_is_just_the_header() -> None:
 
 def test_ps_command_truncated_with_ellipsis_and_quoted() -> None:
     row = ContainerRow(_container(Command="sh -c 'echo started; sleep 5'"), now=NOW)
-    assert row.Command() == "\"sh -c 'echo started…\""
+    assert row.Command() == '"sh -c \'echo started…"'
     assert ContainerRow(_container(Command='a "b"'), now=NOW).Command() == '"a \\"b\\""'
     full = ContainerRow(_container(Command="sh -c 'echo started; sleep 5'"), trunc=False)
     assert full.Command() == "\"sh -c 'echo started; sleep 5'\""
@@ -191,14 +206,23 @@ def test_images_dangling_and_registry_port() -> None:
 
 def test_history_rows() -> None:
     hist = [
-        {"Id": "sha256:" + "a" * 64, "Created": NOW - 3, "CreatedBy": "/bin/sh -c\t#(nop) CMD [\"sh\"] and much more text here", "Size": 0, "Comment": "msg"},
+        {
+            "Id": "sha256:" + "a" * 64,
+            "Created": NOW - 3,
+            "CreatedBy": '/bin/sh -c\t#(nop) CMD ["sh"] and much more text here',
+            "Size": 0,
+            "Comment": "msg",
+        },
         {"Id": "<missing>", "Created": NOW - 7200, "CreatedBy": "", "Size": 1982298, "Comment": ""},
     ]
     rows = [HistoryRow(h, True, True, NOW) for h in hist]
     assert rows[0].CreatedBy() == '/bin/sh -c #(nop) CMD ["sh"] and much more t…'
     assert rows[1].ID() == "<missing>"
     out = render(rows, HISTORY_TABLE, HISTORY_HEADERS)
-    assert out.splitlines()[0] == "IMAGE          CREATED         CREATED BY                                      SIZE      COMMENT"
+    assert (
+        out.splitlines()[0]
+        == "IMAGE          CREATED         CREATED BY                                      SIZE      COMMENT"
+    )
     assert HistoryRow(hist[1], True, False, NOW).Size() == "1982298"
 
 
@@ -228,7 +252,12 @@ def test_system_df_summary_counts_shared_layers_once() -> None:
         "BuildCache": [],
     }
     rows = summary(df)
-    assert rows[0] == {"Type": "Images", "TotalCount": "2", "Active": "1", "Size": "3MB",
-                       "Reclaimable": "2MB (66%)"}
+    assert rows[0] == {
+        "Type": "Images",
+        "TotalCount": "2",
+        "Active": "1",
+        "Size": "3MB",
+        "Reclaimable": "2MB (66%)",
+    }
     assert rows[1]["Size"] == "150B" and rows[1]["Reclaimable"] == "50B (33%)"
     assert rows[2]["Reclaimable"] == "10B (100%)"

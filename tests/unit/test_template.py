@@ -104,7 +104,7 @@ def test_go_number_and_printf_formatting() -> None:
 
 
 def test_tabwriter_matches_docker_ps_header() -> None:
-    text = "CONTAINER ID\tIMAGE\tCOMMAND\tNAMES\n6ce2d3278287\tbusybox\t\"sleep 1000\"\tt1\n"
+    text = 'CONTAINER ID\tIMAGE\tCOMMAND\tNAMES\n6ce2d3278287\tbusybox\t"sleep 1000"\tt1\n'
     assert align(text) == (
         "CONTAINER ID   IMAGE     COMMAND        NAMES\n"
         '6ce2d3278287   busybox   "sleep 1000"   t1\n'

@@ -37,11 +37,8 @@ class _RawProtocol(asyncio.Protocol):
     queues incoming bytes, keeps the socket open on half-close, and forwards write flow control
     and connection loss so aiohttp's writer and bookkeeping keep working."""
 
-    def __init__(
-        self, inner: asyncio.BaseProtocol, transport: asyncio.Transport, half_open: bool
-    ) -> None:
+    def __init__(self, inner: asyncio.BaseProtocol, transport: asyncio.Transport) -> None:
         self._inner = inner
-        self._half_open = half_open
         self._transport = transport
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._paused = False
@@ -54,9 +51,9 @@ class _RawProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.queue.put_nowait(b"")
-        # With stdin, EOF is a half-close: the client still reads our output. Without stdin it
-        # can only mean the client left, so let the transport close and the handler end.
-        return self._half_open
+        # EOF is a half-close: the docker CLI shuts its write side at once when it sends no
+        # stdin and still reads our output. A client that really left fails our next write.
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.queue.put_nowait(b"")
@@ -133,7 +130,7 @@ async def hijack(request: web.Request, content_type: str, *, stdin: bool = True)
     transport = request.transport
     protocol: Any = request.protocol
     assert isinstance(transport, asyncio.Transport)
-    raw = _RawProtocol(protocol, transport, half_open=stdin)
+    raw = _RawProtocol(protocol, transport)
     # Bytes that arrived behind the request headers were parked by aiohttp's protocol.
     tail: bytes = getattr(protocol, "_message_tail", b"")
     if tail:

@@ -63,7 +63,12 @@ def _alive(pid: int) -> bool:
 
 def connect(host: str, is_default_host: bool, err: TextIO) -> Client:
     """Return a client for `host`, starting the daemon first when allowed and needed."""
-    path = socket_path(host)
+    try:
+        path = socket_path(host)
+    except ValueError as exc:
+        from dockyard.cli.command import CLIError
+
+        raise CLIError(f"dockyard: {exc}") from None
     client = Client(path)
     if is_default_host and not os.path.exists(path) and os.geteuid() == 0:
         pid = spawn_daemon()

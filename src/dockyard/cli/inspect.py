@@ -13,21 +13,10 @@ from dockyard.cli.command import CLIError, Command, Parser, Session
 
 Getter = Callable[[Session, str, bool], Any]
 
-_GO_ESCAPES = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
-
 
 def go_indent(value: Any) -> str:
-    """json.Indent of the daemon's bytes: 4-space indent, Go's HTML-safe escapes kept."""
-    text = json.dumps(value, indent=4, ensure_ascii=False)
-    for ch, esc in _GO_ESCAPES.items():
-        text = text.replace(ch, esc)
-    return text
+    """docker-cli re-encodes inspect results with a 4-space indent and no HTML escaping."""
+    return json.dumps(value, indent=4, ensure_ascii=False)
 
 
 def _container(s: Session, name: str, size: bool) -> Any:

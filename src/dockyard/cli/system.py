@@ -27,8 +27,8 @@ def _format_flags(p: Parser) -> None:
 
 
 def _client_info(s: Session) -> dict[str, Any]:
-    from dockyard.cli.main import VERSION
     from dockyard.cli.defaults import API_VERSION
+    from dockyard.cli.main import VERSION
 
     return {
         "Version": VERSION,

@@ -29,7 +29,9 @@ class Response:
             self.headers[key.strip().lower()] = value.strip()
         self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
         length = self.headers.get("content-length")
-        self.remaining: int | None = int(length) if length is not None and not self.chunked else None
+        self.remaining: int | None = (
+            int(length) if length is not None and not self.chunked else None
+        )
         if method == "HEAD" or self.status in (204, 304) or 100 <= self.status < 200:
             self.remaining = 0
             self.chunked = False

@@ -131,7 +131,7 @@ class Execs:
             runtime_root=launcher.cfg.runc_root,
             process_json=inst.dir / "process.json",
             exit_file=inst.dir / "exit",
-            sock=inst.dir / "attach.sock",
+            sock=launcher.sock(inst.id),
             tty=tty,
             stdin=stdin,
             no_wait=detach,
@@ -155,7 +155,7 @@ class Execs:
             on_end=on_end,
         )
         try:
-            conn = await shimlib.connect(inst.dir / "attach.sock")
+            conn = await shimlib.connect(self.owner.launcher.sock(inst.id))
             await handle.started()
         except errors.DockyardError:
             inst.running = False
@@ -172,6 +172,7 @@ class Execs:
         inst.exit_code = code
         inst.running = False
         shutil.rmtree(inst.dir, ignore_errors=True)
+        self.owner.launcher.sock(inst.id).unlink(missing_ok=True)
 
     def inspect(self, exec_id: str) -> Json:
         return self._get(exec_id).inspect()
@@ -182,7 +183,7 @@ class Execs:
         assert loop is not None
 
         async def do() -> None:
-            conn = await shimlib.connect(inst.dir / "attach.sock")
+            conn = await shimlib.connect(self.owner.launcher.sock(inst.id))
             try:
                 await conn.resize(height, width)
             finally:

@@ -71,8 +71,12 @@ class Launcher:
     def bundle(self, cid: str) -> Path:
         return self.cfg.bundles_root / cid
 
-    def sock(self, cid: str) -> Path:
-        return self.bundle(cid) / "attach.sock"
+    def sock(self, id: str) -> Path:
+        """The shim's attach socket (a container's or an exec's). Kept short and outside the
+        bundle: a unix socket path is limited to 107 bytes."""
+        d = self.cfg.exec_root / "s"
+        d.mkdir(mode=0o700, exist_ok=True)
+        return d / f"{id[:20]}.sock"
 
     def exit_file(self, cid: str) -> Path:
         return self.bundle(cid) / "exit"
@@ -140,7 +144,7 @@ class Launcher:
             (bundle / "config.json").write_text(json.dumps(spec))
             self.runc.delete(cid, force=True)
             cfg = rec.config
-            handle = shimlib.Shim.spawn(
+            handle = _spawn(
                 self.shim_binary,
                 cid,
                 bundle,
@@ -197,6 +201,7 @@ class Launcher:
         except errors.DockyardError as e:
             log.warning("unmount %s: %s", rec.id[:12], e)
         shutil.rmtree(self.bundle(rec.id), ignore_errors=True)
+        self.sock(rec.id).unlink(missing_ok=True)
 
     def adopt(self, rec: ContainerRecord, shim_pid: int) -> bool:
         try:
@@ -254,6 +259,17 @@ class Launcher:
         self, rec: ContainerRecord, *, tail: int | None, is_running: Callable[[], bool], **kw: Any
     ) -> AsyncIterator[tuple[int, bytes]]:
         return logfile.read_logs(Path(rec.doc["LogPath"]), tail=tail, is_running=is_running, **kw)
+
+
+def _spawn(*args: Any, **kw: Any) -> shimlib.ShimHandle:
+    """Spawn the shim; runc's refusal becomes Docker's 400 with Docker's prefix (clients map
+    "executable file not found" / "no such file" to exit 127 and "permission denied" to 126)."""
+    try:
+        return shimlib.Shim.spawn(*args, **kw)
+    except shimlib.RuntimeStartError as e:
+        raise errors.InvalidParameter(
+            f"failed to create task for container: OCI runtime create failed: {e.message}: unknown"
+        ) from None
 
 
 def _read(path: Path) -> str:

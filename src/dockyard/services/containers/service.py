@@ -178,7 +178,18 @@ class Containers:
             if st in ("running", "restarting"):
                 raise errors.NotModified("container already started")
             rec.doc["ManuallyStopped"] = False
-            self._start_locked(rec)
+            try:
+                self._start_locked(rec)
+                return
+            except errors.DockyardError as e:
+                error = e
+        # Docker removes an AutoRemove container whose start failed (outside our lock: removal
+        # takes it too), then reports the start error.
+        if rec.host_config.get("AutoRemove") and self.loop is not None:
+            asyncio.run_coroutine_threadsafe(
+                self._remove(rec.id, force=True, volumes=True), self.loop
+            ).result()
+        raise error
 
     def _start_locked(self, rec: ContainerRecord) -> None:
         parked = self._parked.pop(rec.id, [])
