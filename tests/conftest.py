@@ -68,10 +68,9 @@ class Daemon:
         resp = conn.getresponse()
         payload = resp.read()
         conn.close()
-        try:
-            return resp.status, json.loads(payload) if payload else None
-        except json.JSONDecodeError:
-            return resp.status, payload
+        if payload and "json" in (resp.getheader("Content-Type") or ""):
+            return resp.status, json.loads(payload)
+        return resp.status, payload or None
 
     def dockyard(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
