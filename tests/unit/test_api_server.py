@@ -244,3 +244,17 @@ def test_docker_py_parses_our_answers(server: ServerThread) -> None:
         low.close()  # type: ignore[no-untyped-call]
     finally:
         client.close()
+
+
+def test_shutdown_does_not_wait_for_open_streams(tmp_path: Path) -> None:
+    """E1: an open /events stream does not hold up server shutdown for long."""
+    import time
+
+    srv = ServerThread(FakeEngine(), tmp_path / "api.sock").start()
+    sock = srv.connect()
+    sock.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
+    t0 = time.monotonic()
+    srv.stop()
+    assert time.monotonic() - t0 < 5
+    sock.close()

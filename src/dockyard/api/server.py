@@ -79,7 +79,10 @@ async def serve(engine: Engine, socket_path: Path) -> web.AppRunner:
     _remove_stale_socket(socket_path)
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     # handler_cancellation: a client that hangs up stops its wait/events/logs handler.
-    runner = web.AppRunner(make_app(engine), handler_cancellation=True, access_log=None)
+    # shutdown_timeout: open streams (events, logs -f, attach) must not hold up daemon exit.
+    runner = web.AppRunner(
+        make_app(engine), handler_cancellation=True, access_log=None, shutdown_timeout=2.0
+    )
     await runner.setup()
     old_umask = os.umask(0o117)  # the socket is never world-accessible, not even briefly
     try:
