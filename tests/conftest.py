@@ -3,6 +3,7 @@ and cgroup parent), and a session-end check that nothing was left on the host.""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -72,7 +73,9 @@ class Daemon:
             return resp.status, json.loads(payload)
         return resp.status, payload or None
 
-    def dockyard(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def dockyard(
+        self, *args: str, input: bytes | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "dockyard", *args],
             env=self.env(),
@@ -84,21 +87,13 @@ class Daemon:
 
     def start(self) -> None:
         self.log_path = self.root / "daemon.log"
-        logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "dockyard", "daemon",
-                "--data-root", str(self.data_root),
-                "--exec-root", str(self.exec_root),
-                "-H", self.host,
-                "--cgroup-parent", self.cgroup_parent,
-                "--log-level", "debug",
-            ],  # fmt: skip
-            stdout=logf,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        logf.close()
+        argv = [sys.executable, "-m", "dockyard", "daemon", "--data-root", str(self.data_root),
+                "--exec-root", str(self.exec_root), "-H", self.host,
+                "--cgroup-parent", self.cgroup_parent, "--log-level", "debug"]  # fmt: skip
+        with open(self.log_path, "ab") as logf:
+            self.proc = subprocess.Popen(
+                argv, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -167,23 +162,21 @@ def teardown_host_state(d: Daemon) -> list[str]:
     leaks: list[str] = []
     for pid in _shims_for(d.root):
         leaks.append(f"process {pid}")
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     time.sleep(0.2)
     subprocess.run(
-        ["runc", "--root", str(d.exec_root / "runc"), "list", "-q"], capture_output=True, check=False
+        ["runc", "--root", str(d.exec_root / "runc"), "list", "-q"],
+        capture_output=True,
+        check=False,
     )
     for mp in sorted(_mounts_under(d.root), key=len, reverse=True):
         leaks.append(f"mount {mp}")
         subprocess.run(["umount", "-l", mp], check=False)
     for cg in _cgroups(d.cgroup_parent):
         for sub in sorted(cg.glob("**/"), key=lambda p: len(str(p)), reverse=True):
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(sub)
-            except OSError:
-                pass
     return leaks
 
 

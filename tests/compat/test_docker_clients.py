@@ -38,19 +38,28 @@ def test_docker_cli_exit_codes(daemon: Daemon) -> None:
 
 
 def test_docker_cli_stdin_and_stderr(daemon: Daemon) -> None:
-    r = docker(daemon, "run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo e >&2", input="piped\n")
+    r = docker(
+        daemon, "run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo e >&2", input="piped\n"
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout == "piped\n" and r.stderr == "e\n"
 
 
 def test_docker_cli_lifecycle(daemon: Daemon) -> None:
-    r = docker(daemon, "run", "-d", "--name", "cli-life", "busybox", "sh", "-c", "echo started; sleep 60")
+    r = docker(
+        daemon, "run", "-d", "--name", "cli-life", "busybox", "sh", "-c", "echo started; sleep 60"
+    )
     assert r.returncode == 0, r.stderr
     cid = r.stdout.strip()
     assert len(cid) == 64
     ps = docker(daemon, "ps", "--format", "{{.Names}} {{.Status}}")
     assert "cli-life Up" in ps.stdout
-    assert docker(daemon, "inspect", "-f", "{{.State.Running}} {{.GraphDriver.Name}}", "cli-life").stdout == "true overlay2\n"
+    assert (
+        docker(
+            daemon, "inspect", "-f", "{{.State.Running}} {{.GraphDriver.Name}}", "cli-life"
+        ).stdout
+        == "true overlay2\n"
+    )
     ex = docker(daemon, "exec", "cli-life", "sh", "-c", "echo in-exec; exit 4")
     assert ex.stdout == "in-exec\n" and ex.returncode == 4
     logs = docker(daemon, "logs", "cli-life")

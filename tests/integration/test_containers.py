@@ -77,7 +77,9 @@ def test_graphdriver_layout_and_init_layer(daemon: Daemon) -> None:
 
 def test_copy_on_write_and_changes(daemon: Daemon) -> None:
     """S3: writes go to the container's layer only; diff shows A/C/D kinds."""
-    a, code = run_to_exit(daemon, ["sh", "-c", "echo x > /tmp/new; rm /bin/cat; echo y >> /etc/passwd"])
+    a, code = run_to_exit(
+        daemon, ["sh", "-c", "echo x > /tmp/new; rm /bin/cat; echo y >> /etc/passwd"]
+    )
     assert code == 0
     b, code = run_to_exit(daemon, ["sh", "-c", "test -e /bin/cat && ! test -e /tmp/new"])
     assert code == 0, "a second container saw the first one's changes"
@@ -132,7 +134,9 @@ def test_rm_running_needs_force(daemon: Daemon) -> None:
 def test_bad_input_creates_nothing(daemon: Daemon) -> None:
     """Docker's statuses and wording; no half-made container."""
     _, before = daemon.api("GET", "/containers/json?all=1")
-    status, out = daemon.api("POST", "/containers/create", {"Image": "nope:latest", "Cmd": ["true"]})
+    status, out = daemon.api(
+        "POST", "/containers/create", {"Image": "nope:latest", "Cmd": ["true"]}
+    )
     assert status == 404 and out["message"] == "No such image: nope:latest"
     status, out = daemon.api("POST", "/containers/create?name=a%20b", {"Image": "busybox"})
     assert status == 400 and "Invalid container name (a b)" in out["message"]

@@ -23,7 +23,9 @@ def own_daemon() -> Iterator[Daemon]:
     if os.geteuid() != 0:
         pytest.skip("needs root")
     root = Path(tempfile.mkdtemp(prefix="dockyard-test-", dir="/var/tmp"))
-    d = Daemon(root, root / "data", root / "exec", root / "d.sock", f"dockyard-test-{os.getpid()}-lr")
+    d = Daemon(
+        root, root / "data", root / "exec", root / "d.sock", f"dockyard-test-{os.getpid()}-lr"
+    )
     d.start()
     assert d.api("POST", "/dockyard/images/bootstrap")[0] == 200
     try:

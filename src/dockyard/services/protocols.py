@@ -8,12 +8,13 @@ Every method raises only `dockyard.errors` classes for user-visible failures.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
 Json = dict[str, Any]
-Filters = dict[str, list[str]]  # decoded `filters` query param: {"label": ["a=b"], ...}
+Filters = dict[str, builtins.list[str]]  # decoded `filters` query param: {"label": ["a=b"], ...}
 
 
 class StreamSession(Protocol):
@@ -31,7 +32,7 @@ class StreamSession(Protocol):
 class ContainerService(Protocol):
     def create(self, name: str | None, body: Json) -> Json: ...  # {"Id", "Warnings"}
     def inspect(self, ref: str, size: bool = False) -> Json: ...
-    def list(self, all: bool, limit: int, size: bool, filters: Filters) -> list[Json]: ...
+    def list(self, all: bool, limit: int, size: bool, filters: Filters) -> builtins.list[Json]: ...
     def start(self, ref: str) -> None: ...  # NotModified when already running
     async def stop(self, ref: str, signal: str | None, timeout: int | None) -> None: ...
     async def restart(self, ref: str, signal: str | None, timeout: int | None) -> None: ...
@@ -54,7 +55,7 @@ class ContainerService(Protocol):
     ) -> AsyncIterator[tuple[int, bytes]]: ...
     def top(self, ref: str, ps_args: str) -> Json: ...  # {"Titles", "Processes"}
     def rename(self, ref: str, new_name: str) -> None: ...
-    def changes(self, ref: str) -> list[Json]: ...  # [{"Path", "Kind"}]
+    def changes(self, ref: str) -> builtins.list[Json]: ...  # [{"Path", "Kind"}]
     def export(self, ref: str) -> Iterator[bytes]: ...
     def resize(self, ref: str, height: int, width: int) -> None: ...
     async def attach(
@@ -68,7 +69,7 @@ class ContainerService(Protocol):
         tag: str | None,
         author: str,
         comment: str,
-        changes: list[str],
+        changes: builtins.list[str],
         pause: bool,
         config: Json | None,
     ) -> Json: ...  # {"Id"}
@@ -76,22 +77,35 @@ class ContainerService(Protocol):
 
     # exec
     def exec_create(self, ref: str, body: Json) -> Json: ...  # {"Id"}
-    async def exec_start(self, exec_id: str, *, detach: bool, tty: bool) -> StreamSession | None: ...
+    async def exec_start(
+        self, exec_id: str, *, detach: bool, tty: bool
+    ) -> StreamSession | None: ...
     def exec_inspect(self, exec_id: str) -> Json: ...
     def exec_resize(self, exec_id: str, height: int, width: int) -> None: ...
 
 
 class ImageService(Protocol):
-    def list(self, all: bool, filters: Filters, digests: bool) -> list[Json]: ...
+    def list(self, all: bool, filters: Filters, digests: bool) -> builtins.list[Json]: ...
     def inspect(self, ref: str) -> Json: ...
-    def history(self, ref: str) -> list[Json]: ...
+    def history(self, ref: str) -> builtins.list[Json]: ...
     def tag(self, ref: str, repo: str, tag: str | None) -> None: ...
-    def remove(self, ref: str, force: bool, noprune: bool) -> list[Json]: ...  # Untagged/Deleted
+    def remove(
+        self, ref: str, force: bool, noprune: bool
+    ) -> builtins.list[Json]: ...  # Untagged/Deleted
     def import_tar(
-        self, src: BinaryIO, repo: str | None, tag: str | None, changes: list[str], message: str
+        self,
+        src: BinaryIO,
+        repo: str | None,
+        tag: str | None,
+        changes: builtins.list[str],
+        message: str,
     ) -> str: ...  # image id "sha256:..."
-    def save(self, refs: list[str]) -> Iterator[bytes]: ...  # docker-archive + OCI layout tar
-    def load(self, src: BinaryIO) -> list[str]: ...  # "Loaded image: x:y" / "Loaded image ID: ..."
+    def save(
+        self, refs: builtins.list[str]
+    ) -> Iterator[bytes]: ...  # docker-archive + OCI layout tar
+    def load(
+        self, src: BinaryIO
+    ) -> builtins.list[str]: ...  # "Loaded image: x:y" / "Loaded image ID: ..."
     def pull(self, ref: str, tag: str | None) -> None: ...  # no registry yet: raises
     def prune(self, filters: Filters) -> Json: ...  # {"ImagesDeleted", "SpaceReclaimed"}
 
@@ -123,7 +137,9 @@ class Event:
 
 
 class EventBus(Protocol):
-    def publish(self, type: str, action: str, actor_id: str, attributes: dict[str, str]) -> None: ...
+    def publish(
+        self, type: str, action: str, actor_id: str, attributes: dict[str, str]
+    ) -> None: ...
     def subscribe(
         self, since: float | None, until: float | None, filters: Filters
     ) -> AsyncIterator[Event]: ...

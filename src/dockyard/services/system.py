@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
 import platform
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from dockyard.config import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, Config
@@ -136,8 +137,14 @@ class System:
             "ServerVersion": ENGINE_VERSION,
             "Runtimes": {"runc": {"path": "runc"}},
             "DefaultRuntime": "runc",
-            "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": False, "NodeID": "",
-                      "NodeAddr": "", "Error": "", "RemoteManagers": None},  # fmt: skip
+            "Swarm": {
+                "LocalNodeState": "inactive",
+                "ControlAvailable": False,
+                "NodeID": "",
+                "NodeAddr": "",
+                "Error": "",
+                "RemoteManagers": None,
+            },  # fmt: skip
             "LiveRestoreEnabled": True,
             "Isolation": "",
             "InitBinary": "",
@@ -163,9 +170,10 @@ class System:
 
 def _os_name() -> str:
     try:
-        for line in open("/etc/os-release"):
-            if line.startswith("PRETTY_NAME="):
-                return line.split("=", 1)[1].strip().strip('"')
+        text = Path("/etc/os-release").read_text()
     except OSError:
-        pass
+        return "Linux"
+    for line in text.splitlines():
+        if line.startswith("PRETTY_NAME="):
+            return line.split("=", 1)[1].strip().strip('"')
     return "Linux"

@@ -91,4 +91,6 @@ class ContainerRepo:
         return [_row(r) for r in self.db.query("SELECT * FROM containers ORDER BY created DESC")]
 
     def using_image(self, image_id: str) -> list[ContainerRecord]:
-        return [_row(r) for r in self.db.query("SELECT * FROM containers WHERE image_id=?", (image_id,))]
+        return [
+            _row(r) for r in self.db.query("SELECT * FROM containers WHERE image_id=?", (image_id,))
+        ]

@@ -24,9 +24,7 @@ class Database:
 
     @classmethod
     def open(cls, path: Path | str, schemas: Iterable[str] = ()) -> Database:
-        conn = sqlite3.connect(
-            str(path), check_same_thread=False, isolation_level=None, timeout=30
-        )
+        conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")

@@ -9,7 +9,7 @@ import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dockyard import errors
 from dockyard.runtime import shim as shimlib
@@ -74,7 +74,9 @@ class Execs:
 
     def create(self, rec: ContainerRecord, body: Json) -> Json:
         if rec.state["Status"] == "paused":
-            raise errors.Conflict(f"Container {rec.id} is paused, unpause the container before exec")
+            raise errors.Conflict(
+                f"Container {rec.id} is paused, unpause the container before exec"
+            )
         if rec.state["Status"] != "running":
             raise errors.Conflict(f"Container {rec.id} is not running")
         if not body.get("Cmd"):
@@ -201,5 +203,3 @@ def _read(path: Path) -> str:
         return path.read_text()
     except OSError:
         return ""
-
-

@@ -33,8 +33,10 @@ def host_resolv_conf(source: Path = Path("/etc/resolv.conf")) -> str:
     kept = []
     for line in lines:
         parts = line.split()
-        if len(parts) >= 2 and parts[0] == "nameserver" and (
-            parts[1].startswith("127.") or parts[1] == "::1"
+        if (
+            len(parts) >= 2
+            and parts[0] == "nameserver"
+            and (parts[1].startswith("127.") or parts[1] == "::1")
         ):
             continue
         kept.append(line)
@@ -69,7 +71,9 @@ def write_files(
             hosts += f"{ip}\t{name}\n"
         if address:
             fqdn = f"{hostname}.{domainname}" if domainname else hostname
-            hosts += f"{address}\t{fqdn}\n" if fqdn == hostname else f"{address}\t{fqdn} {hostname}\n"
+            hosts += (
+                f"{address}\t{fqdn}\n" if fqdn == hostname else f"{address}\t{fqdn} {hostname}\n"
+            )
         resolv = host_resolv_conf()
     _write(hosts_path, hosts)
     _write(resolv_path, resolv)

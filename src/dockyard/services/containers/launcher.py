@@ -11,6 +11,7 @@ touches the runtime (runc, the shim, the OCI spec, the json-file log).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -58,7 +59,9 @@ def _host_rlimits() -> dict[str, tuple[int, int]]:
 
 
 class Launcher:
-    def __init__(self, cfg: Config, layers: LayerStore, shim_binary: Path, cgroup_parent: str) -> None:
+    def __init__(
+        self, cfg: Config, layers: LayerStore, shim_binary: Path, cgroup_parent: str
+    ) -> None:
         self.cfg = cfg
         self.layers = layers
         self.shim_binary = shim_binary
@@ -83,16 +86,16 @@ class Launcher:
 
     # ---- start -----------------------------------------------------------------------------
 
-    def netns_for(self, rec: ContainerRecord, lookup: Callable[[str], ContainerRecord]) -> str | None:
+    def netns_for(
+        self, rec: ContainerRecord, lookup: Callable[[str], ContainerRecord]
+    ) -> str | None:
         mode = rec.host_config.get("NetworkMode") or "default"
         if mode == "host":
             return "host"
         if mode.startswith("container:"):
             other = lookup(mode.split(":", 1)[1])
             if other.state["Status"] not in ("running", "paused"):
-                raise errors.Conflict(
-                    f"cannot join network of a non running container: {other.id}"
-                )
+                raise errors.Conflict(f"cannot join network of a non running container: {other.id}")
             return f"/proc/{other.state['Pid']}/ns/net"
         return None  # a fresh netns with only lo until the networking issue lands
 
@@ -217,9 +220,7 @@ class Launcher:
 
     def top(self, cid: str, ps_args: str) -> dict[str, Any]:
         pids = set(self.runc.ps(cid))
-        out = subprocess.run(
-            ["ps", *ps_args.split()], capture_output=True, text=True, check=False
-        )
+        out = subprocess.run(["ps", *ps_args.split()], capture_output=True, text=True, check=False)
         if out.returncode != 0:
             raise errors.System(f"Error running ps: {out.stderr.strip()}")
         lines = out.stdout.splitlines()
@@ -283,7 +284,5 @@ def _rmdir_cgroups(parent: str, cid: str) -> None:
     """runc delete removes the cgroup; a killed runc may leave it behind."""
     base = Path("/sys/fs/cgroup")
     for d in list(base.glob(f"*/{parent}/{cid}")) + [base / "unified" / parent / cid]:
-        try:
+        with contextlib.suppress(OSError):
             os.rmdir(d)
-        except OSError:
-            pass

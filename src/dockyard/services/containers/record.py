@@ -13,11 +13,33 @@ from dockyard import errors
 
 MIN_MEMORY = 6 * 1024 * 1024
 
-_CONFIG_KEYS = (
-    "Hostname Domainname User AttachStdin AttachStdout AttachStderr ExposedPorts Tty OpenStdin "
-    "StdinOnce Env Cmd Healthcheck ArgsEscaped Image Volumes WorkingDir Entrypoint "
-    "NetworkDisabled MacAddress OnBuild Labels StopSignal StopTimeout Shell"
-).split()
+_CONFIG_KEYS = [
+    "Hostname",
+    "Domainname",
+    "User",
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "ExposedPorts",
+    "Tty",
+    "OpenStdin",
+    "StdinOnce",
+    "Env",
+    "Cmd",
+    "Healthcheck",
+    "ArgsEscaped",
+    "Image",
+    "Volumes",
+    "WorkingDir",
+    "Entrypoint",
+    "NetworkDisabled",
+    "MacAddress",
+    "OnBuild",
+    "Labels",
+    "StopSignal",
+    "StopTimeout",
+    "Shell",
+]
 
 _RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 

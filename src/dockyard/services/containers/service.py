@@ -19,8 +19,6 @@ import secrets
 import shutil
 import signal as sig
 import threading
-import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from dockyard.rollback import Rollback
 from dockyard.services.containers import names, record, status
 from dockyard.services.containers.execs import Execs
 from dockyard.services.containers.launcher import Launcher
+from dockyard.services.containers.queries import ContainerQueries
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.services.protocols import EventBus, Filters, Json
 from dockyard.state.containers import ContainerRecord, ContainerRepo
@@ -38,7 +37,7 @@ from dockyard.storage.protocols import LayerStore
 log = logging.getLogger(__name__)
 
 
-class Containers:
+class Containers(ContainerQueries):
     def __init__(
         self,
         cfg: Config,
@@ -61,7 +60,8 @@ class Containers:
         # Per-container futures, touched on the loop only.
         self._exit_waiters: dict[str, list[asyncio.Future[int]]] = {}
         self._remove_waiters: dict[str, list[asyncio.Future[int]]] = {}
-        self._parked: dict[str, list[ShimSession]] = {}
+        self._parked: dict[str, list[ShimSession]] = {}  # attached before start
+        self._parked_lock = threading.Lock()
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self.execs = Execs(self)
 
@@ -82,9 +82,7 @@ class Containers:
             if len(found) == 1:
                 return found[0]
             if len(found) > 1:
-                raise errors.InvalidParameter(
-                    f"multiple IDs found with provided prefix: {ref}"
-                )
+                raise errors.InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
         raise errors.no_such_container(ref)
 
     def _publish(self, rec: ContainerRecord, action: str, **extra: str) -> None:
@@ -192,7 +190,8 @@ class Containers:
         raise error
 
     def _start_locked(self, rec: ContainerRecord) -> None:
-        parked = self._parked.pop(rec.id, [])
+        with self._parked_lock:
+            parked = self._parked.pop(rec.id, [])
         try:
             handle = self.launcher.launch(rec, parked, self.get)
         except errors.DockyardError as e:
@@ -220,8 +219,22 @@ class Containers:
         )
         rec.doc["ShimPid"] = handle.shim_pid
         self.repo.save(rec)
+        with self._parked_lock:  # attached while we were starting: may miss the first output
+            late = self._parked.pop(rec.id, [])
+        for session in late:
+            self._on_loop(self._connect_late, rec, session)
         self._publish(rec, "start")
         self._on_loop(self._spawn_watcher, rec.id, handle.shim_pid)
+
+    def _connect_late(self, rec: ContainerRecord, session: ShimSession) -> None:
+        async def connect() -> None:
+            try:
+                session.connect(await self.launcher.connect(rec))
+            except OSError:
+                session.fail()
+
+        assert self.loop is not None
+        self.loop.create_task(connect())
 
     def _spawn_watcher(self, cid: str, shim_pid: int) -> None:
         assert self.loop is not None
@@ -271,7 +284,10 @@ class Containers:
             return
         if name == "on-failure" and (
             code == 0
-            or (policy.get("MaximumRetryCount") and rec.doc["RestartCount"] >= policy["MaximumRetryCount"])
+            or (
+                policy.get("MaximumRetryCount")
+                and rec.doc["RestartCount"] >= policy["MaximumRetryCount"]
+            )
         ):
             return
         ran = status.parse_rfc3339(rec.state["FinishedAt"]) - status.parse_rfc3339(
@@ -285,7 +301,11 @@ class Containers:
         def restart() -> None:
             with self._lock(rec.id):
                 cur = self.repo.get(rec.id)
-                if cur is None or cur.doc.get("ManuallyStopped") or cur.state["Status"] != "restarting":
+                if (
+                    cur is None
+                    or cur.doc.get("ManuallyStopped")
+                    or cur.state["Status"] != "restarting"
+                ):
                     return
                 cur.doc["RestartCount"] += 1
                 self._start_locked(cur)
@@ -296,9 +316,6 @@ class Containers:
             log.warning("restart of %s failed: %s", rec.id[:12], e)
 
     # ---- stop / kill / pause -------------------------------------------------------------
-
-    def _running(self, rec: ContainerRecord) -> bool:
-        return rec.state["Status"] in ("running", "paused")
 
     async def _exited(self, cid: str) -> asyncio.Future[int]:
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -433,7 +450,7 @@ class Containers:
     async def wait(self, ref: str, condition: str) -> Json:
         condition = condition or "not-running"
         if condition not in ("not-running", "next-exit", "removed"):
-            raise errors.InvalidParameter(f"invalid condition: \"{condition}\"")
+            raise errors.InvalidParameter(f'invalid condition: "{condition}"')
         rec = await asyncio.to_thread(self.get, ref)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[int] = loop.create_future()
@@ -448,139 +465,6 @@ class Containers:
         code = await fut
         return {"StatusCode": code, "Error": None}
 
-    # ---- queries --------------------------------------------------------------------------
-
-    def inspect(self, ref: str, size: bool = False) -> Json:
-        rec = self.get(ref)
-        d = rec.doc
-        out: Json = {
-            "Id": rec.id,
-            "Created": rec.created,
-            "Path": d["Path"],
-            "Args": d["Args"],
-            "State": dict(rec.state),
-            "Image": rec.image_id,
-            "ResolvConfPath": d.get("ResolvConfPath", ""),
-            "HostnamePath": d.get("HostnamePath", ""),
-            "HostsPath": d.get("HostsPath", ""),
-            "LogPath": d["LogPath"],
-            "Name": "/" + rec.name,
-            "RestartCount": d["RestartCount"],
-            "Driver": "overlay2",
-            "Platform": "linux",
-            "MountLabel": "",
-            "ProcessLabel": "",
-            "AppArmorProfile": "",
-            "ExecIDs": self.execs.ids_for(rec.id) or None,
-            "HostConfig": rec.host_config,
-            "GraphDriver": self.layers.rw_graph_driver(rec.id),
-            "Mounts": d.get("Mounts") or [],
-            "Config": rec.config,
-            "NetworkSettings": d["NetworkSettings"],
-        }
-        if size:
-            out.update(self._sizes(rec))
-        return out
-
-    def _sizes(self, rec: ContainerRecord) -> Json:
-        rw = self.layers.rw_size(rec.id)
-        top = self.images.top_layer(rec.image_id)
-        base = sum(layer.size for layer in self.layers.chain(top)) if top else 0
-        return {"SizeRw": rw, "SizeRootFs": base + rw}
-
-    def list(self, all: bool, limit: int, size: bool, filters: Filters) -> list[Json]:
-        status.validate_filters(filters)
-        recs = self.repo.all()
-        if not all and not filters.get("status") and not filters.get("exited"):
-            recs = [r for r in recs if r.state["Status"] in ("running", "paused", "restarting")]
-        recs = [r for r in recs if status.matches(r, filters, self._image_matches)]
-        if limit and limit > 0:
-            recs = recs[:limit]
-        now = time.time()
-        out = []
-        for r in recs:
-            row = status.summary(r, r.config.get("Image", ""), now)
-            if size:
-                row.update(self._sizes(r))
-            out.append(row)
-        return out
-
-    def _image_matches(self, ref: str, image_id: str) -> bool:
-        try:
-            return bool(self.images.resolve(ref).id == image_id)
-        except errors.NotFound:
-            return False
-
-    def is_image_in_use(self, image_id: str) -> bool:
-        return bool(self.repo.using_image(image_id))
-
-    def users_of_image(self, image_id: str) -> list[ContainerRecord]:
-        return self.repo.using_image(image_id)
-
-    def rename(self, ref: str, new_name: str) -> None:
-        rec = self.get(ref)
-        new = names.validate(new_name)
-        with self._create_lock:
-            if (other := self.repo.by_name(new)) is not None:
-                raise errors.Conflict(
-                    f'Conflict. The container name "/{new}" is already in use by container '
-                    f'"{other.id}". You have to remove (or rename) that container to be able to '
-                    "reuse that name."
-                )
-            old = rec.name
-            rec.name = new
-            self.repo.save(rec)
-        self._publish(rec, "rename", oldName="/" + old)
-
-    def changes(self, ref: str) -> list[Json]:
-        rec = self.get(ref)
-        return [{"Path": c.path, "Kind": c.kind} for c in self.layers.changes(rec.id)]
-
-    def top(self, ref: str, ps_args: str) -> Json:
-        rec = self.get(ref)
-        if not self._running(rec):
-            raise errors.Conflict(f"Container {rec.id} is not running")
-        return self.launcher.top(rec.id, ps_args or "-ef")
-
-    def export(self, ref: str) -> Iterator[bytes]:
-        rec = self.get(ref)
-        return self.launcher.export_rootfs(rec.id)
-
-    def resize(self, ref: str, height: int, width: int) -> None:
-        rec = self.get(ref)
-        if not self._running(rec):
-            raise errors.Conflict(f"Container {rec.id} is not running")
-        self.launcher.resize(rec, height, width)
-
-    def logs(
-        self,
-        ref: str,
-        *,
-        follow: bool,
-        stdout: bool,
-        stderr: bool,
-        since: float,
-        until: float,
-        timestamps: bool,
-        tail: str,
-    ) -> AsyncIterator[tuple[int, bytes]]:
-        rec = self.get(ref)
-        n = None if tail in ("", "all") else int(tail) if tail.lstrip("-").isdigit() else None
-        return self.launcher.logs(
-            rec,
-            follow=follow,
-            stdout=stdout,
-            stderr=stderr,
-            since=since,
-            until=until,
-            timestamps=timestamps,
-            tail=n,
-            is_running=lambda: self._is_running_now(rec.id),
-        )
-
-    def _is_running_now(self, cid: str) -> bool:
-        return cid in self._watchers
-
     async def attach(
         self, ref: str, *, stdin: bool, stdout: bool, stderr: bool, logs: bool, stream: bool
     ) -> ShimSession:
@@ -594,13 +478,19 @@ class Containers:
         if not stream:
             session.fail()
             return session
-        with self._lock(rec.id):
+        # Never the per-container lock here: start() holds it while it waits for this loop.
+        # Under _parked_lock a session either sees "running" (and connects itself) or is parked
+        # before start() takes the parked list after saving "running".
+        with self._parked_lock:
             rec = self.get(rec.id)
-            if rec.state["Status"] in ("running", "paused"):
-                conn = await self.launcher.connect(rec)
-                session.connect(conn)
-            else:
+            running = rec.state["Status"] in ("running", "paused")
+            if not running:
                 self._parked.setdefault(rec.id, []).append(session)
+        if running:
+            try:
+                session.connect(await self.launcher.connect(rec))
+            except OSError:
+                session.fail()  # it exited meanwhile: nothing to attach to
         self._publish(rec, "attach")
         return session
 

@@ -93,9 +93,7 @@ def validate_filters(filters: dict[str, list[str]]) -> None:
         if k == "status":
             for v in values:
                 if v not in _STATUSES:
-                    raise errors.InvalidParameter(
-                        f"invalid filter 'status={v}'"
-                    )
+                    raise errors.InvalidParameter(f"invalid filter 'status={v}'")
 
 
 def _labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
@@ -124,9 +122,7 @@ def matches(
             return False
         if k == "status" and st["Status"] not in values:
             return False
-        if k == "exited" and (
-            st["Status"] != "exited" or str(st["ExitCode"]) not in values
-        ):
+        if k == "exited" and (st["Status"] != "exited" or str(st["ExitCode"]) not in values):
             return False
         if k == "ancestor" and not any(image_matches(v, rec.image_id) for v in values):
             return False

@@ -1,0 +1,168 @@
+"""Read-side operations on containers: inspect, ps (list, sizes, filters), diff, top, export,
+logs, and rename. Mixed into the Containers service, which provides the attributes below."""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from dockyard import errors
+from dockyard.services.containers import names, status
+from dockyard.services.containers.execs import Execs
+from dockyard.services.containers.launcher import Launcher
+from dockyard.services.protocols import Filters, Json
+from dockyard.state.containers import ContainerRecord, ContainerRepo
+from dockyard.storage.protocols import LayerStore
+
+
+class ContainerQueries:
+    repo: ContainerRepo
+    layers: LayerStore
+    images: Any
+    launcher: Launcher
+    execs: Execs
+    _create_lock: Any
+    _watchers: dict[str, Any]
+
+    def get(self, ref: str) -> ContainerRecord:
+        raise NotImplementedError
+
+    def _publish(self, rec: ContainerRecord, action: str, **extra: str) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _running(rec: ContainerRecord) -> bool:
+        return rec.state["Status"] in ("running", "paused")
+
+    def inspect(self, ref: str, size: bool = False) -> Json:
+        rec = self.get(ref)
+        d = rec.doc
+        out: Json = {
+            "Id": rec.id,
+            "Created": rec.created,
+            "Path": d["Path"],
+            "Args": d["Args"],
+            "State": dict(rec.state),
+            "Image": rec.image_id,
+            "ResolvConfPath": d.get("ResolvConfPath", ""),
+            "HostnamePath": d.get("HostnamePath", ""),
+            "HostsPath": d.get("HostsPath", ""),
+            "LogPath": d["LogPath"],
+            "Name": "/" + rec.name,
+            "RestartCount": d["RestartCount"],
+            "Driver": "overlay2",
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": self.execs.ids_for(rec.id) or None,
+            "HostConfig": rec.host_config,
+            "GraphDriver": self.layers.rw_graph_driver(rec.id),
+            "Mounts": d.get("Mounts") or [],
+            "Config": rec.config,
+            "NetworkSettings": d["NetworkSettings"],
+        }
+        if size:
+            out.update(self._sizes(rec))
+        return out
+
+    def _sizes(self, rec: ContainerRecord) -> Json:
+        rw = self.layers.rw_size(rec.id)
+        top = self.images.top_layer(rec.image_id)
+        base = sum(layer.size for layer in self.layers.chain(top)) if top else 0
+        return {"SizeRw": rw, "SizeRootFs": base + rw}
+
+    def list(self, all: bool, limit: int, size: bool, filters: Filters) -> builtins.list[Json]:
+        status.validate_filters(filters)
+        recs = self.repo.all()
+        if not all and not filters.get("status") and not filters.get("exited"):
+            recs = [r for r in recs if r.state["Status"] in ("running", "paused", "restarting")]
+        recs = [r for r in recs if status.matches(r, filters, self._image_matches)]
+        if limit and limit > 0:
+            recs = recs[:limit]
+        now = time.time()
+        out = []
+        for r in recs:
+            row = status.summary(r, r.config.get("Image", ""), now)
+            if size:
+                row.update(self._sizes(r))
+            out.append(row)
+        return out
+
+    def _image_matches(self, ref: str, image_id: str) -> bool:
+        try:
+            return bool(self.images.resolve(ref).id == image_id)
+        except errors.NotFound:
+            return False
+
+    def is_image_in_use(self, image_id: str) -> bool:
+        return bool(self.repo.using_image(image_id))
+
+    def users_of_image(self, image_id: str) -> builtins.list[ContainerRecord]:
+        return self.repo.using_image(image_id)
+
+    def rename(self, ref: str, new_name: str) -> None:
+        rec = self.get(ref)
+        new = names.validate(new_name)
+        with self._create_lock:
+            if (other := self.repo.by_name(new)) is not None:
+                raise errors.Conflict(
+                    f'Conflict. The container name "/{new}" is already in use by container '
+                    f'"{other.id}". You have to remove (or rename) that container to be able to '
+                    "reuse that name."
+                )
+            old = rec.name
+            rec.name = new
+            self.repo.save(rec)
+        self._publish(rec, "rename", oldName="/" + old)
+
+    def changes(self, ref: str) -> builtins.list[Json]:
+        rec = self.get(ref)
+        return [{"Path": c.path, "Kind": c.kind} for c in self.layers.changes(rec.id)]
+
+    def top(self, ref: str, ps_args: str) -> Json:
+        rec = self.get(ref)
+        if not self._running(rec):
+            raise errors.Conflict(f"Container {rec.id} is not running")
+        return self.launcher.top(rec.id, ps_args or "-ef")
+
+    def export(self, ref: str) -> Iterator[bytes]:
+        rec = self.get(ref)
+        return self.launcher.export_rootfs(rec.id)
+
+    def resize(self, ref: str, height: int, width: int) -> None:
+        rec = self.get(ref)
+        if not self._running(rec):
+            raise errors.Conflict(f"Container {rec.id} is not running")
+        self.launcher.resize(rec, height, width)
+
+    def logs(
+        self,
+        ref: str,
+        *,
+        follow: bool,
+        stdout: bool,
+        stderr: bool,
+        since: float,
+        until: float,
+        timestamps: bool,
+        tail: str,
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        rec = self.get(ref)
+        n = None if tail in ("", "all") else int(tail) if tail.lstrip("-").isdigit() else None
+        return self.launcher.logs(
+            rec,
+            follow=follow,
+            stdout=stdout,
+            stderr=stderr,
+            since=since,
+            until=until,
+            timestamps=timestamps,
+            tail=n,
+            is_running=lambda: self._is_running_now(rec.id),
+        )
+
+    def _is_running_now(self, cid: str) -> bool:
+        return cid in self._watchers
