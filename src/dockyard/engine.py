@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from dockyard.config import Config
 from dockyard.images.content import ContentStore
 from dockyard.runtime.shimbuild import ensure_shim
+from dockyard.services.containers.hooks import BasicNetwork, NoMounts
 from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.service import Containers
 from dockyard.services.events import Events
@@ -36,6 +37,7 @@ class Engine:
         opts = opts or EngineOptions()
         cfg.ensure_dirs()
         self.cfg = cfg
+        self.containers: Containers  # built last; the lambdas below reach it late
         self.db = Database.open(
             cfg.db_path,
             schemas=[layers_state.SCHEMA, images_state.SCHEMA, containers_state.SCHEMA],
@@ -45,7 +47,12 @@ class Engine:
         self.events = Events()
         self.content = ContentStore(cfg.content_root, cfg.tmp_root)
         self.launcher = Launcher(
-            cfg, self.layers, ensure_shim(cfg.data_root / "bin"), opts.cgroup_parent
+            cfg,
+            self.layers,
+            ensure_shim(cfg.data_root / "bin"),
+            opts.cgroup_parent,
+            mounts=NoMounts(),
+            network=BasicNetwork(lambda ref: self.containers.get(ref)),
         )
         # Images ask "is this image used?" of the container service, built just after.
         self.images = Images(

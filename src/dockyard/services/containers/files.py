@@ -50,6 +50,7 @@ def write_files(
     host_network: bool,
     extra_hosts: list[str] | None = None,
     address: str | None = None,
+    resolv_conf: str | None = None,
 ) -> dict[str, str]:
     """Write hostname, hosts and resolv.conf; return the inspect paths keyed as Docker names them."""
     ctr_dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +75,7 @@ def write_files(
             hosts += (
                 f"{address}\t{fqdn}\n" if fqdn == hostname else f"{address}\t{fqdn} {hostname}\n"
             )
-        resolv = host_resolv_conf()
+        resolv = host_resolv_conf() if resolv_conf is None else resolv_conf
     _write(hosts_path, hosts)
     _write(resolv_path, resolv)
     return {

@@ -31,6 +31,7 @@ from dockyard.runtime import shim as shimlib
 from dockyard.runtime import spec as ocispec
 from dockyard.runtime.runc import Runc
 from dockyard.services.containers import files
+from dockyard.services.containers.hooks import MountHooks, NetworkHooks, NetworkPlan
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.state.containers import ContainerRecord
 from dockyard.storage.protocols import LayerStore
@@ -60,10 +61,18 @@ def _host_rlimits() -> dict[str, tuple[int, int]]:
 
 class Launcher:
     def __init__(
-        self, cfg: Config, layers: LayerStore, shim_binary: Path, cgroup_parent: str
+        self,
+        cfg: Config,
+        layers: LayerStore,
+        shim_binary: Path,
+        cgroup_parent: str,
+        mounts: MountHooks,
+        network: NetworkHooks,
     ) -> None:
         self.cfg = cfg
         self.layers = layers
+        self.mounts = mounts
+        self.network = network
         self.shim_binary = shim_binary
         self.cgroup_parent = cgroup_parent
         self.runc = Runc(cfg.runc_root)
@@ -86,27 +95,16 @@ class Launcher:
 
     # ---- start -----------------------------------------------------------------------------
 
-    def netns_for(
-        self, rec: ContainerRecord, lookup: Callable[[str], ContainerRecord]
-    ) -> str | None:
-        mode = rec.host_config.get("NetworkMode") or "default"
-        if mode == "host":
-            return "host"
-        if mode.startswith("container:"):
-            other = lookup(mode.split(":", 1)[1])
-            if other.state["Status"] not in ("running", "paused"):
-                raise errors.Conflict(f"cannot join network of a non running container: {other.id}")
-            return f"/proc/{other.state['Pid']}/ns/net"
-        return None  # a fresh netns with only lo until the networking issue lands
-
-    def build(self, rec: ContainerRecord, rootfs: Path, netns: str | None) -> dict[str, Any]:
+    def build(self, rec: ContainerRecord, rootfs: Path, net: NetworkPlan) -> dict[str, Any]:
         cfg, hc = rec.config, rec.host_config
         paths = files.write_files(
             self.cfg.containers_root / rec.id,
             hostname=cfg.get("Hostname") or rec.id[:12],
             domainname=cfg.get("Domainname") or "",
-            host_network=netns == "host",
-            extra_hosts=hc.get("ExtraHosts"),
+            host_network=net.netns_path == "host",
+            extra_hosts=[*(hc.get("ExtraHosts") or []), *net.extra_hosts],
+            address=net.address,
+            resolv_conf=net.resolv_conf,
         )
         rec.doc.update(paths)
         user = ocispec.resolve_user(
@@ -115,12 +113,15 @@ class Launcher:
             _read(rootfs / "etc/group"),
         )
         mounts = files.file_mounts(paths, bool(hc.get("ReadonlyRootfs")))
+        mounts += self.mounts.oci_mounts(rec)
+        if net.env:
+            cfg = {**cfg, "Env": [*net.env, *(cfg.get("Env") or [])]}
         return ocispec.build_spec(
             config=cfg,
             host_config=hc,
             rootfs=str(rootfs),
             mounts=mounts,
-            netns_path=netns,
+            netns_path=net.netns_path,
             cgroups_path=f"/{self.cgroup_parent}/{rec.id}",
             user=user,
             process_args=[rec.doc["Path"], *rec.doc["Args"]],
@@ -132,15 +133,15 @@ class Launcher:
         self,
         rec: ContainerRecord,
         parked: list[ShimSession],
-        lookup: Callable[[str], ContainerRecord],
     ) -> Launched:
         cid = rec.id
         bundle = self.bundle(cid)
         with Rollback() as rb:
-            netns = self.netns_for(rec, lookup)
             rootfs = self.layers.mount(cid)
             rb.push(self.layers.unmount, cid)
-            spec = self.build(rec, rootfs, netns)
+            net = self.network.setup(rec)
+            rb.push(self.network.teardown, rec)
+            spec = self.build(rec, rootfs, net)
             shutil.rmtree(bundle, ignore_errors=True)
             bundle.mkdir(parents=True, mode=0o700)
             rb.push(shutil.rmtree, bundle, True)
@@ -198,6 +199,7 @@ class Launcher:
 
     def cleanup(self, rec: ContainerRecord) -> None:
         self.runc.delete(rec.id, force=True)
+        self.network.teardown(rec)
         _rmdir_cgroups(self.cgroup_parent, rec.id)
         try:
             self.layers.unmount(rec.id)

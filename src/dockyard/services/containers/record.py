@@ -144,10 +144,6 @@ def validate_host_config(hc: dict[str, Any]) -> None:
             raise errors.InvalidParameter(
                 f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
             )
-    mode = hc.get("NetworkMode") or "default"
-    if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
-        # User-defined networks arrive with the networking issue (N5).
-        raise errors.NotFound(f"network {mode} not found")
 
 
 def host_config(hc_in: dict[str, Any] | None) -> dict[str, Any]:

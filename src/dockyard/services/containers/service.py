@@ -109,8 +109,10 @@ class Containers(ContainerQueries):
         hc = record.host_config(body.get("HostConfig"))
         if name:
             name = names.validate(name)
+        self.launcher.network.validate(hc, body.get("NetworkingConfig"))
         image = self.images.resolve(image_ref)
         cfg = record.merge_config(body, self.images.config(image.id).get("config") or {})
+        self.launcher.mounts.validate(cfg, hc)
         cfg["Image"] = image_ref
         argv = record.command_of(cfg)
         if not argv:
@@ -158,11 +160,20 @@ class Containers(ContainerQueries):
             self.container_dir(cid).mkdir(mode=0o710, parents=True)
             rb.push(shutil.rmtree, self.container_dir(cid), True)
             rec = ContainerRecord(cid, name, created, image.id, doc)
+            doc["Mounts"] = self._prepare_mounts(rec)
+            rb.push(self.launcher.mounts.release, rec, True)
             with self.repo.db.tx() as c:
                 self.repo.insert(c, rec)
             rb.commit()
         self._publish(rec, "create")
         return {"Id": cid, "Warnings": []}
+
+    def _prepare_mounts(self, rec: ContainerRecord) -> list[Json]:
+        rootfs = self.layers.mount(rec.id)
+        try:
+            return self.launcher.mounts.prepare(rec, rootfs)
+        finally:
+            self.layers.unmount(rec.id)
 
     # ---- start / exit --------------------------------------------------------------------
 
@@ -193,7 +204,7 @@ class Containers(ContainerQueries):
         with self._parked_lock:
             parked = self._parked.pop(rec.id, [])
         try:
-            handle = self.launcher.launch(rec, parked, self.get)
+            handle = self.launcher.launch(rec, parked)
         except errors.DockyardError as e:
             rec.state["Error"] = e.message
             if "executable file not found" in e.message or "no such file" in e.message:
@@ -424,14 +435,14 @@ class Containers(ContainerQueries):
             if rec.state["Status"] == "paused":
                 await asyncio.to_thread(self.launcher.runc.resume, rec.id)
             await exited
-        code = await asyncio.to_thread(self._destroy, rec.id)
+        code = await asyncio.to_thread(self._destroy, rec.id, volumes)
         for s in self._parked.pop(rec.id, []):
             s.fail()
         for fut in self._remove_waiters.pop(rec.id, []):
             if not fut.done():
                 fut.set_result(code)
 
-    def _destroy(self, cid: str) -> int:
+    def _destroy(self, cid: str, volumes: bool) -> int:
         with self._lock(cid):
             rec = self.repo.get(cid)
             if rec is None:
@@ -439,6 +450,7 @@ class Containers(ContainerQueries):
             rec.state["Status"] = "removing"
             self.repo.save(rec)
             self.launcher.cleanup(rec)
+            self.launcher.mounts.release(rec, volumes)
             self.layers.remove_rw(cid)
             shutil.rmtree(self.container_dir(cid), ignore_errors=True)
             self.repo.delete(cid)

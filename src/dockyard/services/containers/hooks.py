@@ -1,0 +1,106 @@
+"""What the container lifecycle asks of the volume and network services. Each is called at fixed
+points by services/containers (service.py, launcher.py); implementations live in their own
+packages and are wired in engine.py.
+
+MountHooks (S8-S10):
+    validate(config, host_config)     at create, before anything exists: parse -v/--mount/--tmpfs,
+                                      raise Docker's 400s (bad spec, missing --mount bind source)
+    prepare(rec, rootfs)              at create, after the rw layer exists (rootfs: the container's
+                                      mounted view, for the populate rule): create named and
+                                      anonymous volumes, populate empty ones, return the inspect
+                                      `.Mounts` list (stored in the record). Undoes itself on error.
+    oci_mounts(rec)                   at every start: OCI mount entries for the spec
+    release(rec, remove_anonymous)    at rm: drop references; remove anonymous volumes if asked.
+                                      Idempotent, best effort.
+
+NetworkHooks (N1-N6):
+    validate(host_config, networking_config)   at create, before anything exists
+    setup(rec) -> NetworkPlan                  at start, before the spec: make the netns, attach
+                                               networks, publish ports; fills
+                                               rec.doc["NetworkSettings"]. Undoes itself on error.
+    teardown(rec)                              at exit and rm: idempotent, best effort
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from dockyard.state.containers import ContainerRecord
+
+Json = dict[str, Any]
+
+
+class MountHooks(Protocol):
+    def validate(self, config: Json, host_config: Json) -> None: ...
+    def prepare(self, rec: ContainerRecord, rootfs: Path) -> list[Json]: ...
+    def oci_mounts(self, rec: ContainerRecord) -> list[Json]: ...
+    def release(self, rec: ContainerRecord, remove_anonymous: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    netns_path: str | None  # None: runc makes a fresh netns; "host": the host's
+    address: str | None = None  # the container's IP for its own /etc/hosts line
+    extra_hosts: list[str] = field(default_factory=list)  # "name:ip" lines (links, --add-host)
+    resolv_conf: str | None = None  # None: the host's, minus loopback servers
+    env: list[str] = field(default_factory=list)  # link variables (N2)
+
+
+class NetworkHooks(Protocol):
+    def validate(self, host_config: Json, networking_config: Json | None) -> None: ...
+    def setup(self, rec: ContainerRecord) -> NetworkPlan: ...
+    def teardown(self, rec: ContainerRecord) -> None: ...
+
+
+class NoMounts:
+    """Until volumes land: no -v/--mount/--tmpfs support; refuse them instead of ignoring."""
+
+    def validate(self, config: Json, host_config: Json) -> None:
+        from dockyard import errors
+
+        if host_config.get("Binds") or host_config.get("Mounts") or host_config.get("Tmpfs"):
+            raise errors.Unsupported("volumes, bind mounts and tmpfs mounts are not supported yet")
+
+    def prepare(self, rec: ContainerRecord, rootfs: Path) -> list[Json]:
+        return []
+
+    def oci_mounts(self, rec: ContainerRecord) -> list[Json]:
+        return []
+
+    def release(self, rec: ContainerRecord, remove_anonymous: bool) -> None:
+        return None
+
+
+class BasicNetwork:
+    """Until the bridge lands: `host`, `none`, `container:NAME`; `default`/`bridge` get a fresh
+    netns with only lo."""
+
+    def __init__(self, lookup: Any) -> None:
+        self.lookup = lookup  # ref -> ContainerRecord (raises NotFound)
+
+    def validate(self, host_config: Json, networking_config: Json | None) -> None:
+        from dockyard import errors
+
+        mode = host_config.get("NetworkMode") or "default"
+        if mode.startswith("container:"):
+            self.lookup(mode.split(":", 1)[1])
+        elif mode not in ("default", "bridge", "host", "none"):
+            raise errors.NotFound(f"network {mode} not found")
+
+    def setup(self, rec: ContainerRecord) -> NetworkPlan:
+        from dockyard import errors
+
+        mode = rec.host_config.get("NetworkMode") or "default"
+        if mode == "host":
+            return NetworkPlan("host")
+        if mode.startswith("container:"):
+            other = self.lookup(mode.split(":", 1)[1])
+            if other.state["Status"] not in ("running", "paused"):
+                raise errors.Conflict(f"cannot join network of a non running container: {other.id}")
+            return NetworkPlan(f"/proc/{other.state['Pid']}/ns/net")
+        return NetworkPlan(None)
+
+    def teardown(self, rec: ContainerRecord) -> None:
+        return None
