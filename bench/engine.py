@@ -50,6 +50,7 @@ class Engine:
 def start_dockerd(root: Path) -> tuple[subprocess.Popen[bytes], Engine] | None:
     if not shutil.which("dockerd"):
         return None
+    root.mkdir(parents=True)
     sock = root / "docker.sock"
     proc = subprocess.Popen(
         [
@@ -111,14 +112,15 @@ def main() -> None:
     d.api("POST", "/dockyard/images/bootstrap")
     dy = Engine("dockyard", d.env())
     dy_cli = dict(d.env())
-    oracle = start_dockerd(tmp / "oracle")
-    engines = [dy] + ([oracle[1]] if oracle else [])
     results: dict[str, dict[str, list[float]]] = {}
+    oracle = None
 
     def record(case: str, e: Engine, value: float) -> None:
         results.setdefault(case, {}).setdefault(e.name, []).append(value)
 
     try:
+        oracle = start_dockerd(tmp / "oracle")
+        engines = [dy] + ([oracle[1]] if oracle else [])
         for _ in range(args.rounds):
             for e in engines:
                 record("run --rm busybox true (docker CLI)", e,

@@ -55,6 +55,8 @@ class Runc:
 
     def delete(self, id: str, force: bool = False) -> None:
         """Idempotent: a container runc does not know is already deleted."""
+        if not (self.root / id).exists():  # runc keeps its state there: nothing to delete
+            return
         proc = self._run("delete", *(["--force"] if force else []), id)
         if proc.returncode != 0:
             msg = _message(proc)

@@ -169,6 +169,9 @@ class Containers(ContainerQueries):
         return {"Id": cid, "Warnings": []}
 
     def _prepare_mounts(self, rec: ContainerRecord) -> list[Json]:
+        hc = rec.host_config
+        if not (hc.get("Binds") or hc.get("Mounts") or hc.get("Tmpfs") or rec.config.get("Volumes")):
+            return []  # nothing to mount: spare the rootfs mount on the create path
         rootfs = self.layers.mount(rec.id)
         try:
             return self.launcher.mounts.prepare(rec, rootfs)
