@@ -43,7 +43,7 @@ def _lock(data_root: Path) -> int:
     return fd
 
 
-async def _serve(cfg: Config, cgroup_parent: str) -> None:
+async def _serve(cfg: Config, cgroup_parent: str, pidfile: Path) -> None:
     from dockyard.api.server import serve
     from dockyard.engine import Engine, EngineOptions
 
@@ -58,8 +58,17 @@ async def _serve(cfg: Config, cgroup_parent: str) -> None:
     loop.add_signal_handler(signal.SIGHUP, lambda: log.info("SIGHUP: nothing to reload"))
     await stop.wait()
     log.info("shutting down; containers keep running")
-    await runner.cleanup()
+    try:
+        # Open streams (events, logs -f, wait) must not hold up the exit for long.
+        await asyncio.wait_for(runner.cleanup(), timeout=1.0)
+    except TimeoutError:
+        log.info("API streams still open at shutdown; closing them")
     await engine.close()
+    pidfile.unlink(missing_ok=True)
+    logging.shutdown()
+    # Everything durable is committed and containers run under their own shims: skip the
+    # loop's slow teardown of still-open stream handlers and worker threads.
+    os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,11 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     pidfile = Path(args.pidfile) if args.pidfile else cfg.exec_root / "dockyard.pid"
     pidfile.write_text(f"{os.getpid()}\n")
     try:
-        asyncio.run(_serve(cfg, args.cgroup_parent))
-    finally:
+        asyncio.run(_serve(cfg, args.cgroup_parent, pidfile))
+    finally:  # reached only when start-up fails
         pidfile.unlink(missing_ok=True)
         os.close(lock_fd)
-    return 0
+    return 1
 
 
 if __name__ == "__main__":
