@@ -11,10 +11,10 @@ go to the issue notes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests import oracle as oracle_dockerd  # noqa: E402
 from tests.conftest import Daemon, teardown_host_state  # noqa: E402
 
 DOCKER = shutil.which("docker") or "docker"
@@ -45,43 +46,6 @@ class Engine:
 
     def docker(self, *args: str) -> str:
         return sh(self.env, DOCKER, *args)
-
-
-def start_dockerd(root: Path) -> tuple[subprocess.Popen[bytes], Engine] | None:
-    if not shutil.which("dockerd"):
-        return None
-    root.mkdir(parents=True)
-    sock = root / "docker.sock"
-    proc = subprocess.Popen(
-        [
-            "dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-            "-H", f"unix://{sock}", "--bridge", "none", "--iptables=false", "--ip-masq=false",
-            "--pidfile", str(root / "docker.pid"), "--containerd-namespace", "dockyard-bench",
-        ],  # fmt: skip
-        stdout=open(root / "dockerd.log", "wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
-    for _ in range(300):
-        if subprocess.run([DOCKER, "version"], env=env, capture_output=True).returncode == 0:
-            break
-        time.sleep(0.1)
-    else:
-        proc.kill()
-        return None
-    tree = root / "bb"
-    (tree / "bin").mkdir(parents=True)
-    shutil.copy("/usr/bin/busybox", tree / "bin/busybox")
-    for applet in sh(env, "/usr/bin/busybox", "--list").split():
-        if applet != "busybox":
-            os.symlink("busybox", tree / "bin" / applet)
-    for d in ("tmp", "etc", "proc", "sys", "dev"):
-        (tree / d).mkdir(exist_ok=True)
-    tar = subprocess.Popen(["tar", "-C", str(tree), "-c", "."], stdout=subprocess.PIPE)
-    subprocess.run([DOCKER, "import", "-c", 'CMD ["sh"]', "-", "busybox:latest"], env=env,
-                   stdin=tar.stdout, capture_output=True, check=True)  # fmt: skip
-    return proc, Engine("dockerd", env)
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -113,14 +77,17 @@ def main() -> None:
     dy = Engine("dockyard", d.env())
     dy_cli = dict(d.env())
     results: dict[str, dict[str, list[float]]] = {}
-    oracle = None
+    stack = contextlib.ExitStack()
 
     def record(case: str, e: Engine, value: float) -> None:
         results.setdefault(case, {}).setdefault(e.name, []).append(value)
 
     try:
-        oracle = start_dockerd(tmp / "oracle")
-        engines = [dy] + ([oracle[1]] if oracle else [])
+        oracle = None
+        if oracle_dockerd.available():
+            sock = stack.enter_context(oracle_dockerd.private_dockerd(tmp / "oracle"))
+            oracle = Engine("dockerd", dict(os.environ, DOCKER_HOST=f"unix://{sock}"))
+        engines = [dy] + ([oracle] if oracle else [])
         for _ in range(args.rounds):
             for e in engines:
                 record("run --rm busybox true (docker CLI)", e,
@@ -138,8 +105,9 @@ def main() -> None:
             record("run --rm busybox true (dockyard CLI)", dy, timed(
                 lambda: sh(dy_cli, str(ROOT / ".venv/bin/dockyard"), "run", "--rm", "busybox", "true")))  # fmt: skip
         for e in engines:
-            ids: list[str] = []
-            record(f"{args.many} x run -d", e, timed(lambda e=e: ids.extend(run_d_many(e, args.many))))
+            t0 = time.perf_counter()
+            ids = run_d_many(e, args.many)
+            record(f"{args.many} x run -d", e, time.perf_counter() - t0)
             for _ in range(5):
                 record(f"ps ({args.many} running)", e, timed(lambda e=e: e.docker("ps")))
                 record(f"ps -s ({args.many} running)", e, timed(lambda e=e: e.docker("ps", "-s")))
@@ -151,15 +119,13 @@ def main() -> None:
         assert d.proc is not None
         record("daemon idle RSS KiB", dy, rss_kib(d.proc.pid))
         if oracle:
-            pid = int((tmp / "oracle" / "docker.pid").read_text())
-            record("daemon idle RSS KiB", oracle[1], rss_kib(pid))
+            pid = int((tmp / "oracle" / "d.pid").read_text())
+            record("daemon idle RSS KiB", oracle, rss_kib(pid))
     finally:
         d.api("POST", "/containers/prune")
         d.stop()
         teardown_host_state(d)
-        if oracle:
-            oracle[0].send_signal(signal.SIGTERM)
-            oracle[0].wait(30)
+        stack.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"{'case':45} {'dockyard':>12} {'dockerd':>12} {'ratio':>7}")
@@ -169,7 +135,9 @@ def main() -> None:
         b = statistics.median(per["dockerd"]) if "dockerd" in per else None
         unit = "" if "RSS" in case else "s"
         ratio = f"{a / b:.2f}" if b else "-"
-        print(f"{case:45} {a:11.3f}{unit} {(b if b is not None else float('nan')):11.3f}{unit} {ratio:>7}")
+        print(
+            f"{case:45} {a:11.3f}{unit} {(b if b is not None else float('nan')):11.3f}{unit} {ratio:>7}"
+        )
         report[case] = {"dockyard": a, "dockerd": b}
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "engine.json").write_text(json.dumps(report, indent=2))

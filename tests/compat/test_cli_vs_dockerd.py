@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -19,20 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import oracle as oracle_dockerd
+
 pytestmark = pytest.mark.compat
-
-BUSYBOX_APPLETS = ("sh", "echo", "cat", "sleep", "true", "ls", "ps")
-
-
-def _make_busybox_tar(root: Path) -> bytes:
-    bindir = root / "bin"
-    bindir.mkdir(parents=True)
-    shutil.copy("/usr/bin/busybox", bindir / "busybox")
-    for applet in BUSYBOX_APPLETS:
-        (bindir / applet).symlink_to("busybox")
-    return subprocess.run(
-        ["tar", "-C", str(root), "-c", "."], check=True, capture_output=True
-    ).stdout
 
 
 def _docker(
@@ -57,51 +44,14 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.skip(f"oracle socket {given} is absent")
         yield given
         return
-    if shutil.which("dockerd") is None or shutil.which("docker") is None or os.geteuid() != 0:
+    if not oracle_dockerd.available():
         pytest.skip("needs root, dockerd and the docker CLI for the oracle")
     base = Path(tmp_path_factory.mktemp("oracle"))
-    sock = str(base / "d.sock")
-    log = open(base / "dockerd.log", "wb")  # noqa: SIM115 - closed in the finalizer
-    proc = subprocess.Popen(
-        [
-            "dockerd",
-            "--data-root",
-            str(base / "data"),
-            "--exec-root",
-            str(base / "exec"),
-            "-H",
-            f"unix://{sock}",
-            "--bridge",
-            "none",
-            "--iptables=false",
-            "--pidfile",
-            str(base / "d.pid"),
-        ],
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
     try:
-        deadline = time.monotonic() + 30
-        while _docker(sock, "version").returncode != 0:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.skip("the oracle dockerd did not start")
-            time.sleep(0.3)
-        tar = _make_busybox_tar(base / "bb")
-        imported = _docker(sock, "import", "-c", 'CMD ["sh"]', "-", "busybox:latest", stdin=tar)
-        assert imported.returncode == 0, imported.stderr
-        yield sock
-    finally:
-        _docker(sock, "rm", "-f", *_docker(sock, "ps", "-aq").stdout.decode().split())
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+        with oracle_dockerd.private_dockerd(base) as sock:
+            yield sock
+    except RuntimeError as e:
+        pytest.skip(str(e))
 
 
 @pytest.fixture(scope="module")
