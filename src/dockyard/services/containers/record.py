@@ -108,10 +108,7 @@ def validate_host_config(hc: dict[str, Any]) -> None:
     rp = hc.get("RestartPolicy") or {}
     name = rp.get("Name") or ""
     if name not in _RESTART_POLICIES:
-        raise errors.InvalidParameter(
-            f"invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', "
-            "'on-failure', or 'unless-stopped'"
-        )
+        raise errors.InvalidParameter(f"invalid restart policy '{name}'")  # dockerd 20.10's
     retries = rp.get("MaximumRetryCount") or 0
     if retries < 0:
         raise errors.InvalidParameter(
