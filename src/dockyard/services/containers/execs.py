@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import shutil
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from dockyard.services.containers.record import merge_env
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.services.protocols import Json
 from dockyard.state.containers import ContainerRecord
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from dockyard.services.containers.service import Containers
@@ -156,13 +159,17 @@ class Execs:
             stderr=bool(inst.config.get("AttachStderr", True)),
             on_end=on_end,
         )
+        conn = await shimlib.connect(self.owner.launcher.sock(inst.id))
         try:
-            conn = await shimlib.connect(self.owner.launcher.sock(inst.id))
             await handle.started()
-        except errors.DockyardError:
+        except errors.DockyardError as e:
+            # As dockerd: the stream was promised, so it just ends; inspect says 126.
+            log.info("exec %s did not start: %s", inst.id[:12], e.message)
             inst.running = False
             inst.exit_code = 126
-            raise
+            await conn.close()
+            session.fail()
+            return session
         inst.pid = handle.container_pid
         session.connect(conn)
         return session
