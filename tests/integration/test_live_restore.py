@@ -67,3 +67,26 @@ def test_kill9_daemon_container_survives_and_is_readopted(own_daemon: Daemon) ->
     assert d.api("POST", f"/containers/{long}/stop?t=0")[0] == 204
     _, info = d.api("GET", f"/containers/{long}/json")
     assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 137
+
+
+def test_restart_always_container_is_started_again_by_a_new_daemon(own_daemon: Daemon) -> None:
+    """E4: a --restart always container that exited while no daemon ran is started at boot."""
+    d = own_daemon
+    status, out = d.api(
+        "POST",
+        "/containers/create",
+        {"Image": "busybox", "Cmd": ["sh", "-c", "sleep 1; exit 2"],
+         "HostConfig": {"RestartPolicy": {"Name": "always"}}},
+    )  # fmt: skip
+    assert status == 201, out
+    cid = out["Id"]
+    assert d.api("POST", f"/containers/{cid}/start")[0] == 204
+    d.stop(signal.SIGKILL)
+    time.sleep(1.5)
+    d.start()
+    _, info = d.api("GET", f"/containers/{cid}/json")
+    assert info["State"]["Status"] in ("running", "restarting")
+    assert info["RestartCount"] >= 0
+    assert d.api("POST", f"/containers/{cid}/stop?t=0")[0] == 204
+    _, info = d.api("GET", f"/containers/{cid}/json")
+    assert info["State"]["Status"] == "exited"
