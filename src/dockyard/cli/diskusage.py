@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard.cli.format import HEADERS, ContainerRow, image_rows, render
-from dockyard.cli.units import human_size
+from dockyard.units import human_size
 
 DF_TABLE = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
 DF_HEADERS = {

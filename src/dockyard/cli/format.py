@@ -10,7 +10,7 @@ from typing import Any
 
 from dockyard.cli.tabwriter import align
 from dockyard.cli.template import parse
-from dockyard.cli.units import human_duration, human_size
+from dockyard.units import human_duration, human_size
 
 PS_TABLE = (
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"

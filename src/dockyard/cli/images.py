@@ -212,7 +212,7 @@ def _prune_flags(p: Parser) -> None:
 
 def _prune(ns: argparse.Namespace, s: Session) -> int:
     from dockyard.cli.lifecycle import confirm
-    from dockyard.cli.units import human_size
+    from dockyard.units import human_size
 
     warning = (
         "WARNING! This will remove all images without at least one container associated to them."

@@ -162,7 +162,7 @@ def _prune_flags(p: Parser) -> None:
 
 def _prune(ns: argparse.Namespace, s: Session) -> int:
     from dockyard.cli.containers import filters_json
-    from dockyard.cli.units import human_size
+    from dockyard.units import human_size
 
     if not ns.force and not confirm(s, "WARNING! This will remove all stopped containers."):
         return 0

@@ -7,7 +7,7 @@ import ipaddress
 from typing import Any
 
 from dockyard.cli.command import CLIError
-from dockyard.cli.units import ram_in_bytes
+from dockyard.units import ram_in_bytes
 
 
 def _flag_err(value: str, flag: str, reason: str) -> CLIError:

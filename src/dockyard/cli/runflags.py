@@ -10,7 +10,7 @@ from typing import Any
 
 from dockyard.cli.command import CLIError, Parser, env_file_lines, flag_error
 from dockyard.cli.portspec import parse_mount, parse_ports, parse_ulimit
-from dockyard.cli.units import ram_in_bytes
+from dockyard.units import ram_in_bytes
 
 
 def mem_bytes(flag: str) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.state.containers import ContainerRecord
+from dockyard.units import human_duration
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -25,34 +26,6 @@ def parse_rfc3339(s: str) -> float:
     main, _, frac = s.rstrip("Z").partition(".")
     base = datetime.fromisoformat(main + "+00:00").timestamp()
     return base + (float("0." + frac) if frac else 0.0)
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration, which Docker uses for `Up 5 seconds` and `3 minutes ago`."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(seconds / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // (24 * 7)} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // (24 * 30)} months"
-    return f"{hours // (24 * 365)} years"
 
 
 def state_name(st: dict[str, Any]) -> str:

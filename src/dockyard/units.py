@@ -1,5 +1,5 @@
-"""Go-units arithmetic as docker-cli prints and parses it: human durations, decimal sizes with
-three significant digits, and RAMInBytes for `--memory`-style flags."""
+"""Go-units arithmetic as Docker prints and parses it, shared by the daemon and the (lightweight,
+stdlib-only) CLI: human durations, decimal sizes with three significant digits, RAMInBytes."""
 
 from __future__ import annotations
 
