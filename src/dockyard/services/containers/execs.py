@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from dockyard import errors
 from dockyard.runtime import shim as shimlib
 from dockyard.runtime import spec as ocispec
+from dockyard.services.containers import files
 from dockyard.services.containers.record import merge_env
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.services.protocols import Json
@@ -91,12 +92,12 @@ class Execs:
 
     def _process(self, rec: ContainerRecord, inst: ExecInstance, tty: bool) -> Json:
         bundle = self.owner.launcher.bundle(rec.id)
-        base = json.loads((bundle / "config.json").read_text())["process"]
+        spec = json.loads((bundle / "config.json").read_text())
+        base = spec["process"]
         c = inst.config
-        rootfs = Path(json.loads((bundle / "config.json").read_text())["root"]["path"])
         user_spec = c.get("User") or rec.config.get("User") or ""
-        uid, gid, gids = ocispec.resolve_user(
-            user_spec, _read(rootfs / "etc/passwd"), _read(rootfs / "etc/group")
+        uid, gid, gids = files.resolve_user(
+            Path(spec["root"]["path"]), user_spec, rec.host_config.get("GroupAdd") or ()
         )
         base["user"] = {"uid": uid, "gid": gid, "additionalGids": gids}
         base["args"] = list(c["Cmd"])
@@ -203,10 +204,3 @@ class Execs:
     def forget_container(self, cid: str) -> None:
         for k in [k for k, e in self._by_id.items() if e.container_id == cid]:
             del self._by_id[k]
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""

@@ -4,6 +4,7 @@ Written under <data-root>/containers/<id>/ so they survive restarts and show in 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 _HOSTS_BASE = (
@@ -96,3 +97,18 @@ def file_mounts(paths: dict[str, str], read_only_rootfs: bool) -> list[dict[str,
             ("/etc/hosts", "HostsPath"),
         )
     ]
+
+
+def resolve_user(
+    rootfs: Path, user_spec: str, group_add: Iterable[str] = ()
+) -> tuple[int, int, list[int]]:
+    """uid, gid and supplementary gids for `-u`, from the container's own passwd and group."""
+    from dockyard.runtime.spec import resolve_user as resolve
+
+    def read(name: str) -> str:
+        try:
+            return (rootfs / "etc" / name).read_text()
+        except OSError:
+            return ""
+
+    return resolve(user_spec, read("passwd"), read("group"), tuple(group_add))

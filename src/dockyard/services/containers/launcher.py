@@ -107,11 +107,7 @@ class Launcher:
             resolv_conf=net.resolv_conf,
         )
         rec.doc.update(paths)
-        user = ocispec.resolve_user(
-            cfg.get("User") or "",
-            _read(rootfs / "etc/passwd"),
-            _read(rootfs / "etc/group"),
-        )
+        user = files.resolve_user(rootfs, cfg.get("User") or "", hc.get("GroupAdd") or ())
         mounts = files.file_mounts(paths, bool(hc.get("ReadonlyRootfs")))
         mounts += self.mounts.oci_mounts(rec)
         if net.env:
@@ -273,13 +269,6 @@ def _spawn(*args: Any, **kw: Any) -> shimlib.ShimHandle:
         raise errors.InvalidParameter(
             f"failed to create task for container: OCI runtime create failed: {e.message}: unknown"
         ) from None
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
 
 
 def _rmdir_cgroups(parent: str, cid: str) -> None:

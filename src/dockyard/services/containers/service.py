@@ -170,7 +170,9 @@ class Containers(ContainerQueries):
 
     def _prepare_mounts(self, rec: ContainerRecord) -> list[Json]:
         hc = rec.host_config
-        if not (hc.get("Binds") or hc.get("Mounts") or hc.get("Tmpfs") or rec.config.get("Volumes")):
+        if not (
+            hc.get("Binds") or hc.get("Mounts") or hc.get("Tmpfs") or rec.config.get("Volumes")
+        ):
             return []  # nothing to mount: spare the rootfs mount on the create path
         rootfs = self.layers.mount(rec.id)
         try:
