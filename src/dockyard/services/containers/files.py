@@ -7,6 +7,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from dockyard.runtime import spec
+
 _HOSTS_BASE = (
     "127.0.0.1\tlocalhost\n"
     "::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -103,7 +105,6 @@ def resolve_user(
     rootfs: Path, user_spec: str, group_add: Iterable[str] = ()
 ) -> tuple[int, int, list[int]]:
     """uid, gid and supplementary gids for `-u`, from the container's own passwd and group."""
-    from dockyard.runtime.spec import resolve_user as resolve
 
     def read(name: str) -> str:
         try:
@@ -111,4 +112,4 @@ def resolve_user(
         except OSError:
             return ""
 
-    return resolve(user_spec, read("passwd"), read("group"), tuple(group_add))
+    return spec.resolve_user(user_spec, read("passwd"), read("group"), tuple(group_add))
