@@ -45,6 +45,8 @@ class Daemon:
     exec_root: Path
     socket: Path
     cgroup_parent: str
+    # own bridge device and nft table (dockyard-<bridge>) per daemon
+    bridge: str = field(default_factory=lambda: f"dyl{os.getpid()}")
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
 
@@ -89,7 +91,8 @@ class Daemon:
         self.log_path = self.root / "daemon.log"
         argv = [sys.executable, "-m", "dockyard", "daemon", "--data-root", str(self.data_root),
                 "--exec-root", str(self.exec_root), "-H", self.host,
-                "--cgroup-parent", self.cgroup_parent, "--log-level", "debug"]  # fmt: skip
+                "--cgroup-parent", self.cgroup_parent, "--log-level", "debug",
+                "--bridge", self.bridge]  # fmt: skip
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(
                 argv, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
@@ -157,6 +160,12 @@ def _cgroups(parent: str) -> list[Path]:
     return [p for p in list(base.glob(f"*/{parent}")) + [base / "unified" / parent] if p.exists()]
 
 
+def _links_on(bridge: str) -> list[str]:
+    out = subprocess.run(["ip", "-o", "link", "show", "master", bridge],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    return [line.split(":")[1].strip().split("@")[0] for line in out.stdout.splitlines()]
+
+
 def teardown_host_state(d: Daemon) -> list[str]:
     """Remove what a daemon and its containers made; return what had to be forced (leaks)."""
     leaks: list[str] = []
@@ -173,6 +182,13 @@ def teardown_host_state(d: Daemon) -> list[str]:
     for mp in sorted(_mounts_under(d.root), key=len, reverse=True):
         leaks.append(f"mount {mp}")
         subprocess.run(["umount", "-l", mp], check=False)
+    # The daemon leaves its bridge and table for the next start; a test session ends them.
+    subprocess.run(["nft", "delete", "table", "ip", f"dockyard-{d.bridge}"],
+                   capture_output=True, check=False)  # fmt: skip
+    for link in _links_on(d.bridge):
+        leaks.append(f"link {link}")
+        subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
+    subprocess.run(["ip", "link", "del", d.bridge], capture_output=True, check=False)
     for cg in _cgroups(d.cgroup_parent):
         for sub in sorted(cg.glob("**/"), key=lambda p: len(str(p)), reverse=True):
             with contextlib.suppress(OSError):
@@ -192,6 +208,7 @@ def daemon() -> Iterator[Daemon]:
         exec_root=root / "exec",
         socket=root / "dockyard.sock",
         cgroup_parent=f"dockyard-test-{os.getpid()}",
+        bridge=f"dyt{os.getpid()}",
     )
     d.start()
     status, body = d.api("POST", "/dockyard/images/bootstrap")

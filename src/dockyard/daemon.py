@@ -30,6 +30,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("-p", "--pidfile", default=None)
     p.add_argument("--cgroup-parent", default="dockyard",
                    help="cgroup parent for containers (own one per private test daemon)")  # fmt: skip
+    p.add_argument("-b", "--bridge", default="dockyard0", help="the default bridge's device")
+    p.add_argument("--bip", default="", help="the default bridge's address, CIDR")
+    p.add_argument("--default-address-pool", action="append", default=[],
+                   help="base=CIDR,size=N pools for the default bridge's subnet")  # fmt: skip
+    p.add_argument("--iptables", default="true", choices=["true", "false"],
+                   help="manage dockyard's nftables table (port publishing, masquerade)")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -43,11 +49,18 @@ def _lock(data_root: Path) -> int:
     return fd
 
 
-async def _serve(cfg: Config, cgroup_parent: str, pidfile: Path) -> None:
+async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     from dockyard.api.server import serve
     from dockyard.engine import Engine, EngineOptions
 
-    engine = await asyncio.to_thread(Engine, cfg, EngineOptions(cgroup_parent=cgroup_parent))
+    opts = EngineOptions(
+        cgroup_parent=args.cgroup_parent,
+        bridge=args.bridge,
+        bip=args.bip,
+        default_address_pools=tuple(args.default_address_pool),
+        iptables=args.iptables == "true",
+    )
+    engine = await asyncio.to_thread(Engine, cfg, opts)
     await engine.start()
     runner = await serve(engine, cfg.socket)
     log.info("API listening on %s", cfg.socket)
@@ -94,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     pidfile = Path(args.pidfile) if args.pidfile else cfg.exec_root / "dockyard.pid"
     pidfile.write_text(f"{os.getpid()}\n")
     try:
-        asyncio.run(_serve(cfg, args.cgroup_parent, pidfile))
+        asyncio.run(_serve(cfg, args, pidfile))
     finally:  # reached only when start-up fails
         pidfile.unlink(missing_ok=True)
         os.close(lock_fd)

@@ -9,20 +9,29 @@ from dataclasses import dataclass
 
 from dockyard.config import Config
 from dockyard.images.content import ContentStore
+from dockyard.network import records as network_state
+from dockyard.network.setup import build_networks
 from dockyard.runtime.shimbuild import ensure_shim
-from dockyard.services.containers.hooks import BasicNetwork, NoMounts
+from dockyard.services.build import Build
+from dockyard.services.containers.archive import ContainerArchive
 from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.service import Containers
 from dockyard.services.events import Events
 from dockyard.services.images import Images
 from dockyard.services.system import System
+from dockyard.services.volumes import Volumes
+from dockyard.state import buildcache as buildcache_state
 from dockyard.state import containers as containers_state
 from dockyard.state import images as images_state
 from dockyard.state import layers as layers_state
+from dockyard.state import volumes as volumes_state
 from dockyard.state.containers import ContainerRepo
 from dockyard.state.db import Database
 from dockyard.storage.layers import Layers
 from dockyard.storage.overlay2 import Overlay2
+from dockyard.volumes.hooks import VolumeMounts, volume_users
+from dockyard.volumes.local import LocalDriver
+from dockyard.volumes.store import VolumeStore
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +39,10 @@ log = logging.getLogger(__name__)
 @dataclass
 class EngineOptions:
     cgroup_parent: str = "dockyard"
+    bridge: str = "dockyard0"  # dockerd's --bridge / --bip / --default-address-pool / --iptables
+    bip: str = ""
+    default_address_pools: tuple[str, ...] = ()
+    iptables: bool = True
 
 
 class Engine:
@@ -40,19 +53,37 @@ class Engine:
         self.containers: Containers  # built last; the lambdas below reach it late
         self.db = Database.open(
             cfg.db_path,
-            schemas=[layers_state.SCHEMA, images_state.SCHEMA, containers_state.SCHEMA],
+            schemas=[
+                layers_state.SCHEMA,
+                images_state.SCHEMA,
+                containers_state.SCHEMA,
+                buildcache_state.SCHEMA,
+                volumes_state.SCHEMA,
+                network_state.SCHEMA,
+            ],
         )
         self.driver = Overlay2(cfg.overlay_root)
         self.layers = Layers(self.db, self.driver)
         self.events = Events()
         self.content = ContentStore(cfg.content_root, cfg.tmp_root)
+        self.volume_store = VolumeStore(
+            self.db,
+            LocalDriver(cfg.data_root / "volumes"),
+            users=lambda: volume_users(self.containers.repo.all()),
+            publish=self.events.publish,
+        )
+        self.volumes = Volumes(self.volume_store)
+        self.networks = build_networks(
+            cfg, self.db, opts.bridge, opts.bip, opts.default_address_pools, opts.iptables,
+            lookup=lambda ref: self.containers.get(ref),
+        )  # fmt: skip
         self.launcher = Launcher(
             cfg,
             self.layers,
             ensure_shim(cfg.data_root / "bin"),
             opts.cgroup_parent,
-            mounts=NoMounts(),
-            network=BasicNetwork(lambda ref: self.containers.get(ref)),
+            mounts=VolumeMounts(self.volume_store, cfg.data_root),
+            network=self.networks,
         )
         # Images ask "is this image used?" of the container service, built just after.
         self.images = Images(
@@ -66,7 +97,9 @@ class Engine:
         self.containers = Containers(
             cfg, ContainerRepo(self.db), self.layers, self.images, self.events, self.launcher
         )
-        self.system = System(cfg, self.containers, self.images, self.layers)
+        self.archive = ContainerArchive(self.containers.get, self.layers, self.events)
+        self.system = System(cfg, self.containers, self.images, self.layers, self.volumes)
+        self.build = Build(cfg, self.db, self.images, self.layers, self.containers)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -74,7 +107,12 @@ class Engine:
         self.launcher.loop = loop
         self.events.bind(loop)
         await asyncio.to_thread(self.layers.reconcile)
+        await asyncio.to_thread(self.networks.start)
         await asyncio.to_thread(self.containers.restore)
+        await asyncio.to_thread(self.networks.reconcile, self._running_ids)
+
+    def _running_ids(self) -> set[str]:
+        return {r.id for r in self.containers.repo.all() if r.state["Status"] in ("running", "paused")}
 
     async def close(self) -> None:
         """Leave containers running (live-restore): their shims keep logs and exit codes."""

@@ -6,7 +6,10 @@ from typing import Protocol
 
 from aiohttp import web
 
+from dockyard.network.service import Networks
+from dockyard.services.containers.archive import ContainerArchive
 from dockyard.services.protocols import ContainerService, EventBus, ImageService, SystemService
+from dockyard.services.volumes import Volumes
 
 
 class Engine(Protocol):
@@ -20,6 +23,12 @@ class Engine(Protocol):
     def events(self) -> EventBus: ...
     @property
     def system(self) -> SystemService: ...
+    @property
+    def volumes(self) -> Volumes: ...
+    @property
+    def archive(self) -> ContainerArchive: ...
+    @property
+    def networks(self) -> Networks: ...
 
 
 ENGINE = web.AppKey("engine", Engine)

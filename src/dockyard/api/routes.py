@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from dockyard.api import containers, events, exec, images, system
+from dockyard.api import archive, build, containers, events, exec, images, networks, system, volumes
 
 VERSION_PREFIX = r"/v{version:[0-9][0-9.]*}"
 IMAGE = "{name:.+}"
@@ -28,6 +28,12 @@ ROUTES: list[Route] = [
     Route("GET", "/version", system.version),
     Route("GET", "/info", system.info),
     Route("GET", "/system/df", system.df),
+    # volumes (S8)
+    Route("GET", "/volumes", volumes.list_),
+    Route("POST", "/volumes/create", volumes.create),
+    Route("POST", "/volumes/prune", volumes.prune),
+    Route("GET", "/volumes/{name}", volumes.inspect),
+    Route("DELETE", "/volumes/{name}", volumes.remove),
     Route("GET", "/events", events.events),
     # containers (fixed paths before the {id} ones)
     Route("POST", "/containers/create", containers.create),
@@ -46,6 +52,9 @@ ROUTES: list[Route] = [
     Route("POST", "/containers/{id}/rename", containers.rename),
     Route("GET", "/containers/{id}/changes", containers.changes),
     Route("GET", "/containers/{id}/export", containers.export),
+    Route("HEAD", "/containers/{id}/archive", archive.head),
+    Route("GET", "/containers/{id}/archive", archive.get),
+    Route("PUT", "/containers/{id}/archive", archive.put),
     Route("POST", "/containers/{id}/resize", containers.resize),
     Route("POST", "/containers/{id}/attach", containers.attach),
     Route("DELETE", "/containers/{id}", containers.remove),
@@ -66,6 +75,12 @@ ROUTES: list[Route] = [
     Route("GET", f"/images/{IMAGE}/get", images.save),
     Route("POST", f"/images/{IMAGE}/tag", images.tag),
     Route("DELETE", f"/images/{IMAGE}", images.remove),
+    # build
+    Route("POST", "/build", build.build),
+    Route("POST", "/build/prune", build.prune),
+    # networks
+    Route("GET", "/networks", networks.list_),
+    Route("GET", "/networks/{id}", networks.inspect),
     # dockyard extensions
     Route("POST", "/dockyard/images/bootstrap", images.bootstrap),
 ]

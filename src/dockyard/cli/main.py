@@ -29,6 +29,7 @@ TOP: dict[str, tuple[str, str]] = {
     "top": ("containers", "top"),
     "diff": ("containers", "diff"),
     "export": ("containers", "export"),
+    "cp": ("cp", "cp"),
     "commit": ("containers", "commit"),
     "inspect": ("inspect", "inspect"),
     "images": ("images", "images"),
@@ -38,9 +39,11 @@ TOP: dict[str, tuple[str, str]] = {
     "import": ("images", "import"),
     "save": ("images", "save"),
     "load": ("images", "load"),
+    "build": ("build", "build"),
     "info": ("system", "info"),
     "version": ("system", "version"),
     "events": ("system", "events"),
+    "port": ("networks", "port"),
 }
 
 GROUPS: dict[str, dict[str, tuple[str, str]]] = {
@@ -51,6 +54,7 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "remove": ("lifecycle", "rm"),
         "prune": ("lifecycle", "prune"),
         "inspect": ("inspect", "container"),
+        "cp": ("cp", "cp"),
     },
     "image": {
         "ls": ("images", "images"),
@@ -65,9 +69,29 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "save": ("images", "save"),
         "load": ("images", "load"),
         "bootstrap": ("images", "bootstrap"),
+        "build": ("build", "build"),
+    },
+    "builder": {
+        "build": ("build", "build"),
+        "prune": ("build", "prune"),
+    },
+    "volume": {
+        "create": ("volumes", "create"),
+        "inspect": ("volumes", "inspect"),
+        "ls": ("volumes", "ls"),
+        "list": ("volumes", "ls"),
+        "rm": ("volumes", "rm"),
+        "remove": ("volumes", "rm"),
+        "prune": ("volumes", "prune"),
+    },
+    "network": {
+        "ls": ("networks", "ls"),
+        "list": ("networks", "ls"),
+        "inspect": ("networks", "inspect"),
     },
     "system": {
         "df": ("system", "df"),
+        "prune": ("prune", "system"),
         "info": ("system", "info"),
         "events": ("system", "events"),
     },
@@ -88,6 +112,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  volume      Manage volumes
   system      Manage dockyard
 
 Commands:

@@ -26,11 +26,14 @@ def _runc_version() -> str:
 
 
 class System:
-    def __init__(self, cfg: Config, containers: Any, images: Any, layers: Any) -> None:
+    def __init__(
+        self, cfg: Config, containers: Any, images: Any, layers: Any, volumes: Any = None
+    ) -> None:
         self.cfg = cfg
         self.containers = containers
         self.images = images
         self.layers = layers
+        self.volumes = volumes
         self._runc_commit: str | None = None
 
     def version(self) -> Json:
@@ -156,14 +159,33 @@ class System:
         }
 
     def df(self) -> Json:
+        """S5: images with shared/unique sizes (a layer used by two images is shared and counted
+        once in LayersSize), containers with SizeRw, volumes with {Size, RefCount}."""
         images = self.images.list(False, {}, False)
         containers = self.containers.list(True, 0, True, {})
-        layers_size = sum(i.get("Size", 0) for i in images)
+        users: dict[str, int] = {}
+        for c in containers:
+            users[c.get("ImageID", "")] = users.get(c.get("ImageID", ""), 0) + 1
+        chains: dict[str, list[Any]] = {}
+        layer_images: dict[str, int] = {}  # chain id -> number of images holding it
+        unique: dict[str, int] = {}
+        for img in images:
+            top = self.images.get(img["Id"]).top_chain_id
+            chain = self.layers.chain(top) if top else []
+            chains[img["Id"]] = chain
+            for layer in chain:
+                layer_images[layer.chain_id] = layer_images.get(layer.chain_id, 0) + 1
+                unique[layer.chain_id] = layer.size
+        for img in images:
+            img["Containers"] = users.get(img["Id"], 0)
+            img["SharedSize"] = sum(
+                layer.size for layer in chains[img["Id"]] if layer_images[layer.chain_id] > 1
+            )
         return {
-            "LayersSize": layers_size,
+            "LayersSize": sum(unique.values()),
             "Images": images,
             "Containers": containers,
-            "Volumes": [],
+            "Volumes": self.volumes.usage() if self.volumes is not None else [],
             "BuildCache": [],
         }
 

@@ -43,7 +43,7 @@ class MountHooks(Protocol):
 class NetworkPlan:
     netns_path: str | None  # None: runc makes a fresh netns; "host": the host's
     address: str | None = None  # the container's IP for its own /etc/hosts line
-    extra_hosts: list[str] = field(default_factory=list)  # "name:ip" lines (links, --add-host)
+    extra_hosts: list[str] = field(default_factory=list)  # "name:ip": --add-host, then links
     resolv_conf: str | None = None  # None: the host's, minus loopback servers
     env: list[str] = field(default_factory=list)  # link variables (N2)
 
@@ -100,7 +100,7 @@ class BasicNetwork:
             if other.state["Status"] not in ("running", "paused"):
                 raise errors.Conflict(f"cannot join network of a non running container: {other.id}")
             return NetworkPlan(f"/proc/{other.state['Pid']}/ns/net")
-        return NetworkPlan(None)
+        return NetworkPlan(None, extra_hosts=list(rec.host_config.get("ExtraHosts") or []))
 
     def teardown(self, rec: ContainerRecord) -> None:
         return None

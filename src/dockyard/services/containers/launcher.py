@@ -102,7 +102,7 @@ class Launcher:
             hostname=cfg.get("Hostname") or rec.id[:12],
             domainname=cfg.get("Domainname") or "",
             host_network=net.netns_path == "host",
-            extra_hosts=[*(hc.get("ExtraHosts") or []), *net.extra_hosts],
+            extra_hosts=net.extra_hosts,  # --add-host (host-gateway resolved), then links
             address=net.address,
             resolv_conf=net.resolv_conf,
         )

@@ -115,7 +115,7 @@ def summary(rec: ContainerRecord, image_ref: str, now: float) -> dict[str, Any]:
         "ImageID": rec.image_id,
         "Command": command,
         "Created": int(parse_rfc3339(rec.created)),
-        "Ports": [],
+        "Ports": _ports(rec.doc.get("NetworkSettings", {}).get("Ports") or {}),
         "Labels": cfg.get("Labels") or {},
         "State": rec.state["Status"],
         "Status": status_text(rec.state, now),
@@ -123,3 +123,16 @@ def summary(rec: ContainerRecord, image_ref: str, now: float) -> dict[str, Any]:
         "NetworkSettings": {"Networks": rec.doc.get("NetworkSettings", {}).get("Networks", {})},
         "Mounts": rec.doc.get("Mounts") or [],
     }
+
+
+def _ports(ports: dict[str, Any]) -> list[dict[str, Any]]:
+    """`NetworkSettings.Ports` in the list form `GET /containers/json` uses."""
+    out: list[dict[str, Any]] = []
+    for key, bindings in ports.items():
+        port, _, proto = key.partition("/")
+        if not bindings:
+            out.append({"PrivatePort": int(port), "Type": proto})
+        for b in bindings or []:
+            out.append({"IP": b["HostIp"], "PrivatePort": int(port),
+                        "PublicPort": int(b["HostPort"]), "Type": proto})  # fmt: skip
+    return out

@@ -1,0 +1,125 @@
+"""The step machinery every instruction uses (MISSION S1): the cache probe (parent image +
+step key; once a step misses, the rest of the stage builds), committing a step's image, and the
+read-only view of an image's filesystem."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from dockyard.build.commit import StepCommitter
+from dockyard.build.plan import BuildOptions
+from dockyard.build.rootview import RootView
+from dockyard.build.runner import StepRunner
+from dockyard.build.stage import DEFAULT_SHELL, StageState, short, stream
+from dockyard.services.protocols import Json
+from dockyard.state.buildcache import BuildCacheRepo
+
+
+class StepBase:
+    def __init__(
+        self,
+        images: Any,
+        layers: Any,
+        cache: BuildCacheRepo,
+        runner: StepRunner,
+        context: Path,
+        tmp: Path,
+        opts: BuildOptions,
+    ) -> None:
+        self.images = images
+        self.layers = layers
+        self.cache = cache
+        self.runner = runner
+        self.context = context
+        self.tmp = tmp
+        self.opts = opts
+        self.committer = StepCommitter(images)
+        self.stage_images: dict[str, str | None] = {}
+        self.used_args: set[str] = set()
+        self.global_args: dict[str, str | None] = {}
+
+    def _nop(self, shell: list[str], comment: str) -> list[str]:
+        return [*shell, "#(nop) ", comment]
+
+    def _probe(self, state: StageState, key: str) -> str | None:
+        if self.opts.nocache or state.busted or state.image_id is None:
+            return None
+        found = self.cache.lookup(state.image_id, key)
+        if found is not None and self.images.repo.get(found) is not None:
+            return found
+        state.busted = True
+        return None
+
+    def _adopt(self, state: StageState, image_id: str, cfg: Json | None = None) -> None:
+        state.image_id = image_id
+        state.config = copy.deepcopy(
+            cfg if cfg is not None else self.images.config(image_id).get("config") or {}
+        )
+
+    async def _cached(self, state: StageState, key: str) -> AsyncIterator[Json]:
+        found = await asyncio.to_thread(self._probe, state, key)
+        if found is not None:
+            await asyncio.to_thread(self._adopt, state, found)
+            yield stream(" ---> Using cache\n")
+            yield stream(f" ---> {short(found)}\n")
+
+    async def _finish(
+        self, state: StageState, key: str, image_id: str, cfg: Json
+    ) -> AsyncIterator[Json]:
+        parent = state.image_id
+        if parent is not None:
+            await asyncio.to_thread(self.cache.store, parent, key, image_id)
+        state.image_id = image_id
+        state.config = cfg
+        yield stream(f" ---> {short(image_id)}\n")
+
+    async def _metadata(
+        self, state: StageState, cfg: Json, comment: str, layer: Any = None
+    ) -> AsyncIterator[Json]:
+        shell = list(state.config.get("Shell") or DEFAULT_SHELL)
+        key = f"nop {comment}" + ("\nmkdir" if layer is not None else "")
+        hit = False
+        async for msg in self._cached(state, key):
+            hit = True
+            yield msg
+        if hit:
+            return
+        cmd = self._nop(shell, comment)
+        ccfg = {**cfg, "Cmd": cmd, "Image": state.image_id or ""}
+        image_id = await asyncio.to_thread(
+            self.committer.commit, state.image_id, cfg, " ".join(cmd), layer, ccfg
+        )
+        async for msg in self._finish(state, key, image_id, cfg):
+            yield msg
+
+    def _view(self, image_id: str | None) -> RootView:
+        if image_id is None:
+            return RootView([])
+        top = self.images.get(image_id).top_chain_id
+        chain = self.layers.chain(top) if top else []
+        driver = self.layers.driver
+        return RootView([driver.diff_dir(layer.cache_id) for layer in reversed(chain)])
+
+    async def _metadata_layer(
+        self, state: StageState, key: str, comment: str, layer: Any
+    ) -> AsyncIterator[Json]:
+        hit = False
+        async for msg in self._cached(state, key):
+            hit = True
+            yield msg
+        if hit:
+            return
+        shell = list(state.config.get("Shell") or DEFAULT_SHELL)
+        cmd = [*shell, "#(nop) " + comment]  # one word: Docker's COPY/ADD comment, one space
+        cfg = copy.deepcopy(state.config)
+        ccfg = {**cfg, "Cmd": cmd, "Image": state.image_id or ""}
+        layer.seek(0)
+        image_id = await asyncio.to_thread(
+            self.committer.commit, state.image_id, cfg, " ".join(cmd), layer, ccfg
+        )
+        async for msg in self._finish(state, key, image_id, cfg):
+            yield msg

@@ -1,0 +1,133 @@
+"""The bridge driver (N3): the host bridge, its subnet and firewall table, and one veth endpoint
+per container.
+
+Lifecycle:
+    ensure(stored_subnet)   at daemon start: adopt an existing bridge as it is (never
+                            reconfigured), or create one with --bip or a free default pool;
+                            load the nft table with the DNAT elements of running containers
+    attach(...)             at container start: veth pair, eth0 inside the netns, DNAT elements
+    detach(...)             at container exit/rm: idempotent, best effort
+    close()                 at test teardown: remove the bridge and table, only if ours
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from pathlib import Path
+
+from dockyard import errors
+from dockyard.network import ipam, netlink
+from dockyard.network.firewall import nft, ruleset
+from dockyard.network.firewall.ruleset import BridgeRules, Dnat
+
+log = logging.getLogger(__name__)
+
+VETH_PREFIX = "dyv"
+
+
+@dataclass(frozen=True)
+class BridgeInfo:
+    device: str
+    subnet: IPv4Network
+    gateway: IPv4Address
+    ours: bool
+
+
+def table_name(bridge: str) -> str:
+    """One table per daemon instance, named after its bridge, so one daemon's reconcile never
+    touches another's rules."""
+    return "dockyard" if bridge == "dockyard0" else f"dockyard-{bridge}"
+
+
+class BridgeDriver:
+    def __init__(
+        self,
+        device: str,
+        bip: IPv4Interface | None,
+        pools: tuple[ipam.Pool, ...],
+        firewall: bool = True,
+    ) -> None:
+        self.device = device
+        self.bip = bip
+        self.pools = pools
+        self.firewall = firewall
+        self.table = table_name(device)
+        self.info: BridgeInfo | None = None
+
+    @property
+    def alias(self) -> str:
+        return f"dockyard:{self.device}"
+
+    def ensure(self, stored: IPv4Network | None, dnats: Iterable[Dnat]) -> BridgeInfo:
+        current = netlink.link_ipv4(self.device)
+        if current is not None:
+            ours = netlink.link_alias(self.device) == self.alias
+            info = BridgeInfo(self.device, current.network, current.ip, ours)
+        elif netlink.link_exists(self.device):
+            raise errors.System(f"bridge {self.device} exists but has no IPv4 address")
+        else:
+            if self.bip is not None:
+                gw = self.bip
+            else:
+                taken = netlink.host_networks()
+                if stored is not None and not any(stored.overlaps(t) for t in taken if t.prefixlen):
+                    subnet = stored
+                else:
+                    subnet = ipam.choose_subnet(self.pools, taken)
+                gw = IPv4Interface(f"{ipam.gateway_of(subnet)}/{subnet.prefixlen}")
+            netlink.create_bridge(self.device, gw, self.alias)
+            info = BridgeInfo(self.device, gw.network, gw.ip, True)
+        netlink.sysctl("net.ipv4.ip_forward", "1")
+        # DNAT of 127.0.0.1 towards the bridge: loopback sources must be routable there.
+        netlink.sysctl(f"net.ipv4.conf.{self.device}.route_localnet", "1")
+        if self.firewall:
+            nft.apply(ruleset.table(BridgeRules(self.table, self.device, info.subnet), dnats))
+        self.info = info
+        return info
+
+    def attach(
+        self, veth: str, netns_path: Path, ip: IPv4Address, mac: str, dnats: list[Dnat]
+    ) -> None:
+        info = self._info()
+        netlink.add_veth(veth, self.device, netns_path, ipam.interface(ip, info.subnet),
+                         info.gateway, mac)  # fmt: skip
+        if dnats and self.firewall:
+            try:
+                nft.apply(ruleset.add(self.table, dnats))
+            except errors.DockyardError:
+                netlink.delete_link(veth)
+                raise
+
+    def detach(self, veth: str, dnats: list[Dnat]) -> list[str]:
+        """Best effort: returns what could not be undone."""
+        problems: list[str] = []
+        if dnats and self.firewall:
+            try:
+                nft.apply(ruleset.delete(self.table, dnats))
+            except errors.DockyardError as e:
+                problems.append(str(e))
+        try:
+            netlink.delete_link(veth)
+        except Exception as e:  # noqa: BLE001 - teardown collects, never stops
+            problems.append(f"delete {veth}: {e}")
+        return problems
+
+    def leftover_veths(self, live: set[str]) -> list[str]:
+        """Our veths (by prefix) enslaved to no live endpoint. Only links on our own bridge
+        are candidates: another daemon's veths share the prefix."""
+        return [v for v in netlink.links_with_prefix(VETH_PREFIX) if v not in live and
+                netlink.master_of(v) == self.device]  # fmt: skip
+
+    def close(self) -> None:
+        if self.firewall:
+            nft.apply(ruleset.drop_table(self.table))
+        if self.info is not None and self.info.ours:
+            netlink.delete_link(self.device)
+
+    def _info(self) -> BridgeInfo:
+        if self.info is None:
+            raise errors.Unavailable("the default bridge is not set up")
+        return self.info

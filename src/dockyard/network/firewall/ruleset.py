@@ -1,0 +1,118 @@
+"""The nftables text dockyard loads, pure. One `ip` table per daemon instance; port publications
+are elements of two DNAT maps (tcp, udp) keyed by host address range and port, so a container's
+rules are added and removed by key in one atomic batch, without rule handles. Every rule and
+element carries `comment "dockyard:<owner>"` (owner: the bridge or a container id).
+
+Data path (dockerd's proxy-less mode):
+    prerouting  local destination           -> DNAT through the map (outside and containers)
+    output      local destination, incl 127/8 -> DNAT through the map (the host itself;
+                                               route_localnet on the bridge makes 127/8 routable)
+    postrouting from the subnet, not to the bridge      -> masquerade (outbound)
+                to the bridge from a local address      -> masquerade (host incl. 127.0.0.1)
+                to the bridge, DNAT'd, from the subnet  -> masquerade (hairpin)
+    forward     accept the bridge's traffic; drop direct access to containers from elsewhere
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+
+from dockyard.network.ports import Published
+
+MAPS = {"tcp": "tcp-dnat", "udp": "udp-dnat"}
+
+
+@dataclass(frozen=True)
+class BridgeRules:
+    table: str
+    bridge: str
+    subnet: IPv4Network
+
+
+@dataclass(frozen=True)
+class Dnat:
+    owner: str  # container id
+    port: Published
+    container_ip: IPv4Address
+
+
+def tag(owner: str) -> str:
+    return f'comment "dockyard:{owner}"'
+
+
+def _key(p: Published) -> str:
+    addr = "0.0.0.0/0" if p.host_ip in ("", "0.0.0.0") else p.host_ip
+    return f"{addr} . {p.host_port}"
+
+
+def _element(d: Dnat) -> str:
+    return f"{_key(d.port)} {tag(d.owner[:12])} : {d.container_ip} . {d.port.container_port}"
+
+
+def table(r: BridgeRules, dnats: Iterable[Dnat] = ()) -> str:
+    """The whole table, replacing any previous one atomically (the `add` makes the `delete`
+    safe when there was none)."""
+    br, net, own = r.bridge, r.subnet, tag(r.bridge)
+    maps = "".join(
+        f"  map {name} {{\n"
+        "    type ipv4_addr . inet_service : ipv4_addr . inet_service\n"
+        "    flags interval\n"
+        "  }\n"
+        for name in MAPS.values()
+    )
+    dnat = (
+        f"    fib daddr type local dnat ip to ip daddr . tcp dport map @tcp-dnat {own}\n"
+        f"    fib daddr type local dnat ip to ip daddr . udp dport map @udp-dnat {own}\n"
+    )
+    text = (
+        f"add table ip {r.table}\n"
+        f"delete table ip {r.table}\n"
+        f"table ip {r.table} {{\n{maps}"
+        "  chain prerouting {\n"
+        "    type nat hook prerouting priority dstnat; policy accept;\n"
+        f"{dnat}"
+        "  }\n"
+        "  chain output {\n"
+        "    type nat hook output priority -100; policy accept;\n"
+        f"{dnat}"
+        "  }\n"
+        "  chain postrouting {\n"
+        "    type nat hook postrouting priority srcnat; policy accept;\n"
+        f'    ip saddr {net} oifname != "{br}" masquerade {own}\n'
+        f'    oifname "{br}" fib saddr type local masquerade {own}\n'
+        f'    oifname "{br}" ip saddr {net} ct status dnat masquerade {own}\n'
+        "  }\n"
+        "  chain forward {\n"
+        "    type filter hook forward priority filter; policy accept;\n"
+        f'    iifname "{br}" accept {own}\n'
+        f'    oifname "{br}" ct state established,related accept {own}\n'
+        f'    oifname "{br}" ct status dnat accept {own}\n'
+        f'    oifname "{br}" drop {own}\n'
+        "  }\n"
+        "}\n"
+    )
+    return text + add(r.table, dnats)
+
+
+def add(table_name: str, dnats: Iterable[Dnat]) -> str:
+    return _elements("add", table_name, dnats, _element)
+
+
+def delete(table_name: str, dnats: Iterable[Dnat]) -> str:
+    return _elements("delete", table_name, dnats, lambda d: _key(d.port))
+
+
+def _elements(verb: str, table_name: str, dnats: Iterable[Dnat], render: object) -> str:
+    by_map: dict[str, list[str]] = {}
+    for d in dnats:
+        by_map.setdefault(MAPS[d.port.proto], []).append(render(d))  # type: ignore[operator]
+    return "".join(
+        f"{verb} element ip {table_name} {name} {{ {', '.join(items)} }}\n"
+        for name, items in by_map.items()
+    )
+
+
+def drop_table(table_name: str) -> str:
+    return f"add table ip {table_name}\ndelete table ip {table_name}\n"

@@ -1,0 +1,173 @@
+"""Netlink, through pyroute2: the only module that imports it. Bridges, veth pairs, addresses,
+routes, and sysctls (plain writes under /proc/sys)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from pathlib import Path
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from dockyard.network import netns
+
+log = logging.getLogger(__name__)
+# pyroute2 logs every netlink message at DEBUG: far too much for the daemon's debug log.
+logging.getLogger("pyroute2").setLevel(logging.WARNING)
+
+_ENODEV = 19
+_ESRCH = 3
+
+
+def sysctl(key: str, value: str) -> None:
+    """Write /proc/sys/<key with dots as slashes> only when it differs (writes are not free)."""
+    path = Path("/proc/sys") / key.replace(".", "/")
+    if path.read_text().strip() != value:
+        path.write_text(value)
+
+
+def host_networks() -> list[IPv4Network]:
+    """Every IPv4 prefix the host routes or owns: what a new bridge subnet must not overlap."""
+    out: list[IPv4Network] = []
+    with IPRoute() as ip:
+        for r in ip.get_routes(family=2, table=254):
+            dst = r.get_attr("RTA_DST")
+            if dst:
+                out.append(IPv4Network(f"{dst}/{r['dst_len']}", strict=False))
+        for a in ip.get_addr(family=2):
+            out.append(IPv4Network(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}", strict=False))
+    return out
+
+
+def _index(ip: Any, name: str) -> int | None:
+    found = ip.link_lookup(ifname=name)
+    return int(found[0]) if found else None
+
+
+def link_exists(name: str) -> bool:
+    with IPRoute() as ip:
+        return _index(ip, name) is not None
+
+
+def link_ipv4(name: str) -> IPv4Interface | None:
+    """The first IPv4 address on a link, or None (no link, or no address)."""
+    with IPRoute() as ip:
+        idx = _index(ip, name)
+        if idx is None:
+            return None
+        for a in ip.get_addr(family=2, index=idx):
+            return IPv4Interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+    return None
+
+
+def link_alias(name: str) -> str:
+    with IPRoute() as ip:
+        idx = _index(ip, name)
+        if idx is None:
+            return ""
+        return str(ip.get_links(idx)[0].get_attr("IFLA_IFALIAS") or "")
+
+
+def create_bridge(name: str, gateway: IPv4Interface, alias: str) -> None:
+    """A new bridge with the gateway address, up; the alias marks it as ours for reconcile."""
+    t0 = time.monotonic()
+    with IPRoute() as ip:
+        ip.link("add", ifname=name, kind="bridge")
+        idx = _index(ip, name)
+        assert idx is not None
+        ip.link("set", index=idx, ifalias=alias)
+        ip.addr("add", index=idx, address=str(gateway.ip), prefixlen=gateway.network.prefixlen)
+        ip.link("set", index=idx, state="up")
+    log.debug("netlink: bridge %s %s (%.1f ms)", name, gateway, (time.monotonic() - t0) * 1e3)
+
+
+def delete_link(name: str) -> None:
+    """Idempotent."""
+    with IPRoute() as ip:
+        try:
+            ip.link("del", ifname=name)
+        except NetlinkError as e:
+            if e.code not in (_ENODEV, _ESRCH):
+                raise
+    log.debug("netlink: deleted %s", name)
+
+
+def links_with_prefix(prefix: str) -> list[str]:
+    with IPRoute() as ip:
+        names = (str(link.get_attr("IFLA_IFNAME")) for link in ip.get_links())
+        return [n for n in names if n.startswith(prefix)]
+
+
+def add_veth(
+    host_name: str,
+    bridge: str,
+    netns_path: Path,
+    address: IPv4Interface,
+    gateway: IPv4Address,
+    mac: str,
+    mtu: int = 1500,
+) -> None:
+    """A veth pair: `host_name` enslaved to the bridge, the peer moved into the namespace as
+    eth0 with the address, MAC and a default route via the gateway; lo up too."""
+    t0 = time.monotonic()
+    peer = "dyp" + host_name[3:]
+    with IPRoute() as ip:
+        ip.link("add", ifname=host_name, kind="veth", peer={"ifname": peer, "mtu": mtu}, mtu=mtu)
+        try:
+            host_idx = _index(ip, host_name)
+            peer_idx = _index(ip, peer)
+            br_idx = _index(ip, bridge)
+            assert host_idx is not None and peer_idx is not None and br_idx is not None
+            ip.link("set", index=peer_idx, net_ns_fd=str(netns_path))
+            ip.link("set", index=host_idx, master=br_idx)
+            # DNAT happens while the frame is bridged (br_netfilter): a container reaching its
+            # own published port through the gateway needs the frame sent back out its port.
+            Path(f"/sys/class/net/{host_name}/brport/hairpin_mode").write_text("1")
+            ip.link("set", index=host_idx, state="up")
+        except BaseException:
+            delete_link(host_name)
+            raise
+
+    def inside() -> None:
+        with IPRoute() as ns:
+            lo = _index(ns, "lo")
+            idx = _index(ns, peer)
+            assert lo is not None and idx is not None
+            ns.link("set", index=lo, state="up")
+            ns.link("set", index=idx, ifname="eth0", address=mac)
+            ns.addr("add", index=idx, address=str(address.ip), prefixlen=address.network.prefixlen)
+            ns.link("set", index=idx, state="up")
+            ns.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=idx)
+
+    try:
+        netns.run_inside(netns_path, inside)
+    except BaseException:
+        delete_link(host_name)
+        raise
+    log.debug("netlink: veth %s -> %s %s (%.1f ms)", host_name, netns_path, address,
+              (time.monotonic() - t0) * 1e3)  # fmt: skip
+
+
+def loopback_up(netns_path: Path) -> None:
+    def inside() -> None:
+        with IPRoute() as ns:
+            lo = _index(ns, "lo")
+            if lo is not None:
+                ns.link("set", index=lo, state="up")
+
+    netns.run_inside(netns_path, inside)
+
+
+def master_of(name: str) -> str:
+    """The name of the bridge a link is enslaved to, or ""."""
+    with IPRoute() as ip:
+        idx = _index(ip, name)
+        if idx is None:
+            return ""
+        master = ip.get_links(idx)[0].get_attr("IFLA_MASTER")
+        if not master:
+            return ""
+        return str(ip.get_links(master)[0].get_attr("IFLA_IFNAME"))

@@ -1,0 +1,302 @@
+"""The archive API behind `cp` (S11): stat, get and put a path in a container's view.
+
+    stat(ref, path)           HEAD: Docker's ContainerPathStat (name, size, Go FileMode, mtime,
+                              linkTarget); the last component is not followed, as Docker
+    get(ref, path)            GET: (stat, tar chunks); entries are named after the requested
+                              base ("d/...", "./..." for "d/.", "/..." for "/")
+    put(ref, path, tar, ...)  PUT: extract into an existing directory (the path is resolved with
+                              the last symlink followed); Docker's read-only checks and wording
+
+Each call mounts the container's rootfs (reference-counted, so created, running and stopped
+containers all work) and builds a ContainerView over it and the container's mounts; the view
+resolves paths in the container's scope and opens everything with O_NOFOLLOW (see view.py).
+A GET holds its mount until the stream is finished or abandoned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import stat
+import tarfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from dockyard import errors
+from dockyard.services.containers import files
+from dockyard.services.containers.view import ContainerView, Parts, ViewMount, show, split
+from dockyard.services.protocols import EventBus
+from dockyard.state.containers import ContainerRecord
+from dockyard.storage import copyarchive as ca
+from dockyard.storage.protocols import LayerStore
+
+Json = dict[str, Any]
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_NETWORK_FILES = (
+    ("HostsPath", "/etc/hosts"),
+    ("HostnamePath", "/etc/hostname"),
+    ("ResolvConfPath", "/etc/resolv.conf"),
+)
+
+
+def go_base(path: str) -> str:
+    """Go's filepath.Base."""
+    stripped = path.rstrip("/")
+    if not stripped:
+        return "/" if path else "."
+    return stripped.rsplit("/", 1)[-1]
+
+
+def abs_path(path: str) -> str:
+    """Docker's PreserveTrailingDotOrSeparator(Join("/", path), path)."""
+    cleaned = posixpath.normpath("/" + path)
+    cleaned = "/" + cleaned.lstrip("/")
+    if go_base(path) == "." and go_base(cleaned) != ".":
+        cleaned = cleaned.rstrip("/") + "/."
+    if path.endswith("/") and not cleaned.endswith("/"):
+        cleaned += "/"
+    return cleaned
+
+
+def go_time(ns: int) -> str:
+    """Go's RFC3339Nano in UTC: fraction without trailing zeros."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    text = datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    digits = f"{frac:09d}".rstrip("0")
+    return f"{text}.{digits}Z" if digits else f"{text}Z"
+
+
+def view_mounts(rec: ContainerRecord, pid: int | None) -> list[ViewMount]:
+    """The container's mounts as the view sees them (tmpfs only while it runs)."""
+    hc = rec.host_config
+    out: list[ViewMount] = []
+    proc_root = f"/proc/{pid}/root" if pid else ""
+    for m in rec.doc.get("Mounts") or []:
+        dest, rw = split(m.get("Destination") or ""), bool(m.get("RW", True))
+        if m.get("Type") in ("volume", "bind") and m.get("Source"):
+            out.append(ViewMount(dest, m["Source"], rw, volume=True))
+        elif m.get("Type") == "tmpfs" and proc_root:
+            out.append(ViewMount(dest, "", rw, volume=True, proc_root=proc_root))
+    for tmpfs, opts in (hc.get("Tmpfs") or {}).items():
+        if proc_root:
+            rw = "ro" not in str(opts).split(",")
+            out.append(ViewMount(split(tmpfs), "", rw, volume=True, proc_root=proc_root))
+    ro_rootfs = bool(hc.get("ReadonlyRootfs"))
+    for key, target in _NETWORK_FILES:
+        source = rec.doc.get(key) or ""
+        if source and os.path.isfile(source):
+            out.append(ViewMount(split(target), source, not ro_rootfs, volume=False))
+    return out
+
+
+class ContainerArchive:
+    def __init__(
+        self,
+        get: Callable[[str], ContainerRecord],
+        layers: LayerStore,
+        events: EventBus,
+    ) -> None:
+        self._get = get
+        self.layers = layers
+        self.events = events
+
+    def _publish(self, rec: ContainerRecord, action: str) -> None:
+        attrs = {"image": rec.config.get("Image", ""), "name": rec.name}
+        attrs.update({k: str(v) for k, v in (rec.config.get("Labels") or {}).items()})
+        self.events.publish("container", action, rec.id, attrs)
+
+    @contextlib.contextmanager
+    def _view(self, rec: ContainerRecord) -> Iterator[ContainerView]:
+        running = rec.state.get("Status") in ("running", "paused", "restarting")
+        pid = int(rec.state.get("Pid") or 0) if running else 0
+        if pid and not os.path.exists(f"/proc/{pid}/root"):
+            pid = 0
+        rootfs = self.layers.mount(rec.id)
+        try:
+            rw = not rec.host_config.get("ReadonlyRootfs")
+            with ContainerView(str(rootfs), rw, view_mounts(rec, pid)) as view:
+                yield view
+        finally:
+            self.layers.unmount(rec.id)
+
+    # ---- stat ---------------------------------------------------------------------------
+
+    def stat(self, ref: str, path: str) -> Json:
+        rec = self._get(ref)
+        with self._view(rec) as view:
+            return self._stat(view, ref, path)[0]
+
+    def _stat(self, view: ContainerView, ref: str, path: str) -> tuple[Json, Parts]:
+        absolute = abs_path(path)
+        parts = view.resolve(absolute, follow_last=False)
+        st = view.lstat(parts)
+        if st is None:
+            raise errors.NotFound(f"Could not find the file {path} in container {ref}")
+        if absolute.endswith(("/", "/.")) and not stat.S_ISDIR(st.st_mode):
+            raise errors.System(f"lstat {absolute}: not a directory")
+        link = ""
+        if stat.S_ISLNK(st.st_mode):
+            link = show(view.resolve(absolute, follow_last=True))
+        doc = {
+            "name": go_base(absolute),
+            "size": st.st_size,
+            "mode": ca.go_file_mode(st.st_mode),
+            "mtime": go_time(st.st_mtime_ns),
+            "linkTarget": link,
+        }
+        return doc, parts
+
+    # ---- get ----------------------------------------------------------------------------
+
+    def get(self, ref: str, path: str) -> tuple[Json, Iterator[bytes]]:
+        """Validate now (errors get a status), stream later."""
+        rec = self._get(ref)
+        cm = self._view(rec)
+        view = cm.__enter__()
+        try:
+            doc, parts = self._stat(view, ref, path)
+        except BaseException:
+            cm.__exit__(None, None, None)
+            raise
+        top = "." if abs_path(path).endswith("/.") else doc["name"]
+        return doc, self._stream(rec, cm, view, parts, top)
+
+    def _stream(
+        self, rec: ContainerRecord, cm: Any, view: ContainerView, parts: Parts, top: str
+    ) -> Iterator[bytes]:
+        try:
+            yield from _Walker(view).entry(parts, top)
+            yield ca.end_of_archive()
+            self._publish(rec, "archive-path")
+        finally:
+            cm.__exit__(None, None, None)
+
+    # ---- put ----------------------------------------------------------------------------
+
+    def put(
+        self,
+        ref: str,
+        path: str,
+        body: BinaryIO,
+        *,
+        no_overwrite_dir_non_dir: bool,
+        copy_uid_gid: bool,
+    ) -> None:
+        rec = self._get(ref)
+        with self._view(rec) as view:
+            parts = view.resolve(abs_path(path), follow_last=True)
+            st = view.lstat(parts)
+            if st is None:
+                raise errors.NotFound(f"Could not find the file {path} in container {ref}")
+            if not stat.S_ISDIR(st.st_mode):
+                raise errors.InvalidParameter("extraction point is not a directory")
+            view.check_writable(view.covering(parts))
+            chown = None
+            if copy_uid_gid:  # Docker: the container's user and primary group own the files
+                rootfs = Path(view.mounts[()].source)
+                uid, gid, _ = files.resolve_user(rootfs, rec.config.get("User") or "")
+                chown = (uid, gid)
+
+            def opener(rel: Parts, create: bool) -> int:
+                return view.open_dir((*parts, *rel), create=create, writable=create)
+
+            opts = ca.ExtractOptions(no_overwrite_dir_non_dir, chown, True, show(parts))
+            ca.extract(body, opener, opts)
+        self._publish(rec, "extract-to-dir")
+
+
+class _Walker:
+    """Tar entries for a path in the view and, for a directory, everything below it (mounts
+    below it included), in sorted order, hardlinks as link entries."""
+
+    def __init__(self, view: ContainerView) -> None:
+        self.view = view
+        self.seen: dict[tuple[int, int], str] = {}
+        self.children: dict[Parts, set[str]] = {}
+        for dest in view.mounts:
+            if dest:
+                self.children.setdefault(dest[:-1], set()).add(dest[-1])
+
+    def entry(self, parts: Parts, name: str) -> Iterator[bytes]:
+        m = self.view.mount_at(parts) if parts else self.view.mounts[()]
+        if m is not None:
+            yield from self._mount_root(m, parts, name)
+            return
+        pfd = self.view.open_dir(parts[:-1])
+        try:
+            yield from self._at(pfd, parts[-1], parts, name)
+        finally:
+            os.close(pfd)
+
+    def _mount_root(self, m: ViewMount, parts: Parts, name: str) -> Iterator[bytes]:
+        root = self.view.root_fd(m)
+        st = os.fstat(root)
+        if stat.S_ISDIR(st.st_mode):
+            yield from self._dir(os.dup(root), st, parts, name)
+        elif stat.S_ISREG(st.st_mode):
+            fd = os.open(f"/proc/self/fd/{root}", os.O_RDONLY | os.O_CLOEXEC)
+            yield from self._file(fd, name)
+
+    def _at(self, pfd: int, base: str, parts: Parts, name: str) -> Iterator[bytes]:
+        try:
+            st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                fd = os.open(base, _DIR, dir_fd=pfd)
+                yield from self._dir(fd, os.fstat(fd), parts, name)
+            elif stat.S_ISREG(st.st_mode):
+                yield from self._file(os.open(base, _FILE, dir_fd=pfd), name)
+            elif stat.S_ISLNK(st.st_mode):
+                ti = ca.header(name, st, os.readlink(base, dir_fd=pfd))
+                if ti is not None:
+                    yield ca.encode(ti)
+            else:
+                ti = ca.header(name, st)
+                if ti is not None:
+                    yield ca.encode(ti)
+        except (FileNotFoundError, NotADirectoryError):
+            return  # removed (or swapped for a symlink: ELOOP is raised) while we walked
+
+    def _dir(self, fd: int, st: os.stat_result, parts: Parts, name: str) -> Iterator[bytes]:
+        try:
+            ti = ca.header(name, st)
+            assert ti is not None
+            yield ca.encode(ti)
+            names = set(os.listdir(fd)) | self.children.get(parts, set())
+            for child in sorted(names):
+                cparts, cname = (*parts, child), posixpath.join(name, child)
+                m = self.view.mount_at(cparts)
+                if m is not None:
+                    yield from self._mount_root(m, cparts, cname)
+                else:
+                    yield from self._at(fd, child, cparts, cname)
+        finally:
+            os.close(fd)
+
+    def _file(self, fd: int, name: str) -> Iterator[bytes]:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            return
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1 and key in self.seen:
+            ti = ca.header(name, st)
+            assert ti is not None
+            ti.type, ti.size, ti.linkname = tarfile.LNKTYPE, 0, self.seen[key]
+            os.close(fd)
+            yield ca.encode(ti)
+            return
+        if st.st_nlink > 1:
+            self.seen[key] = name
+        ti = ca.header(name, st)
+        assert ti is not None
+        with contextlib.suppress(OSError):
+            cap = os.getxattr(fd, "security.capability")
+            ti.pax_headers = {
+                "SCHILY.xattr.security.capability": cap.decode("utf-8", "surrogateescape")
+            }
+        yield ca.encode(ti)
+        yield from ca.file_blocks(fd, st.st_size)

@@ -1,0 +1,320 @@
+"""Tar streams for `cp` (S11): Docker's copy semantics, not layer semantics.
+
+Unlike storage/archive.py (layers), `.wh.` names are plain files here, and extraction follows
+go-archive's Untar as used by `docker cp`: an existing entry is replaced unless both are
+directories, `no_overwrite_dir_non_dir` turns a dir/non-dir swap into an error, ownership comes
+from the tar (or `chown`, for `cp -a`), and a relative symlink that would point above the
+extraction root is refused. Every directory is reached through an `Opener`, which walks
+component by component with O_NOFOLLOW (and, for a container, switches to a mount's source at
+its destination), so neither `..`, an absolute name nor a symlink (planted before or during the
+copy) makes us read or write outside the tree the opener exposes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from dockyard.errors import InvalidParameter
+from dockyard.storage.archive import clean_name
+
+# Open the directory at `parts` below the extraction root; `create` makes missing ones (0755).
+Opener = Callable[[tuple[str, ...], bool], int]
+
+_CHUNK = 1 << 20
+_BLOCK = 512
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+# Go's os.FileMode type bits (the stat header's `mode` is a FileMode, not a st_mode).
+GO_DIR = 1 << 31
+GO_SYMLINK = 1 << 27
+GO_DEVICE = 1 << 26
+GO_PIPE = 1 << 25
+GO_SOCKET = 1 << 24
+GO_SETUID = 1 << 23
+GO_SETGID = 1 << 22
+GO_CHARDEV = 1 << 21
+GO_STICKY = 1 << 20
+
+
+def go_file_mode(st_mode: int) -> int:
+    mode = st_mode & 0o777
+    kind = stat.S_IFMT(st_mode)
+    mode |= {
+        stat.S_IFDIR: GO_DIR,
+        stat.S_IFLNK: GO_SYMLINK,
+        stat.S_IFBLK: GO_DEVICE,
+        stat.S_IFCHR: GO_DEVICE | GO_CHARDEV,
+        stat.S_IFIFO: GO_PIPE,
+        stat.S_IFSOCK: GO_SOCKET,
+    }.get(kind, 0)
+    if st_mode & stat.S_ISUID:
+        mode |= GO_SETUID
+    if st_mode & stat.S_ISGID:
+        mode |= GO_SETGID
+    if st_mode & stat.S_ISVTX:
+        mode |= GO_STICKY
+    return mode
+
+
+def is_go_dir(mode: int) -> bool:
+    return bool(mode & GO_DIR)
+
+
+def is_go_symlink(mode: int) -> bool:
+    return bool(mode & GO_SYMLINK)
+
+
+# ---- writing --------------------------------------------------------------------------------
+
+
+def header(name: str, st: os.stat_result, link: str = "") -> tarfile.TarInfo | None:
+    """A tar header for one entry (None for sockets, which tar cannot carry)."""
+    ti = tarfile.TarInfo(name)
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        ti.type = tarfile.DIRTYPE
+    elif stat.S_ISLNK(mode):
+        ti.type, ti.linkname = tarfile.SYMTYPE, link
+    elif stat.S_ISREG(mode):
+        ti.type, ti.size = tarfile.REGTYPE, st.st_size
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        ti.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
+        ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    elif stat.S_ISFIFO(mode):
+        ti.type = tarfile.FIFOTYPE
+    else:
+        return None
+    ti.mode = stat.S_IMODE(mode)
+    ti.uid, ti.gid = st.st_uid, st.st_gid
+    ti.uname = ti.gname = ""
+    ti.mtime = int(st.st_mtime)
+    return ti
+
+
+def encode(ti: tarfile.TarInfo) -> bytes:
+    return ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+def file_blocks(fd: int, size: int) -> Iterator[bytes]:
+    """Exactly `size` bytes of the open file plus tar padding; a file that shrinks while we
+    read it is padded with zeros so the stream stays well-formed. Closes `fd`."""
+    left = size
+    try:
+        while left > 0:
+            chunk = os.read(fd, min(_CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+    finally:
+        os.close(fd)
+    if left > 0:
+        yield bytes(left)
+    if size % _BLOCK:
+        yield bytes(_BLOCK - size % _BLOCK)
+
+
+def end_of_archive() -> bytes:
+    return bytes(2 * _BLOCK)
+
+
+# ---- extraction -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    no_overwrite_dir_non_dir: bool = False
+    chown: tuple[int, int] | None = None  # `cp -a` into a container: the container user's ids
+    lchown: bool = True  # False on the client side (files belong to the invoking user)
+    root_name: str = "."  # how errors name the extraction root
+    rename: Callable[[str], str] | None = None  # the client's rebase of the top entry
+
+
+def open_below(root_fd: int, parts: tuple[str, ...], create: bool = False) -> int:
+    """A new fd on root/parts[0]/.../parts[-1], never passing through a symlink (ELOOP);
+    with `create`, missing directories are made (0755)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.dup(root_fd)
+    try:
+        for comp in parts:
+            try:
+                nfd = os.open(comp, flags, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(comp, 0o755, dir_fd=fd)
+                nfd = os.open(comp, flags, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _breakout(link: str, parts: tuple[str, ...]) -> bool:
+    """go-archive's rule: a relative target joined with the entry's directory must stay inside
+    the extraction root (absolute targets are resolved inside the view, never on the host)."""
+    if link.startswith("/"):
+        return False
+    depth = len(parts) - 1
+    for comp in link.split("/"):
+        if comp == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif comp not in ("", "."):
+            depth += 1
+    return False
+
+
+def _existing(pfd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=pfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _meta(pfd: int, name: str, ti: tarfile.TarInfo, opts: ExtractOptions) -> None:
+    if opts.chown is not None:
+        os.chown(name, *opts.chown, dir_fd=pfd, follow_symlinks=False)
+    elif opts.lchown:
+        os.chown(name, ti.uid, ti.gid, dir_fd=pfd, follow_symlinks=False)
+    if not ti.issym():
+        os.chmod(name, ti.mode & 0o7777, dir_fd=pfd)  # after chown, which clears setuid
+    for key, value in ti.pax_headers.items():
+        if not key.startswith("SCHILY.xattr.") or key.startswith("SCHILY.xattr.trusted.overlay."):
+            continue
+        target = f"/proc/self/fd/{pfd}/{name}"
+        with contextlib.suppress(OSError):  # unsupported or not permitted: Docker ignores too
+            os.setxattr(
+                target, key[13:], value.encode("utf-8", "surrogateescape"), follow_symlinks=False
+            )
+    if not ti.isdir():
+        ns = int(ti.mtime * 1e9)
+        os.utime(name, ns=(ns, ns), dir_fd=pfd, follow_symlinks=False)
+
+
+def _place(pfd: int, name: str, ti: tarfile.TarInfo, shown: str, opts: ExtractOptions) -> None:
+    """Make room for the entry: an existing one goes, unless both are directories."""
+    old = _existing(pfd, name)
+    if old is None:
+        return
+    old_dir = stat.S_ISDIR(old.st_mode)
+    if opts.no_overwrite_dir_non_dir:
+        if old_dir and not ti.isdir():
+            raise InvalidParameter(
+                f'cannot overwrite directory "{shown}" with non-directory "{ti.name}"'
+            )
+        if not old_dir and ti.isdir():
+            raise InvalidParameter(
+                f'cannot overwrite non-directory "{shown}" with directory "{ti.name}"'
+            )
+    if old_dir and ti.isdir():
+        return
+    if old_dir:
+        shutil.rmtree(name, dir_fd=pfd)
+    else:
+        os.unlink(name, dir_fd=pfd)
+
+
+def _create(
+    pfd: int, name: str, tf: tarfile.TarFile, ti: tarfile.TarInfo, open_dir: Opener
+) -> bool:
+    if ti.isdir():
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, 0o755, dir_fd=pfd)
+    elif ti.isreg():
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=pfd)
+        with os.fdopen(fd, "wb") as out:
+            src = tf.extractfile(ti)
+            if src is not None:
+                shutil.copyfileobj(src, out, _CHUNK)
+    elif ti.issym():
+        os.symlink(ti.linkname, name, dir_fd=pfd)
+    elif ti.islnk():
+        target = clean_name(ti.linkname)
+        if not target:
+            raise InvalidParameter(f"invalid hardlink {ti.name!r} -> {ti.linkname!r}")
+        tfd = open_dir(target[:-1], False)
+        try:
+            os.link(target[-1], name, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+        finally:
+            os.close(tfd)
+        return False  # a hardlink shares its target's metadata
+    elif ti.ischr() or ti.isblk():
+        kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK
+        os.mknod(name, kind | 0o600, os.makedev(ti.devmajor, ti.devminor), dir_fd=pfd)
+    elif ti.isfifo():
+        os.mkfifo(name, 0o600, dir_fd=pfd)
+    else:
+        return False  # unknown types are skipped, as go-archive does
+    return True
+
+
+def extract(stream: BinaryIO, open_dir: Opener, opts: ExtractOptions) -> int:
+    """Unpack a `cp` tar below the root `open_dir` exposes. Returns the number of entries."""
+    count = 0
+    dir_times: list[tuple[tuple[str, ...], float]] = []
+    try:
+        with tarfile.open(fileobj=stream, mode="r|", errors="surrogateescape") as tf:
+            for ti in tf:
+                if opts.rename is not None:
+                    ti.name = opts.rename(ti.name)
+                    if ti.islnk():
+                        ti.linkname = opts.rename(ti.linkname)
+                try:
+                    parts = clean_name(ti.name)
+                except InvalidParameter:
+                    raise InvalidParameter(
+                        f"invalid path: {ti.name!r}: path escapes the extraction root"
+                    ) from None
+                if ti.issym() and _breakout(ti.linkname, parts or (".",)):
+                    shown = posixpath.join(opts.root_name, *parts)
+                    raise InvalidParameter(f'invalid symlink "{shown}" -> "{ti.linkname}"')
+                count += 1
+                if not parts:
+                    if ti.isdir():  # "./": the root itself takes the entry's metadata
+                        rfd = open_dir((), False)
+                        try:
+                            _meta(rfd, ".", ti, opts)
+                        finally:
+                            os.close(rfd)
+                        dir_times.append(((), ti.mtime))
+                    continue
+                pfd = open_dir(parts[:-1], True)
+                try:
+                    name = parts[-1]
+                    shown = posixpath.join(opts.root_name, *parts)
+                    _place(pfd, name, ti, shown, opts)
+                    if _create(pfd, name, tf, ti, open_dir):
+                        _meta(pfd, name, ti, opts)
+                finally:
+                    os.close(pfd)
+                if ti.isdir():
+                    dir_times.append((parts, ti.mtime))
+    except tarfile.TarError as e:
+        raise InvalidParameter(f"invalid tar stream: {e}") from e
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise InvalidParameter(f"cannot extract through a symlink or non-directory: {e}") from e
+        raise
+    # Directory times last: creating entries inside a directory bumps its mtime.
+    for parts, mtime in reversed(dir_times):
+        fd = open_dir(parts, False)
+        try:
+            ns = int(mtime * 1e9)
+            os.utime(fd, ns=(ns, ns))
+        finally:
+            os.close(fd)
+    return count

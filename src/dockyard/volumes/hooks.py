@@ -1,0 +1,154 @@
+"""`MountHooks` for the container lifecycle (S8-S10): volumes, bind mounts and tmpfs.
+
+validate   at create: parse every spec (Docker's 400s) before anything exists
+prepare    at create: ensure named/anonymous volumes, take references, populate empty ones
+           from the image; returns inspect's `.Mounts`; undoes itself on error
+oci_mounts at start: bind/tmpfs entries for the OCI spec (missing `-v` sources are made)
+release    at rm: drop references; with `remove_anonymous`, remove anonymous volumes no one
+           else uses. Idempotent, best effort.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from dockyard import errors
+from dockyard.rollback import Rollback
+from dockyard.state.containers import ContainerRecord
+from dockyard.volumes import specs
+from dockyard.volumes.populate import populate
+from dockyard.volumes.specs import MountPoint
+from dockyard.volumes.store import ANONYMOUS_LABEL, VolumeStore
+
+log = logging.getLogger(__name__)
+Json = dict[str, Any]
+
+
+def _volume_names(doc: Json) -> list[tuple[str, str]]:
+    """(name, destination) of the volumes a stored container mounts."""
+    return [
+        (m["Name"], m["Destination"])
+        for m in doc.get("Mounts") or []
+        if m.get("Type") == "volume" and m.get("Name")
+    ]
+
+
+def volume_users(recs: list[ContainerRecord]) -> list[tuple[str, list[str]]]:
+    return [(r.id, [n for n, _ in _volume_names(r.doc)]) for r in recs]
+
+
+def _inspect(p: MountPoint, name: str = "", source: str = "") -> Json:
+    if p.type == "volume":
+        return {
+            "Type": "volume",
+            "Name": name,
+            "Source": source,
+            "Destination": p.destination,
+            "Driver": p.driver,
+            "Mode": p.mode,
+            "RW": p.rw,
+            "Propagation": p.propagation,
+        }
+    return {
+        "Type": p.type,
+        "Source": p.source,
+        "Destination": p.destination,
+        "Mode": p.mode,
+        "RW": p.rw,
+        "Propagation": p.propagation,
+    }
+
+
+def _bind(source: str, destination: str, rw: bool, propagation: str, recursive: bool) -> Json:
+    opts = ["rbind" if recursive else "bind", propagation or specs.DEFAULT_PROPAGATION]
+    if not rw:
+        opts.append("ro")
+    return {"destination": destination, "type": "bind", "source": source, "options": opts}
+
+
+class VolumeMounts:
+    def __init__(self, store: VolumeStore, data_root: Path) -> None:
+        self.store = store
+        self.data_root = str(data_root)
+
+    def _bind_default(self, p: MountPoint) -> MountPoint:
+        """A bind without propagation is rprivate, or rslave when its source holds the data
+        root, so mounts the daemon makes later still reach it (as dockerd decides)."""
+        if p.type != "bind" or p.propagation:
+            return p
+        src = p.source.rstrip("/") + "/"
+        default = "rslave" if (self.data_root + "/").startswith(src) else "rprivate"
+        return replace(p, propagation=default)
+
+    def validate(self, config: Json, host_config: Json) -> None:
+        specs.parse_all(config, host_config)
+
+    def prepare(self, rec: ContainerRecord, rootfs: Path) -> list[Json]:
+        points = specs.parse_all(rec.config, rec.host_config)
+        out: list[Json] = []
+        with Rollback() as rb:
+            for p in map(self._bind_default, points):
+                if p.type != "volume":
+                    if p.in_inspect:
+                        out.append(_inspect(p))
+                    continue
+                name = p.source or secrets.token_hex(32)
+                labels = dict(p.labels) if p.source else {ANONYMOUS_LABEL: "", **p.labels}
+                vol, created = self.store.ensure(
+                    name, p.driver, labels or None, p.driver_options or None, cid=rec.id
+                )
+                if created:
+                    rb.push(self.store.remove, name, True)
+                rb.push(self.store.dereference, name, rec.id)
+                if p.copy_data and not vol.options:
+                    populate(rootfs, p.destination, self.store.driver.path(name))
+                out.append(_inspect(p, name, self.store.mountpoint(name)))
+            rb.commit()
+        return out
+
+    def oci_mounts(self, rec: ContainerRecord) -> list[Json]:
+        names = {dest: name for name, dest in _volume_names(rec.doc)}
+        out: list[Json] = []
+        for p in map(self._bind_default, specs.parse_all(rec.config, rec.host_config)):
+            if p.type == "tmpfs":
+                out.append(
+                    {
+                        "destination": p.destination,
+                        "type": "tmpfs",
+                        "source": "tmpfs",
+                        "options": [*p.tmpfs_options, specs.DEFAULT_PROPAGATION],
+                    }
+                )
+            elif p.type == "bind":
+                if p.create_source and not os.path.exists(p.source):
+                    os.makedirs(p.source, mode=0o755, exist_ok=True)
+                out.append(_bind(p.source, p.destination, p.rw, p.propagation, p.recursive))
+            elif p.destination in names:
+                vol = self.store.get(names[p.destination])
+                if vol.options:
+                    from dockyard.volumes.local import oci_mount
+
+                    out.append(oci_mount(vol.options, p.destination, p.rw))
+                else:
+                    source = self.store.mountpoint(vol.name)
+                    out.append(_bind(source, p.destination, p.rw, p.propagation, True))
+        return out
+
+    def release(self, rec: ContainerRecord, remove_anonymous: bool) -> None:
+        for name, _ in _volume_names(rec.doc):
+            self.store.dereference(name, rec.id)
+            if not remove_anonymous:
+                continue
+            try:
+                vol = self.store.repo.get(name)
+                if vol is not None and ANONYMOUS_LABEL in (vol.labels or {}):
+                    self.store.remove(name, force=True)
+            except errors.Conflict:
+                pass  # still used by another container (--volumes-from): it stays
+            except errors.DockyardError as e:
+                log.warning("remove volume %s: %s", name, e)

@@ -1,0 +1,108 @@
+"""The `local` volume driver (S8): `<data-root>/volumes/<name>/_data`, Docker's layout.
+
+Options (`volume create -o`): `type`, `device`, `o` as for mount(8), and `size` (tmpfs only;
+Docker wants filesystem quotas for the rest). A volume with options is not a directory we fill:
+its filesystem is mounted straight into each container that uses it (an OCI mount entry), so no
+host mount outlives a container; see docs/decisions.md D-volumes-1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dockyard.errors import InvalidParameter
+
+DRIVER = "local"
+VALID_OPTIONS = ("type", "device", "o", "size")
+
+
+def validate_options(name: str, opts: Mapping[str, str]) -> None:
+    """Docker's local driver checks, before anything is created."""
+    for key in opts:
+        if key not in VALID_OPTIONS:
+            raise InvalidParameter(f'create {name}: invalid option: "{key}"')
+    if "size" in opts and opts.get("type") != "tmpfs":
+        raise InvalidParameter(f"create {name}: quota size requested but no quota support")
+    if opts.get("type") and not opts.get("device"):
+        raise InvalidParameter(f'create {name}: missing required option: "device"')
+    if opts.get("device") and not opts.get("type"):
+        raise InvalidParameter(f'create {name}: missing required option: "type"')
+
+
+def oci_mount(opts: Mapping[str, str], destination: str, rw: bool) -> dict[str, Any]:
+    """The container's view of a volume with options: what `mount -t type -o o device` gives."""
+    flags = [o for o in (opts.get("o") or "").split(",") if o]
+    if opts.get("size"):
+        flags.append(f"size={opts['size']}")
+    kind = opts.get("type") or "none"
+    if "bind" in flags or "rbind" in flags or kind == "none":
+        kind = "bind"
+        flags = [f for f in flags if f not in ("bind", "rbind")] + ["rbind"]
+    if not rw:
+        flags.append("ro")
+    return {
+        "destination": destination,
+        "type": kind,
+        "source": opts.get("device") or kind,
+        "options": [*flags, "rprivate"],
+    }
+
+
+class LocalDriver:
+    """Directories under `root`. Lifecycle: create (idempotent mkdir) -> used by containers ->
+    remove (the whole `<name>` directory). Sizes are apparent sizes, each inode counted once,
+    as dockerd's `system df` counts them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._root = str(root)
+        root.mkdir(parents=True, exist_ok=True)
+        os.chmod(root, 0o701)  # others may traverse to a bind-mounted _data, not list names
+
+    def path(self, name: str) -> Path:
+        return self.root / name / "_data"
+
+    def mountpoint(self, name: str) -> str:
+        return f"{self._root}/{name}/_data"  # str formatting: `volume ls` asks for hundreds
+
+    def create(self, name: str) -> Path:
+        data = self.path(name)
+        data.parent.mkdir(mode=0o701, exist_ok=True)
+        data.mkdir(mode=0o755, exist_ok=True)
+        return data
+
+    def remove(self, name: str) -> None:
+        shutil.rmtree(self.root / name, ignore_errors=True)
+
+    def is_empty(self, name: str) -> bool:
+        try:
+            with os.scandir(self.path(name)) as it:
+                return next(it, None) is None
+        except FileNotFoundError:
+            return True
+
+    def size(self, name: str) -> int:
+        return directory_size(self.path(name))
+
+
+def directory_size(path: Path) -> int:
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(path):
+        for n in filenames + dirnames:
+            try:
+                st = os.lstat(os.path.join(dirpath, n))
+            except OSError:
+                continue
+            if (st.st_mode & 0o170000) == 0o040000 or st.st_size == 0:
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key in seen:
+                continue
+            seen.add(key)
+            total += st.st_size
+    return total

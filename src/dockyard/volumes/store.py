@@ -1,0 +1,146 @@
+"""Volumes and who uses them (S8). One lock guards records and references, so a volume cannot
+be removed between a container's create choosing it and that container being stored.
+
+Lifecycle of a volume: `ensure` (create or reuse; records first, then the directory) ->
+`reference(name, cid)` by each container that mounts it -> `dereference` at container rm ->
+`remove` only when no container references it (409 otherwise).
+
+References live in memory, seeded once from the stored containers (`users` callable), as
+dockerd's volume store counts them; the container records stay the truth across restarts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+
+from dockyard import errors
+from dockyard.state.db import Database
+from dockyard.state.volumes import VolumeRecord, VolumeRepo
+from dockyard.volumes import local
+from dockyard.volumes.local import LocalDriver
+
+ANONYMOUS_LABEL = "com.docker.volume.anonymous"
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class VolumeStore:
+    def __init__(
+        self,
+        db: Database,
+        driver: LocalDriver,
+        users: Callable[[], Iterable[tuple[str, Iterable[str]]]],
+        publish: Callable[[str, str, str, dict[str, str]], None] | None = None,
+    ) -> None:
+        self.repo = VolumeRepo(db)
+        self._publish = publish  # EventBus.publish: "volume" create/destroy, as dockerd emits
+        self.driver = driver
+        self._users = users  # () -> [(container id, [volume names])]
+        self._refs: dict[str, set[str]] | None = None
+        self.lock = threading.RLock()
+
+    # ---- references ---------------------------------------------------------------------
+
+    def _table(self) -> dict[str, set[str]]:
+        if self._refs is None:
+            refs: dict[str, set[str]] = {}
+            for cid, names in self._users():
+                for n in names:
+                    refs.setdefault(n, set()).add(cid)
+            self._refs = refs
+        return self._refs
+
+    def reference(self, name: str, cid: str) -> None:
+        with self.lock:
+            self._table().setdefault(name, set()).add(cid)
+
+    def dereference(self, name: str, cid: str) -> None:
+        with self.lock:
+            users = self._table().get(name)
+            if users is not None:
+                users.discard(cid)
+                if not users:
+                    del self._table()[name]
+
+    def users_of(self, name: str) -> list[str]:
+        with self.lock:
+            return sorted(self._table().get(name, ()))
+
+    def ref_counts(self) -> dict[str, int]:
+        with self.lock:
+            return {n: len(c) for n, c in self._table().items()}
+
+    # ---- records ------------------------------------------------------------------------
+
+    def get(self, name: str) -> VolumeRecord:
+        rec = self.repo.get(name)
+        if rec is None:
+            raise errors.NotFound(f"get {name}: no such volume")
+        return rec
+
+    def all(self) -> list[VolumeRecord]:
+        return self.repo.all()
+
+    def ensure(
+        self,
+        name: str,
+        driver: str = local.DRIVER,
+        labels: Mapping[str, str] | None = None,
+        options: Mapping[str, str] | None = None,
+        cid: str | None = None,
+    ) -> tuple[VolumeRecord, bool]:
+        """The volume `name`, created if missing; (record, created). With `cid`, the reference
+        is taken under the same lock, so no remove can slip in between."""
+        if driver != local.DRIVER:
+            raise errors.NotFound(
+                f'create {name}: error looking up volume plugin {driver}: plugin "{driver}" not found'
+            )
+        local.validate_options(name, options or {})
+        with self.lock:
+            rec = self.repo.get(name)
+            created = rec is None
+            if rec is None:
+                rec = VolumeRecord(
+                    name,
+                    driver,
+                    now_rfc3339(),
+                    dict(labels) if labels else None,
+                    dict(options) if options else None,
+                )
+                self.driver.create(name)
+                try:
+                    with self.repo.db.tx() as c:
+                        self.repo.insert(c, rec)
+                except BaseException:
+                    self.driver.remove(name)
+                    raise
+                self._event("create", name)
+            if cid is not None:
+                self.reference(name, cid)
+            return rec, created
+
+    def remove(self, name: str, force: bool = False) -> bool:
+        """Remove an unused volume; False when it did not exist and `force` was given."""
+        with self.lock:
+            if self.repo.get(name) is None:
+                if force:
+                    return False
+                raise errors.NotFound(f"get {name}: no such volume")
+            users = self.users_of(name)
+            if users:
+                raise errors.Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+            self.repo.delete(name)
+            self.driver.remove(name)
+        self._event("destroy", name)
+        return True
+
+    def _event(self, action: str, name: str) -> None:
+        if self._publish is not None:
+            self._publish("volume", action, name, {"driver": local.DRIVER})
+
+    def mountpoint(self, name: str) -> str:
+        return self.driver.mountpoint(name)
