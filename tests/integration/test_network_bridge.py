@@ -7,7 +7,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from tests.conftest import Daemon
 from tests.integration.network_helpers import (
     HTTPD,
     free_port,
-    import_udp_echo,
     http_get,
+    import_udp_echo,
     inspect,
     nc_get,
     nft_table,
