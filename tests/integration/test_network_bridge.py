@@ -197,7 +197,6 @@ def test_port_conflicts_leave_nothing(daemon: Daemon) -> None:
         (["-p", "99999:80"], None, "99999"),
         (["-p", "abc"], None, "abc"),
         (["-p", "1-5:1-3"], None, "invalid ranges specified for container and host Ports"),
-        (["--network", "nosuch"], 404, "network nosuch not found"),
         (
             ["--ip", "172.31.0.9"],
             400,

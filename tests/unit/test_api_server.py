@@ -82,7 +82,7 @@ def test_unknown_route_is_page_not_found(server: ServerThread) -> None:
     """E1: routes we do not serve (swarm) are JSON 404 "page not found"."""
     for method, path in [
         ("GET", "/swarm"),
-        ("GET", "/v1.44/networks"),
+        ("GET", "/v1.44/plugins"),
         ("GET", "/nope/nope"),
         ("GET", "/containers/create"),  # wrong method: dockerd says 404 too
     ]:

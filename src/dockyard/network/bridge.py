@@ -21,7 +21,7 @@ from pathlib import Path
 from dockyard import errors
 from dockyard.network import ipam, netlink
 from dockyard.network.firewall import nft, ruleset
-from dockyard.network.firewall.ruleset import BridgeRules, Dnat
+from dockyard.network.firewall.ruleset import BridgeRules, Dnat, Peer
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,9 @@ class BridgeDriver:
     def alias(self) -> str:
         return f"dockyard:{self.device}"
 
-    def ensure(self, stored: IPv4Network | None, dnats: Iterable[Dnat]) -> BridgeInfo:
+    def ensure(
+        self, stored: IPv4Network | None, dnats: Iterable[Dnat], peers: Iterable[Peer] = ()
+    ) -> BridgeInfo:
         current = netlink.link_ipv4(self.device)
         if current is not None:
             ours = netlink.link_alias(self.device) == self.alias
@@ -84,36 +86,48 @@ class BridgeDriver:
         # DNAT of 127.0.0.1 towards the bridge: loopback sources must be routable there.
         netlink.sysctl(f"net.ipv4.conf.{self.device}.route_localnet", "1")
         if self.firewall:
-            nft.apply(ruleset.table(BridgeRules(self.table, self.device, info.subnet), dnats))
+            live = [p for p in peers if netlink.link_exists(p.veth)]
+            nft.apply(
+                ruleset.table(BridgeRules(self.table, self.device, info.subnet), dnats)
+                + ruleset.peers_table(self.table, live)
+            )
         self.info = info
         return info
 
-    def attach(
-        self, veth: str, netns_path: Path, ip: IPv4Address, mac: str, dnats: list[Dnat]
-    ) -> None:
+    def attach(self, veth: str, netns_path: Path, ip: IPv4Address, mac: str, owner: str,
+               dnats: list[Dnat]) -> None:  # fmt: skip
+        """The veth, then its DNAT elements and direct-delivery entry in one nft batch."""
         info = self._info()
         netlink.add_veth(veth, self.device, netns_path, ipam.interface(ip, info.subnet),
                          info.gateway, mac)  # fmt: skip
-        if dnats and self.firewall:
+        if self.firewall:
             try:
-                nft.apply(ruleset.add(self.table, dnats))
+                nft.apply(ruleset.add(self.table, dnats)
+                          + ruleset.add_peer(self.table, Peer(owner, veth, mac)))  # fmt: skip
             except errors.DockyardError:
                 netlink.delete_link(veth)
                 raise
 
-    def detach(self, veth: str, dnats: list[Dnat]) -> list[str]:
+    def detach(self, veth: str, mac: str, owner: str, dnats: list[Dnat]) -> list[str]:
         """Best effort: returns what could not be undone."""
         problems: list[str] = []
-        if dnats and self.firewall:
-            try:
-                nft.apply(ruleset.delete(self.table, dnats))
-            except errors.DockyardError as e:
-                problems.append(str(e))
+        if self.firewall:
+            batches = [ruleset.delete(self.table, dnats),
+                       ruleset.delete_peer(self.table, Peer(owner, veth, mac))]  # fmt: skip
+            for batch in batches:  # separately: one missing piece must not keep the other
+                try:
+                    nft.apply(batch)
+                except errors.DockyardError as e:
+                    problems.append(str(e))
         try:
             netlink.delete_link(veth)
         except Exception as e:  # noqa: BLE001 - teardown collects, never stops
             problems.append(f"delete {veth}: {e}")
         return problems
+
+    def forget_veth(self, veth: str) -> None:
+        """A veth no endpoint owns (a crash mid-setup): only the link is left to delete."""
+        netlink.delete_link(veth)
 
     def leftover_veths(self, live: set[str]) -> list[str]:
         """Our veths (by prefix) enslaved to no live endpoint. Only links on our own bridge

@@ -4,6 +4,7 @@ routes, and sysctls (plain writes under /proc/sys)."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
@@ -113,19 +114,24 @@ def add_veth(
     """A veth pair: `host_name` enslaved to the bridge, the peer moved into the namespace as
     eth0 with the address, MAC and a default route via the gateway; lo up too."""
     t0 = time.monotonic()
-    peer = "dyp" + host_name[3:]
     with IPRoute() as ip:
-        ip.link("add", ifname=host_name, kind="veth", peer={"ifname": peer, "mtu": mtu}, mtu=mtu)
+        br_idx = _index(ip, bridge)
+        if br_idx is None:
+            raise OSError(_ENODEV, f"bridge {bridge} not found")
+        # The peer is born inside the namespace with its final name and MAC: no move, no
+        # rename (each would cost a round trip and a link flap).
+        fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            ip.link("add", ifname=host_name, kind="veth", mtu=mtu, master=br_idx,
+                    peer={"ifname": "eth0", "mtu": mtu, "address": mac, "net_ns_fd": fd})  # fmt: skip
+        finally:
+            os.close(fd)
         try:
             host_idx = _index(ip, host_name)
-            peer_idx = _index(ip, peer)
-            br_idx = _index(ip, bridge)
-            assert host_idx is not None and peer_idx is not None and br_idx is not None
-            ip.link("set", index=peer_idx, net_ns_fd=str(netns_path))
-            ip.link("set", index=host_idx, master=br_idx)
+            assert host_idx is not None
             # DNAT happens while the frame is bridged (br_netfilter): a container reaching its
             # own published port through the gateway needs the frame sent back out its port.
-            Path(f"/sys/class/net/{host_name}/brport/hairpin_mode").write_text("1")
+            ip.brport("set", index=host_idx, mode=1)  # IFLA_BRPORT_MODE: hairpin
             ip.link("set", index=host_idx, state="up")
         except BaseException:
             delete_link(host_name)
@@ -133,11 +139,9 @@ def add_veth(
 
     def inside() -> None:
         with IPRoute() as ns:
-            lo = _index(ns, "lo")
-            idx = _index(ns, peer)
-            assert lo is not None and idx is not None
-            ns.link("set", index=lo, state="up")
-            ns.link("set", index=idx, ifname="eth0", address=mac)
+            idx = _index(ns, "eth0")
+            assert idx is not None
+            ns.link("set", index=1, state="up")  # lo is always index 1 in a fresh namespace
             ns.addr("add", index=idx, address=str(address.ip), prefixlen=address.network.prefixlen)
             ns.link("set", index=idx, state="up")
             ns.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=idx)

@@ -18,7 +18,7 @@ from typing import Any
 from dockyard import errors
 from dockyard.network import ipam, links, netns, ports, resolv
 from dockyard.network.bridge import VETH_PREFIX, BridgeDriver
-from dockyard.network.firewall.ruleset import Dnat
+from dockyard.network.firewall.ruleset import Dnat, Peer
 from dockyard.network.records import EndpointRow, NetworkRepo
 from dockyard.network.views import endpoint_settings, network_settings
 from dockyard.rollback import Rollback
@@ -61,7 +61,9 @@ class Networks:
         row = self.repo.by_name("bridge")
         stored = IPv4Network(row.doc["Subnet"]) if row and row.doc.get("Subnet") else None
         eps = self.repo.endpoints(row.id) if row else []
-        info = self.driver.ensure(stored, [d for ep in eps for d in _dnats(ep)])
+        info = self.driver.ensure(
+            stored, [d for ep in eps for d in _dnats(ep)], [_peer(ep) for ep in eps]
+        )
         self.repo.ensure("bridge", "bridge", self.now(), {
             "Subnet": str(info.subnet), "Gateway": str(info.gateway), "Device": info.device})  # fmt: skip
         self.repo.ensure("host", "host", self.now(), {})
@@ -84,7 +86,7 @@ class Networks:
         live = {ep.veth for ep in self.repo.endpoints(bridge.id)}
         for veth in self.driver.leftover_veths(live):
             log.info("removing stale veth %s", veth)
-            self.driver.detach(veth, [])
+            self.driver.forget_veth(veth)
         if self.netns_root.is_dir():
             short = {cid[:12] for cid in running}
             for path in self.netns_root.iterdir():
@@ -98,27 +100,23 @@ class Networks:
 
     def validate(self, host_config: Json, networking_config: Json | None) -> None:
         mode = mode_of(host_config)
-        if mode.startswith("container:"):
-            ref = mode.split(":", 1)[1]
-            if not ref:
-                raise errors.InvalidParameter(
-                    "Invalid network mode: invalid container format container:<name|id>"
-                )
-            self.lookup(ref)
-        elif mode not in PREDEFINED:
-            raise errors.NotFound(f"network {mode} not found")
+        # An unknown network or container is reported at start, as dockerd does: a 404 from
+        # create makes the docker CLI try to pull the image.
+        if mode == "container:":
+            raise errors.InvalidParameter(
+                "Invalid network mode: invalid container format container:<name|id>"
+            )
         ports.requested(host_config.get("PortBindings"), None, False)
-        if mode in ("host", "none") or mode.startswith("container:"):
-            if host_config.get("Links"):
-                kind = "host" if mode == "host" else mode.split(":")[0]
-                raise errors.InvalidParameter(
-                    f"conflicting options: {kind} type networking can't be used with links. "
-                    "This would result in undefined behavior"
-                )
-            if mode != "none" and host_config.get("PortBindings") and mode.startswith("container:"):
-                raise errors.InvalidParameter(
-                    "conflicting options: port publishing and the container type network mode"
-                )
+        if host_config.get("Links") and (mode == "host" or mode.startswith("container:")):
+            kind = "host type networking" if mode == "host" else "container type network"
+            raise errors.InvalidParameter(
+                f"conflicting options: {kind} can't be used with links. "
+                "This would result in undefined behavior"
+            )
+        if mode.startswith("container:") and host_config.get("PortBindings"):
+            raise errors.InvalidParameter(
+                "conflicting options: port publishing and the container type network mode"
+            )
         for ep in ((networking_config or {}).get("EndpointsConfig") or {}).values():
             ipam_cfg = (ep or {}).get("IPAMConfig") or {}
             if ipam_cfg.get("IPv4Address") or ipam_cfg.get("IPv6Address"):
@@ -143,6 +141,8 @@ class Networks:
                 {"host": self._ep_doc("host")}, sandbox_key="/var/run/docker/netns/default"
             )
             return NetworkPlan("host", extra_hosts=self._hosts(extra))
+        if mode not in PREDEFINED and not mode.startswith("container:"):
+            raise errors.NotFound(f"network {mode} not found")
         if mode.startswith("container:"):
             other = self.lookup(mode.split(":", 1)[1])
             if other.id == rec.id:
@@ -215,8 +215,8 @@ class Networks:
             )  # fmt: skip
             self.repo.insert_endpoint(c, ep)
         rb.push(self.repo.delete_endpoint, rec.id, bridge.id)
-        self.driver.attach(ep.veth, path, ip, mac, _dnats(ep))
-        rb.push(self.driver.detach, ep.veth, _dnats(ep))
+        self.driver.attach(ep.veth, path, ip, mac, rec.id, _dnats(ep))
+        rb.push(self.driver.detach, ep.veth, mac, rec.id, _dnats(ep))
         rec.doc["LastPorts"] = {p.key: p.host_port for p in published}
         rec.doc["NetworkSettings"] = network_settings(
             {"bridge": self._ep_doc("bridge", ep, info.gateway, info.subnet.prefixlen)},
@@ -243,7 +243,7 @@ class Networks:
         rec.doc["NetworkSettings"] = network_settings(nets)
 
     def _detach(self, ep: EndpointRow) -> None:
-        problems = self.driver.detach(ep.veth, _dnats(ep))
+        problems = self.driver.detach(ep.veth, ep.mac, ep.container_id, _dnats(ep))
         self.ports.release(ep.container_id)
         netns.remove(Path(ep.doc.get("netns") or self.netns_root / ep.container_id[:12]))
         self.repo.delete_endpoint(ep.container_id, ep.network_id)
@@ -365,3 +365,7 @@ def _bindings(ep: EndpointRow) -> list[ports.Binding]:
 def _dnats(ep: EndpointRow) -> list[Dnat]:
     ip = IPv4Address(ep.ip)
     return [Dnat(ep.container_id, ports.Published(**p), ip) for p in ep.doc.get("ports") or []]
+
+
+def _peer(ep: EndpointRow) -> Peer:
+    return Peer(ep.container_id, ep.veth, ep.mac)

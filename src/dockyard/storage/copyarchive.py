@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from dockyard.errors import InvalidParameter
 from dockyard.storage.archive import clean_name
+from dockyard.storage.tarstream import TarReader
 
 # Open the directory at `parts` below the extraction root; `create` makes missing ones (0755).
 Opener = Callable[[tuple[str, ...], bool], int]
@@ -125,6 +126,21 @@ def file_blocks(fd: int, size: int) -> Iterator[bytes]:
 
 def end_of_archive() -> bytes:
     return bytes(2 * _BLOCK)
+
+
+def coalesce(chunks: Iterator[bytes], size: int = _CHUNK) -> Iterator[bytes]:
+    """Join small pieces (headers, small files) into ~`size` blocks: each chunk handed to the
+    event loop costs a thread hop, and a tree of small files is mostly small pieces."""
+    buf: list[bytes] = []
+    held = 0
+    for chunk in chunks:
+        buf.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(buf)
+            buf, held = [], 0
+    if buf:
+        yield b"".join(buf)
 
 
 # ---- extraction -----------------------------------------------------------------------------
@@ -228,18 +244,17 @@ def _place(pfd: int, name: str, ti: tarfile.TarInfo, shown: str, opts: ExtractOp
         os.unlink(name, dir_fd=pfd)
 
 
-def _create(
-    pfd: int, name: str, tf: tarfile.TarFile, ti: tarfile.TarInfo, open_dir: Opener
-) -> bool:
+def _create(pfd: int, name: str, tr: TarReader, ti: tarfile.TarInfo, open_dir: Opener) -> bool:
     if ti.isdir():
         with contextlib.suppress(FileExistsError):
             os.mkdir(name, 0o755, dir_fd=pfd)
     elif ti.isreg():
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=pfd)
-        with os.fdopen(fd, "wb") as out:
-            src = tf.extractfile(ti)
-            if src is not None:
-                shutil.copyfileobj(src, out, _CHUNK)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(name, flags, 0o600, dir_fd=pfd)
+        try:
+            tr.copy_to(fd, ti.size)
+        finally:
+            os.close(fd)
     elif ti.issym():
         os.symlink(ti.linkname, name, dir_fd=pfd)
     elif ti.islnk():
@@ -262,53 +277,80 @@ def _create(
     return True
 
 
-def extract(stream: BinaryIO, open_dir: Opener, opts: ExtractOptions) -> int:
-    """Unpack a `cp` tar below the root `open_dir` exposes. Returns the number of entries."""
+class _Parent:
+    """The last parent directory opened, kept for the next entry (tars list a directory's
+    files together). Holding the fd is safe: if the directory is later swapped for a symlink,
+    the fd still names the original directory, inside the same tree."""
+
+    def __init__(self, open_dir: Opener) -> None:
+        self.open_dir = open_dir
+        self.parts: tuple[str, ...] | None = None
+        self.fd = -1
+
+    def get(self, parts: tuple[str, ...]) -> int:
+        if parts != self.parts:
+            self.close()
+            self.fd = self.open_dir(parts, True)
+            self.parts = parts
+        return self.fd
+
+    def forget_below(self, parts: tuple[str, ...]) -> None:
+        if self.parts is not None and self.parts[: len(parts)] == parts:
+            self.close()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+        self.fd, self.parts = -1, None
+
+
+def extract(stream: BinaryIO | int, open_dir: Opener, opts: ExtractOptions) -> int:
+    """Unpack a `cp` tar below the root `open_dir` exposes (`stream`: a file object, or a raw
+    fd such as a pipe, which lets file data bypass Python). Returns the number of entries."""
     count = 0
     dir_times: list[tuple[tuple[str, ...], float]] = []
+    parents = _Parent(open_dir)
     try:
-        with tarfile.open(fileobj=stream, mode="r|", errors="surrogateescape") as tf:
-            for ti in tf:
-                if opts.rename is not None:
-                    ti.name = opts.rename(ti.name)
-                    if ti.islnk():
-                        ti.linkname = opts.rename(ti.linkname)
-                try:
-                    parts = clean_name(ti.name)
-                except InvalidParameter:
-                    raise InvalidParameter(
-                        f"invalid path: {ti.name!r}: path escapes the extraction root"
-                    ) from None
-                if ti.issym() and _breakout(ti.linkname, parts or (".",)):
-                    shown = posixpath.join(opts.root_name, *parts)
-                    raise InvalidParameter(f'invalid symlink "{shown}" -> "{ti.linkname}"')
-                count += 1
-                if not parts:
-                    if ti.isdir():  # "./": the root itself takes the entry's metadata
-                        rfd = open_dir((), False)
-                        try:
-                            _meta(rfd, ".", ti, opts)
-                        finally:
-                            os.close(rfd)
-                        dir_times.append(((), ti.mtime))
-                    continue
-                pfd = open_dir(parts[:-1], True)
-                try:
-                    name = parts[-1]
-                    shown = posixpath.join(opts.root_name, *parts)
-                    _place(pfd, name, ti, shown, opts)
-                    if _create(pfd, name, tf, ti, open_dir):
-                        _meta(pfd, name, ti, opts)
-                finally:
-                    os.close(pfd)
-                if ti.isdir():
-                    dir_times.append((parts, ti.mtime))
-    except tarfile.TarError as e:
-        raise InvalidParameter(f"invalid tar stream: {e}") from e
+        tr = TarReader(stream)
+        for ti in tr:
+            if opts.rename is not None:
+                ti.name = opts.rename(ti.name)
+                if ti.islnk():
+                    ti.linkname = opts.rename(ti.linkname)
+            try:
+                parts = clean_name(ti.name)
+            except InvalidParameter:
+                raise InvalidParameter(
+                    f"invalid path: {ti.name!r}: path escapes the extraction root"
+                ) from None
+            if ti.issym() and _breakout(ti.linkname, parts or (".",)):
+                shown = posixpath.join(opts.root_name, *parts)
+                raise InvalidParameter(f'invalid symlink "{shown}" -> "{ti.linkname}"')
+            count += 1
+            if not parts:
+                if ti.isdir():  # "./": the root itself takes the entry's metadata
+                    rfd = open_dir((), False)
+                    try:
+                        _meta(rfd, ".", ti, opts)
+                    finally:
+                        os.close(rfd)
+                    dir_times.append(((), ti.mtime))
+                continue
+            parents.forget_below(parts)  # the entry may replace a cached directory
+            pfd = parents.get(parts[:-1])
+            name = parts[-1]
+            shown = posixpath.join(opts.root_name, *parts)
+            _place(pfd, name, ti, shown, opts)
+            if _create(pfd, name, tr, ti, open_dir):
+                _meta(pfd, name, ti, opts)
+            if ti.isdir():
+                dir_times.append((parts, ti.mtime))
     except OSError as e:
         if e.errno in (errno.ELOOP, errno.ENOTDIR):
             raise InvalidParameter(f"cannot extract through a symlink or non-directory: {e}") from e
         raise
+    finally:
+        parents.close()
     # Directory times last: creating entries inside a directory bumps its mtime.
     for parts, mtime in reversed(dir_times):
         fd = open_dir(parts, False)

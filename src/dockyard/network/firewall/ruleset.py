@@ -11,6 +11,11 @@ Data path (dockerd's proxy-less mode):
                 to the bridge from a local address      -> masquerade (host incl. 127.0.0.1)
                 to the bridge, DNAT'd, from the subnet  -> masquerade (hairpin)
     forward     accept the bridge's traffic; drop direct access to containers from elsewhere
+
+Container to container, a `netdev` table of the same name: an ingress chain on each host veth
+hands unicast IPv4 for another container's MAC straight to that container's veth (`fwd`). The
+frames skip the bridge and br_netfilter, so a host dockerd's `FORWARD DROP` policy (applied to
+bridged traffic once it loads br_netfilter) cannot cut them, and we never edit its chains.
 """
 
 from __future__ import annotations
@@ -36,6 +41,13 @@ class Dnat:
     owner: str  # container id
     port: Published
     container_ip: IPv4Address
+
+
+@dataclass(frozen=True)
+class Peer:
+    owner: str  # container id
+    veth: str  # the host end
+    mac: str  # the container's eth0
 
 
 def tag(owner: str) -> str:
@@ -96,6 +108,36 @@ def table(r: BridgeRules, dnats: Iterable[Dnat] = ()) -> str:
     return text + add(r.table, dnats)
 
 
+def peers_table(table_name: str, peers: Iterable[Peer] = ()) -> str:
+    return (
+        f"add table netdev {table_name}\n"
+        f"delete table netdev {table_name}\n"
+        f"table netdev {table_name} {{\n"
+        "  map peers {\n"
+        "    type ether_addr : iface_index\n"
+        "  }\n"
+        "}\n" + "".join(add_peer(table_name, p) for p in peers)
+    )
+
+
+def add_peer(table_name: str, p: Peer) -> str:
+    own = tag(p.owner[:12])
+    return (
+        f"add chain netdev {table_name} in-{p.veth} {{ type filter hook ingress device "
+        f'"{p.veth}" priority 0; policy accept; }}\n'
+        f"add rule netdev {table_name} in-{p.veth} ether type ip "
+        f"fwd to ether daddr map @peers {own}\n"
+        f'add element netdev {table_name} peers {{ {p.mac} {own} : "{p.veth}" }}\n'
+    )
+
+
+def delete_peer(table_name: str, p: Peer) -> str:
+    return (
+        f"delete element netdev {table_name} peers {{ {p.mac} }}\n"
+        f"delete chain netdev {table_name} in-{p.veth}\n"
+    )
+
+
 def add(table_name: str, dnats: Iterable[Dnat]) -> str:
     return _elements("add", table_name, dnats, _element)
 
@@ -115,4 +157,7 @@ def _elements(verb: str, table_name: str, dnats: Iterable[Dnat], render: object)
 
 
 def drop_table(table_name: str) -> str:
-    return f"add table ip {table_name}\ndelete table ip {table_name}\n"
+    return "".join(
+        f"add table {family} {table_name}\ndelete table {family} {table_name}\n"
+        for family in ("ip", "netdev")
+    )

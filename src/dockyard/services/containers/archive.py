@@ -16,6 +16,7 @@ A GET holds its mount until the stream is finished or abandoned.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import posixpath
 import stat
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dockyard import errors
-from dockyard.services.containers import files
+from dockyard.services.containers import extractor, files
 from dockyard.services.containers.view import ContainerView, Parts, ViewMount, show, split
 from dockyard.services.protocols import EventBus
 from dockyard.state.containers import ContainerRecord
@@ -169,7 +170,7 @@ class ContainerArchive:
         self, rec: ContainerRecord, cm: Any, view: ContainerView, parts: Parts, top: str
     ) -> Iterator[bytes]:
         try:
-            yield from _Walker(view).entry(parts, top)
+            yield from ca.coalesce(_Walker(view).entry(parts, top))
             yield ca.end_of_archive()
             self._publish(rec, "archive-path")
         finally:
@@ -205,7 +206,12 @@ class ContainerArchive:
                 return view.open_dir((*parts, *rel), create=create, writable=create)
 
             opts = ca.ExtractOptions(no_overwrite_dir_non_dir, chown, True, show(parts))
-            ca.extract(body, opener, opts)
+            try:
+                body.fileno()
+            except (AttributeError, io.UnsupportedOperation):
+                ca.extract(body, opener, opts)  # an in-memory body: no process needed
+            else:
+                extractor.run(extractor.spec(view, parts, opts), body)
         self._publish(rec, "extract-to-dir")
 
 

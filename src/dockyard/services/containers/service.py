@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import shutil
 import signal as sig
@@ -119,7 +120,9 @@ class Containers(ContainerQueries):
             raise errors.InvalidParameter("No command specified")
         cid = secrets.token_hex(32)
         if not cfg.get("Hostname"):
-            cfg["Hostname"] = cid[:12]
+            # Docker: a host-network container takes the host's name (N4).
+            host_net = hc.get("NetworkMode") == "host"
+            cfg["Hostname"] = os.uname().nodename if host_net else cid[:12]
         created = status.now_rfc3339()
         doc: Json = {
             "Path": argv[0],
