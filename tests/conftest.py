@@ -183,8 +183,9 @@ def teardown_host_state(d: Daemon) -> list[str]:
         leaks.append(f"mount {mp}")
         subprocess.run(["umount", "-l", mp], check=False)
     # The daemon leaves its bridge and table for the next start; a test session ends them.
-    subprocess.run(["nft", "delete", "table", "ip", f"dockyard-{d.bridge}"],
-                   capture_output=True, check=False)  # fmt: skip
+    for family in ("ip", "netdev"):
+        subprocess.run(["nft", "delete", "table", family, f"dockyard-{d.bridge}"],
+                       capture_output=True, check=False)  # fmt: skip
     for link in _links_on(d.bridge):
         leaks.append(f"link {link}")
         subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)

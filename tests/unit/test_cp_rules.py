@@ -16,6 +16,7 @@ from dockyard.errors import InvalidParameter
 from dockyard.services.containers.archive import abs_path, go_base, go_time
 from dockyard.services.containers.view import split
 from dockyard.storage import copyarchive as ca
+from dockyard.storage import copytar as ct
 
 
 @pytest.mark.parametrize(
@@ -164,7 +165,7 @@ def test_split_never_climbs_above_root() -> None:
 )
 def test_go_file_mode(st_mode: int, want: int) -> None:
     """S11: the stat header's mode is a Go os.FileMode, as the docker CLI decodes it."""
-    assert ca.go_file_mode(st_mode) == want
+    assert ct.go_file_mode(st_mode) == want
 
 
 def test_go_time_is_rfc3339nano_utc() -> None:

@@ -12,17 +12,18 @@ import argparse
 import base64
 import json
 import os
-import posixpath
 import stat
 import sys
 from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
+from dockyard.cli import cplocal as local
 from dockyard.cli import cprules as rules
 from dockyard.cli.client import APIError, quote_path
 from dockyard.cli.command import CLIError, Command, Parser, Session
 from dockyard.errors import DockyardError
 from dockyard.storage import copyarchive as ca
+from dockyard.storage import copytar as ct
 
 STAT_HEADER = "X-Docker-Container-Path-Stat"
 
@@ -102,27 +103,6 @@ def _validate_output_path(path: str) -> None:
         raise CLIError(f'invalid output path: "{path}" must be a directory or a regular file')
 
 
-def destination_info(path: str) -> rules.CopyInfo:
-    """go-archive's CopyInfoDestinationPath for a local path: a symlink is followed (up to
-    10 times); a missing path needs an existing parent directory."""
-    original = path
-    for _ in range(12):
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            parent, _ = rules.split_path_dir_entry(path)
-            pst = os.stat(parent)
-            if not stat.S_ISDIR(pst.st_mode):
-                raise rules.CopyRuleError(rules.ERR_NOT_DIRECTORY) from None
-            return rules.CopyInfo(path)
-        except NotADirectoryError:
-            return rules.CopyInfo(path)
-        if not stat.S_ISLNK(st.st_mode):
-            return rules.CopyInfo(path, True, stat.S_ISDIR(st.st_mode))
-        path = rules.link_target_path(path, os.readlink(path))
-    raise CLIError(f"too many symlinks in {original}")
-
-
 def _from_container(
     s: Session, container: str, src: str, dst: str, follow: bool, quiet: bool
 ) -> int:
@@ -135,7 +115,7 @@ def _from_container(
             info = _stat(s, container, src)
         except APIError:
             info = {}
-        if info.get("mode", 0) & ca.GO_SYMLINK:
+        if info.get("mode", 0) & ct.GO_SYMLINK:
             target = rules.link_target_path(src, info.get("linkTarget") or "")
             src, rebase_to = rules.rebase_name(src, target)
     resp = s.client.request("GET", f"/containers/{quote_path(container)}/archive", {"path": src})
@@ -146,8 +126,8 @@ def _from_container(
             out.write(chunk)
         out.flush()
         return 0
-    src_info = rules.CopyInfo(src, True, bool(doc.get("mode", 0) & ca.GO_DIR), rebase_to)
-    dst_info = destination_info(dst)
+    src_info = rules.CopyInfo(src, True, bool(doc.get("mode", 0) & ct.GO_DIR), rebase_to)
+    dst_info = local.destination_info(dst)
     placement = rules.prepare_archive_copy(src_info, dst_info)
     _, src_base = rules.split_path_dir_entry(src)
 
@@ -170,7 +150,7 @@ def _from_container(
     finally:
         os.close(root_fd)
     if not quiet:
-        size = counted.total if doc.get("mode", 0) & ca.GO_DIR else int(doc.get("size", 0))
+        size = counted.total if doc.get("mode", 0) & ct.GO_DIR else int(doc.get("size", 0))
         s.err.write(_summary(size, counted.total, dst))
     return 0
 
@@ -210,59 +190,6 @@ class _Reader:
 # ---- to a container -----------------------------------------------------------------------
 
 
-def source_info(path: str, follow: bool) -> rules.CopyInfo:
-    """go-archive's CopyInfoSourcePath: symlinks before the last "/" are resolved; the last
-    element only with -L (then the archive keeps the name the user gave)."""
-    rebase_to = ""
-    if follow:
-        resolved, rebase_to = rules.rebase_name(path, _eval_symlinks(path))
-    else:
-        head, base = path[: path.rfind("/") + 1], path[path.rfind("/") + 1 :]
-        resolved = _eval_symlinks(head or ".").rstrip("/") + "/" + base
-        if rules.has_trailing_separator(path) and rules.go_base(path) != rules.go_base(resolved):
-            rebase_to = rules.go_base(path)
-    st = os.lstat(resolved)
-    return rules.CopyInfo(resolved, True, stat.S_ISDIR(st.st_mode), rebase_to)
-
-
-def _eval_symlinks(path: str) -> str:
-    try:
-        return os.path.realpath(path, strict=True)
-    except FileNotFoundError:
-        raise CLIError(f"lstat {path.rstrip('/') or '/'}: no such file or directory") from None
-
-
-def local_tar(src: rules.CopyInfo, top: str) -> Iterator[bytes]:
-    """TarResource of a local path, its top entry named `top`."""
-    seen: dict[tuple[int, int], str] = {}
-    path = src.path
-
-    def one(p: str, name: str) -> Iterator[bytes]:
-        st = os.lstat(p)
-        link = os.readlink(p) if stat.S_ISLNK(st.st_mode) else ""
-        key = (st.st_dev, st.st_ino)
-        if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and key in seen:
-            ti = ca.header(name, st)
-            assert ti is not None
-            ti.type, ti.size, ti.linkname = b"1", 0, seen[key]
-            yield ca.encode(ti)
-            return
-        ti = ca.header(name, st, link)
-        if ti is None:
-            return
-        yield ca.encode(ti)
-        if stat.S_ISREG(st.st_mode):
-            if st.st_nlink > 1:
-                seen[key] = name
-            yield from ca.file_blocks(os.open(p, os.O_RDONLY | os.O_NOFOLLOW), st.st_size)
-        elif stat.S_ISDIR(st.st_mode):
-            for child in sorted(os.listdir(p)):
-                yield from one(os.path.join(p, child), posixpath.join(name, child))
-
-    yield from one(path, top)
-    yield ca.end_of_archive()
-
-
 def _to_container(
     s: Session, container: str, src: str, dst: str, ns: argparse.Namespace, quiet: bool
 ) -> int:
@@ -271,14 +198,14 @@ def _to_container(
     dst_info = rules.CopyInfo(dst)
     try:
         info = _stat(s, container, dst)
-        if info.get("mode", 0) & ca.GO_SYMLINK:
+        if info.get("mode", 0) & ct.GO_SYMLINK:
             target = rules.link_target_path(dst, info.get("linkTarget") or "")
             dst_info = rules.CopyInfo(target)
             info = _stat(s, container, target)
         mode = int(info.get("mode", 0))
-        if mode & (ca.GO_DEVICE | ca.GO_PIPE | ca.GO_SOCKET | ca.GO_SYMLINK):
+        if mode & (ct.GO_DEVICE | ct.GO_PIPE | ct.GO_SOCKET | ct.GO_SYMLINK):
             raise CLIError(f'destination "{container}:{dst}" must be a directory or a regular file')
-        dst_info = rules.CopyInfo(dst_info.path, True, bool(mode & ca.GO_DIR))
+        dst_info = rules.CopyInfo(dst_info.path, True, bool(mode & ct.GO_DIR))
     except APIError:
         pass  # a missing destination may still be created in its (existing) parent
     query: dict[str, Any] = {"noOverwriteDirNonDir": "true"}
@@ -294,7 +221,7 @@ def _to_container(
             "PUT", f"/containers/{path}/archive", query, sys.stdin.buffer, headers
         ).read()
         return 0
-    src_info = source_info(src, ns.follow_link)
+    src_info = local.source_info(src, ns.follow_link)
     placement = rules.prepare_archive_copy(src_info, dst_info)
     _, base = rules.split_path_dir_entry(src_info.path)
     top = placement.name(src_info.rebase_name or base)
@@ -302,26 +229,16 @@ def _to_container(
     sent = [0]
 
     def body() -> Iterator[bytes]:
-        for chunk in local_tar(src_info, top):
+        for chunk in local.local_tar(src_info, top):
             sent[0] += len(chunk)
             yield chunk
 
     s.client.request("PUT", f"/containers/{path}/archive", query, _Reader(body()), headers).read()
     if not quiet:
-        s.err.write(_summary(_content_size(src_info.path), sent[0], f"{container}:{dst_info.path}"))
+        s.err.write(
+            _summary(local.content_size(src_info.path), sent[0], f"{container}:{dst_info.path}")
+        )
     return 0
-
-
-def _content_size(path: str) -> int:
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode):
-        return st.st_size if stat.S_ISREG(st.st_mode) else 0
-    total = 0
-    for root, _, names in os.walk(path):
-        for n in names:
-            fst = os.lstat(os.path.join(root, n))
-            total += fst.st_size if stat.S_ISREG(fst.st_mode) else 0
-    return total
 
 
 COMMANDS = {

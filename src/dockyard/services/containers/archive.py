@@ -32,6 +32,7 @@ from dockyard.services.containers.view import ContainerView, Parts, ViewMount, s
 from dockyard.services.protocols import EventBus
 from dockyard.state.containers import ContainerRecord
 from dockyard.storage import copyarchive as ca
+from dockyard.storage import copytar as ct
 from dockyard.storage.protocols import LayerStore
 
 Json = dict[str, Any]
@@ -145,7 +146,7 @@ class ContainerArchive:
         doc = {
             "name": go_base(absolute),
             "size": st.st_size,
-            "mode": ca.go_file_mode(st.st_mode),
+            "mode": ct.go_file_mode(st.st_mode),
             "mtime": go_time(st.st_mtime_ns),
             "linkTarget": link,
         }
@@ -170,8 +171,8 @@ class ContainerArchive:
         self, rec: ContainerRecord, cm: Any, view: ContainerView, parts: Parts, top: str
     ) -> Iterator[bytes]:
         try:
-            yield from ca.coalesce(_Walker(view).entry(parts, top))
-            yield ca.end_of_archive()
+            yield from ct.coalesce(_Walker(view).entry(parts, top))
+            yield ct.end_of_archive()
             self._publish(rec, "archive-path")
         finally:
             cm.__exit__(None, None, None)
@@ -256,21 +257,21 @@ class _Walker:
             elif stat.S_ISREG(st.st_mode):
                 yield from self._file(os.open(base, _FILE, dir_fd=pfd), name)
             elif stat.S_ISLNK(st.st_mode):
-                ti = ca.header(name, st, os.readlink(base, dir_fd=pfd))
+                ti = ct.header(name, st, os.readlink(base, dir_fd=pfd))
                 if ti is not None:
-                    yield ca.encode(ti)
+                    yield ct.encode(ti)
             else:
-                ti = ca.header(name, st)
+                ti = ct.header(name, st)
                 if ti is not None:
-                    yield ca.encode(ti)
+                    yield ct.encode(ti)
         except (FileNotFoundError, NotADirectoryError):
             return  # removed (or swapped for a symlink: ELOOP is raised) while we walked
 
     def _dir(self, fd: int, st: os.stat_result, parts: Parts, name: str) -> Iterator[bytes]:
         try:
-            ti = ca.header(name, st)
+            ti = ct.header(name, st)
             assert ti is not None
-            yield ca.encode(ti)
+            yield ct.encode(ti)
             names = set(os.listdir(fd)) | self.children.get(parts, set())
             for child in sorted(names):
                 cparts, cname = (*parts, child), posixpath.join(name, child)
@@ -289,20 +290,20 @@ class _Walker:
             return
         key = (st.st_dev, st.st_ino)
         if st.st_nlink > 1 and key in self.seen:
-            ti = ca.header(name, st)
+            ti = ct.header(name, st)
             assert ti is not None
             ti.type, ti.size, ti.linkname = tarfile.LNKTYPE, 0, self.seen[key]
             os.close(fd)
-            yield ca.encode(ti)
+            yield ct.encode(ti)
             return
         if st.st_nlink > 1:
             self.seen[key] = name
-        ti = ca.header(name, st)
+        ti = ct.header(name, st)
         assert ti is not None
         with contextlib.suppress(OSError):
             cap = os.getxattr(fd, "security.capability")
             ti.pax_headers = {
                 "SCHILY.xattr.security.capability": cap.decode("utf-8", "surrogateescape")
             }
-        yield ca.encode(ti)
-        yield from ca.file_blocks(fd, st.st_size)
+        yield ct.encode(ti)
+        yield from ct.file_blocks(fd, st.st_size)
