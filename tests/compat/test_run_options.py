@@ -84,3 +84,13 @@ def test_dockyard_cli_run(daemon: Daemon) -> None:
     assert r.stdout == "x\n" and r.returncode == 5
     r = daemon.dockyard("run", "--rm", "busybox", "/nope")
     assert r.returncode == 127
+
+
+def test_umask_is_dockers(daemon: Daemon) -> None:
+    """Processes start with umask 0022 as in Docker, for run and exec."""
+    assert run(daemon, "busybox", "sh", "-c", "umask") == "0022\n"
+    docker(daemon, "run", "-d", "--name", "opt-umask", "busybox", "sleep", "60")
+    try:
+        assert docker(daemon, "exec", "opt-umask", "sh", "-c", "umask").stdout == "0022\n"
+    finally:
+        docker(daemon, "rm", "-f", "opt-umask")

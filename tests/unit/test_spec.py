@@ -174,7 +174,7 @@ def test_process_fields() -> None:
     assert (
         p["terminal"] is True
         and p["cwd"] == "/w"
-        and p["user"] == {"uid": 5, "gid": 6, "additionalGids": [7]}
+        and p["user"] == {"uid": 5, "gid": 6, "umask": 0o022, "additionalGids": [7]}
     )
     assert p["env"] == ["HOSTNAME=abc", "TERM=xterm", "A=1", "PATH=/x"]
     assert p["noNewPrivileges"] is True and p["oomScoreAdj"] == 100

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import errors
-from dockyard.network import ipam, links, netns, ports, resolv
+from dockyard.network import ipam, links, netlink, netns, ports, resolv
 from dockyard.network.bridge import VETH_PREFIX, BridgeDriver
 from dockyard.network.firewall.ruleset import Dnat, Peer
+from dockyard.network.queries import NetworkQueries
 from dockyard.network.records import EndpointRow, NetworkRepo
 from dockyard.network.views import endpoint_settings, network_settings
 from dockyard.rollback import Rollback
@@ -37,7 +38,7 @@ def mode_of(hc: Json) -> str:
     return "bridge" if mode == "default" else mode
 
 
-class Networks:
+class Networks(NetworkQueries):
     def __init__(
         self,
         repo: NetworkRepo,
@@ -166,8 +167,6 @@ class Networks:
             if mode == "none":
                 netns.create(path)
                 rb.push(netns.remove, path)
-                from dockyard.network import netlink
-
                 netlink.loopback_up(path)
                 rec.doc["NetworkSettings"] = network_settings(
                     {"none": self._ep_doc("none")}, sandbox_key=str(path)
@@ -310,51 +309,6 @@ class Networks:
                 target.config.get("Env") or [],
             )
         return hosts, env
-
-    # ---- queries ---------------------------------------------------------------------------
-
-    def list(self, filters: dict[str, list[str]]) -> list[Json]:
-        out = [self.inspect(row.name, brief=True) for row in self.repo.all()]
-        for key, values in filters.items():
-            if key == "name":
-                out = [n for n in out if any(v in n["Name"] for v in values)]
-            elif key == "id":
-                out = [n for n in out if any(n["Id"].startswith(v) for v in values)]
-            elif key == "driver":
-                out = [n for n in out if n["Driver"] in values]
-            elif key == "type":
-                out = [n for n in out if ("builtin" in values)]
-            elif key not in ("label", "scope"):
-                raise errors.InvalidParameter(f"invalid filter '{key}'")
-        return out
-
-    def inspect(self, ref: str, brief: bool = False) -> Json:
-        from dockyard.network.views import network_doc
-
-        rows = self.repo.all()
-        match = [r for r in rows if r.name == ref] or [r for r in rows if r.id == ref]
-        if not match and ref:
-            match = [r for r in rows if r.id.startswith(ref)]
-        if len(match) != 1:
-            if len(match) > 1:
-                raise errors.InvalidParameter(
-                    f"network {ref} is ambiguous ({len(match)} matches found based on ID prefix)"
-                )
-            raise errors.NotFound(f"network {ref} not found")
-        row = match[0]
-        containers: Json = {}
-        if not brief:
-            for ep in self.repo.endpoints(row.id):
-                try:
-                    c = self.lookup(ep.container_id)
-                except errors.NotFound:
-                    continue
-                plen = IPv4Network(row.doc["Subnet"]).prefixlen
-                containers[ep.container_id] = {
-                    "Name": c.name, "EndpointID": ep.endpoint_id, "MacAddress": ep.mac,
-                    "IPv4Address": f"{ep.ip}/{plen}", "IPv6Address": "",
-                }  # fmt: skip
-        return network_doc(row, containers)
 
 
 def _bindings(ep: EndpointRow) -> list[ports.Binding]:

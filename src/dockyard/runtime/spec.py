@@ -290,7 +290,13 @@ def build_spec(
         args = ["/sbin/docker-init", "--", *args]
     process: Json = {
         "terminal": bool(config.get("Tty")),
-        "user": {"uid": uid, "gid": gid, **({"additionalGids": extra_gids} if extra_gids else {})},
+        # umask 022 as in Docker's containers; otherwise the shim's own 077 would be inherited.
+        "user": {
+            "uid": uid,
+            "gid": gid,
+            "umask": 0o022,
+            **({"additionalGids": extra_gids} if extra_gids else {}),
+        },
         "args": args,
         "env": container_env(config),
         "cwd": config.get("WorkingDir") or "/",

@@ -437,6 +437,8 @@ static pid_t run_runtime(char **argv, int in, int out, int err, const sigset_t *
         dup2(in, 0);
         dup2(out, 1);
         dup2(err, 2);
+        /* Our own files are private (umask 077); containers and execs get Docker's 022. */
+        umask(022);
         execv(argv[0], argv);
         execvp(argv[0], argv);
         _exit(127);

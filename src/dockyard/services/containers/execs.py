@@ -99,7 +99,7 @@ class Execs:
         uid, gid, gids = files.resolve_user(
             Path(spec["root"]["path"]), user_spec, rec.host_config.get("GroupAdd") or ()
         )
-        base["user"] = {"uid": uid, "gid": gid, "additionalGids": gids}
+        base["user"] = {**base.get("user", {}), "uid": uid, "gid": gid, "additionalGids": gids}
         base["args"] = list(c["Cmd"])
         base["env"] = merge_env(base.get("env") or [], c.get("Env") or [])
         base["terminal"] = tty

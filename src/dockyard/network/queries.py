@@ -1,0 +1,61 @@
+"""`GET /networks` and `GET /networks/{id}`: the network rows as Docker shows them, with the
+attached containers' endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from ipaddress import IPv4Network
+from typing import Any
+
+from dockyard import errors
+from dockyard.network.records import NetworkRepo
+from dockyard.network.views import network_doc
+from dockyard.state.containers import ContainerRecord
+
+Json = dict[str, Any]
+
+
+class NetworkQueries:
+    repo: NetworkRepo
+    lookup: Callable[[str], ContainerRecord]
+
+    def list(self, filters: dict[str, list[str]]) -> list[Json]:
+        out = [self.inspect(row.name, brief=True) for row in self.repo.all()]
+        for key, values in filters.items():
+            if key == "name":
+                out = [n for n in out if any(v in n["Name"] for v in values)]
+            elif key == "id":
+                out = [n for n in out if any(n["Id"].startswith(v) for v in values)]
+            elif key == "driver":
+                out = [n for n in out if n["Driver"] in values]
+            elif key == "type":
+                out = [n for n in out if ("builtin" in values)]
+            elif key not in ("label", "scope"):
+                raise errors.InvalidParameter(f"invalid filter '{key}'")
+        return out
+
+    def inspect(self, ref: str, brief: bool = False) -> Json:
+        rows = self.repo.all()
+        match = [r for r in rows if r.name == ref] or [r for r in rows if r.id == ref]
+        if not match and ref:
+            match = [r for r in rows if r.id.startswith(ref)]
+        if len(match) != 1:
+            if len(match) > 1:
+                raise errors.InvalidParameter(
+                    f"network {ref} is ambiguous ({len(match)} matches found based on ID prefix)"
+                )
+            raise errors.NotFound(f"network {ref} not found")
+        row = match[0]
+        containers: Json = {}
+        if not brief:
+            for ep in self.repo.endpoints(row.id):
+                try:
+                    c = self.lookup(ep.container_id)
+                except errors.NotFound:
+                    continue
+                plen = IPv4Network(row.doc["Subnet"]).prefixlen
+                containers[ep.container_id] = {
+                    "Name": c.name, "EndpointID": ep.endpoint_id, "MacAddress": ep.mac,
+                    "IPv4Address": f"{ep.ip}/{plen}", "IPv6Address": "",
+                }  # fmt: skip
+        return network_doc(row, containers)
