@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -280,10 +281,15 @@ def main() -> None:
                 with contextlib.suppress(OSError):
                     os.rmdir(sub)
     print(f"{'case':16} {'dockerd':>10} {'dockyard':>10} {'ratio':>7}")
+    summary: dict[str, dict[str, float]] = {}
     for case in results["dockerd"]:
         a = statistics.median(results["dockerd"][case])
         b = statistics.median(results["dockyard"][case])
+        summary[case] = {"dockerd": a, "dockyard": b, "ratio": b / a}
         print(f"{case:16} {a:10.3f} {b:10.3f} {b / a:6.2f}x")
+    out = ROOT / "bench" / "results" / "network.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":

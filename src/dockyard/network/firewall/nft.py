@@ -1,11 +1,15 @@
-"""The `nft` command: the only place dockyard runs it. Every change is one `nft -f -` batch,
-which the kernel applies atomically or not at all."""
+"""nftables: the only place dockyard talks to it. Every change is one batch in `nft -f` syntax,
+which the kernel applies atomically or not at all. The batch goes through libnftables (the
+library `nft` itself is built on) when it loads, saving a fork+exec (about 2.5 ms) per change;
+otherwise through the `nft -f -` command."""
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import shutil
 import subprocess
+import threading
 import time
 
 from dockyard import errors
@@ -13,23 +17,65 @@ from dockyard import errors
 log = logging.getLogger(__name__)
 
 
-def apply(batch: str) -> None:
-    if not batch:
-        return
+class _Lib:
+    """One libnftables context, serialized: a context is not thread-safe."""
+
+    def __init__(self) -> None:
+        lib = ctypes.CDLL("libnftables.so.1")
+        lib.nft_ctx_new.restype = ctypes.c_void_p
+        lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+        lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+        lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        self.lib = lib
+        self.ctx = lib.nft_ctx_new(0)
+        if not self.ctx:
+            raise OSError("nft_ctx_new failed")
+        lib.nft_ctx_buffer_output(self.ctx)
+        lib.nft_ctx_buffer_error(self.ctx)
+        self.lock = threading.Lock()
+
+    def run(self, batch: str) -> tuple[int, str]:
+        with self.lock:
+            rc = self.lib.nft_run_cmd_from_buffer(self.ctx, batch.encode())
+            err = self.lib.nft_ctx_get_error_buffer(self.ctx) or b""
+        return (0 if rc == 0 else 1), err.decode(errors="replace")
+
+
+_lib: _Lib | None = None
+_lib_tried = False
+_lib_guard = threading.Lock()
+
+
+def _library() -> _Lib | None:
+    global _lib, _lib_tried
+    with _lib_guard:
+        if not _lib_tried:
+            _lib_tried = True
+            try:
+                _lib = _Lib()
+            except OSError as e:
+                log.info("libnftables unavailable (%s): using the nft command", e)
+        return _lib
+
+
+def _command(batch: str) -> tuple[int, str]:
     nft = shutil.which("nft") or "/usr/sbin/nft"
-    t0 = time.monotonic()
     proc = subprocess.run(
         [nft, "-f", "-"], input=batch, capture_output=True, text=True, check=False
     )
-    log.debug("nft -f - rc=%d (%.1f ms)", proc.returncode, (time.monotonic() - t0) * 1e3)
-    if proc.returncode != 0:
+    return proc.returncode, proc.stderr
+
+
+def apply(batch: str) -> None:
+    if not batch:
+        return
+    t0 = time.monotonic()
+    lib = _library()
+    rc, err = lib.run(batch) if lib is not None else _command(batch)
+    log.debug("nft batch rc=%d (%.1f ms)", rc, (time.monotonic() - t0) * 1e3)
+    if rc != 0:
         log.debug("failed nft batch:\n%s", batch)
-        raise errors.System(f"nftables: {proc.stderr.strip()}")
-
-
-def has_table(table_name: str) -> bool:
-    nft = shutil.which("nft") or "/usr/sbin/nft"
-    proc = subprocess.run(
-        [nft, "list", "table", "ip", table_name], capture_output=True, text=True, check=False
-    )
-    return proc.returncode == 0
+        raise errors.System(f"nftables: {err.strip()}")

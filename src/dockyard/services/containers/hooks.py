@@ -71,36 +71,3 @@ class NoMounts:
 
     def release(self, rec: ContainerRecord, remove_anonymous: bool) -> None:
         return None
-
-
-class BasicNetwork:
-    """Until the bridge lands: `host`, `none`, `container:NAME`; `default`/`bridge` get a fresh
-    netns with only lo."""
-
-    def __init__(self, lookup: Any) -> None:
-        self.lookup = lookup  # ref -> ContainerRecord (raises NotFound)
-
-    def validate(self, host_config: Json, networking_config: Json | None) -> None:
-        from dockyard import errors
-
-        mode = host_config.get("NetworkMode") or "default"
-        if mode.startswith("container:"):
-            self.lookup(mode.split(":", 1)[1])
-        elif mode not in ("default", "bridge", "host", "none"):
-            raise errors.NotFound(f"network {mode} not found")
-
-    def setup(self, rec: ContainerRecord) -> NetworkPlan:
-        from dockyard import errors
-
-        mode = rec.host_config.get("NetworkMode") or "default"
-        if mode == "host":
-            return NetworkPlan("host")
-        if mode.startswith("container:"):
-            other = self.lookup(mode.split(":", 1)[1])
-            if other.state["Status"] not in ("running", "paused"):
-                raise errors.Conflict(f"cannot join network of a non running container: {other.id}")
-            return NetworkPlan(f"/proc/{other.state['Pid']}/ns/net")
-        return NetworkPlan(None, extra_hosts=list(rec.host_config.get("ExtraHosts") or []))
-
-    def teardown(self, rec: ContainerRecord) -> None:
-        return None
