@@ -77,6 +77,7 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     except TimeoutError:
         log.info("API streams still open at shutdown; closing them")
     await engine.close()
+    cfg.socket.unlink(missing_ok=True)
     pidfile.unlink(missing_ok=True)
     logging.shutdown()
     # Everything durable is committed and containers run under their own shims: skip the

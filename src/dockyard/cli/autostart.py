@@ -61,6 +61,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _listening(path: str) -> bool:
+    """A socket file left by a daemon that died is not a daemon: only a connect tells."""
+    if not os.path.exists(path):
+        return False
+    import socket
+
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def connect(host: str, is_default_host: bool, err: TextIO) -> Client:
     """Return a client for `host`, starting the daemon first when allowed and needed."""
     try:
@@ -70,7 +86,7 @@ def connect(host: str, is_default_host: bool, err: TextIO) -> Client:
 
         raise CLIError(f"dockyard: {exc}") from None
     client = Client(path)
-    if is_default_host and not os.path.exists(path) and os.geteuid() == 0:
+    if is_default_host and os.geteuid() == 0 and not _listening(path):
         pid = spawn_daemon()
         err.write(f"dockyard: started the daemon (pid {pid}, log {LOG_PATH})\n")
         err.flush()
