@@ -30,6 +30,10 @@ from tests import oracle as oracle_dockerd  # noqa: E402
 from tests.conftest import Daemon, teardown_host_state  # noqa: E402
 
 DOCKER = shutil.which("docker") or "docker"
+# The oracle runs without a bridge (it must not touch the host's networking), so both engines run
+# their containers with `--network none` here: this measures the engine; bench/network.py measures
+# the bridge against a dockerd in its own network namespace.
+NET = ("--network", "none")
 
 
 def sh(env: dict[str, str], *args: str) -> str:
@@ -62,7 +66,7 @@ def rss_kib(pid: int) -> int:
 
 
 def run_d_many(e: Engine, n: int) -> list[str]:
-    return [e.docker("run", "-d", "busybox", "sleep", "600").strip() for _ in range(n)]
+    return [e.docker("run", "-d", *NET, "busybox", "sleep", "600").strip() for _ in range(n)]
 
 
 def main() -> None:
@@ -91,19 +95,19 @@ def main() -> None:
         for _ in range(args.rounds):
             for e in engines:
                 record("run --rm busybox true (docker CLI)", e,
-                       timed(lambda e=e: e.docker("run", "--rm", "busybox", "true")))  # fmt: skip
+                       timed(lambda e=e: e.docker("run", "--rm", *NET, "busybox", "true")))  # fmt: skip
                 cid = ""
 
                 def lifecycle(e: Engine = e) -> None:
                     nonlocal cid
-                    cid = e.docker("create", "busybox", "true").strip()
+                    cid = e.docker("create", *NET, "busybox", "true").strip()
                     e.docker("start", cid)
                     e.docker("wait", cid)
                     e.docker("rm", cid)
 
                 record("create+start+wait+rm", e, timed(lifecycle))
             record("run --rm busybox true (dockyard CLI)", dy, timed(
-                lambda: sh(dy_cli, str(ROOT / ".venv/bin/dockyard"), "run", "--rm", "busybox", "true")))  # fmt: skip
+                lambda: sh(dy_cli, str(ROOT / ".venv/bin/dockyard"), "run", "--rm", *NET, "busybox", "true")))  # fmt: skip
         for e in engines:
             t0 = time.perf_counter()
             ids = run_d_many(e, args.many)
