@@ -17,6 +17,7 @@ from dockyard.services.containers.archive import abs_path, go_base, go_time
 from dockyard.services.containers.view import split
 from dockyard.storage import copyarchive as ca
 from dockyard.storage import copytar as ct
+from dockyard.storage.beneath import open_below
 
 
 @pytest.mark.parametrize(
@@ -189,7 +190,7 @@ def _extract(root: Path, data: io.BytesIO, **kw: object) -> int:
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
         opts = ca.ExtractOptions(lchown=False, root_name=str(root), **kw)  # type: ignore[arg-type]
-        return ca.extract(data, lambda parts, create: ca.open_below(fd, parts, create), opts)
+        return ca.extract(data, lambda parts, create: open_below(fd, parts, create), opts)
     finally:
         os.close(fd)
 

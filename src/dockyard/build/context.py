@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import stat
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,8 @@ from typing import BinaryIO
 
 from dockyard.build import ignore
 from dockyard.errors import InvalidParameter
+from dockyard.storage.beneath import DIR_FLAGS, open_below, remove_existing
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 20
 
 
@@ -48,45 +47,21 @@ def _parts(name: str) -> tuple[str, ...]:
 
 
 def _open_dir(root_fd: int, parts: tuple[str, ...]) -> int:
-    fd = os.dup(root_fd)
     try:
-        for comp in parts:
-            try:
-                nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                os.mkdir(comp, 0o755, dir_fd=fd)
-                nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
-            except OSError as e:
-                if e.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise InvalidParameter(
-                        f'Error processing tar file: "{"/".join(parts)}" goes through a non-directory'
-                    ) from e
-                raise
-            os.close(fd)
-            fd = nfd
-    except BaseException:
-        os.close(fd)
+        return open_below(root_fd, parts, create=True)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise InvalidParameter(
+                f'Error processing tar file: "{"/".join(parts)}" goes through a non-directory'
+            ) from e
         raise
-    return fd
-
-
-def _clear(pfd: int, name: str, is_dir: bool) -> None:
-    try:
-        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        if not is_dir:
-            shutil.rmtree(name, dir_fd=pfd)
-    else:
-        os.unlink(name, dir_fd=pfd)
 
 
 def _entry(root_fd: int, tf: tarfile.TarFile, ti: tarfile.TarInfo, parts: tuple[str, ...]) -> None:
     pfd = _open_dir(root_fd, parts[:-1])
     name = parts[-1]
     try:
-        _clear(pfd, name, ti.isdir())
+        remove_existing(pfd, name, keep_dir=ti.isdir())
         if ti.isdir():
             if not os.path.lexists(f"/proc/self/fd/{pfd}/{name}"):
                 os.mkdir(name, 0o755, dir_fd=pfd)
@@ -119,7 +94,7 @@ def _entry(root_fd: int, tf: tarfile.TarFile, ti: tarfile.TarInfo, parts: tuple[
 
 def extract(stream: BinaryIO, dest: Path, limits: Limits = Limits()) -> int:
     """Unpack the context tar into the empty directory `dest`; returns the bytes written."""
-    root_fd = os.open(dest, _DIR_FLAGS)
+    root_fd = os.open(dest, DIR_FLAGS)
     total = entries = 0
     try:
         with tarfile.open(fileobj=stream, mode="r|*", errors="surrogateescape") as tf:

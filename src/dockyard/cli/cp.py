@@ -24,6 +24,7 @@ from dockyard.cli.command import CLIError, Command, Parser, Session
 from dockyard.errors import DockyardError
 from dockyard.storage import copyarchive as ca
 from dockyard.storage import copytar as ct
+from dockyard.storage.beneath import open_below
 
 STAT_HEADER = "X-Docker-Container-Path-Stat"
 
@@ -142,7 +143,7 @@ def _from_container(
         opts = ca.ExtractOptions(True, None, False, placement.directory, rename)
         ca.extract(
             cast(BinaryIO, counted),
-            lambda parts, create: ca.open_below(root_fd, parts, create),
+            lambda parts, create: open_below(root_fd, parts, create),
             opts,
         )
     except DockyardError as exc:

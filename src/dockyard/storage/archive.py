@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, Self
 
 from dockyard.errors import InvalidParameter
+from dockyard.storage.beneath import DIR_FLAGS, open_below, remove_existing
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,6 @@ _OVERLAY_XATTRS = "trusted.overlay."
 _XATTR_PAX = "SCHILY.xattr."
 _BLOCK = 512
 _CHUNK = 1 << 20
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def clean_name(name: str) -> tuple[str, ...]:
@@ -57,42 +57,14 @@ def clean_name(name: str) -> tuple[str, ...]:
 
 
 def _open_dir(root_fd: int, parts: tuple[str, ...], create: bool) -> int:
-    """An fd on root/parts[0]/.../parts[-1], never following a symlink on the way."""
-    fd = os.dup(root_fd)
     try:
-        for comp in parts:
-            try:
-                nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    raise
-                os.mkdir(comp, 0o755, dir_fd=fd)
-                nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
-            except OSError as e:
-                if e.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise InvalidParameter(
-                        f"invalid tar entry: {'/'.join(parts)!r} goes through a non-directory"
-                    ) from e
-                raise
-            os.close(fd)
-            fd = nfd
-    except BaseException:
-        os.close(fd)
+        return open_below(root_fd, parts, create)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise InvalidParameter(
+                f"invalid tar entry: {'/'.join(parts)!r} goes through a non-directory"
+            ) from e
         raise
-    return fd
-
-
-def _remove_existing(pfd: int, name: str, keep_dir: bool) -> None:
-    # Docker's rule: an existing entry is replaced, unless both old and new are directories.
-    try:
-        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        if not keep_dir:
-            shutil.rmtree(name, dir_fd=pfd)
-    else:
-        os.unlink(name, dir_fd=pfd)
 
 
 def _xattrs(ti: tarfile.TarInfo) -> dict[str, bytes]:
@@ -145,7 +117,7 @@ def _apply_whiteout(root_fd: int, parts: tuple[str, ...], ti: tarfile.TarInfo) -
             log.debug("skipping whiteout meta entry %s", ti.name)
         else:
             target = base[len(WHITEOUT_PREFIX) :]
-            _remove_existing(pfd, target, keep_dir=False)
+            remove_existing(pfd, target, keep_dir=False)
             os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
             os.chown(target, ti.uid, ti.gid, dir_fd=pfd, follow_symlinks=False)
     finally:
@@ -164,7 +136,7 @@ def _apply_member(
         tpfd = _open_dir(root_fd, target[:-1], create=False)
         pfd = _open_dir(root_fd, parts[:-1], create=True)
         try:
-            _remove_existing(pfd, base, keep_dir=False)
+            remove_existing(pfd, base, keep_dir=False)
             os.link(target[-1], base, src_dir_fd=tpfd, dst_dir_fd=pfd, follow_symlinks=False)
         except FileNotFoundError as e:
             raise InvalidParameter(f"hardlink target {ti.linkname!r} not found") from e
@@ -174,7 +146,7 @@ def _apply_member(
         return
     pfd = _open_dir(root_fd, parts[:-1], create=True)
     try:
-        _remove_existing(pfd, base, keep_dir=ti.isdir())
+        remove_existing(pfd, base, keep_dir=ti.isdir())
         if ti.isdir():
             with contextlib.suppress(FileExistsError):
                 os.mkdir(base, 0o700, dir_fd=pfd)
@@ -221,7 +193,7 @@ class _StrictTarInfo(tarfile.TarInfo):
 def apply_tar(stream: BinaryIO, dest: Path) -> int:
     """Unpack a layer tar into `dest` (an overlay diff/ dir), converting `.wh.` entries to overlay
     whiteouts. Reads the stream once, front to back. Returns the number of entries applied."""
-    root_fd = os.open(dest, _DIR_FLAGS)
+    root_fd = os.open(dest, DIR_FLAGS)
     dir_times: list[tuple[tuple[str, ...], float]] = []
     count = 0
     try:

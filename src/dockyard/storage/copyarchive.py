@@ -44,29 +44,6 @@ class ExtractOptions:
     rename: Callable[[str], str] | None = None  # the client's rebase of the top entry
 
 
-def open_below(root_fd: int, parts: tuple[str, ...], create: bool = False) -> int:
-    """A new fd on root/parts[0]/.../parts[-1], never passing through a symlink (ELOOP);
-    with `create`, missing directories are made (0755)."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.dup(root_fd)
-    try:
-        for comp in parts:
-            try:
-                nfd = os.open(comp, flags, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    raise
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(comp, 0o755, dir_fd=fd)
-                nfd = os.open(comp, flags, dir_fd=fd)
-            os.close(fd)
-            fd = nfd
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
 def _breakout(link: str, parts: tuple[str, ...]) -> bool:
     """go-archive's rule: a relative target joined with the entry's directory must stay inside
     the extraction root (absolute targets are resolved inside the view, never on the host)."""

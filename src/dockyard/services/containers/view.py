@@ -25,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from dockyard import errors
-from dockyard.storage.copyarchive import open_below
+from dockyard.storage.beneath import open_below
 
 Parts = tuple[str, ...]
 _MAX_LINKS = 255

@@ -1,0 +1,48 @@
+"""Walking below a directory fd without ever following a symlink: the one primitive every tar
+extraction (layers, build contexts, cp) stands on, so that neither `..`, an absolute name nor a
+symlink planted before or during the walk leads outside the tree."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_below(root_fd: int, parts: tuple[str, ...], create: bool = False) -> int:
+    """A new fd on root/parts[0]/.../parts[-1]. A component that is a symlink or not a directory
+    raises OSError (ELOOP / ENOTDIR); with `create`, missing directories are made (0755)."""
+    fd = os.dup(root_fd)
+    try:
+        for comp in parts:
+            try:
+                nfd = os.open(comp, DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(comp, 0o755, dir_fd=fd)
+                nfd = os.open(comp, DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def remove_existing(pfd: int, name: str, keep_dir: bool) -> None:
+    """Docker's rule for an entry about to be written: what is there goes, unless both the old
+    and the new entry are directories (`keep_dir`)."""
+    try:
+        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        if not keep_dir:
+            shutil.rmtree(name, dir_fd=pfd)
+    else:
+        os.unlink(name, dir_fd=pfd)
