@@ -20,6 +20,7 @@ from typing import IO
 
 from dockyard.build.rootview import RootView
 from dockyard.errors import InvalidParameter
+from dockyard.storage import beneath
 
 _ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
@@ -43,27 +44,10 @@ class CopyPlan:
 
 def in_scope(root: Path, rel: str) -> Path:
     """`rel` resolved inside `root`, symlinks followed as if `root` were `/` (no escape)."""
-    parts = [p for p in rel.split("/") if p not in ("", ".")]
-    cur: list[str] = []
-    hops = 0
-    while parts:
-        comp = parts.pop(0)
-        if comp == "..":
-            if cur:
-                cur.pop()
-            continue
-        candidate = root.joinpath(*cur, comp)
-        if candidate.is_symlink():
-            hops += 1
-            if hops > 255:
-                raise InvalidParameter(f"too many links in {rel}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                cur = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        cur.append(comp)
-    return root.joinpath(*cur)
+    try:
+        return beneath.in_scope(root, rel)
+    except OSError as e:
+        raise InvalidParameter(f"too many links in {rel}") from e
 
 
 def _check_inside(src: str, what: str) -> None:

@@ -5,9 +5,11 @@ symlink planted before or during the walk leads outside the tree."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
+from pathlib import Path
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -46,3 +48,30 @@ def remove_existing(pfd: int, name: str, keep_dir: bool) -> None:
             shutil.rmtree(name, dir_fd=pfd)
     else:
         os.unlink(name, dir_fd=pfd)
+
+
+def in_scope(root: Path, rel: str, max_links: int = 255) -> Path:
+    """`rel` resolved inside `root` with symlinks followed as if `root` were `/`, so no link or
+    `..` leads out (Docker's FollowSymlinkInScope). Missing components are kept as given. More
+    than `max_links` links raise OSError(ELOOP)."""
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        comp = parts.pop(0)
+        if comp == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        here = root.joinpath(*resolved, comp)
+        if here.is_symlink():
+            hops += 1
+            if hops > max_links:
+                raise OSError(errno.ELOOP, f"too many links in {rel}")
+            target = os.readlink(here)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(comp)
+    return root.joinpath(*resolved)

@@ -11,36 +11,18 @@ import os
 import stat
 from pathlib import Path
 
+from dockyard.storage import beneath
+
 MAX_LINKS = 40
 
 
 def scoped(root: Path, path: str) -> Path | None:
     """`path` inside `root`, following symlinks as if `root` were `/`; None if it is missing."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        here = root.joinpath(*resolved, part)
-        try:
-            st = os.lstat(here)
-        except FileNotFoundError:
-            return None
-        if stat.S_ISLNK(st.st_mode):
-            hops += 1
-            if hops > MAX_LINKS:
-                return None
-            target = os.readlink(here)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        resolved.append(part)
-    return root.joinpath(*resolved)
+    try:
+        found = beneath.in_scope(root, path, MAX_LINKS)
+    except OSError:
+        return None
+    return found if os.path.lexists(found) else None
 
 
 def source_dir(rootfs: Path, destination: str) -> Path | None:
