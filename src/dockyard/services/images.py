@@ -235,9 +235,9 @@ class Images(Transfers):
 
     def remove(self, ref: str, force: bool, noprune: bool) -> Records:
         with self.lock:
-            return self._remove(ref, force)
+            return self._remove(ref, force, prune=not noprune)
 
-    def _remove(self, ref: str, force: bool) -> Records:
+    def _remove(self, ref: str, force: bool, prune: bool) -> Records:
         rec = self.resolve(ref)
         refs = self.repo.references(rec.id)
         records: Records = []
@@ -259,7 +259,7 @@ class Images(Transfers):
             # The last name is gone: delete the image unless something still needs it, quietly.
             if self._conflict(rec.id, hard_only=force, check_refs=False) is not None:
                 return records
-            return records + self._delete(rec)
+            return records + self._delete(rec, prune)
         if _single_reference(refs):
             conflict = self._conflict(rec.id, hard_only=force, check_refs=False)
             if conflict is not None:
@@ -269,7 +269,7 @@ class Images(Transfers):
         if conflict is not None:
             raise conflict
         records.extend(self._untag(self.repo.references(rec.id), rec.id))
-        return records + self._delete(rec)
+        return records + self._delete(rec, prune)
 
     def _untag(self, refs: Iterable[str], image_id: str) -> Records:
         out: Records = []
@@ -280,10 +280,20 @@ class Images(Transfers):
             self._publish("untag", image_id, image_id)
         return out
 
-    def _delete(self, rec: ImageRecord) -> Records:
+    def _delete(self, rec: ImageRecord, prune_parents: bool = False) -> Records:
         self._publish("delete", rec.id, rec.id)
         removed = self.writer.delete(rec)
-        return [{"Deleted": rec.id}, *({"Deleted": chain_id} for chain_id in removed)]
+        out: Records = [{"Deleted": rec.id}, *({"Deleted": chain_id} for chain_id in removed)]
+        parent = self.repo.get(rec.parent) if prune_parents and rec.parent else None
+        # As Docker: untagged parents (a build's intermediate images) go with their last child,
+        # quietly stopping at the first one that is tagged, has other children or is in use.
+        if parent and not (
+            self.repo.references(parent.id)
+            or self.repo.children(parent.id)
+            or self._users(parent.id)
+        ):
+            out += self._delete(parent, prune_parents=True)
+        return out
 
     def prune(self, filters: Filters) -> Json:
         for key in filters:
