@@ -21,6 +21,7 @@ import select
 import struct
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,11 +71,11 @@ def _args(
     return argv
 
 
-def _launch(argv_for_fd: list[str], sync_w: int) -> None:
+def _launch(argv: list[str], sync_w: int) -> None:
     started = time.monotonic()
-    proc = subprocess.run(argv_for_fd, pass_fds=(sync_w,), capture_output=True, check=False)
+    proc = subprocess.run(argv, pass_fds=(sync_w,), capture_output=True, check=False)
     # The shim forks and its parent exits at once, so this returns before the container starts.
-    log.debug("%s rc=%d %.3fs", argv_for_fd, proc.returncode, time.monotonic() - started)
+    log.debug("%s rc=%d %.3fs", argv, proc.returncode, time.monotonic() - started)
     if proc.returncode != 0:
         raise errors.System(f"dockyard-shim: {proc.stderr.decode(errors='replace').strip()}")
 
@@ -104,6 +105,23 @@ def _parse_sync(line: str) -> int:
     raise errors.System(f"dockyard-shim: unexpected sync line {line!r}")
 
 
+def _start(argv_for_fd: Callable[[int], list[str]]) -> tuple[int, str]:
+    """Launch a shim with a sync pipe; return the pipe's read end (the caller closes it) and the
+    first line the shim wrote on it."""
+    sync_r, sync_w = os.pipe()
+    try:
+        _launch(argv_for_fd(sync_w), sync_w)
+        os.close(sync_w)
+        sync_w = -1
+        return sync_r, _read_line(sync_r)
+    except BaseException:
+        os.close(sync_r)
+        raise
+    finally:
+        if sync_w >= 0:
+            os.close(sync_w)
+
+
 class Shim:
     @classmethod
     def spawn(
@@ -124,31 +142,16 @@ class Shim:
     ) -> ShimHandle:
         """Run `runc create` under a new shim; blocks until the container is created."""
         pid_file = pid_file or bundle / "init.pid"
-        sync_r, sync_w = os.pipe()
+
+        def argv(sync_w: int) -> list[str]:
+            return _args(binary, id, bundle, runtime, runtime_root, exit_file, sock, pid_file,
+                         sync_w, log_path, tty, stdin, stdin_once)  # fmt: skip
+
+        sync_r, line = _start(argv)
         try:
-            argv = _args(
-                binary,
-                id,
-                bundle,
-                runtime,
-                runtime_root,
-                exit_file,
-                sock,
-                pid_file,
-                sync_w,
-                log_path,
-                tty,
-                stdin,
-                stdin_once,
-            )
-            _launch(argv, sync_w)
-            os.close(sync_w)
-            sync_w = -1
-            container_pid = _parse_sync(_read_line(sync_r))
+            container_pid = _parse_sync(line)
         finally:
             os.close(sync_r)
-            if sync_w >= 0:
-                os.close(sync_w)
         shim_pid = int((bundle / "shim.pid").read_text().strip())
         return ShimHandle(pid=shim_pid, container_pid=container_pid)
 
@@ -174,38 +177,20 @@ class Shim:
         """Start an exec shim; returns once it listens on `sock`. The process starts when the
         first client connects (or at once with `no_wait`): then `wait_started()`/`started()`.
         runc writes the process's pid to `pid_file` (default: next to the exit file)."""
-        pid_file = pid_file or exit_file.with_name(exit_file.name + ".pid")
-        sync_r, sync_w = os.pipe()
-        try:
-            argv = _args(
-                binary,
-                id,
-                bundle,
-                runtime,
-                runtime_root,
-                exit_file,
-                sock,
-                pid_file,
-                sync_w,
-                log_path,
-                tty,
-                stdin,
-                stdin_once,
-            )
-            argv += ["--exec", "--process", str(process_json)] + (["--no-wait"] if no_wait else [])
-            _launch(argv, sync_w)
-            os.close(sync_w)
-            sync_w = -1
-            kind, _, pid = _read_line(sync_r).partition(" ")
-            if kind != "listening":
-                _parse_sync(f"{kind} {pid}")
-                raise errors.System(f"dockyard-shim: unexpected sync line {kind!r}")
-        except BaseException:
+        exec_pid_file = pid_file or exit_file.with_name(exit_file.name + ".pid")
+
+        def argv(sync_w: int) -> list[str]:
+            base = _args(binary, id, bundle, runtime, runtime_root, exit_file, sock,
+                         exec_pid_file, sync_w, log_path, tty, stdin, stdin_once)  # fmt: skip
+            return [*base, "--exec", "--process", str(process_json),
+                    *(["--no-wait"] if no_wait else [])]  # fmt: skip
+
+        sync_r, line = _start(argv)
+        kind, _, pid = line.partition(" ")
+        if kind != "listening":
             os.close(sync_r)
-            raise
-        finally:
-            if sync_w >= 0:
-                os.close(sync_w)
+            _parse_sync(line)
+            raise errors.System(f"dockyard-shim: unexpected sync line {kind!r}")
         return ExecShim(pid=int(pid), sync_fd=sync_r)
 
 
