@@ -106,6 +106,8 @@ class Engine:
         self.containers.loop = loop
         self.launcher.loop = loop
         self.events.bind(loop)
+        self.networks.dns.bind(loop)
+        self.networks.save = self.containers.repo.save
         await asyncio.to_thread(self.layers.reconcile)
         await asyncio.to_thread(self.networks.start)
         await asyncio.to_thread(self.containers.restore)

@@ -1,4 +1,4 @@
-"""Handlers for /networks: list and inspect (the predefined bridge, host and none)."""
+"""Handlers for /networks: list, inspect, create, remove, prune, connect, disconnect."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from dockyard.api.codec import decode_filters, json_response, query_str
+from dockyard.api.codec import decode_filters, json_response, query_str, read_json_object
 from dockyard.api.engine import engine
 
 
@@ -19,3 +19,32 @@ async def list_(request: web.Request) -> web.Response:
 async def inspect(request: web.Request) -> web.Response:
     result = await asyncio.to_thread(engine(request).networks.inspect, request.match_info["id"])
     return json_response(result)
+
+
+async def create(request: web.Request) -> web.Response:
+    body = await read_json_object(request) or {}
+    result = await asyncio.to_thread(engine(request).networks.create, body)
+    return json_response(result, status=201)
+
+
+async def remove(request: web.Request) -> web.Response:
+    await asyncio.to_thread(engine(request).networks.remove, request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def prune(request: web.Request) -> web.Response:
+    filters = decode_filters(query_str(request.query, "filters"))
+    result = await asyncio.to_thread(engine(request).networks.prune, filters)
+    return json_response(result)
+
+
+async def connect(request: web.Request) -> web.Response:
+    body = await read_json_object(request) or {}
+    await asyncio.to_thread(engine(request).networks.connect, request.match_info["id"], body)
+    return web.Response(status=200)
+
+
+async def disconnect(request: web.Request) -> web.Response:
+    body = await read_json_object(request) or {}
+    await asyncio.to_thread(engine(request).networks.disconnect, request.match_info["id"], body)
+    return web.Response(status=200)

@@ -81,6 +81,11 @@ ROUTES: list[Route] = [
     # networks
     Route("GET", "/networks", networks.list_),
     Route("GET", "/networks/{id}", networks.inspect),
+    Route("POST", "/networks/create", networks.create),
+    Route("POST", "/networks/prune", networks.prune),
+    Route("DELETE", "/networks/{id}", networks.remove),
+    Route("POST", "/networks/{id}/connect", networks.connect),
+    Route("POST", "/networks/{id}/disconnect", networks.disconnect),
     # dockyard extensions
     Route("POST", "/dockyard/images/bootstrap", images.bootstrap),
 ]

@@ -88,6 +88,12 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "ls": ("networks", "ls"),
         "list": ("networks", "ls"),
         "inspect": ("networks", "inspect"),
+        "create": ("networks", "create"),
+        "rm": ("networks", "rm"),
+        "remove": ("networks", "rm"),
+        "prune": ("networks", "prune"),
+        "connect": ("networks", "connect"),
+        "disconnect": ("networks", "disconnect"),
     },
     "system": {
         "df": ("system", "df"),

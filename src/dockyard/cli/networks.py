@@ -1,10 +1,11 @@
-"""`network ls|inspect` and `port`, docker-cli's flags, output and wording."""
+"""`network create|rm|ls|inspect|prune|connect|disconnect` and `port`, docker-cli's flags,
+output and wording."""
 
 from __future__ import annotations
 
 import argparse
 
-from dockyard.cli.client import quote_path
+from dockyard.cli.client import APIError, quote_path
 from dockyard.cli.command import CLIError, Command, Parser, Session
 from dockyard.cli.containers import filters_json
 from dockyard.cli.inspect import _typed, _typed_flags
@@ -90,7 +91,126 @@ def _port(ns: argparse.Namespace, s: Session) -> int:
     return 0
 
 
+PRUNE_WARNING = "WARNING! This will remove all custom networks not used by at least one container."
+
+
+def _create_flags(p: Parser) -> None:
+    p.add_argument("name", metavar="NETWORK")
+    p.add_argument("-d", "--driver", default="bridge")
+    p.add_argument("--subnet", action="append", default=[])
+    p.add_argument("--gateway", action="append", default=[])
+    p.add_argument("--ip-range", action="append", default=[])
+    p.add_argument("--aux-address", action="append", default=[])
+    p.add_argument("--internal", action="store_true")
+    p.add_argument("--attachable", action="store_true")
+    p.add_argument("--ipv6", action="store_true")
+    p.add_argument("--label", action="append", default=[])
+    p.add_argument("-o", "--opt", action="append", default=[])
+
+
+def _pairs(items: list[str]) -> dict[str, str]:
+    return {k: v for k, _, v in (i.partition("=") for i in items)}
+
+
+def _create(ns: argparse.Namespace, s: Session) -> int:
+    if len(ns.gateway) > len(ns.subnet) or len(ns.ip_range) > len(ns.subnet):
+        raise CLIError("no matching subnet for gateway " + (ns.gateway or ns.ip_range)[-1])
+    config = []
+    for i, subnet in enumerate(ns.subnet):
+        cfg: dict[str, object] = {"Subnet": subnet}
+        if i < len(ns.ip_range):
+            cfg["IPRange"] = ns.ip_range[i]
+        if i < len(ns.gateway):
+            cfg["Gateway"] = ns.gateway[i]
+        if ns.aux_address:
+            cfg["AuxiliaryAddresses"] = _pairs(ns.aux_address)
+        config.append(cfg)
+    body = {
+        "Name": ns.name, "Driver": ns.driver, "Internal": ns.internal,
+        "Attachable": ns.attachable, "EnableIPv6": ns.ipv6 or None,
+        "IPAM": {"Driver": "default", "Config": config, "Options": {}},
+        "Options": _pairs(ns.opt), "Labels": _pairs(ns.label),
+    }  # fmt: skip
+    result = s.client.post("/networks/create", None, body) or {}
+    s.print(result.get("Id", ""))
+    return 0
+
+
+def _rm_flags(p: Parser) -> None:
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("networks", nargs="+", metavar="NETWORK")
+
+
+def _rm(ns: argparse.Namespace, s: Session) -> int:
+    problems: list[str] = []
+    for name in ns.networks:
+        try:
+            s.client.call("DELETE", f"/networks/{quote_path(name)}")
+        except APIError as exc:
+            if not (ns.force and exc.status == 404):
+                problems.append(f"Error response from daemon: {exc.message}")
+            continue
+        s.print(name)
+    if problems:
+        raise CLIError("\n".join(problems))
+    return 0
+
+
+def _prune_flags(p: Parser) -> None:
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("--filter", action="append")
+
+
+def _prune(ns: argparse.Namespace, s: Session) -> int:
+    from dockyard.cli.lifecycle import confirm
+
+    if not ns.force and not confirm(s, PRUNE_WARNING):
+        return 0
+    report = s.client.post("/networks/prune", {"filters": filters_json(ns.filter)}) or {}
+    deleted = report.get("NetworksDeleted") or []
+    if deleted:
+        s.print("Deleted Networks:")
+        for name in deleted:
+            s.print(name)
+    return 0
+
+
+def _connect_flags(p: Parser) -> None:
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("--ip", default="")
+    p.add_argument("--alias", action="append", default=[])
+
+
+def _connect(ns: argparse.Namespace, s: Session) -> int:
+    ep: dict[str, object] = {}
+    if ns.ip:
+        ep["IPAMConfig"] = {"IPv4Address": ns.ip}
+    if ns.alias:
+        ep["Aliases"] = ns.alias
+    body = {"Container": ns.container, "EndpointConfig": ep}
+    s.client.post(f"/networks/{quote_path(ns.network)}/connect", None, body)
+    return 0
+
+
+def _disconnect_flags(p: Parser) -> None:
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("-f", "--force", action="store_true")
+
+
+def _disconnect(ns: argparse.Namespace, s: Session) -> int:
+    body = {"Container": ns.container, "Force": ns.force}
+    s.client.post(f"/networks/{quote_path(ns.network)}/disconnect", None, body)
+    return 0
+
+
 COMMANDS = {
+    "create": Command("[OPTIONS] NETWORK", _create_flags, _create),
+    "rm": Command("NETWORK [NETWORK...]", _rm_flags, _rm),
+    "prune": Command("[OPTIONS]", _prune_flags, _prune),
+    "connect": Command("[OPTIONS] NETWORK CONTAINER", _connect_flags, _connect),
+    "disconnect": Command("[OPTIONS] NETWORK CONTAINER", _disconnect_flags, _disconnect),
     "ls": Command("[OPTIONS]", _ls_flags, _ls),
     "inspect": Command("[OPTIONS] NETWORK [NETWORK...]", _typed_flags, _typed("network")),
     "port": Command("CONTAINER [PRIVATE_PORT[/PROTO]]", _port_flags, _port),

@@ -49,11 +49,13 @@ class BridgeDriver:
         bip: IPv4Interface | None,
         pools: tuple[ipam.Pool, ...],
         firewall: bool = True,
+        internal: bool = False,
     ) -> None:
         self.device = device
         self.bip = bip
         self.pools = pools
         self.firewall = firewall
+        self.internal = internal
         self.table = table_name(device)
         self.info: BridgeInfo | None = None
 
@@ -88,18 +90,21 @@ class BridgeDriver:
         if self.firewall:
             live = [p for p in peers if netlink.link_exists(p.veth)]
             nft.apply(
-                ruleset.table(BridgeRules(self.table, self.device, info.subnet), dnats)
+                ruleset.table(
+                    BridgeRules(self.table, self.device, info.subnet, self.internal), dnats
+                )
                 + ruleset.peers_table(self.table, live)
             )
         self.info = info
         return info
 
     def attach(self, veth: str, netns_path: Path, ip: IPv4Address, mac: str, owner: str,
-               dnats: list[Dnat]) -> None:  # fmt: skip
-        """The veth, then its DNAT elements and direct-delivery entry in one nft batch."""
+               dnats: list[Dnat], ifname: str = "eth0", route: bool = True) -> None:  # fmt: skip
+        """The veth, then its DNAT elements and direct-delivery entry in one nft batch. Only the
+        first network of a container (route=True) gives it the default route."""
         info = self._info()
         netlink.add_veth(veth, self.device, netns_path, ipam.interface(ip, info.subnet),
-                         info.gateway, mac)  # fmt: skip
+                         info.gateway if route else None, mac, ifname=ifname)  # fmt: skip
         if self.firewall:
             try:
                 nft.apply(ruleset.add(self.table, dnats)
@@ -139,6 +144,13 @@ class BridgeDriver:
         if self.firewall:
             nft.apply(ruleset.drop_table(self.table))
         if self.info is not None and self.info.ours:
+            netlink.delete_link(self.device)
+
+    def destroy(self) -> None:
+        """A user network's removal: its tables, and its bridge if we made it (alias)."""
+        if self.firewall:
+            nft.apply(ruleset.drop_table(self.table))
+        if netlink.link_exists(self.device) and netlink.link_alias(self.device) == self.alias:
             netlink.delete_link(self.device)
 
     def _info(self) -> BridgeInfo:

@@ -107,12 +107,14 @@ def add_veth(
     bridge: str,
     netns_path: Path,
     address: IPv4Interface,
-    gateway: IPv4Address,
+    gateway: IPv4Address | None,
     mac: str,
     mtu: int = 1500,
+    ifname: str = "eth0",
 ) -> None:
     """A veth pair: `host_name` enslaved to the bridge, the peer moved into the namespace as
-    eth0 with the address, MAC and a default route via the gateway; lo up too."""
+    `ifname` (eth0, eth1... for further networks) with the address, MAC and, when a gateway is
+    given, the default route via it; lo up too."""
     t0 = time.monotonic()
     with IPRoute() as ip:
         br_idx = _index(ip, bridge)
@@ -123,7 +125,7 @@ def add_veth(
         fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             ip.link("add", ifname=host_name, kind="veth", mtu=mtu, master=br_idx,
-                    peer={"ifname": "eth0", "mtu": mtu, "address": mac, "net_ns_fd": fd})  # fmt: skip
+                    peer={"ifname": ifname, "mtu": mtu, "address": mac, "net_ns_fd": fd})  # fmt: skip
         finally:
             os.close(fd)
         try:
@@ -139,12 +141,13 @@ def add_veth(
 
     def inside() -> None:
         with IPRoute() as ns:
-            idx = _index(ns, "eth0")
+            idx = _index(ns, ifname)
             assert idx is not None
             ns.link("set", index=1, state="up")  # lo is always index 1 in a fresh namespace
             ns.addr("add", index=idx, address=str(address.ip), prefixlen=address.network.prefixlen)
             ns.link("set", index=idx, state="up")
-            ns.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=idx)
+            if gateway is not None:
+                ns.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=idx)
 
     try:
         netns.run_inside(netns_path, inside)

@@ -29,8 +29,17 @@ class NetworkQueries:
             elif key == "driver":
                 out = [n for n in out if n["Driver"] in values]
             elif key == "type":
-                out = [n for n in out if ("builtin" in values)]
-            elif key not in ("label", "scope"):
+                builtin = ("bridge", "host", "none")
+                out = [n for n in out if ("builtin" if n["Name"] in builtin else "custom") in values]
+            elif key == "label":
+                out = [n for n in out if all(_has_label(n["Labels"], v) for v in values)]
+            elif key == "dangling":
+                want = values[0].lower() in ("true", "1")
+                busy = {e.network_id for e in self.repo.endpoints()}
+                out = [n for n in out
+                       if n["Name"] not in ("bridge", "host", "none")
+                       and (n["Id"] not in busy) == want]  # fmt: skip
+            elif key != "scope":
                 raise errors.InvalidParameter(f"invalid filter '{key}'")
         return out
 
@@ -59,3 +68,8 @@ class NetworkQueries:
                     "IPv4Address": f"{ep.ip}/{plen}", "IPv6Address": "",
                 }  # fmt: skip
         return network_doc(row, containers)
+
+
+def _has_label(labels: Json, spec: str) -> bool:
+    key, eq, value = spec.partition("=")
+    return key in labels and (not eq or labels[key] == value)

@@ -85,6 +85,26 @@ class NetworkRepo:
             c.execute("UPDATE networks SET doc = ? WHERE id = ?", (json.dumps(doc), row["id"]))
             return NetworkRow(row["id"], name, row["driver"], row["created"], doc)
 
+    def by_id(self, network_id: str) -> NetworkRow | None:
+        row = self.db.query_one("SELECT * FROM networks WHERE id = ?", (network_id,))
+        return self._net(row) if row else None
+
+    def insert(self, net: NetworkRow) -> None:
+        """One transaction; the UNIQUE name makes concurrent creates of one name fail here."""
+        with self.db.tx() as c:
+            c.execute(
+                "INSERT INTO networks (id, name, driver, created, doc) VALUES (?, ?, ?, ?, ?)",
+                (net.id, net.name, net.driver, net.created, json.dumps(net.doc)),
+            )
+
+    def delete(self, network_id: str) -> bool:
+        """False when endpoints appeared meanwhile (the row stays)."""
+        with self.db.tx() as c:
+            if c.query_one("SELECT 1 FROM endpoints WHERE network_id = ?", (network_id,)):
+                return False
+            c.execute("DELETE FROM networks WHERE id = ?", (network_id,))
+            return True
+
     # ---- endpoints -----------------------------------------------------------------------
 
     @staticmethod
@@ -98,6 +118,10 @@ class NetworkRepo:
         if network_id is None:
             return [self._ep(r) for r in self.db.query("SELECT * FROM endpoints")]
         rows = self.db.query("SELECT * FROM endpoints WHERE network_id = ?", (network_id,))
+        return [self._ep(r) for r in rows]
+
+    def endpoints_of(self, container_id: str) -> list[EndpointRow]:
+        rows = self.db.query("SELECT * FROM endpoints WHERE container_id = ?", (container_id,))
         return [self._ep(r) for r in rows]
 
     def endpoint(self, container_id: str, network_id: str) -> EndpointRow | None:

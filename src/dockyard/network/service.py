@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -17,7 +18,10 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.network import ipam, links, netlink, netns, ports, resolv
+from dockyard.network.attachments import Attachments
 from dockyard.network.bridge import VETH_PREFIX, BridgeDriver
+from dockyard.network.dns.names import NameTable
+from dockyard.network.dns.server import DnsServer
 from dockyard.network.firewall.ruleset import Dnat, Peer
 from dockyard.network.queries import NetworkQueries
 from dockyard.network.records import EndpointRow, NetworkRepo
@@ -38,7 +42,7 @@ def mode_of(hc: Json) -> str:
     return "bridge" if mode == "default" else mode
 
 
-class Networks(NetworkQueries):
+class Networks(NetworkQueries, Attachments):
     def __init__(
         self,
         repo: NetworkRepo,
@@ -53,6 +57,11 @@ class Networks(NetworkQueries):
         self.lookup = lookup
         self.now = now
         self.ports = ports.PortReservations()
+        self.user_drivers: dict[str, BridgeDriver] = {}
+        self.names = NameTable()
+        self.dns = DnsServer(self.names)
+        self._create_lock = threading.Lock()
+        self.save: Callable[[ContainerRecord], None] | None = None  # set by engine.py
 
     # ---- daemon start ----------------------------------------------------------------------
 
@@ -69,6 +78,7 @@ class Networks(NetworkQueries):
             "Subnet": str(info.subnet), "Gateway": str(info.gateway), "Device": info.device})  # fmt: skip
         self.repo.ensure("host", "host", self.now(), {})
         self.repo.ensure("none", "null", self.now(), {})
+        self.start_user_networks(_dnats, _peer)
         for ep in eps:
             try:
                 self.ports.reserve(ep.container_id, _bindings(ep), None)
@@ -79,22 +89,40 @@ class Networks(NetworkQueries):
         """After containers were restored: drop endpoints, veths and netns mounts whose owner
         is not running (a daemon crash leaves them)."""
         running = running_ids()
-        bridge = self._bridge_row()
-        for ep in self.repo.endpoints(bridge.id):
+        for ep in self.repo.endpoints():
             if ep.container_id not in running:
                 log.info("removing stale endpoint of %s", ep.container_id[:12])
                 self._detach(ep)
-        live = {ep.veth for ep in self.repo.endpoints(bridge.id)}
-        for veth in self.driver.leftover_veths(live):
-            log.info("removing stale veth %s", veth)
-            self.driver.forget_veth(veth)
+        live = {ep.veth for ep in self.repo.endpoints()}
+        for drv in [self.driver, *self.user_drivers.values()]:
+            for veth in drv.leftover_veths(live):
+                log.info("removing stale veth %s", veth)
+                drv.forget_veth(veth)
+        self._restore_dns(running)
         if self.netns_root.is_dir():
             short = {cid[:12] for cid in running}
             for path in self.netns_root.iterdir():
                 if path.name not in short:
                     netns.remove(path)
 
+    def _restore_dns(self, running: set[str]) -> None:
+        """Names and DNS sockets of running containers on user networks, after a restart."""
+        for cid in running:
+            eps = [ep for ep in self.repo.endpoints_of(cid) if ep.network_id in self.user_drivers]
+            if not eps:
+                continue
+            try:
+                rec = self.lookup(cid)
+                for ep in eps:
+                    row = self.repo.by_id(ep.network_id)
+                    if row is not None:
+                        self.register(rec, row, ep)
+                self.serve_dns(rec, Path(eps[0].doc.get("netns") or ""))
+            except Exception as e:  # noqa: BLE001 - one container must not stop the daemon
+                log.warning("dns for %s: %s", cid[:12], e)
+
     def close(self) -> None:
+        self.dns.close()
         self.driver.close()
 
     # ---- NetworkHooks ------------------------------------------------------------------------
@@ -118,8 +146,10 @@ class Networks(NetworkQueries):
             raise errors.InvalidParameter(
                 "conflicting options: port publishing and the container type network mode"
             )
-        for ep in ((networking_config or {}).get("EndpointsConfig") or {}).values():
+        for name, ep in ((networking_config or {}).get("EndpointsConfig") or {}).items():
             ipam_cfg = (ep or {}).get("IPAMConfig") or {}
+            if name not in PREDEFINED and mode not in PREDEFINED:
+                continue  # checked against the network's subnet at start, as dockerd does
             if ipam_cfg.get("IPv4Address") or ipam_cfg.get("IPv6Address"):
                 raise errors.InvalidParameter(
                     "user specified IP address is supported on user defined networks only"
@@ -143,7 +173,7 @@ class Networks(NetworkQueries):
             )
             return NetworkPlan("host", extra_hosts=self._hosts(extra))
         if mode not in PREDEFINED and not mode.startswith("container:"):
-            raise errors.NotFound(f"network {mode} not found")
+            return self._setup_user(rec, mode, extra)
         if mode.startswith("container:"):
             other = self.lookup(mode.split(":", 1)[1])
             if other.id == rec.id:
@@ -177,6 +207,10 @@ class Networks(NetworkQueries):
                 )
             link_hosts, link_env = self._links(rec)
             plan = self._attach_bridge(rec, path, rb)
+            self.attach_extra(rec, path, rb, "bridge")
+            if len(rec.doc["NetworkSettings"]["Networks"]) > 1:
+                self.serve_dns(rec, path)
+                rb.push(self.dns.stop, rec.id)
             rb.commit()
         return NetworkPlan(
             str(path),
@@ -185,6 +219,63 @@ class Networks(NetworkQueries):
             resolv_conf=resolv_text,
             env=link_env,
         )
+
+    def _setup_user(self, rec: ContainerRecord, mode: str, extra: list[str]) -> NetworkPlan:
+        """Primary network user-defined: eth0 there (default route unless internal), the other
+        wanted networks, published ports, the embedded DNS; resolv.conf points at it."""
+        try:
+            row = self._row(mode)
+        except errors.NotFound:
+            raise errors.NotFound(f"network {mode} not found") from None
+        hc = rec.host_config
+        path = self.netns_root / rec.id[:12]
+        with Rollback() as rb:
+            published = self._reserve_ports(rec, rb)
+            netns.create(path)
+            rb.push(netns.remove, path)
+            self.endpoints_wanted(rec, row.name)
+            ep = self.attach_user(rec, row, path, "eth0", not row.doc.get("Internal"),
+                                  [p.__dict__ for p in published], rb)  # fmt: skip
+            rec.doc["LastPorts"] = {p.key: p.host_port for p in published}
+            rec.doc["NetworkSettings"] = network_settings(
+                {row.name: self.user_endpoint_doc(row, ep, rec)}, sandbox_key=str(path),
+                ports=ports.ports_doc(published, rec.config.get("ExposedPorts")),
+            )  # fmt: skip
+            self.attach_extra(rec, path, rb, row.name)
+            self.serve_dns(rec, path)
+            rb.push(self.dns.stop, rec.id)
+            rb.commit()
+        return NetworkPlan(
+            str(path),
+            address=ep.ip,
+            extra_hosts=self._hosts(extra),
+            resolv_conf=resolv.embedded(
+                hc.get("Dns") or [], hc.get("DnsSearch") or [], hc.get("DnsOptions") or []
+            ),
+        )
+
+    def endpoints_wanted(self, rec: ContainerRecord, primary: str) -> Json:
+        from dockyard.network.usernets import endpoints_config
+
+        cfg = endpoints_config(rec)
+        if primary not in cfg:
+            cfg[primary] = {}
+        return cfg
+
+    def _reserve_ports(self, rec: ContainerRecord, rb: Rollback) -> list[ports.Published]:
+        hc = rec.host_config
+        wanted = ports.requested(
+            hc.get("PortBindings"), rec.config.get("ExposedPorts"), bool(hc.get("PublishAllPorts"))
+        )
+        try:
+            published = self.ports.reserve(rec.id, wanted, rec.doc.get("LastPorts"))
+        except errors.DockyardError as e:
+            raise errors.System(
+                f"driver failed programming external connectivity on endpoint {rec.name} "
+                f"({secrets.token_hex(32)}): {e.message}"
+            ) from None
+        rb.push(self.ports.release, rec.id)
+        return published
 
     def _attach_bridge(self, rec: ContainerRecord, path: Path, rb: Rollback) -> str:
         hc, bridge = rec.host_config, self._bridge_row()
@@ -226,6 +317,10 @@ class Networks(NetworkQueries):
 
     def teardown(self, rec: ContainerRecord) -> None:
         mode = mode_of(rec.host_config)
+        self.teardown_user(rec)
+        if mode not in PREDEFINED and not mode.startswith("container:"):
+            self.ports.release(rec.id)
+            netns.remove(self.netns_root / rec.id[:12])
         if mode == "bridge":
             bridge = self.repo.by_name("bridge")
             ep = self.repo.endpoint(rec.id, bridge.id) if bridge else None
@@ -236,15 +331,21 @@ class Networks(NetworkQueries):
             netns.remove(self.netns_root / rec.id[:12])
         settings = rec.doc.get("NetworkSettings") or {}
         nets = {
-            name: endpoint_settings(nid.get("NetworkID", ""))
+            name: {**endpoint_settings(nid.get("NetworkID", "")),
+                   "IPAMConfig": nid.get("IPAMConfig"), "Aliases": nid.get("Aliases")}
             for name, nid in (settings.get("Networks") or {}).items()
-        }
+        }  # fmt: skip
         rec.doc["NetworkSettings"] = network_settings(nets)
 
     def _detach(self, ep: EndpointRow) -> None:
-        problems = self.driver.detach(ep.veth, ep.mac, ep.container_id, _dnats(ep))
+        self._detach_live(ep)
         self.ports.release(ep.container_id)
         netns.remove(Path(ep.doc.get("netns") or self.netns_root / ep.container_id[:12]))
+
+    def _detach_live(self, ep: EndpointRow) -> None:
+        """The endpoint alone (disconnect): the namespace and the other endpoints stay."""
+        drv = self.driver_of(ep.network_id)
+        problems = drv.detach(ep.veth, ep.mac, ep.container_id, _dnats(ep))
         self.repo.delete_endpoint(ep.container_id, ep.network_id)
         for p in problems:
             log.warning("teardown of %s: %s", ep.container_id[:12], p)

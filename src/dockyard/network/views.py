@@ -66,7 +66,17 @@ def network_settings(
 def network_doc(row: NetworkRow, containers: Json) -> Json:
     config = []
     options: Json = {}
-    if row.driver == "bridge":
+    user = row.name not in ("bridge", "host", "none")
+    if row.driver == "bridge" and user:
+        cfg: Json = {"Subnet": row.doc.get("Subnet", "")}
+        if row.doc.get("IPRange"):
+            cfg["IPRange"] = row.doc["IPRange"]
+        cfg["Gateway"] = row.doc.get("Gateway", "")
+        if row.doc.get("AuxAddresses"):
+            cfg["AuxiliaryAddresses"] = row.doc["AuxAddresses"]
+        config = [cfg]
+        options = dict(row.doc.get("Options") or {})
+    elif row.driver == "bridge":
         config = [{"Subnet": row.doc.get("Subnet", ""), "Gateway": row.doc.get("Gateway", "")}]
         options = {**_BRIDGE_OPTIONS, "com.docker.network.bridge.name": row.doc.get("Device", "")}
     return {
@@ -77,12 +87,12 @@ def network_doc(row: NetworkRow, containers: Json) -> Json:
         "Driver": row.driver,
         "EnableIPv6": False,
         "IPAM": {"Driver": "default", "Options": None, "Config": config},
-        "Internal": False,
+        "Internal": bool(row.doc.get("Internal")),
         "Attachable": False,
         "Ingress": False,
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": False,
         "Containers": containers,
         "Options": options,
-        "Labels": {},
+        "Labels": dict(row.doc.get("Labels") or {}),
     }

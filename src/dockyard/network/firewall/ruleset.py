@@ -34,6 +34,7 @@ class BridgeRules:
     table: str
     bridge: str
     subnet: IPv4Network
+    internal: bool = False  # --internal: nothing in or out but the subnet itself
 
 
 @dataclass(frozen=True)
@@ -92,13 +93,14 @@ def table(r: BridgeRules, dnats: Iterable[Dnat] = ()) -> str:
         "  }\n"
         "  chain postrouting {\n"
         "    type nat hook postrouting priority srcnat; policy accept;\n"
-        f'    ip saddr {net} oifname != "{br}" masquerade {own}\n'
-        f'    oifname "{br}" fib saddr type local masquerade {own}\n'
-        f'    oifname "{br}" ip saddr {net} ct status dnat masquerade {own}\n'
-        "  }\n"
+        + ("" if r.internal else f'    ip saddr {net} oifname != "{br}" masquerade {own}\n')
+        + f'    oifname "{br}" fib saddr type local masquerade {own}\n'
+        + f'    oifname "{br}" ip saddr {net} ct status dnat masquerade {own}\n'
+        + "  }\n"
         "  chain forward {\n"
         "    type filter hook forward priority filter; policy accept;\n"
-        f'    iifname "{br}" accept {own}\n'
+        + (f'    iifname "{br}" oifname != "{br}" drop {own}\n' if r.internal else "")
+        + f'    iifname "{br}" accept {own}\n'
         f'    oifname "{br}" ct state established,related accept {own}\n'
         f'    oifname "{br}" ct status dnat accept {own}\n'
         f'    oifname "{br}" drop {own}\n'

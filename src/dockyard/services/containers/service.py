@@ -147,6 +147,8 @@ class Containers(ContainerQueries):
             "LogPath": str(self.container_dir(cid) / f"{cid}-json.log"),
             "Mounts": [],
             "NetworkSettings": _network_settings(hc),
+            # the wanted endpoints (N5): network connect/disconnect edit them
+            "NetworkingConfig": body.get("NetworkingConfig") or {"EndpointsConfig": {}},
         }
         with self._create_lock, Rollback() as rb:
             if name is None:
