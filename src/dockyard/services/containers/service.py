@@ -31,6 +31,7 @@ from dockyard.services.containers.execs import Execs
 from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.queries import ContainerQueries
 from dockyard.services.containers.sessions import ShimSession
+from dockyard.services.containers.supervision import ContainerSupervision
 from dockyard.services.protocols import EventBus, Filters, Json
 from dockyard.state.containers import ContainerRecord, ContainerRepo
 from dockyard.storage.protocols import LayerStore
@@ -38,7 +39,7 @@ from dockyard.storage.protocols import LayerStore
 log = logging.getLogger(__name__)
 
 
-class Containers(ContainerQueries):
+class Containers(ContainerQueries, ContainerSupervision):
     def __init__(
         self,
         cfg: Config,
@@ -246,95 +247,6 @@ class Containers(ContainerQueries):
             self._on_loop(self._connect_late, rec, session)
         self._publish(rec, "start")
         self._on_loop(self._spawn_watcher, rec.id, handle.shim_pid)
-
-    def _connect_late(self, rec: ContainerRecord, session: ShimSession) -> None:
-        async def connect() -> None:
-            try:
-                session.connect(await self.launcher.connect(rec))
-            except OSError:
-                session.fail()
-
-        assert self.loop is not None
-        self.loop.create_task(connect())
-
-    def _spawn_watcher(self, cid: str, shim_pid: int) -> None:
-        assert self.loop is not None
-        self._watchers[cid] = self.loop.create_task(self._watch(cid, shim_pid))
-
-    async def _watch(self, cid: str, shim_pid: int) -> None:
-        code, finished = await self.launcher.wait_exit(cid, shim_pid)
-        rec = await asyncio.to_thread(self._record_exit, cid, code, finished)
-        self._watchers.pop(cid, None)
-        for fut in self._exit_waiters.pop(cid, []):
-            if not fut.done():
-                fut.set_result(code)
-        if rec is None:
-            return
-        if rec.host_config.get("AutoRemove"):
-            try:
-                await self._remove(rec.id, force=True, volumes=True)
-            except errors.DockyardError as e:
-                log.warning("auto-remove of %s failed: %s", cid[:12], e)
-            return
-        await self._maybe_restart(rec, code)
-
-    def _record_exit(self, cid: str, code: int, finished: str) -> ContainerRecord | None:
-        with self._lock(cid):
-            rec = self.repo.get(cid)
-            if rec is None:
-                return None
-            self.launcher.cleanup(rec)
-            rec.state.update(
-                Status="exited",
-                Running=False,
-                Paused=False,
-                Restarting=False,
-                Pid=0,
-                ExitCode=code,
-                FinishedAt=finished or status.now_rfc3339(),
-            )
-            rec.doc.pop("ShimPid", None)
-            self.repo.save(rec)
-        self._publish(rec, "die", exitCode=str(code))
-        return rec
-
-    async def _maybe_restart(self, rec: ContainerRecord, code: int) -> None:
-        policy = rec.host_config.get("RestartPolicy") or {}
-        name = policy.get("Name") or "no"
-        if rec.doc.get("ManuallyStopped") or name == "no":
-            return
-        if name == "on-failure" and (
-            code == 0
-            or (
-                policy.get("MaximumRetryCount")
-                and rec.doc["RestartCount"] >= policy["MaximumRetryCount"]
-            )
-        ):
-            return
-        ran = status.parse_rfc3339(rec.state["FinishedAt"]) - status.parse_rfc3339(
-            rec.state["StartedAt"]
-        )
-        delay = 0.1 if ran > 10 else min(60.0, 0.1 * 2 ** min(rec.doc["RestartCount"], 10))
-        rec.state.update(Status="restarting", Restarting=True)
-        await asyncio.to_thread(self.repo.save, rec)
-        await asyncio.sleep(delay)
-
-        def restart() -> None:
-            with self._lock(rec.id):
-                cur = self.repo.get(rec.id)
-                if (
-                    cur is None
-                    or cur.doc.get("ManuallyStopped")
-                    or cur.state["Status"] != "restarting"
-                ):
-                    return
-                cur.doc["RestartCount"] += 1
-                self._start_locked(cur)
-
-        try:
-            await asyncio.to_thread(restart)
-        except errors.DockyardError as e:
-            log.warning("restart of %s failed: %s", rec.id[:12], e)
 
     # ---- stop / kill / pause -------------------------------------------------------------
 
@@ -581,40 +493,6 @@ class Containers(ContainerQueries):
 
     def exec_resize(self, exec_id: str, height: int, width: int) -> None:
         self.execs.resize(exec_id, height, width)
-
-    # ---- daemon start ------------------------------------------------------------------------
-
-    def restore(self) -> None:
-        """Re-adopt containers whose shim survived a daemon restart; record exits that happened
-        while the daemon was down; start containers whose restart policy says so."""
-        for rec in self.repo.all():
-            st = rec.state["Status"]
-            if st in ("running", "paused", "restarting"):
-                shim_pid = rec.doc.get("ShimPid")
-                if shim_pid and self.launcher.adopt(rec, shim_pid):
-                    log.info("re-adopted container %s (shim %s)", rec.id[:12], shim_pid)
-                    self._on_loop(self._spawn_watcher, rec.id, shim_pid)
-                    continue
-                code, finished = self.launcher.read_exit(rec)
-                self.launcher.cleanup(rec)
-                rec.state.update(
-                    Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
-                    ExitCode=code, FinishedAt=finished or status.now_rfc3339(),
-                )  # fmt: skip
-                self.repo.save(rec)
-            elif st == "removing":
-                self.launcher.cleanup(rec)
-                self.layers.remove_rw(rec.id)
-                shutil.rmtree(self.container_dir(rec.id), ignore_errors=True)
-                self.repo.delete(rec.id)
-                continue
-            policy = (rec.host_config.get("RestartPolicy") or {}).get("Name")
-            if policy in ("always", "unless-stopped") and not rec.doc.get("ManuallyStopped"):
-                try:
-                    with self._lock(rec.id):
-                        self._start_locked(rec)
-                except errors.DockyardError as e:
-                    log.warning("could not restart %s: %s", rec.id[:12], e)
 
 
 def _signal(value: Any) -> int:

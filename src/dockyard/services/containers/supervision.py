@@ -1,0 +1,169 @@
+"""Watching running containers: the exit watcher (a pidfd on each shim), recording exits,
+restart policies with Docker's back-off, and re-adopting containers after a daemon restart.
+Mixed into the Containers service, which provides the attributes declared below."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from dockyard import errors
+from dockyard.services.containers import status
+from dockyard.services.containers.launcher import Launcher
+from dockyard.services.containers.sessions import ShimSession
+from dockyard.state.containers import ContainerRecord, ContainerRepo
+from dockyard.storage.protocols import LayerStore
+
+log = logging.getLogger(__name__)
+
+
+class ContainerSupervision:
+    repo: ContainerRepo
+    layers: LayerStore
+    launcher: Launcher
+    loop: asyncio.AbstractEventLoop | None
+    _watchers: dict[str, asyncio.Task[None]]
+    _exit_waiters: dict[str, list[asyncio.Future[int]]]
+
+    def _lock(self, cid: str) -> threading.Lock:
+        raise NotImplementedError
+
+    def _publish(self, rec: ContainerRecord, action: str, **extra: str) -> None:
+        raise NotImplementedError
+
+    def _on_loop(self, fn: Any, *args: Any) -> None:
+        raise NotImplementedError
+
+    def _start_locked(self, rec: ContainerRecord) -> None:
+        raise NotImplementedError
+
+    async def _remove(self, cid: str, *, force: bool, volumes: bool) -> None:
+        raise NotImplementedError
+
+    def container_dir(self, cid: str) -> Path:
+        raise NotImplementedError
+
+    def _connect_late(self, rec: ContainerRecord, session: ShimSession) -> None:
+        async def connect() -> None:
+            try:
+                session.connect(await self.launcher.connect(rec))
+            except OSError:
+                session.fail()
+
+        assert self.loop is not None
+        self.loop.create_task(connect())
+
+    def _spawn_watcher(self, cid: str, shim_pid: int) -> None:
+        assert self.loop is not None
+        self._watchers[cid] = self.loop.create_task(self._watch(cid, shim_pid))
+
+    async def _watch(self, cid: str, shim_pid: int) -> None:
+        code, finished = await self.launcher.wait_exit(cid, shim_pid)
+        rec = await asyncio.to_thread(self._record_exit, cid, code, finished)
+        self._watchers.pop(cid, None)
+        for fut in self._exit_waiters.pop(cid, []):
+            if not fut.done():
+                fut.set_result(code)
+        if rec is None:
+            return
+        if rec.host_config.get("AutoRemove"):
+            try:
+                await self._remove(rec.id, force=True, volumes=True)
+            except errors.DockyardError as e:
+                log.warning("auto-remove of %s failed: %s", cid[:12], e)
+            return
+        await self._maybe_restart(rec, code)
+
+    def _record_exit(self, cid: str, code: int, finished: str) -> ContainerRecord | None:
+        with self._lock(cid):
+            rec = self.repo.get(cid)
+            if rec is None:
+                return None
+            self.launcher.cleanup(rec)
+            rec.state.update(
+                Status="exited",
+                Running=False,
+                Paused=False,
+                Restarting=False,
+                Pid=0,
+                ExitCode=code,
+                FinishedAt=finished or status.now_rfc3339(),
+            )
+            rec.doc.pop("ShimPid", None)
+            self.repo.save(rec)
+        self._publish(rec, "die", exitCode=str(code))
+        return rec
+
+    async def _maybe_restart(self, rec: ContainerRecord, code: int) -> None:
+        policy = rec.host_config.get("RestartPolicy") or {}
+        name = policy.get("Name") or "no"
+        if rec.doc.get("ManuallyStopped") or name == "no":
+            return
+        if name == "on-failure" and (
+            code == 0
+            or (
+                policy.get("MaximumRetryCount")
+                and rec.doc["RestartCount"] >= policy["MaximumRetryCount"]
+            )
+        ):
+            return
+        ran = status.parse_rfc3339(rec.state["FinishedAt"]) - status.parse_rfc3339(
+            rec.state["StartedAt"]
+        )
+        delay = 0.1 if ran > 10 else min(60.0, 0.1 * 2 ** min(rec.doc["RestartCount"], 10))
+        rec.state.update(Status="restarting", Restarting=True)
+        await asyncio.to_thread(self.repo.save, rec)
+        await asyncio.sleep(delay)
+
+        def restart() -> None:
+            with self._lock(rec.id):
+                cur = self.repo.get(rec.id)
+                if (
+                    cur is None
+                    or cur.doc.get("ManuallyStopped")
+                    or cur.state["Status"] != "restarting"
+                ):
+                    return
+                cur.doc["RestartCount"] += 1
+                self._start_locked(cur)
+
+        try:
+            await asyncio.to_thread(restart)
+        except errors.DockyardError as e:
+            log.warning("restart of %s failed: %s", rec.id[:12], e)
+
+    def restore(self) -> None:
+        """Re-adopt containers whose shim survived a daemon restart; record exits that happened
+        while the daemon was down; start containers whose restart policy says so."""
+        for rec in self.repo.all():
+            st = rec.state["Status"]
+            if st in ("running", "paused", "restarting"):
+                shim_pid = rec.doc.get("ShimPid")
+                if shim_pid and self.launcher.adopt(rec, shim_pid):
+                    log.info("re-adopted container %s (shim %s)", rec.id[:12], shim_pid)
+                    self._on_loop(self._spawn_watcher, rec.id, shim_pid)
+                    continue
+                code, finished = self.launcher.read_exit(rec)
+                self.launcher.cleanup(rec)
+                rec.state.update(
+                    Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
+                    ExitCode=code, FinishedAt=finished or status.now_rfc3339(),
+                )  # fmt: skip
+                self.repo.save(rec)
+            elif st == "removing":
+                self.launcher.cleanup(rec)
+                self.layers.remove_rw(rec.id)
+                shutil.rmtree(self.container_dir(rec.id), ignore_errors=True)
+                self.repo.delete(rec.id)
+                continue
+            policy = (rec.host_config.get("RestartPolicy") or {}).get("Name")
+            if policy in ("always", "unless-stopped") and not rec.doc.get("ManuallyStopped"):
+                try:
+                    with self._lock(rec.id):
+                        self._start_locked(rec)
+                except errors.DockyardError as e:
+                    log.warning("could not restart %s: %s", rec.id[:12], e)
