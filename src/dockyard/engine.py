@@ -108,6 +108,7 @@ class Engine:
         self.events.bind(loop)
         self.networks.dns.bind(loop)
         self.networks.save = self.containers.repo.save
+        self.networks.lock_for = self.containers._lock
         await asyncio.to_thread(self.layers.reconcile)
         await asyncio.to_thread(self.networks.start)
         await asyncio.to_thread(self.containers.restore)

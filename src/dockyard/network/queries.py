@@ -30,7 +30,9 @@ class NetworkQueries:
                 out = [n for n in out if n["Driver"] in values]
             elif key == "type":
                 builtin = ("bridge", "host", "none")
-                out = [n for n in out if ("builtin" if n["Name"] in builtin else "custom") in values]
+                out = [
+                    n for n in out if ("builtin" if n["Name"] in builtin else "custom") in values
+                ]
             elif key == "label":
                 out = [n for n in out if all(_has_label(n["Labels"], v) for v in values)]
             elif key == "dangling":

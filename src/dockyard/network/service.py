@@ -18,7 +18,7 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.network import ipam, links, netlink, netns, ports, resolv
-from dockyard.network.attachments import Attachments
+from dockyard.network.attachments import Attachments, no_lock
 from dockyard.network.bridge import VETH_PREFIX, BridgeDriver
 from dockyard.network.dns.names import NameTable
 from dockyard.network.dns.server import DnsServer
@@ -62,6 +62,7 @@ class Networks(NetworkQueries, Attachments):
         self.dns = DnsServer(self.names)
         self._create_lock = threading.Lock()
         self.save: Callable[[ContainerRecord], None] | None = None  # set by engine.py
+        self.lock_for = no_lock  # engine.py: the containers' per-container lock
 
     # ---- daemon start ----------------------------------------------------------------------
 
@@ -209,8 +210,12 @@ class Networks(NetworkQueries, Attachments):
             plan = self._attach_bridge(rec, path, rb)
             self.attach_extra(rec, path, rb, "bridge")
             if len(rec.doc["NetworkSettings"]["Networks"]) > 1:
+                # a user network too: the embedded DNS is its resolver, as in libnetwork
                 self.serve_dns(rec, path)
                 rb.push(self.dns.stop, rec.id)
+                resolv_text = resolv.embedded(
+                    hc.get("Dns") or [], hc.get("DnsSearch") or [], hc.get("DnsOptions") or []
+                )
             rb.commit()
         return NetworkPlan(
             str(path),

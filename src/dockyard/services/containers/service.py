@@ -147,7 +147,7 @@ class Containers(ContainerQueries, ContainerSupervision):
             "ManuallyStopped": False,
             "LogPath": str(self.container_dir(cid) / f"{cid}-json.log"),
             "Mounts": [],
-            "NetworkSettings": _network_settings(hc),
+            "NetworkSettings": _network_settings(hc, body.get("NetworkingConfig")),
             # the wanted endpoints (N5): network connect/disconnect edit them
             "NetworkingConfig": body.get("NetworkingConfig") or {"EndpointsConfig": {}},
         }
@@ -501,8 +501,16 @@ def _signal(value: Any) -> int:
     return parse(value)
 
 
-def _network_settings(hc: Json) -> Json:
+def _network_settings(hc: Json, networking: Json | None = None) -> Json:
     mode = hc.get("NetworkMode") or "default"
+    # a created container lists its wanted user networks (compose reads them before connecting)
+    wanted = {
+        name: {"IPAMConfig": (ep or {}).get("IPAMConfig"), "Aliases": (ep or {}).get("Aliases"),
+               "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+               "IPPrefixLen": 0, "MacAddress": ""}
+        for name, ep in ((networking or {}).get("EndpointsConfig") or {}).items()
+        if name not in ("default", "bridge", "host", "none")
+    }  # fmt: skip
     return {
         "Bridge": "",
         "SandboxID": "",
@@ -521,5 +529,5 @@ def _network_settings(hc: Json) -> Json:
         "IPPrefixLen": 0,
         "IPv6Gateway": "",
         "MacAddress": "",
-        "Networks": {} if mode in ("default", "bridge", "none") else {},
+        "Networks": {} if mode in ("default", "bridge", "none") else wanted,
     }

@@ -1,0 +1,85 @@
+"""The name table behind the embedded DNS, pure and thread-safe: one entry per endpoint on a
+user-defined network (its address and names: container name, aliases, short id, hostname).
+A question is answered only from the networks the asking container is on."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+
+@dataclass(frozen=True)
+class Entry:
+    container_id: str
+    network_id: str
+    ip: IPv4Address
+    names: tuple[str, ...]  # lower case, no trailing dot; the first is the PTR answer
+
+
+def normalize(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+class NameTable:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], Entry] = {}
+        self._internal: set[str] = set()  # network ids that never forward
+        # per asker: (version, name -> addresses); rebuilt after any change. Reads take no
+        # lock: the hot path of every query.
+        self._version = 0
+        self._views: dict[str, tuple[int, dict[str, list[IPv4Address]]]] = {}
+
+    def add(self, entry: Entry, internal: bool = False) -> None:
+        with self._lock:
+            self._entries[(entry.container_id, entry.network_id)] = entry
+            self._version += 1
+            if internal:
+                self._internal.add(entry.network_id)
+
+    def remove(self, container_id: str, network_id: str | None = None) -> None:
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == container_id]:
+                if network_id is None or key[1] == network_id:
+                    del self._entries[key]
+            self._version += 1
+            self._views.pop(container_id, None)
+
+    def networks_of(self, container_id: str) -> set[str]:
+        with self._lock:
+            return {k[1] for k in self._entries if k[0] == container_id}
+
+    def may_forward(self, asker: str) -> bool:
+        """Internal networks never forward; a container on some non-internal one does."""
+        nets = self.networks_of(asker)
+        return not nets or bool(nets - self._internal)
+
+    def lookup(self, asker: str, name: str) -> list[IPv4Address] | None:
+        """Addresses for `name` on the asker's networks; None when the name is unknown there."""
+        name = normalize(name)
+        with self._lock:
+            nets = {k[1] for k in self._entries if k[0] == asker}
+            found = [
+                e.ip for e in self._entries.values() if e.network_id in nets and name in e.names
+            ]
+        return sorted(set(found)) if found else None
+
+    def reverse(self, asker: str, ip: IPv4Address) -> str | None:
+        with self._lock:
+            nets = {k[1] for k in self._entries if k[0] == asker}
+            for e in self._entries.values():
+                if e.network_id in nets and e.ip == ip and e.names:
+                    return e.names[0]
+        return None
+
+
+def ptr_address(qname: str) -> IPv4Address | None:
+    """`4.3.2.1.in-addr.arpa` -> 1.2.3.4, None for anything else."""
+    labels = normalize(qname).split(".")
+    if len(labels) != 6 or labels[4:] != ["in-addr", "arpa"]:
+        return None
+    try:
+        return IPv4Address(".".join(reversed(labels[:4])))
+    except ValueError:
+        return None

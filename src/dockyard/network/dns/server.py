@@ -1,0 +1,245 @@
+"""The embedded DNS server: per container, a UDP and a TCP socket bound to 127.0.0.11:53
+inside its network namespace (opened by a throwaway thread that joined the namespace), all
+served by one asyncio loop (the daemon's). Lookups are in-memory; only forwarding awaits I/O,
+so the loop never blocks.
+
+Lifecycle:
+    bind(loop)              at daemon start
+    serve(cid, netns, ext)  at container start/connect, before it returns: the sockets are bound
+                            (queries queue in the kernel) before the call returns
+    stop(cid)               at stop/disconnect of the last user network: idempotent
+    close()                 daemon shutdown
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import socket
+import struct
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from dockyard.network import netns
+from dockyard.network.dns import answer, upstream
+from dockyard.network.dns.names import NameTable
+
+log = logging.getLogger(__name__)
+
+ADDRESS = "127.0.0.11"
+TCP_IDLE = 5.0
+
+
+@dataclass
+class _Sandbox:
+    cid: str
+    servers: list[str]
+    udp: socket.socket
+    tcp: socket.socket
+    closers: list[Any] = field(default_factory=list)
+
+
+def _open_sockets(path: Path) -> tuple[socket.socket, socket.socket]:
+    out: list[socket.socket] = []
+
+    def inside() -> None:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            u.bind((ADDRESS, 53))
+            t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            t.bind((ADDRESS, 53))
+            t.listen(128)
+        except BaseException:
+            u.close()
+            t.close()
+            raise
+        u.setblocking(False)
+        t.setblocking(False)
+        out.extend((u, t))
+
+    netns.run_inside(path, inside)
+    return out[0], out[1]
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, server: DnsServer, box: _Sandbox) -> None:
+        self.server = server
+        self.box = box
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        request = answer.parse(data)
+        if request is None or self.transport is None:
+            return
+        verdict = answer.answer(request, self.server.table, self.box.cid, udp=True)
+        if not verdict.forward:
+            if verdict.reply:
+                self.transport.sendto(verdict.reply, addr)
+            return
+        transport = self.transport
+
+        async def relay() -> None:
+            reply = await upstream.forward(self.box.servers, data, tcp=False)
+            if not transport.is_closing():
+                transport.sendto(reply or verdict.reply or b"", addr)
+
+        self.server.spawn(relay())
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("dns udp error: %s", exc)
+
+
+class _Reply:
+    """The little of a DatagramTransport that _Udp uses, over the raw socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def sendto(self, data: bytes, addr: Any) -> None:
+        try:
+            self.sock.sendto(data, addr)
+        except OSError as e:
+            log.debug("dns send: %s", e)
+
+    def is_closing(self) -> bool:
+        return self.sock.fileno() < 0
+
+
+class _Reader:
+    """Closes a socket served by add_reader."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        self.loop = loop
+        self.sock = sock
+
+    def close(self) -> None:
+        if self.sock.fileno() >= 0:
+            self.loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+
+
+class DnsServer:
+    def __init__(self, table: NameTable) -> None:
+        self.table = table
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._boxes: dict[str, _Sandbox] = {}
+        self._lock = threading.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def serving(self, cid: str) -> bool:
+        with self._lock:
+            return cid in self._boxes
+
+    def serve(self, cid: str, path: Path, servers: list[str]) -> None:
+        """Idempotent. Sockets are bound before this returns; without a loop (unit tests) the
+        sockets stay unserved."""
+        with self._lock:
+            if cid in self._boxes:
+                self._boxes[cid].servers = servers
+                return
+        udp, tcp = _open_sockets(path)
+        box = _Sandbox(cid, servers, udp, tcp)
+        with self._lock:
+            self._boxes[cid] = box
+        if self.loop is not None:
+            self._on_loop(self._start(box))
+
+    def stop(self, cid: str) -> None:
+        with self._lock:
+            box = self._boxes.pop(cid, None)
+        if box is None:
+            return
+        if self.loop is not None and not self.loop.is_closed():
+            self._on_loop(self._stop(box))
+        else:
+            box.udp.close()
+            box.tcp.close()
+
+    def close(self) -> None:
+        for cid in list(self._boxes):
+            self.stop(cid)
+
+    def _on_loop(self, coro: Any) -> None:
+        """Run on the daemon's loop; wait for it unless we are that loop's thread."""
+        assert self.loop is not None
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.spawn(coro)
+            return
+        fut: concurrent.futures.Future[None] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        fut.result(timeout=10)
+
+    async def _start(self, box: _Sandbox) -> None:
+        loop = asyncio.get_running_loop()
+        # UDP straight off the selector: drain the queued datagrams per wakeup and answer the
+        # common case in place (the transport/protocol layers double the per-query cost).
+        proto = _Udp(self, box)
+        proto.transport = _Reply(box.udp)  # type: ignore[assignment]
+        loop.add_reader(box.udp.fileno(), self._readable, box, proto)
+        server = await asyncio.start_server(lambda r, w: self._tcp_client(box, r, w), sock=box.tcp)
+        box.closers = [_Reader(loop, box.udp), server]
+
+    def _readable(self, box: _Sandbox, proto: _Udp) -> None:
+        for _ in range(64):
+            try:
+                data, addr = box.udp.recvfrom(4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                log.debug("dns recv: %s", e)
+                return
+            quick = answer.fast(data, self.table, box.cid)
+            if quick is None:
+                proto.datagram_received(data, addr)
+                continue
+            try:
+                box.udp.sendto(quick, addr)
+            except OSError as e:
+                log.debug("dns send: %s", e)
+
+    async def _stop(self, box: _Sandbox) -> None:
+        for c in box.closers:
+            c.close()
+        if not box.closers:
+            box.udp.close()
+            box.tcp.close()
+
+    async def _tcp_client(
+        self, box: _Sandbox, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            while True:
+                head = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE)
+                data = await reader.readexactly(struct.unpack("!H", head)[0])
+                request = answer.parse(data)
+                if request is None:
+                    break  # garbage on a stream: hang up
+                verdict = answer.answer(request, self.table, box.cid, udp=False)
+                reply = verdict.reply
+                if verdict.forward:
+                    reply = await upstream.forward(box.servers, data, tcp=True) or reply
+                if reply:
+                    writer.write(struct.pack("!H", len(reply)) + reply)
+                    await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError, OSError):
+            pass
+        finally:
+            writer.close()
