@@ -1,6 +1,6 @@
 """docker-compose v1 against dockyard (N5): a three-service project with a custom network,
 aliases and a named volume; services resolve each other by name; `down -v` removes it all.
-Needs docker-compose in its own virtualenv: COMPOSE_V1 or /tmp/net2/compose-venv."""
+Needs docker-compose in its own virtualenv: COMPOSE_V1 or the repo's .venv-compose."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from tests.conftest import Daemon
 
 pytestmark = [pytest.mark.compat, pytest.mark.integration]
 
-COMPOSE = os.environ.get("COMPOSE_V1", "/tmp/net2/compose-venv/bin/docker-compose")
+ROOT = Path(__file__).resolve().parents[2]
+# scripts/install makes .venv-compose (compose v1 needs docker-py < 7, so not in .venv).
+COMPOSE = os.environ.get("COMPOSE_V1", str(ROOT / ".venv-compose" / "bin" / "docker-compose"))
 
 PROJECT = """version: "2.4"
 services:
