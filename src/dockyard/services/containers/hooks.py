@@ -52,22 +52,3 @@ class NetworkHooks(Protocol):
     def validate(self, host_config: Json, networking_config: Json | None) -> None: ...
     def setup(self, rec: ContainerRecord) -> NetworkPlan: ...
     def teardown(self, rec: ContainerRecord) -> None: ...
-
-
-class NoMounts:
-    """Until volumes land: no -v/--mount/--tmpfs support; refuse them instead of ignoring."""
-
-    def validate(self, config: Json, host_config: Json) -> None:
-        from dockyard import errors
-
-        if host_config.get("Binds") or host_config.get("Mounts") or host_config.get("Tmpfs"):
-            raise errors.Unsupported("volumes, bind mounts and tmpfs mounts are not supported yet")
-
-    def prepare(self, rec: ContainerRecord, rootfs: Path) -> list[Json]:
-        return []
-
-    def oci_mounts(self, rec: ContainerRecord) -> list[Json]:
-        return []
-
-    def release(self, rec: ContainerRecord, remove_anonymous: bool) -> None:
-        return None
