@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,9 +199,11 @@ def teardown_host_state(d: Daemon) -> list[str]:
     return leaks
 
 
-@pytest.fixture(scope="session")
-def daemon() -> Iterator[Daemon]:
-    """A private daemon for the whole session, with busybox:latest bootstrapped."""
+@contextmanager
+def private_daemon(tag: str, bridge: str) -> Iterator[Daemon]:
+    """A daemon with its own data root, exec root, socket, cgroup parent and bridge, busybox
+    bootstrapped; torn down even when its start fails (it may have made its bridge already).
+    What teardown had to force counts as a leak and fails the session."""
     if os.geteuid() != 0:
         pytest.skip("needs root")
     root = Path(tempfile.mkdtemp(prefix="dockyard-test-", dir="/var/tmp"))
@@ -208,20 +212,28 @@ def daemon() -> Iterator[Daemon]:
         data_root=root / "data",
         exec_root=root / "exec",
         socket=root / "dockyard.sock",
-        cgroup_parent=f"dockyard-test-{os.getpid()}",
-        bridge=f"dyt{os.getpid()}",
+        cgroup_parent=f"dockyard-test-{os.getpid()}{tag}",
+        bridge=bridge,
     )
-    d.start()
-    status, body = d.api("POST", "/dockyard/images/bootstrap")
-    assert status == 200, body
     try:
+        d.start()
+        status, body = d.api("POST", "/dockyard/images/bootstrap")
+        assert status == 200, body
         yield d
     finally:
-        _remove_all_containers(d)
+        if d.proc and d.proc.poll() is None:
+            _remove_all_containers(d)
         d.stop()
         leaks = teardown_host_state(d)
         shutil.rmtree(root, ignore_errors=True)
         _SESSION_LEAKS.extend(leaks)
+
+
+@pytest.fixture(scope="session")
+def daemon() -> Iterator[Daemon]:
+    """The private daemon most tests share."""
+    with private_daemon("", f"dyt{os.getpid()}") as d:
+        yield d
 
 
 _SESSION_LEAKS: list[str] = []
@@ -237,6 +249,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             left.append(f"mount {mp}")
     for p in Path("/sys/fs/cgroup").glob("*/dockyard-test-*"):
         left.append(f"cgroup {p}")
+    # This session's daemons name their bridges dy?<pid> and their nft tables dockyard-dy?<pid>.
+    mine = re.compile(rf"^dy[a-z]{os.getpid()}$")
+    for link in subprocess.run(
+        ["ip", "-o", "link"], capture_output=True, text=True
+    ).stdout.splitlines():
+        name = link.split(":")[1].strip().split("@")[0]
+        if mine.match(name):
+            left.append(f"link {name}")
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    left += [
+        f"nft {t}"
+        for t in tables.splitlines()
+        if mine.match(t.split()[-1].removeprefix("dockyard-"))
+    ]
     if left:
         sys.stderr.write("\nLEFT BEHIND BY TESTS:\n  " + "\n  ".join(left) + "\n")
         session.exitstatus = 1

@@ -5,18 +5,15 @@ not (found by owner: our bridge, our table's tags, our exec root)."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon, teardown_host_state
+from tests.conftest import Daemon, private_daemon
 from tests.integration.network_helpers import HTTPD, free_port, http_get, nft_table, veths_on
 
 pytestmark = pytest.mark.integration
@@ -24,24 +21,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def own_daemon() -> Iterator[Daemon]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    root = Path(tempfile.mkdtemp(prefix="dockyard-test-", dir="/var/tmp"))
-    d = Daemon(root, root / "data", root / "exec", root / "d.sock",
-               f"dockyard-test-{os.getpid()}-nl", bridge=f"dyn{os.getpid()}")  # fmt: skip
-    d.start()
-    assert d.api("POST", "/dockyard/images/bootstrap")[0] == 200
-    try:
+    with private_daemon("-nl", f"dyn{os.getpid()}") as d:
         yield d
-    finally:
-        if d.proc and d.proc.poll() is None:
-            _, ctrs = d.api("GET", "/containers/json?all=1")
-            for c in ctrs:
-                d.api("DELETE", f"/containers/{c['Id']}?force=1")
-        d.stop()
-        leaks = teardown_host_state(d)
-        shutil.rmtree(root, ignore_errors=True)
-        assert not leaks, leaks
 
 
 def _run(d: Daemon, *args: str) -> str:
