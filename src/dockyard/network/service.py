@@ -283,20 +283,10 @@ class Networks(NetworkQueries, Attachments):
         return published
 
     def _attach_bridge(self, rec: ContainerRecord, path: Path, rb: Rollback) -> str:
-        hc, bridge = rec.host_config, self._bridge_row()
+        bridge = self._bridge_row()
         info = self.driver.info
         assert info is not None
-        wanted = ports.requested(
-            hc.get("PortBindings"), rec.config.get("ExposedPorts"), bool(hc.get("PublishAllPorts"))
-        )
-        try:
-            published = self.ports.reserve(rec.id, wanted, rec.doc.get("LastPorts"))
-        except errors.DockyardError as e:
-            raise errors.System(
-                f"driver failed programming external connectivity on endpoint {rec.name} "
-                f"({secrets.token_hex(32)}): {e.message}"
-            ) from None
-        rb.push(self.ports.release, rec.id)
+        published = self._reserve_ports(rec, rb)
         netns.create(path)
         rb.push(netns.remove, path)
         with self.repo.db.tx() as c:
