@@ -18,6 +18,7 @@ from dockyard.runtime import spec as ocispec
 from dockyard.services.containers import files
 from dockyard.services.containers.record import merge_env
 from dockyard.services.containers.sessions import ShimSession
+from dockyard.services.containers.supervision import keep_alive
 from dockyard.services.protocols import Json
 from dockyard.state.containers import ContainerRecord
 
@@ -147,7 +148,7 @@ class Execs:
         if detach:
             await handle.started()
             inst.pid = handle.container_pid
-            asyncio.get_running_loop().create_task(self._reap(inst))
+            keep_alive(asyncio.get_running_loop().create_task(self._reap(inst)))
             return None
 
         async def on_end() -> None:

@@ -55,7 +55,7 @@ class ContainerSupervision:
                 session.fail()
 
         assert self.loop is not None
-        self.loop.create_task(connect())
+        keep_alive(self.loop.create_task(connect()))
 
     def _spawn_watcher(self, cid: str, shim_pid: int) -> None:
         assert self.loop is not None
@@ -167,3 +167,12 @@ class ContainerSupervision:
                         self._start_locked(rec)
                 except errors.DockyardError as e:
                     log.warning("could not restart %s: %s", rec.id[:12], e)
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def keep_alive(task: asyncio.Task[None]) -> None:
+    """The loop holds tasks weakly: keep fire-and-forget ones alive until they finish."""
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
