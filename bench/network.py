@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from tests.oracle import busybox_tar  # noqa: E402
+from tests.oracle import busybox_tar, in_netns, wait_until_serving  # noqa: E402
 
 from dockyard.network import netns  # noqa: E402
 
@@ -101,31 +100,6 @@ class Engine:
         netns.run_inside(self.ns, fn)
 
 
-def _wait_sock(sock: str, proc: subprocess.Popen[bytes], what: str) -> None:
-    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
-    deadline = time.monotonic() + 60
-    while subprocess.run([DOCKER, "version"], env=env, capture_output=True).returncode != 0:
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError(f"{what} did not start")
-        time.sleep(0.2)
-
-
-@contextlib.contextmanager
-def in_netns(ns: Path, argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as f:
-        proc = subprocess.Popen(["nsenter", f"--net={ns}", *argv], stdout=f, stderr=f,
-                                start_new_session=True)  # fmt: skip
-    try:
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def _sh(ns: Path, *cmd: str) -> None:
     subprocess.run(["nsenter", f"--net={ns}", *cmd], check=True, capture_output=True)
 
@@ -150,7 +124,7 @@ def engines(base: Path) -> Iterator[tuple[Engine, Engine]]:
             "-H", f"unix://{sock_d}", "--bridge", "dybd0", "--pidfile", str(d / "d.pid"),
         ], d / "log"))  # fmt: skip
         stack.callback(subprocess.run, ["umount", "-R", str(d / "data")], capture_output=True)
-        _wait_sock(sock_d, proc, "dockerd")
+        wait_until_serving(sock_d, proc, "dockerd")
         y = base / "dockyard"
         sock_y = str(y / "d.sock")
         y.mkdir()
@@ -159,7 +133,7 @@ def engines(base: Path) -> Iterator[tuple[Engine, Engine]]:
             "--exec-root", str(y / "exec"), "-H", f"unix://{sock_y}", "--bridge", "dybk0",
             "--cgroup-parent", "dockyard-bench-net",
         ], y / "log"))  # fmt: skip
-        _wait_sock(sock_y, proc, "dockyard")
+        wait_until_serving(sock_y, proc, "dockyard")
         dk, dy = Engine("dockerd", sock_d, ns_d), Engine("dockyard", sock_y, ns_y)
         subprocess.run([DOCKER, "import", "-c", 'CMD ["sh"]', "-", "busybox:latest"],
                        env={**os.environ, "DOCKER_HOST": f"unix://{sock_d}"},

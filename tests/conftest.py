@@ -236,6 +236,27 @@ def daemon() -> Iterator[Daemon]:
         yield d
 
 
+@pytest.fixture(scope="module")
+def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real dockerd to compare with (one per test module, so modules never see each other's
+    containers): $DOCKYARD_ORACLE_SOCK when set, else a private one (tests/oracle.py)."""
+    from tests import oracle as oracle_dockerd
+
+    given = os.environ.get("DOCKYARD_ORACLE_SOCK")
+    if given:
+        if not os.path.exists(given):
+            pytest.skip(f"oracle socket {given} is absent")
+        yield given
+        return
+    if not oracle_dockerd.available():
+        pytest.skip("needs root, dockerd and the docker CLI for the oracle")
+    try:
+        with oracle_dockerd.private_dockerd(Path(tmp_path_factory.mktemp("oracle"))) as sock:
+            yield sock
+    except RuntimeError as e:
+        pytest.skip(str(e))
+
+
 _SESSION_LEAKS: list[str] = []
 
 

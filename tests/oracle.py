@@ -69,3 +69,29 @@ def private_dockerd(base: Path) -> Iterator[str]:
             proc.wait()
         subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def wait_until_serving(sock: str, proc: subprocess.Popen[bytes], what: str) -> None:
+    """Wait until a Docker-API daemon answers `docker version` on `sock`."""
+    deadline = time.monotonic() + 60
+    while docker(sock, "version").returncode != 0:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.2)
+
+
+@contextmanager
+def in_netns(ns: Path, argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a daemon inside the network namespace bind-mounted at `ns`; SIGTERM it after."""
+    with open(log, "wb") as f:
+        proc = subprocess.Popen(["nsenter", f"--net={ns}", *argv], stdout=f, stderr=f,
+                                start_new_session=True)  # fmt: skip
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -9,12 +9,10 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests import oracle as oracle_dockerd
 from tests.conftest import Daemon
 
 pytestmark = [pytest.mark.compat, pytest.mark.integration]
@@ -98,23 +96,6 @@ def test_dockyard_cli_build(daemon: Daemon, ctx: Path) -> None:
     failed = daemon.dockyard("build", str(ctx))
     assert failed.returncode == 5
     assert failed.stderr.strip() == "The command '/bin/sh -c exit 5' returned a non-zero code: 5"
-
-
-@pytest.fixture(scope="module")
-def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    given = os.environ.get("DOCKYARD_ORACLE_SOCK")
-    if given:
-        if not os.path.exists(given):
-            pytest.skip(f"oracle socket {given} is absent")
-        yield given
-        return
-    if not oracle_dockerd.available():
-        pytest.skip("needs root, dockerd and the docker CLI for the oracle")
-    try:
-        with oracle_dockerd.private_dockerd(Path(tmp_path_factory.mktemp("oracle"))) as sock:
-            yield sock
-    except RuntimeError as e:
-        pytest.skip(str(e))
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-from tests import oracle as oracle_dockerd
 
 pytestmark = pytest.mark.compat
 
@@ -34,24 +31,6 @@ def _dockyard(
 ) -> subprocess.CompletedProcess[bytes]:
     argv = [sys.executable, "-m", "dockyard", "-H", f"unix://{sock}", *args]
     return subprocess.run(argv, input=stdin, capture_output=True, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    given = os.environ.get("DOCKYARD_ORACLE_SOCK")
-    if given:
-        if not os.path.exists(given):
-            pytest.skip(f"oracle socket {given} is absent")
-        yield given
-        return
-    if not oracle_dockerd.available():
-        pytest.skip("needs root, dockerd and the docker CLI for the oracle")
-    base = Path(tmp_path_factory.mktemp("oracle"))
-    try:
-        with oracle_dockerd.private_dockerd(base) as sock:
-            yield sock
-    except RuntimeError as e:
-        pytest.skip(str(e))
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -14,17 +12,6 @@ from tests import oracle as oracle_dockerd
 from tests.conftest import Daemon
 
 pytestmark = [pytest.mark.compat, pytest.mark.integration]
-
-
-@pytest.fixture(scope="module")
-def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not oracle_dockerd.available():
-        pytest.skip("needs root, dockerd and the docker CLI")
-    try:
-        with oracle_dockerd.private_dockerd(Path(tmp_path_factory.mktemp("oracle"))) as sock:
-            yield sock
-    except RuntimeError as e:
-        pytest.skip(str(e))
 
 
 def both(

@@ -8,19 +8,18 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dockyard.network import netns
 from tests.integration.network_helpers import HTTPD, nc_get
+from tests.oracle import in_netns, wait_until_serving
 
 pytestmark = pytest.mark.integration
 
@@ -34,29 +33,6 @@ def _ns(ns: Path, *cmd: str) -> subprocess.CompletedProcess[str]:
 def _docker(sock: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
     return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=120)
-
-
-def _wait(sock: Path, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while _docker(sock, "version").returncode != 0:
-        assert proc.poll() is None and time.monotonic() < deadline, "daemon did not start"
-        time.sleep(0.2)
-
-
-@contextlib.contextmanager
-def _daemon(ns: Path, argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as f:
-        proc = subprocess.Popen(["nsenter", f"--net={ns}", *argv], stdout=f, stderr=f,
-                                start_new_session=True)  # fmt: skip
-    try:
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _http(ns: Path, url: str) -> str:
@@ -87,23 +63,23 @@ def test_dockyard_beside_dockerd_with_forward_drop() -> None:
                     ["ip", "link", "set", "dycod", "up"]):  # fmt: skip
             assert _ns(ns, *cmd).returncode == 0
         d_sock, y_sock = base / "dockerd.sock", base / "dockyard.sock"
-        dockerd = stack.enter_context(_daemon(ns, [
+        dockerd = stack.enter_context(in_netns(ns, [
             "dockerd", "--data-root", str(base / "dd"), "--exec-root", str(base / "de"),
             "-H", f"unix://{d_sock}", "--bridge", "dycod", "--pidfile", str(base / "d.pid"),
         ], base / "dockerd.log"))  # fmt: skip
         stack.callback(subprocess.run, ["umount", "-R", str(base / "dd")], capture_output=True)
-        _wait(d_sock, dockerd)
+        wait_until_serving(str(d_sock), dockerd, "dockerd")
         assert _ns(ns, "iptables", "-P", "FORWARD", "DROP").returncode == 0  # as on a fresh host
         rules_before = _ns(ns, "iptables-save").stdout
         rules_before = "\n".join(
             ln for ln in rules_before.splitlines() if not ln.startswith(("#", ":"))
         )
-        dockyard = stack.enter_context(_daemon(ns, [
+        dockyard = stack.enter_context(in_netns(ns, [
             sys.executable, "-m", "dockyard", "daemon", "--data-root", str(base / "yd"),
             "--exec-root", str(base / "ye"), "-H", f"unix://{y_sock}", "--bridge", "dycoy",
             "--cgroup-parent", cgroup,
         ], base / "dockyard.log"))  # fmt: skip
-        _wait(y_sock, dockyard)
+        wait_until_serving(str(y_sock), dockyard, "dockyard")
         subprocess.run(["curl", "-s", "--unix-socket", str(y_sock), "-X", "POST",
                         "http://x/dockyard/images/bootstrap"], check=True, capture_output=True)  # fmt: skip
         try:
