@@ -155,6 +155,18 @@ def confirm(s: Session, warning: str) -> bool:
     return answer in ("y", "yes")
 
 
+def report_pruned(s: Session, heading: str, names: list[str], reclaimed: int) -> None:
+    """docker-cli's prune report: the deleted names under a heading, then the space."""
+    from dockyard.units import human_size
+
+    if names:
+        s.print(heading)
+        for name in names:
+            s.print(name)
+        s.print()
+    s.print(f"Total reclaimed space: {human_size(reclaimed)}")
+
+
 def _prune_flags(p: Parser) -> None:
     p.add_argument("-f", "--force", action="store_true")
     p.add_argument("--filter", action="append")
@@ -162,18 +174,12 @@ def _prune_flags(p: Parser) -> None:
 
 def _prune(ns: argparse.Namespace, s: Session) -> int:
     from dockyard.cli.containers import filters_json
-    from dockyard.units import human_size
 
     if not ns.force and not confirm(s, "WARNING! This will remove all stopped containers."):
         return 0
     report = s.client.post("/containers/prune", {"filters": filters_json(ns.filter)}) or {}
-    deleted = report.get("ContainersDeleted") or []
-    if deleted:
-        s.print("Deleted Containers:")
-        for cid in deleted:
-            s.print(cid)
-        s.print()
-    s.print(f"Total reclaimed space: {human_size(int(report.get('SpaceReclaimed') or 0))}")
+    deleted = list(report.get("ContainersDeleted") or [])
+    report_pruned(s, "Deleted Containers:", deleted, int(report.get("SpaceReclaimed") or 0))
     return 0
 
 

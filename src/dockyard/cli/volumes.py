@@ -118,8 +118,7 @@ def prune_volumes(s: Session, filters: list[str], everything: bool) -> tuple[lis
 
 
 def _prune(ns: argparse.Namespace, s: Session) -> int:
-    from dockyard.cli.lifecycle import confirm
-    from dockyard.units import human_size
+    from dockyard.cli.lifecycle import confirm, report_pruned
 
     if ns.all and any(f.startswith("all=") for f in ns.filter or []):
         raise UsageError("conflicting options: cannot specify both --all and --filter all=1")
@@ -127,12 +126,7 @@ def _prune(ns: argparse.Namespace, s: Session) -> int:
     if not ns.force and not confirm(s, warning):
         return 0
     deleted, reclaimed = prune_volumes(s, list(ns.filter or []), ns.all)
-    if deleted:
-        s.print("Deleted Volumes:")
-        for name in deleted:
-            s.print(name)
-        s.print()
-    s.print(f"Total reclaimed space: {human_size(reclaimed)}")
+    report_pruned(s, "Deleted Volumes:", deleted, reclaimed)
     return 0
 
 
