@@ -87,6 +87,9 @@ class ContainerRepo:
         )
         return [_row(r) for r in rows]
 
+    def names(self) -> set[str]:
+        return {r["name"] for r in self.db.query("SELECT name FROM containers")}
+
     def all(self) -> list[ContainerRecord]:
         return [_row(r) for r in self.db.query("SELECT * FROM containers ORDER BY created DESC")]
 

@@ -153,7 +153,7 @@ class Containers(ContainerQueries, ContainerSupervision):
         }
         with self._create_lock, Rollback() as rb:
             if name is None:
-                name = names.generate({r.name for r in self.repo.all()})
+                name = names.generate(self.repo.names())
             elif (other := self.repo.by_name(name)) is not None:
                 raise errors.Conflict(
                     f'Conflict. The container name "/{name}" is already in use by container '
