@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from tests import host_filter
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -188,6 +190,7 @@ def teardown_host_state(d: Daemon) -> list[str]:
     for family in ("ip", "netdev"):
         subprocess.run(["nft", "delete", "table", family, f"dockyard-{d.bridge}"],
                        capture_output=True, check=False)  # fmt: skip
+    host_filter.remove_rules(d.bridge)  # its accepts in the host's FORWARD chain (D-net-6)
     for link in _links_on(d.bridge):
         leaks.append(f"link {link}")
         subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
@@ -207,6 +210,7 @@ def private_daemon(tag: str, bridge: str) -> Iterator[Daemon]:
     if os.geteuid() != 0:
         pytest.skip("needs root")
     root = Path(tempfile.mkdtemp(prefix="dockyard-test-", dir="/var/tmp"))
+    _SESSION_ROOTS.append(str(root))
     d = Daemon(
         root=root,
         data_root=root / "data",
@@ -258,6 +262,8 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 _SESSION_LEAKS: list[str] = []
+_FILTER_TABLE_BEFORE = os.geteuid() != 0 or host_filter.filter_table_exists()
+_SESSION_ROOTS: list[str] = []  # this session's daemon roots (other sessions may run beside it)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -266,9 +272,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     left = list(_SESSION_LEAKS)
     for mp in _mounts_under(Path("/var/tmp")):
-        if "dockyard-test-" in mp or "pytest" in mp:
+        if any(mp.startswith(r + "/") for r in _SESSION_ROOTS) or "pytest" in mp:
             left.append(f"mount {mp}")
-    for p in Path("/sys/fs/cgroup").glob("*/dockyard-test-*"):
+    for p in Path("/sys/fs/cgroup").glob(f"*/dockyard-test-{os.getpid()}*"):
         left.append(f"cgroup {p}")
     # This session's daemons name their bridges dy?<pid> and their nft tables dockyard-dy?<pid>.
     mine = re.compile(rf"^dy[a-z]{os.getpid()}$")
@@ -284,6 +290,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for t in tables.splitlines()
         if mine.match(t.split()[-1].removeprefix("dockyard-"))
     ]
+    left += host_filter.leftover_rules(mine)
+    if not _FILTER_TABLE_BEFORE:
+        host_filter.drop_empty_filter_table()
     if left:
         sys.stderr.write("\nLEFT BEHIND BY TESTS:\n  " + "\n  ".join(left) + "\n")
         session.exitstatus = 1

@@ -49,7 +49,7 @@ class Box:
 
     def __init__(self, tmp: Path, shim_bin: Path) -> None:
         self.id = "dyt-" + uuid.uuid4().hex[:12]
-        self.cgroup = f"/dockyard-test-{self.id}"
+        self.cgroup = f"/dockyard-test-{os.getpid()}-{self.id}"
         self.tmp = tmp
         self.shim_bin = shim_bin
         self.bundle = tmp / "bundle"

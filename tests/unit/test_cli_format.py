@@ -7,18 +7,20 @@ import pytest
 
 from dockyard.cli.diskusage import summary
 from dockyard.cli.format import (
+    PS_TABLE,
+    ContainerRow,
+    display_ports,
+    go_quote,
+    render,
+    truncate_id,
+)
+from dockyard.cli.imagerows import (
     HISTORY_HEADERS,
     HISTORY_TABLE,
     IMAGE_HEADERS,
     IMAGES_TABLE,
-    PS_TABLE,
-    ContainerRow,
     HistoryRow,
-    display_ports,
-    go_quote,
     image_rows,
-    render,
-    truncate_id,
 )
 from dockyard.units import api_timestamp, go_duration, human_duration, human_size, ram_in_bytes
 

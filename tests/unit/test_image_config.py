@@ -9,7 +9,7 @@ import tarfile
 import pytest
 
 from dockyard.errors import InvalidParameter
-from dockyard.images import archive, changes, views
+from dockyard.images import changes, compression, views
 from dockyard.images import config as image_config
 from dockyard.state.images import ImageRecord
 
@@ -155,7 +155,7 @@ def test_decompression_by_magic(compress: object) -> None:
         ti.size = 1
         tf.addfile(ti, io.BytesIO(b"x"))
     raw = buf.getvalue()
-    assert archive.decompressed(io.BytesIO(compress(raw))).read() == raw  # type: ignore[operator]
+    assert compression.decompressed(io.BytesIO(compress(raw))).read() == raw  # type: ignore[operator]
 
 
 class _ReadOnlyBody:
@@ -170,4 +170,20 @@ class _ReadOnlyBody:
 
 def test_decompression_of_plain_readers() -> None:
     data = __import__("gzip").compress(b"x" * 100_000)
-    assert archive.decompressed(_ReadOnlyBody(data)).read() == b"x" * 100_000  # type: ignore[arg-type]
+    assert compression.decompressed(_ReadOnlyBody(data)).read() == b"x" * 100_000  # type: ignore[arg-type]
+
+
+def test_zstd_streams_through_the_cli() -> None:
+    """E3: zstd layers are decompressed while being read (more than a pipe buffer each way,
+    so a non-streaming implementation would deadlock or buffer); a corrupt stream is a 400."""
+    import subprocess
+
+    from dockyard.errors import InvalidParameter
+
+    raw = bytes(range(256)) * 16384 + b"tail"  # 4 MiB
+    packed = subprocess.run(["zstd", "-q", "-c"], input=raw, capture_output=True, check=True)
+    reader = compression.decompressed(io.BytesIO(packed.stdout))
+    assert reader.read() == raw
+    bad = compression.decompressed(io.BytesIO(b"\x28\xb5\x2f\xfd" + b"garbage" * 100))
+    with pytest.raises(InvalidParameter, match="invalid zstd stream"):
+        bad.read()

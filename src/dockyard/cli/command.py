@@ -121,3 +121,23 @@ def env_file_lines(path: str) -> list[str]:
 
 Handler = Callable[[argparse.Namespace, Session], int]
 AnyDict = dict[str, Any]
+
+
+def for_each(s: Session, names: list[str], act: Callable[[str], Any], echo: bool = True) -> int:
+    """Run `act` on every name; print the name (or what `act` returned) on success, collect the
+    daemon's errors and report them all after, like docker-cli's multi-target commands."""
+    from dockyard.cli.client import APIError
+
+    errors: list[str] = []
+    for name in names:
+        try:
+            result = act(name)
+        except APIError as exc:
+            errors.append(f"Error response from daemon: {exc.message}")
+            continue
+        if echo and result is not False:
+            s.print(name if result is None else str(result))
+        s.out.flush()
+    if errors:
+        raise CLIError("\n".join(errors))
+    return 0

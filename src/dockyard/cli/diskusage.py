@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockyard.cli.format import HEADERS, ContainerRow, image_rows, render
+from dockyard.cli.format import HEADERS, ContainerRow, render
+from dockyard.cli.imagerows import image_rows
 from dockyard.units import human_size
 
 DF_TABLE = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"

@@ -8,8 +8,8 @@ import sys
 import time
 from typing import Any
 
-from dockyard.cli.client import APIError, quote_path
-from dockyard.cli.command import CLIError, Command, Parser, Session
+from dockyard.cli.client import quote_path
+from dockyard.cli.command import CLIError, Command, Parser, Session, for_each
 from dockyard.cli.containers import filters_json, split_reference, write_archive
 
 
@@ -25,13 +25,8 @@ def _images_flags(p: Parser) -> None:
 
 
 def _images(ns: argparse.Namespace, s: Session) -> int:
-    from dockyard.cli.format import (
-        IMAGE_HEADERS,
-        IMAGES_DIGEST_TABLE,
-        IMAGES_TABLE,
-        image_rows,
-        render,
-    )
+    from dockyard.cli.format import render
+    from dockyard.cli.imagerows import IMAGE_HEADERS, IMAGES_DIGEST_TABLE, IMAGES_TABLE, image_rows
 
     filters = list(ns.filter or [])
     if ns.repository:
@@ -65,18 +60,13 @@ def _print_deletions(s: Session, items: list[dict[str, str]], lower: bool = Fals
 
 
 def _rmi(ns: argparse.Namespace, s: Session) -> int:
-    errors: list[str] = []
     query = {"force": ns.force or None, "noprune": ns.no_prune or None}
-    for name in ns.images:
-        try:
-            result = s.client.call("DELETE", f"/images/{quote_path(name)}", query) or []
-        except APIError as exc:
-            errors.append(f"Error response from daemon: {exc.message}")
-            continue
-        _print_deletions(s, result)
-    if errors:
-        raise CLIError("\n".join(errors))
-    return 0
+
+    def act(name: str) -> bool:
+        _print_deletions(s, s.client.call("DELETE", f"/images/{quote_path(name)}", query) or [])
+        return False
+
+    return for_each(s, ns.images, act)
 
 
 def _tag_flags(p: Parser) -> None:
@@ -111,7 +101,8 @@ def _history_flags(p: Parser) -> None:
 
 
 def _history(ns: argparse.Namespace, s: Session) -> int:
-    from dockyard.cli.format import HISTORY_HEADERS, HISTORY_TABLE, HistoryRow, render
+    from dockyard.cli.format import render
+    from dockyard.cli.imagerows import HISTORY_HEADERS, HISTORY_TABLE, HistoryRow
 
     history = s.client.get(f"/images/{quote_path(ns.image)}/history") or []
     fmt = "{{.ID}}" if ns.quiet else (ns.format or "table")

@@ -5,27 +5,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
 
-from dockyard.cli.client import APIError, quote_path
-from dockyard.cli.command import CLIError, Command, Parser, Session
-
-
-def for_each(s: Session, names: list[str], act: Callable[[str], Any], echo: bool = True) -> int:
-    """Run `act` on every name; failures are collected and printed after, like docker-cli."""
-    errors: list[str] = []
-    for name in names:
-        try:
-            result = act(name)
-        except APIError as exc:
-            errors.append(f"Error response from daemon: {exc.message}")
-            continue
-        if echo:
-            s.print(name if result is None else str(result))
-        s.out.flush()
-    if errors:
-        raise CLIError("\n".join(errors))
-    return 0
+from dockyard.cli.client import quote_path
+from dockyard.cli.command import CLIError, Command, Parser, Session, for_each
 
 
 def _targets(p: Parser) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from dockyard.cli.client import APIError, quote_path
-from dockyard.cli.command import CLIError, Command, Parser, Session
+from dockyard.cli.command import CLIError, Command, Parser, Session, for_each
 from dockyard.cli.containers import filters_json
 from dockyard.cli.inspect import _typed, _typed_flags
 
@@ -142,18 +142,16 @@ def _rm_flags(p: Parser) -> None:
 
 
 def _rm(ns: argparse.Namespace, s: Session) -> int:
-    problems: list[str] = []
-    for name in ns.networks:
+    def act(name: str) -> bool | None:
         try:
             s.client.call("DELETE", f"/networks/{quote_path(name)}")
         except APIError as exc:
             if not (ns.force and exc.status == 404):
-                problems.append(f"Error response from daemon: {exc.message}")
-            continue
-        s.print(name)
-    if problems:
-        raise CLIError("\n".join(problems))
-    return 0
+                raise
+            return False  # -f: a missing network is skipped silently
+        return None
+
+    return for_each(s, ns.networks, act)
 
 
 def _prune_flags(p: Parser) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from dockyard.cli.client import APIError, quote_path
-from dockyard.cli.command import CLIError, Command, Parser, Session, UsageError
+from dockyard.cli.client import quote_path
+from dockyard.cli.command import CLIError, Command, Parser, Session, UsageError, for_each
 from dockyard.cli.containers import filters_json
 from dockyard.cli.inspect import _typed, _typed_flags
 
@@ -91,17 +91,10 @@ def _rm_flags(p: Parser) -> None:
 
 
 def _rm(ns: argparse.Namespace, s: Session) -> int:
-    errors: list[str] = []
-    for name in ns.volumes:
-        try:
-            s.client.call("DELETE", f"/volumes/{quote_path(name)}", {"force": ns.force or None})
-        except APIError as exc:
-            errors.append(f"Error response from daemon: {exc.message}")
-            continue
-        s.print(name)
-    if errors:
-        raise CLIError("\n".join(errors))
-    return 0
+    query = {"force": ns.force or None}
+    return for_each(
+        s, ns.volumes, lambda name: s.client.call("DELETE", f"/volumes/{quote_path(name)}", query)
+    )
 
 
 def _prune_flags(p: Parser) -> None:

@@ -6,24 +6,19 @@ blobs, the docker-archive `manifest.json` and `repositories`.
 
 load reads docker-archive (`manifest.json`, including the old `<id>/layer.tar` directories, whose
 duplicates are symlinks) or, when there is no `manifest.json`, the OCI layout (index.json ->
-[index ->] manifest -> config + layers). Layers may be gzip, bzip2, xz or zstd compressed: the
-format is detected from the magic bytes, not trusted from media types.
+[index ->] manifest -> config + layers). Layers may be compressed (images/compression.py detects
+the format from the magic bytes, never from media types).
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import hashlib
-import io
 import json
-import lzma
 import posixpath
-import subprocess
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, Any, BinaryIO
 
 from dockyard.errors import InvalidParameter
 from dockyard.images import reference
@@ -38,75 +33,6 @@ ANN_IMAGE_NAME = "io.containerd.image.name"
 ANN_REF_NAME = "org.opencontainers.image.ref.name"
 CHUNK = 1 << 20
 BLOCK = 512
-
-
-# ---- compression ---------------------------------------------------------------------------
-
-
-def compression(head: bytes) -> str:
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if head.startswith(b"BZh"):
-        return "bzip2"
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return "xz"
-    if head.startswith(b"\x28\xb5\x2f\xfd"):
-        return "zstd"
-    return "none"
-
-
-class _Zstd(io.RawIOBase):
-    """zstd through the zstd CLI: the standard library has no zstd before Python 3.14."""
-
-    def __init__(self, src: BinaryIO) -> None:
-        self._proc = subprocess.Popen(
-            ["zstd", "-d", "-c", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-        data = src.read()
-        assert self._proc.stdin is not None
-        # A feeder thread would avoid buffering; zstd layers are rare enough to accept it.
-        out, _ = self._proc.communicate(data)
-        if self._proc.returncode != 0:
-            raise InvalidParameter("invalid zstd stream")
-        self._buf = io.BytesIO(out)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        data = self._buf.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-
-class _ReadOnly(io.RawIOBase):
-    """Adapts any object with read(n) (request bodies, tar members) for BufferedReader's peek."""
-
-    def __init__(self, src: Any) -> None:
-        self._src = src
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        data = self._src.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-
-def decompressed(src: BinaryIO) -> BinaryIO:
-    """A reader of the uncompressed bytes of `src` (tar layers, import bodies)."""
-    buffered = src if isinstance(src, io.BufferedReader) else io.BufferedReader(_ReadOnly(src))
-    kind = compression(buffered.peek(6)[:6])
-    if kind == "gzip":
-        return cast(BinaryIO, gzip.GzipFile(fileobj=buffered, mode="rb"))
-    if kind == "bzip2":
-        return cast(BinaryIO, bz2.BZ2File(buffered, "rb"))
-    if kind == "xz":
-        return cast(BinaryIO, lzma.LZMAFile(buffered, "rb"))
-    if kind == "zstd":
-        return cast(BinaryIO, io.BufferedReader(_Zstd(buffered)))
-    return cast(BinaryIO, buffered)
 
 
 # ---- save ----------------------------------------------------------------------------------

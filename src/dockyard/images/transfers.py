@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from dockyard import errors
-from dockyard.images import archive, bootstrap, reference
+from dockyard.images import archive, bootstrap, compression, reference
 from dockyard.images import config as image_config
 from dockyard.images.content import ContentStore
 from dockyard.images.writer import ImageWriter
@@ -60,7 +60,7 @@ class Transfers:
         target = reference.parse_repo_tag(repo, tag) if repo else None
         msg = message or "Imported from -"
         cfg = image_config.apply_changes(image_config.empty_container_config(), changes)
-        diff_id = self.writer.ingest_tar(archive.decompressed(src))
+        diff_id = self.writer.ingest_tar(compression.decompressed(src))
         try:
             self._check_tar(diff_id)
             created = image_config.rfc3339nano()
@@ -252,7 +252,7 @@ class Transfers:
         try:
             for i, name in enumerate(item.layers):
                 with archive.open_member(tar, name) as member:
-                    got = self.writer.ingest_tar(archive.decompressed(member))  # type: ignore[arg-type]
+                    got = self.writer.ingest_tar(compression.decompressed(member))  # type: ignore[arg-type]
                 ingested.append(got)
                 if got != want[i]:
                     raise errors.InvalidParameter(
