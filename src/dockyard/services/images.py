@@ -13,8 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
 
 from dockyard import errors
 from dockyard.images import config as image_config
@@ -22,31 +21,21 @@ from dockyard.images import reference, views
 from dockyard.images.content import ContentStore
 from dockyard.images.transfers import Transfers
 from dockyard.images.writer import ImageWriter
+from dockyard.services.imageremoval import ImageUser, Removal
 from dockyard.services.protocols import EventBus, Filters, Json
 from dockyard.state.db import Database
 from dockyard.state.images import ImageRecord, ImageRepo
 from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)
-RUNNING_STATES = ("running", "paused", "restarting")
 
 
 # Aliases: the `list` method shadows the builtin inside the class body.
 Records = list[Json]
-Users = list[tuple[str, bool]]
 Names = list[str]
 
 
-class ImageUser(Protocol):
-    """A container as rmi needs to see it (ContainerRecord fits)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def state(self) -> Mapping[str, Any]: ...
-
-
-class Images(Transfers):
+class Images(Transfers, Removal):
     def __init__(
         self,
         db: Database,
@@ -197,142 +186,3 @@ class Images(Transfers):
         except errors.NotFound:
             pass  # a deleted image's event carries its name only
         self.events.publish("image", action, image_id, attrs)
-
-    # ---- ImageService: removal ----------------------------------------------------------
-
-    def _users(self, image_id: str) -> Users:
-        if self.users_of is not None:
-            return [
-                (u.id, u.state.get("Status") in RUNNING_STATES) for u in self.users_of(image_id)
-            ]
-        return [("", False)] if self.is_in_use(image_id) else []
-
-    def _conflict(
-        self, image_id: str, *, hard_only: bool, check_refs: bool
-    ) -> errors.Conflict | None:
-        short = reference.short_id(image_id)
-        if self.repo.children(image_id):
-            return errors.Conflict(
-                f"conflict: unable to delete {short} (cannot be forced) - image has dependent child images"
-            )
-        users = self._users(image_id)
-        running = [cid for cid, run in users if run]
-        if running:
-            return errors.Conflict(
-                f"conflict: unable to delete {short} (cannot be forced) - image is being used by running container {reference.short_id(running[0])}"
-            )
-        if hard_only:
-            return None
-        if check_refs and self.repo.references(image_id):
-            return errors.Conflict(
-                f"conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
-            )
-        if users:
-            return errors.Conflict(
-                f"conflict: unable to delete {short} (must be forced) - image is being used by stopped container {reference.short_id(users[0][0])}"
-            )
-        return None
-
-    def remove(self, ref: str, force: bool, noprune: bool) -> Records:
-        with self.lock:
-            return self._remove(ref, force, prune=not noprune)
-
-    def _remove(self, ref: str, force: bool, prune: bool) -> Records:
-        rec = self.resolve(ref)
-        refs = self.repo.references(rec.id)
-        records: Records = []
-        # moby's isImageIDPrefix: a ref the image id starts with means "by id", even if hex.
-        by_id = reference.is_id_prefix(ref) and rec.id.removeprefix("sha256:").startswith(
-            ref.removeprefix("sha256:")
-        )
-        if not by_id:
-            named = str(reference.parse(ref).with_default_tag())
-            if not force and _single_reference(refs):
-                users = self._users(rec.id)
-                if users:
-                    raise errors.Conflict(
-                        f'conflict: unable to remove repository reference "{ref}" (must force) - container {reference.short_id(users[0][0])} is using its referenced image {reference.short_id(rec.id)}'
-                    )
-            records.extend(self._untag([named], rec.id))
-            if self.repo.references(rec.id):
-                return records
-            # The last name is gone: delete the image unless something still needs it, quietly.
-            if self._conflict(rec.id, hard_only=force, check_refs=False) is not None:
-                return records
-            return records + self._delete(rec, prune)
-        if _single_reference(refs):
-            conflict = self._conflict(rec.id, hard_only=force, check_refs=False)
-            if conflict is not None:
-                raise conflict
-            records.extend(self._untag(refs, rec.id))
-        conflict = self._conflict(rec.id, hard_only=force, check_refs=True)
-        if conflict is not None:
-            raise conflict
-        records.extend(self._untag(self.repo.references(rec.id), rec.id))
-        return records + self._delete(rec, prune)
-
-    def _untag(self, refs: Iterable[str], image_id: str) -> Records:
-        out: Records = []
-        for r in refs:
-            with self.repo.db.tx() as c:
-                self.repo.untag(c, r)
-            out.append({"Untagged": reference.familiar(r)})
-            self._publish("untag", image_id, image_id)
-        return out
-
-    def _delete(self, rec: ImageRecord, prune_parents: bool = False) -> Records:
-        self._publish("delete", rec.id, rec.id)
-        removed = self.writer.delete(rec)
-        out: Records = [{"Deleted": rec.id}, *({"Deleted": chain_id} for chain_id in removed)]
-        parent = self.repo.get(rec.parent) if prune_parents and rec.parent else None
-        # As Docker: untagged parents (a build's intermediate images) go with their last child,
-        # quietly stopping at the first one that is tagged, has other children or is in use.
-        if parent and not (
-            self.repo.references(parent.id)
-            or self.repo.children(parent.id)
-            or self._users(parent.id)
-        ):
-            out += self._delete(parent, prune_parents=True)
-        return out
-
-    def prune(self, filters: Filters) -> Json:
-        for key in filters:
-            if key not in ("dangling", "label", "until"):
-                raise errors.InvalidParameter(f"invalid filter '{key}'")
-        dangling_only = views.dangling_wanted(filters) is not False
-        in_time = views.time_filter({"until": filters.get("until") or []}, lambda r: 0.0)
-        deleted: Records = []
-        reclaimed = 0
-        with self.lock:
-            for rec in self.repo.all():
-                if self.repo.references(rec.id) and dangling_only:
-                    continue
-                if not in_time(rec.created_unix):
-                    continue
-                labels = (self.config(rec.id).get("config") or {}).get("Labels") or {}
-                if filters.get("label") and not views.label_matches(filters["label"], labels):
-                    continue
-                if self._users(rec.id) or self.repo.children(rec.id):
-                    continue
-                sizes = self._layer_sizes(rec)
-                untagged = self._untag(self.repo.references(rec.id), rec.id)
-                removed = self._delete(rec)
-                reclaimed += sum(sizes.get(d["Deleted"], 0) for d in removed)
-                deleted.extend(untagged + removed)
-        return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
-
-    def _layer_sizes(self, rec: ImageRecord) -> dict[str, int]:
-        if not rec.top_chain_id:
-            return {}
-        return {layer.chain_id: layer.size for layer in self.layers.chain(rec.top_chain_id)}
-
-
-def _single_reference(refs: Names) -> bool:
-    """moby's isSingleReference: at most one tag, and every digest reference in its repository."""
-    if len(refs) <= 1:
-        return len(refs) == 1
-    tags = [r for r in refs if "@" not in r]
-    if len(tags) > 1:
-        return False
-    repo = (tags[0] if tags else refs[0]).split("@")[0].rsplit(":", 1)[0]
-    return all(r.split("@")[0].rsplit(":", 1)[0] == repo for r in refs)
