@@ -15,15 +15,62 @@ Json = dict[str, Any]
 
 BRIDGE_NAME = "com.docker.network.bridge.name"
 OVERLAP = "invalid pool request: Pool overlaps with other one on this address space"
-_KNOWN_OPTIONS = {
-    BRIDGE_NAME,
-    "com.docker.network.bridge.enable_icc",
-    "com.docker.network.bridge.enable_ip_masquerade",
-    "com.docker.network.bridge.host_binding_ipv4",
-    "com.docker.network.driver.mtu",
-    "com.docker.network.bridge.gateway_mode_ipv4",
-    "com.docker.network.container_iface_prefix",
-}
+MTU = "com.docker.network.driver.mtu"
+ICC = "com.docker.network.bridge.enable_icc"
+MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
+HOST_BINDING = "com.docker.network.bridge.host_binding_ipv4"
+IFACE_PREFIX = "com.docker.network.container_iface_prefix"
+
+
+@dataclass(frozen=True)
+class BridgeOptions:
+    """The bridge driver options Docker documents, typed. Unknown options are kept in the
+    network's Options (as Docker does) and otherwise ignored."""
+
+    mtu: int | None = None  # container and host veth MTU; None: the kernel's default (1500)
+    icc: bool = True  # containers on the network may talk to each other
+    masquerade: bool = True  # outbound traffic is SNAT'd to the host's address
+    host_ip: str = ""  # default HostIp of `-p` bindings without an address
+    iface_prefix: str = "eth"  # container interfaces are <prefix>0, <prefix>1, ...
+
+    @classmethod
+    def of(cls, options: dict[str, str]) -> BridgeOptions:
+        """Parse with dockerd's wording (a 500 there, from the driver)."""
+        kw: dict[str, Any] = {}
+        if MTU in options:
+            try:
+                kw["mtu"] = int(options[MTU])
+            except ValueError:
+                raise _option_error(MTU, "strconv.Atoi", "invalid syntax", options) from None
+        for key, attr in ((ICC, "icc"), (MASQUERADE, "masquerade")):
+            if key in options:
+                kw[attr] = _go_bool(key, options)
+        if options.get(HOST_BINDING):
+            try:
+                kw["host_ip"] = str(IPv4Address(options[HOST_BINDING]))
+            except ValueError:
+                raise errors.DockyardError(
+                    f"failed to parse {HOST_BINDING} value: {options[HOST_BINDING]} (nil ip)"
+                ) from None
+        if options.get(IFACE_PREFIX):
+            kw["iface_prefix"] = options[IFACE_PREFIX]
+        return cls(**kw)
+
+
+def _go_bool(key: str, options: dict[str, str]) -> bool:
+    text = options[key]
+    if text in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if text in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise _option_error(key, "strconv.ParseBool", "invalid syntax", options)
+
+
+def _option_error(key: str, func: str, why: str, options: dict[str, str]) -> errors.DockyardError:
+    value = options[key]
+    return errors.DockyardError(
+        f'failed to parse {key} value: {value} ({func}: parsing "{value}": {why})'
+    )
 
 
 @dataclass
@@ -100,9 +147,7 @@ def parse(body: Json) -> NetworkSpec:
     if len(configs) > 1:
         raise errors.Unsupported("only one IPv4 subnet per network is supported")
     options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
-    unknown = sorted(set(options) - _KNOWN_OPTIONS)
-    if unknown:
-        raise errors.InvalidParameter(f"unknown bridge driver option {unknown[0]}")
+    BridgeOptions.of(options)  # validates; the typed view is rebuilt from the stored doc
     device = options.get(BRIDGE_NAME, "")
     if len(device) > 15:
         raise errors.InvalidParameter(f"invalid bridge name {device}: longer than 15 characters")
