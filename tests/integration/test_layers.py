@@ -302,7 +302,7 @@ def test_container_layer_without_image(store: Layers) -> None:
 
 def test_tar_directory_of_merged_rootfs(store: Layers) -> None:
     """E3 export: the merged view as a plain tar, deleted lower files simply absent."""
-    from dockyard.storage.archive import tar_directory
+    from dockyard.storage.layerexport import tar_directory
 
     top = image(store, BASE, APP)
     store.create_rw("c", top)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.errors import InvalidParameter
-from dockyard.storage import archive
+from dockyard.storage import archive, layerexport
 
 
 def tar_of(entries: list[tuple[str, bytes | None, str]]) -> bytes:
@@ -106,7 +106,7 @@ def test_export_order_hardlinks_and_round_trip(tmp_path: Path) -> None:
     (src / "a.txt").write_text("a")
     (src / "c").symlink_to("b/f")
     os.setxattr(src / "a.txt", "user.k", b"v")
-    data = b"".join(archive.export_tar(src))
+    data = b"".join(layerexport.export_tar(src))
     assert len(data) % 512 == 0
     with tarfile.open(fileobj=io.BytesIO(data)) as tf:
         members = tf.getmembers()
@@ -119,10 +119,10 @@ def test_export_order_hardlinks_and_round_trip(tmp_path: Path) -> None:
     archive.apply_tar(io.BytesIO(data), dst)
     assert (dst / "b" / "g").stat().st_ino == (dst / "b" / "f").stat().st_ino
     assert os.getxattr(dst / "a.txt", "user.k") == b"v"
-    assert b"".join(archive.export_tar(dst)) == data
+    assert b"".join(layerexport.export_tar(dst)) == data
 
 
 def test_export_streams_in_chunks(tmp_path: Path) -> None:
     (tmp_path / "big").write_bytes(os.urandom(3 * 1024 * 1024 + 5))
-    chunks = list(archive.export_tar(tmp_path))
+    chunks = list(layerexport.export_tar(tmp_path))
     assert max(len(c) for c in chunks) <= 1024 * 1024

@@ -153,3 +153,35 @@ def test_populate_tree(tmp_path: Path) -> None:
     assert directory_size(vol) == 1 + len("../../../etc/passwd")
     assert not populate(root, "/link", vol)  # not empty any more
     assert not populate(root, "/missing", tmp_path / "vol")
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("src", ("src", True)),
+        ("src:", ("src", True)),
+        ("src:rw", ("src", True)),
+        ("src:ro", ("src", False)),
+        ("src:z", ("src", True)),  # SELinux labels: accepted without effect (D-volumes-3)
+        ("src:ro,Z", ("src", False)),
+    ],
+)
+def test_volumes_from_specs(spec: str, expected: tuple[str, bool]) -> None:
+    """S8: `--volumes-from CONTAINER[:mode]` as moby's ParseVolumesFrom reads it."""
+    assert specs.parse_volumes_from(spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("", "volumes-from specification cannot be an empty string"),
+        ("src:rslave", "invalid mode: rslave"),
+        ("src:nocopy", "invalid mode: nocopy"),
+        ("src:ro,rw", "invalid mode: ro,rw"),
+        ("src:x", "invalid mode: x"),
+    ],
+)
+def test_bad_volumes_from_specs(spec: str, message: str) -> None:
+    with pytest.raises(InvalidParameter) as e:
+        specs.parse_volumes_from(spec)
+    assert e.value.message == message

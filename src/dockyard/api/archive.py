@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import fcntl
 import json
 import os
 from typing import Any
@@ -20,8 +18,6 @@ from dockyard.api.stream import threaded
 from dockyard.errors import InvalidParameter
 
 STAT_HEADER = "X-Docker-Container-Path-Stat"
-_F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, missing from Python 3.11's fcntl on some builds
-_PIPE_SIZE = 1 << 20
 
 
 def _path(request: web.Request) -> str:
@@ -67,30 +63,25 @@ async def put(request: web.Request) -> web.StreamResponse:
     no_overwrite = query_bool(q, "noOverwriteDirNonDir")
     copy_uid_gid = query_bool(q, "copyUIDGID")
     archive = engine(request).archive
-    rfd, wfd = os.pipe()
-    with contextlib.suppress(OSError):
-        fcntl.fcntl(wfd, _F_SETPIPE_SZ, _PIPE_SIZE)
-    os.set_blocking(wfd, False)
-    pump = asyncio.create_task(_pump(request, wfd))
-    body = os.fdopen(rfd, "rb", buffering=_PIPE_SIZE)
-
-    def extract() -> None:
-        with body:
-            archive.put(
-                ref, path, body, no_overwrite_dir_non_dir=no_overwrite, copy_uid_gid=copy_uid_gid
-            )
-
+    # Validation first (its errors get their status before any byte is read), then the body
+    # goes straight from the event loop into the extractor child's stdin.
+    job = await asyncio.to_thread(
+        archive.begin_put,
+        ref,
+        path,
+        no_overwrite_dir_non_dir=no_overwrite,
+        copy_uid_gid=copy_uid_gid,
+    )
     try:
-        await asyncio.to_thread(extract)
+        await _pump(request, job.fd)
     finally:
-        # The reader is closed: a pump still writing gets EPIPE and stops.
-        await pump
+        await asyncio.to_thread(job.finish)
     return web.Response(status=200)
 
 
 async def _pump(request: web.Request, wfd: int) -> None:
-    """Feed the request body into a pipe the extracting thread reads with large buffered
-    reads: one syscall per received chunk here, instead of a loop round trip per read there."""
+    """Feed the request body into the extractor's stdin pipe (non-blocking `wfd`, closed by
+    the job's finish()): one write per received chunk, no thread in between."""
     loop = asyncio.get_running_loop()
     try:
         async for chunk in request.content.iter_any():
@@ -107,5 +98,3 @@ async def _pump(request: web.Request, wfd: int) -> None:
                         loop.remove_writer(wfd)
     except (OSError, asyncio.CancelledError, aiohttp.ClientError, web.HTTPException):
         pass  # the extractor stopped (error) or the client went away: the reader sees EOF
-    finally:
-        os.close(wfd)

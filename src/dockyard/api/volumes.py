@@ -24,7 +24,10 @@ async def list_(request: web.Request) -> web.StreamResponse:
 
 async def create(request: web.Request) -> web.StreamResponse:
     body = await read_json_object(request) or {}
-    result = await asyncio.to_thread(engine(request).volumes.create, body)
+    volumes = engine(request).volumes
+    result = volumes.create_nowait(body)
+    if result is None:
+        result = await asyncio.to_thread(volumes.create, body)
     return json_response(result, status=201)
 
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import platform
+import time
+from collections.abc import Hashable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dockyard import errors
 from dockyard.config import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, Config
+from dockyard.services.containers import status
 from dockyard.services.protocols import Json
+from dockyard.state.containers import ContainerRecord
 
 
 def _runc_version() -> str:
@@ -160,9 +165,11 @@ class System:
 
     def df(self) -> Json:
         """S5: images with shared/unique sizes (a layer used by two images is shared and counted
-        once in LayersSize), containers with SizeRw, volumes with {Size, RefCount}."""
+        once in LayersSize), containers with SizeRw, volumes with {Size, RefCount}. Trees that
+        cannot have changed since the last call are not walked again (storage/usage.py)."""
         images = self.images.list(False, {}, False)
-        containers = self.containers.list(True, 0, True, {})
+        recs = self.containers.repo.all()
+        containers = self._container_rows(recs)
         users: dict[str, int] = {}
         for c in containers:
             users[c.get("ImageID", "")] = users.get(c.get("ImageID", ""), 0) + 1
@@ -185,9 +192,51 @@ class System:
             "LayersSize": sum(unique.values()),
             "Images": images,
             "Containers": containers,
-            "Volumes": self.volumes.usage() if self.volumes is not None else [],
+            "Volumes": self._volume_rows(recs),
             "BuildCache": [],
         }
+
+    def _container_rows(self, recs: list[ContainerRecord]) -> list[Json]:
+        now = time.time()
+        bases: dict[str, int] = {}  # image id -> size of its layers
+        rows: list[Json] = []
+        for r in recs:
+            row = status.summary(r, r.config.get("Image", ""), now)
+            try:
+                rw = self.layers.rw_size(r.id, size_stamp(r))
+            except errors.NotFound:
+                continue  # removed while we listed
+            if r.image_id not in bases:
+                top = self.images.top_layer(r.image_id)
+                bases[r.image_id] = sum(x.size for x in self.layers.chain(top)) if top else 0
+            row["SizeRw"], row["SizeRootFs"] = rw, bases[r.image_id] + rw
+            rows.append(row)
+        return rows
+
+    def _volume_rows(self, recs: list[ContainerRecord]) -> list[Json]:
+        if self.volumes is None:
+            return []
+        by_id = {r.id: r for r in recs}
+
+        def stamp(name: str) -> Hashable | None:
+            """None while a running container may write to the volume; else what changes when
+            one of its users runs again or a new user is created (and may populate it)."""
+            users = [by_id.get(cid) for cid in self.volumes.store.users_of(name)]
+            stamps = [size_stamp(u) if u is not None else None for u in users]
+            if any(s is None for s in stamps):
+                return None
+            return tuple(sorted((u.id, s) for u, s in zip(users, stamps, strict=True) if u))
+
+        rows: list[Json] = self.volumes.usage(stamp)
+        return rows
+
+
+def size_stamp(rec: ContainerRecord) -> Hashable | None:
+    """What changes whenever the container may have written to its trees: None while it runs,
+    else its last start (cp into a stopped container calls usage.SIZES.forget_all())."""
+    if rec.state.get("Status") in ("running", "paused", "restarting", "removing"):
+        return None
+    return (rec.state.get("StartedAt"), rec.state.get("FinishedAt"))
 
 
 def _os_name() -> str:

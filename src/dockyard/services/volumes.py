@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import secrets
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from dockyard import errors
@@ -65,6 +66,18 @@ class Volumes:
         )
         return self._view(rec)
 
+    def create_nowait(self, body: Json) -> Json | None:
+        """`create` on the caller's thread if the store's lock is free right now, else None.
+        The API runs this on the event loop: the work (two mkdirs, one SQLite insert, no fsync)
+        takes ~0.1 ms, less than a hop to a worker thread, and it never waits there behind a
+        slow holder of the lock (a remove's rmtree)."""
+        if not self.store.lock.acquire(blocking=False):
+            return None
+        try:
+            return self.create(body)
+        finally:
+            self.store.lock.release()
+
     def inspect(self, name: str) -> Json:
         return self._view(self.store.get(name))
 
@@ -116,8 +129,11 @@ class Volumes:
             reclaimed += size
         return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
-    def usage(self) -> builtins.list[Json]:
-        """`system df` rows: volumes without mount options, with {Size, RefCount}."""
+    def usage(
+        self, stamp: Callable[[str], Hashable | None] = lambda name: None
+    ) -> builtins.list[Json]:
+        """`system df` rows: volumes without mount options, with {Size, RefCount}; `stamp`
+        lets an unchanged volume's size come from the cache (storage/usage.py)."""
         refs = self.store.ref_counts()
         out: builtins.list[Json] = []
         for rec in self.store.all():
@@ -125,7 +141,7 @@ class Volumes:
                 continue
             row: dict[str, Any] = self._view(rec)
             row["UsageData"] = {
-                "Size": self.store.driver.size(rec.name),
+                "Size": self.store.driver.size(rec.name, stamp(rec.name)),
                 "RefCount": refs.get(rec.name, 0),
             }
             out.append(row)

@@ -13,6 +13,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from dockyard.storage import usage
 from dockyard.storage.protocols import Change
 
 MODIFIED, ADDED, DELETED = 0, 1, 2
@@ -129,15 +130,4 @@ def overlay_changes(upper: Path, lowers: Sequence[Path]) -> list[Change]:
 
 def apparent_size(root: Path) -> int:
     """Sum of st_size of everything but directories under `root`, each inode once."""
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    for _, _, st in _walk(str(root)):
-        if stat.S_ISDIR(st.st_mode) or st.st_size == 0:
-            continue
-        if st.st_nlink > 1:
-            key = (st.st_dev, st.st_ino)
-            if key in seen:
-                continue
-            seen.add(key)
-        total += st.st_size
-    return total
+    return usage.tree_size(root)

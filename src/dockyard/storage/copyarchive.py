@@ -67,6 +67,41 @@ def _existing(pfd: int, name: str) -> os.stat_result | None:
         return None
 
 
+def _xattrs(ti: tarfile.TarInfo) -> list[tuple[str, bytes]]:
+    return [
+        (key[13:], value.encode("utf-8", "surrogateescape"))
+        for key, value in ti.pax_headers.items()
+        if key.startswith("SCHILY.xattr.") and not key.startswith("SCHILY.xattr.trusted.overlay.")
+    ]
+
+
+def _write_file(
+    pfd: int, name: str, tr: TarReader, ti: tarfile.TarInfo, shown: str, opts: ExtractOptions
+) -> None:
+    """A regular file: created with O_EXCL (only when that fails is the old entry looked at),
+    filled, and given its metadata through the open fd: no further path lookups per file."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, 0o600, dir_fd=pfd)
+    except FileExistsError:
+        _place(pfd, name, ti, shown, opts)
+        fd = os.open(name, flags, 0o600, dir_fd=pfd)
+    try:
+        tr.copy_to(fd, ti.size)
+        if opts.chown is not None:
+            os.fchown(fd, *opts.chown)
+        elif opts.lchown:
+            os.fchown(fd, ti.uid, ti.gid)
+        os.fchmod(fd, ti.mode & 0o7777)  # after chown, which clears setuid
+        for key, value in _xattrs(ti):
+            with contextlib.suppress(OSError):  # unsupported or not permitted: Docker ignores
+                os.setxattr(fd, key, value)
+        ns = int(ti.mtime * 1e9)
+        os.utime(fd, ns=(ns, ns))
+    finally:
+        os.close(fd)
+
+
 def _meta(pfd: int, name: str, ti: tarfile.TarInfo, opts: ExtractOptions) -> None:
     if opts.chown is not None:
         os.chown(name, *opts.chown, dir_fd=pfd, follow_symlinks=False)
@@ -74,14 +109,9 @@ def _meta(pfd: int, name: str, ti: tarfile.TarInfo, opts: ExtractOptions) -> Non
         os.chown(name, ti.uid, ti.gid, dir_fd=pfd, follow_symlinks=False)
     if not ti.issym():
         os.chmod(name, ti.mode & 0o7777, dir_fd=pfd)  # after chown, which clears setuid
-    for key, value in ti.pax_headers.items():
-        if not key.startswith("SCHILY.xattr.") or key.startswith("SCHILY.xattr.trusted.overlay."):
-            continue
-        target = f"/proc/self/fd/{pfd}/{name}"
+    for key, value in _xattrs(ti):
         with contextlib.suppress(OSError):  # unsupported or not permitted: Docker ignores too
-            os.setxattr(
-                target, key[13:], value.encode("utf-8", "surrogateescape"), follow_symlinks=False
-            )
+            os.setxattr(f"/proc/self/fd/{pfd}/{name}", key, value, follow_symlinks=False)
     if not ti.isdir():
         ns = int(ti.mtime * 1e9)
         os.utime(name, ns=(ns, ns), dir_fd=pfd, follow_symlinks=False)
@@ -110,17 +140,11 @@ def _place(pfd: int, name: str, ti: tarfile.TarInfo, shown: str, opts: ExtractOp
         os.unlink(name, dir_fd=pfd)
 
 
-def _create(pfd: int, name: str, tr: TarReader, ti: tarfile.TarInfo, open_dir: Opener) -> bool:
+def _create(pfd: int, name: str, ti: tarfile.TarInfo, open_dir: Opener) -> bool:
+    """Any entry but a regular file (see _write_file); False: no metadata to apply."""
     if ti.isdir():
         with contextlib.suppress(FileExistsError):
             os.mkdir(name, 0o755, dir_fd=pfd)
-    elif ti.isreg():
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(name, flags, 0o600, dir_fd=pfd)
-        try:
-            tr.copy_to(fd, ti.size)
-        finally:
-            os.close(fd)
     elif ti.issym():
         os.symlink(ti.linkname, name, dir_fd=pfd)
     elif ti.islnk():
@@ -206,8 +230,11 @@ def extract(stream: BinaryIO | int, open_dir: Opener, opts: ExtractOptions) -> i
             pfd = parents.get(parts[:-1])
             name = parts[-1]
             shown = posixpath.join(opts.root_name, *parts)
+            if ti.isreg():
+                _write_file(pfd, name, tr, ti, shown, opts)
+                continue
             _place(pfd, name, ti, shown, opts)
-            if _create(pfd, name, tr, ti, open_dir):
+            if _create(pfd, name, ti, open_dir):
                 _meta(pfd, name, ti, opts)
             if ti.isdir():
                 dir_times.append((parts, ti.mtime))

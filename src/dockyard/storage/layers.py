@@ -16,7 +16,7 @@ import hashlib
 import logging
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -24,7 +24,7 @@ from dockyard.errors import Conflict, NotFound
 from dockyard.rollback import Rollback
 from dockyard.state.db import Cursor, Database
 from dockyard.state.layers import LayerRepo
-from dockyard.storage import initlayer
+from dockyard.storage import initlayer, usage
 from dockyard.storage.overlay2 import Overlay2
 from dockyard.storage.protocols import Change, Layer, RWLayer
 
@@ -226,8 +226,16 @@ class Layers:
     def changes(self, container_id: str) -> list[Change]:
         return self.driver.changes(self.get_rw(container_id).mount_id)
 
-    def rw_size(self, container_id: str) -> int:
-        return self.driver.diff_size(self.get_rw(container_id).mount_id)
+    def rw_size(self, container_id: str, stamp: Hashable | None = None) -> int:
+        """SizeRw. With a `stamp` (the container is not running; e.g. its StartedAt) a size
+        walked before under the same stamp is reused (storage/usage.py says when that is safe)."""
+        if stamp is None:
+            return self.driver.diff_size(self.get_rw(container_id).mount_id)
+        return usage.SIZES.size(
+            ("rw", container_id),
+            stamp,
+            lambda: str(self.driver.diff_dir(self.get_rw(container_id).mount_id)),
+        )
 
     def rw_tar(self, container_id: str) -> Iterator[bytes]:
         return self.driver.diff(self.get_rw(container_id).mount_id)

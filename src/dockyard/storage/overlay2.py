@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 from dockyard.errors import InvalidParameter, NotFound, System
 from dockyard.rollback import Rollback
-from dockyard.storage import archive, changes, mount
+from dockyard.storage import archive, changes, layerexport, mount
 from dockyard.storage.protocols import Change
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ class Overlay2:
         return self.diff_size(id)
 
     def diff(self, id: str) -> Iterator[bytes]:
-        return archive.export_tar(self.diff_dir(id))
+        return layerexport.export_tar(self.diff_dir(id))
 
     def changes(self, id: str) -> list[Change]:
         return changes.overlay_changes(self.diff_dir(id), self.lower_dirs(id))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
 from dockyard.errors import InvalidParameter
+from dockyard.storage import usage
 
 DRIVER = "local"
 VALID_OPTIONS = ("type", "device", "o", "size")
@@ -77,6 +78,7 @@ class LocalDriver:
 
     def remove(self, name: str) -> None:
         shutil.rmtree(self.root / name, ignore_errors=True)
+        usage.SIZES.forget(self.mountpoint(name))  # the name may be created again
 
     def is_empty(self, name: str) -> bool:
         try:
@@ -85,24 +87,10 @@ class LocalDriver:
         except FileNotFoundError:
             return True
 
-    def size(self, name: str) -> int:
-        return directory_size(self.path(name))
+    def size(self, name: str, stamp: Hashable | None = None) -> int:
+        """Apparent size of the volume's data; `stamp`: see storage/usage.py."""
+        return usage.SIZES.size_at(self.mountpoint(name), stamp)
 
 
 def directory_size(path: Path) -> int:
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(path):
-        for n in filenames + dirnames:
-            try:
-                st = os.lstat(os.path.join(dirpath, n))
-            except OSError:
-                continue
-            if (st.st_mode & 0o170000) == 0o040000 or st.st_size == 0:
-                continue
-            key = (st.st_dev, st.st_ino)
-            if key in seen:
-                continue
-            seen.add(key)
-            total += st.st_size
-    return total
+    return usage.tree_size(path)

@@ -80,6 +80,21 @@ def _mode_parts(mode: str) -> list[str]:
     return parts
 
 
+def parse_volumes_from(spec: str) -> tuple[str, bool]:
+    """One `HostConfig.VolumesFrom` entry, `CONTAINER[:mode]` -> (container, rw). The mode takes
+    rw/ro and z/Z only: propagation is inherited from the source and copy modes make no sense
+    for volumes that exist already (moby's ParseVolumesFrom)."""
+    if not spec:
+        raise InvalidParameter("volumes-from specification cannot be an empty string")
+    ref, sep, mode = spec.partition(":")
+    if not sep:
+        return ref, True
+    parts = _mode_parts(mode)
+    if any(p in PROPAGATIONS or p == "nocopy" for p in parts):
+        raise InvalidParameter(f"invalid mode: {mode}")
+    return ref, "ro" not in parts
+
+
 def parse_bind(raw: str) -> MountPoint:
     """One `HostConfig.Binds` entry: `[source:]destination[:mode]`."""
     arr = raw.split(":")

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from dockyard import errors
 from dockyard.state.db import Database
 from dockyard.state.volumes import VolumeRecord, VolumeRepo
+from dockyard.storage import usage
 from dockyard.volumes import local
 from dockyard.volumes.local import LocalDriver
 
@@ -41,6 +42,7 @@ class VolumeStore:
         self.driver = driver
         self._users = users  # () -> [(container id, [volume names])]
         self._refs: dict[str, set[str]] | None = None
+        self._records: dict[str, VolumeRecord] | None = None
         self.lock = threading.RLock()
 
     # ---- references ---------------------------------------------------------------------
@@ -57,6 +59,9 @@ class VolumeStore:
     def reference(self, name: str, cid: str) -> None:
         with self.lock:
             self._table().setdefault(name, set()).add(cid)
+        # A cached size is keyed by its users' runs: a user that comes and goes between two
+        # `system df` calls would leave the key as it was (storage/usage.py).
+        usage.SIZES.forget(self.driver.mountpoint(name))
 
     def dereference(self, name: str, cid: str) -> None:
         with self.lock:
@@ -65,6 +70,7 @@ class VolumeStore:
                 users.discard(cid)
                 if not users:
                     del self._table()[name]
+        usage.SIZES.forget(self.driver.mountpoint(name))
 
     def users_of(self, name: str) -> list[str]:
         with self.lock:
@@ -76,14 +82,25 @@ class VolumeStore:
 
     # ---- records ------------------------------------------------------------------------
 
+    def _map(self) -> dict[str, VolumeRecord]:
+        """Every record by name, read from the database once. Only this store writes volume
+        rows, under its lock; each write swaps in a new dict, so readers need no lock."""
+        records = self._records
+        if records is None:
+            with self.lock:
+                if self._records is None:
+                    self._records = {r.name: r for r in self.repo.all()}
+                records = self._records
+        return records
+
     def get(self, name: str) -> VolumeRecord:
-        rec = self.repo.get(name)
+        rec = self._map().get(name)
         if rec is None:
             raise errors.NotFound(f"get {name}: no such volume")
         return rec
 
     def all(self) -> list[VolumeRecord]:
-        return self.repo.all()
+        return sorted(self._map().values(), key=lambda r: r.name)
 
     def ensure(
         self,
@@ -101,7 +118,7 @@ class VolumeStore:
             )
         local.validate_options(name, options or {})
         with self.lock:
-            rec = self.repo.get(name)
+            rec = self._map().get(name)
             created = rec is None
             if rec is None:
                 rec = VolumeRecord(
@@ -118,15 +135,23 @@ class VolumeStore:
                 except BaseException:
                     self.driver.remove(name)
                     raise
+                self._records = {**self._map(), name: rec}
                 self._event("create", name)
             if cid is not None:
                 self.reference(name, cid)
             return rec, created
 
+    def take(self, name: str, cid: str) -> VolumeRecord:
+        """Reference an existing volume for `cid` (`--volumes-from`): never creates one."""
+        with self.lock:
+            rec = self.get(name)
+            self.reference(name, cid)
+            return rec
+
     def remove(self, name: str, force: bool = False) -> bool:
         """Remove an unused volume; False when it did not exist and `force` was given."""
         with self.lock:
-            if self.repo.get(name) is None:
+            if name not in self._map():
                 if force:
                     return False
                 raise errors.NotFound(f"get {name}: no such volume")
@@ -134,6 +159,7 @@ class VolumeStore:
             if users:
                 raise errors.Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
             self.repo.delete(name)
+            self._records = {n: r for n, r in self._map().items() if n != name}
             self.driver.remove(name)
         self._event("destroy", name)
         return True

@@ -4,8 +4,10 @@
                               linkTarget); the last component is not followed, as Docker
     get(ref, path)            GET: (stat, tar chunks); entries are named after the requested
                               base ("d/...", "./..." for "d/.", "/..." for "/")
-    put(ref, path, tar, ...)  PUT: extract into an existing directory (the path is resolved with
-                              the last symlink followed); Docker's read-only checks and wording
+    begin_put(ref, path, ...) PUT: validate, start the extractor (extractor.py) -> PutJob: the
+                              caller streams the tar into job.fd, then job.finish(); the path
+                              is resolved with the last symlink followed; Docker's read-only
+                              checks and wording. put(...) does all three from a file object.
 
 Each call mounts the container's rootfs (reference-counted, so created, running and stopped
 containers all work) and builds a ContainerView over it and the container's mounts; the view
@@ -16,11 +18,9 @@ A GET holds its mount until the stream is finished or abandoned.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import posixpath
 import stat
-import tarfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,15 +29,15 @@ from typing import Any, BinaryIO
 from dockyard import errors
 from dockyard.services.containers import extractor, files
 from dockyard.services.containers.view import ContainerView, Parts, ViewMount, show, split
+from dockyard.services.containers.walker import TreeWalker
 from dockyard.services.protocols import EventBus
 from dockyard.state.containers import ContainerRecord
 from dockyard.storage import copyarchive as ca
 from dockyard.storage import copytar as ct
+from dockyard.storage import usage
 from dockyard.storage.protocols import LayerStore
 
 Json = dict[str, Any]
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _NETWORK_FILES = (
     ("HostsPath", "/etc/hosts"),
     ("HostnamePath", "/etc/hostname"),
@@ -101,10 +101,12 @@ class ContainerArchive:
         get: Callable[[str], ContainerRecord],
         layers: LayerStore,
         events: EventBus,
+        extractors: extractor.Extractors | None = None,
     ) -> None:
         self._get = get
         self.layers = layers
         self.events = events
+        self.extractors = extractors or extractor.Extractors()
 
     def _publish(self, rec: ContainerRecord, action: str) -> None:
         attrs = {"image": rec.config.get("Image", ""), "name": rec.name}
@@ -129,6 +131,7 @@ class ContainerArchive:
 
     def stat(self, ref: str, path: str) -> Json:
         rec = self._get(ref)
+        self.extractors.prime()  # HEAD usually precedes a PUT (docker cp into a container)
         with self._view(rec) as view:
             return self._stat(view, ref, path)[0]
 
@@ -171,7 +174,7 @@ class ContainerArchive:
         self, rec: ContainerRecord, cm: Any, view: ContainerView, parts: Parts, top: str
     ) -> Iterator[bytes]:
         try:
-            yield from ct.coalesce(_Walker(view).entry(parts, top))
+            yield from ct.coalesce(TreeWalker(view).entry(parts, top))
             yield ct.end_of_archive()
             self._publish(rec, "archive-path")
         finally:
@@ -179,17 +182,15 @@ class ContainerArchive:
 
     # ---- put ----------------------------------------------------------------------------
 
-    def put(
-        self,
-        ref: str,
-        path: str,
-        body: BinaryIO,
-        *,
-        no_overwrite_dir_non_dir: bool,
-        copy_uid_gid: bool,
-    ) -> None:
+    def begin_put(
+        self, ref: str, path: str, *, no_overwrite_dir_non_dir: bool, copy_uid_gid: bool
+    ) -> PutJob:
+        """Validate a PUT and start its extractor; the caller writes the tar to the job's `fd`,
+        then calls `finish()` (always: it also releases the container's mount)."""
         rec = self._get(ref)
-        with self._view(rec) as view:
+        cm = self._view(rec)
+        view = cm.__enter__()
+        try:
             parts = view.resolve(abs_path(path), follow_last=True)
             st = view.lstat(parts)
             if st is None:
@@ -202,108 +203,57 @@ class ContainerArchive:
                 rootfs = Path(view.mounts[()].source)
                 uid, gid, _ = files.resolve_user(rootfs, rec.config.get("User") or "")
                 chown = (uid, gid)
-
-            def opener(rel: Parts, create: bool) -> int:
-                return view.open_dir((*parts, *rel), create=create, writable=create)
-
             opts = ca.ExtractOptions(no_overwrite_dir_non_dir, chown, True, show(parts))
+            job = self.extractors.take()
             try:
-                body.fileno()
-            except (AttributeError, io.UnsupportedOperation):
-                ca.extract(body, opener, opts)  # an in-memory body: no process needed
-            else:
-                extractor.run(extractor.spec(view, parts, opts), body)
-        self._publish(rec, "extract-to-dir")
+                job.send_spec(extractor.spec(view, parts, opts))
+            except BaseException:
+                job.kill()
+                raise
+        except BaseException:
+            cm.__exit__(None, None, None)
+            raise
+        return PutJob(job, lambda ok: self._put_done(rec, cm, ok))
 
+    def _put_done(self, rec: ContainerRecord, cm: Any, ok: bool) -> None:
+        cm.__exit__(None, None, None)
+        # The rootfs or a volume changed with no stamp changing (a stopped container).
+        usage.SIZES.forget_all()
+        if ok:
+            self._publish(rec, "extract-to-dir")
 
-class _Walker:
-    """Tar entries for a path in the view and, for a directory, everything below it (mounts
-    below it included), in sorted order, hardlinks as link entries."""
-
-    def __init__(self, view: ContainerView) -> None:
-        self.view = view
-        self.seen: dict[tuple[int, int], str] = {}
-        self.children: dict[Parts, set[str]] = {}
-        for dest in view.mounts:
-            if dest:
-                self.children.setdefault(dest[:-1], set()).add(dest[-1])
-
-    def entry(self, parts: Parts, name: str) -> Iterator[bytes]:
-        m = self.view.mount_at(parts) if parts else self.view.mounts[()]
-        if m is not None:
-            yield from self._mount_root(m, parts, name)
-            return
-        pfd = self.view.open_dir(parts[:-1])
+    def put(
+        self,
+        ref: str,
+        path: str,
+        body: BinaryIO,
+        *,
+        no_overwrite_dir_non_dir: bool,
+        copy_uid_gid: bool,
+    ) -> None:
+        """A whole PUT from a file-like body, for callers without an event loop."""
+        job = self.begin_put(
+            ref, path, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, copy_uid_gid=copy_uid_gid
+        )
         try:
-            yield from self._at(pfd, parts[-1], parts, name)
+            job.job.feed(body)
         finally:
-            os.close(pfd)
+            job.finish()
 
-    def _mount_root(self, m: ViewMount, parts: Parts, name: str) -> Iterator[bytes]:
-        root = self.view.root_fd(m)
-        st = os.fstat(root)
-        if stat.S_ISDIR(st.st_mode):
-            yield from self._dir(os.dup(root), st, parts, name)
-        elif stat.S_ISREG(st.st_mode):
-            fd = os.open(f"/proc/self/fd/{root}", os.O_RDONLY | os.O_CLOEXEC)
-            yield from self._file(fd, name)
 
-    def _at(self, pfd: int, base: str, parts: Parts, name: str) -> Iterator[bytes]:
+class PutJob:
+    """A started extraction: write the tar to `fd` (non-blocking), then `finish()`."""
+
+    def __init__(self, job: extractor.Job, done: Callable[[bool], None]) -> None:
+        self.job = job
+        self.fd = job.fd
+        self._done = done
+
+    def finish(self) -> None:
+        """Wait for the extractor and raise its error; release the container's mount."""
+        ok = False
         try:
-            st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
-            if stat.S_ISDIR(st.st_mode):
-                fd = os.open(base, _DIR, dir_fd=pfd)
-                yield from self._dir(fd, os.fstat(fd), parts, name)
-            elif stat.S_ISREG(st.st_mode):
-                yield from self._file(os.open(base, _FILE, dir_fd=pfd), name)
-            elif stat.S_ISLNK(st.st_mode):
-                ti = ct.header(name, st, os.readlink(base, dir_fd=pfd))
-                if ti is not None:
-                    yield ct.encode(ti)
-            else:
-                ti = ct.header(name, st)
-                if ti is not None:
-                    yield ct.encode(ti)
-        except (FileNotFoundError, NotADirectoryError):
-            return  # removed (or swapped for a symlink: ELOOP is raised) while we walked
-
-    def _dir(self, fd: int, st: os.stat_result, parts: Parts, name: str) -> Iterator[bytes]:
-        try:
-            ti = ct.header(name, st)
-            assert ti is not None
-            yield ct.encode(ti)
-            names = set(os.listdir(fd)) | self.children.get(parts, set())
-            for child in sorted(names):
-                cparts, cname = (*parts, child), posixpath.join(name, child)
-                m = self.view.mount_at(cparts)
-                if m is not None:
-                    yield from self._mount_root(m, cparts, cname)
-                else:
-                    yield from self._at(fd, child, cparts, cname)
+            self.job.wait()
+            ok = True
         finally:
-            os.close(fd)
-
-    def _file(self, fd: int, name: str) -> Iterator[bytes]:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            os.close(fd)
-            return
-        key = (st.st_dev, st.st_ino)
-        if st.st_nlink > 1 and key in self.seen:
-            ti = ct.header(name, st)
-            assert ti is not None
-            ti.type, ti.size, ti.linkname = tarfile.LNKTYPE, 0, self.seen[key]
-            os.close(fd)
-            yield ct.encode(ti)
-            return
-        if st.st_nlink > 1:
-            self.seen[key] = name
-        ti = ct.header(name, st)
-        assert ti is not None
-        with contextlib.suppress(OSError):
-            cap = os.getxattr(fd, "security.capability")
-            ti.pax_headers = {
-                "SCHILY.xattr.security.capability": cap.decode("utf-8", "surrogateescape")
-            }
-        yield ct.encode(ti)
-        yield from ct.file_blocks(fd, st.st_size)
+            self._done(ok)
