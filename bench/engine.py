@@ -34,6 +34,8 @@ DOCKER = shutil.which("docker") or "docker"
 # their containers with `--network none` here: this measures the engine; bench/network.py measures
 # the bridge against a dockerd in its own network namespace.
 NET = ("--network", "none")
+IDLE_SECONDS = 35.0
+PS_SAMPLES = 15
 
 
 def sh(env: dict[str, str], *args: str) -> str:
@@ -65,8 +67,38 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def _cmdline(proc_dir: Path) -> bytes:
+    try:
+        return (proc_dir / "cmdline").read_bytes()[:200]
+    except OSError:  # another test run's process exited meanwhile
+        return b""
+
+
 def run_d_many(e: Engine, n: int) -> list[str]:
     return [e.docker("run", "-d", *NET, "busybox", "sleep", "600").strip() for _ in range(n)]
+
+
+class BenchDaemon(Daemon):
+    """The test daemon at dockerd's default log level (info): the tests' debug log writes a
+    line per runc call, which the oracle dockerd does not pay either."""
+
+    def start(self) -> None:
+        self.log_path = self.root / "daemon.log"
+        argv = [sys.executable, "-m", "dockyard", "daemon", "--data-root", str(self.data_root),
+                "--exec-root", str(self.exec_root), "-H", self.host,
+                "--cgroup-parent", self.cgroup_parent, "--log-level", "info",
+                "--bridge", self.bridge]  # fmt: skip
+        with open(self.log_path, "ab") as logf:
+            self.proc = subprocess.Popen(
+                argv, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with contextlib.suppress(OSError):
+                if self.api("GET", "/_ping")[0] == 200:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("daemon did not answer /_ping")
 
 
 def main() -> None:
@@ -75,9 +107,15 @@ def main() -> None:
     ap.add_argument("--many", type=int, default=50)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir="/var/tmp"))
-    d = Daemon(tmp, tmp / "data", tmp / "exec", tmp / "dy.sock", "dockyard-bench")
+    d = BenchDaemon(tmp, tmp / "data", tmp / "exec", tmp / "dy.sock", "dockyard-bench")
     d.start()
     d.api("POST", "/dockyard/images/bootstrap")
+    time.sleep(1)
+    assert d.proc is not None
+    fresh_rss = rss_kib(d.proc.pid)
+    # idle: the daemon frees idle caches and trims its heap every 30 s (dockyard/heap.py)
+    time.sleep(IDLE_SECONDS)
+    fresh_idle_rss = rss_kib(d.proc.pid)
     dy = Engine("dockyard", d.env())
     dy_cli = dict(d.env())
     results: dict[str, dict[str, list[float]]] = {}
@@ -85,6 +123,9 @@ def main() -> None:
 
     def record(case: str, e: Engine, value: float) -> None:
         results.setdefault(case, {}).setdefault(e.name, []).append(value)
+
+    record("daemon fresh RSS KiB (1 s after start)", dy, fresh_rss)
+    record(f"daemon fresh RSS KiB (idle {IDLE_SECONDS:.0f} s)", dy, fresh_idle_rss)
 
     try:
         oracle = None
@@ -108,23 +149,27 @@ def main() -> None:
                 record("create+start+wait+rm", e, timed(lifecycle))
             record("run --rm busybox true (dockyard CLI)", dy, timed(
                 lambda: sh(dy_cli, str(ROOT / ".venv/bin/dockyard"), "run", "--rm", *NET, "busybox", "true")))  # fmt: skip
+        running: dict[str, list[str]] = {}
         for e in engines:
             t0 = time.perf_counter()
-            ids = run_d_many(e, args.many)
+            running[e.name] = run_d_many(e, args.many)
             record(f"{args.many} x run -d", e, time.perf_counter() - t0)
-            for _ in range(5):
+        # both engines hold their 50 at once, and the listings alternate between them, so a
+        # load spike from elsewhere on the machine hits both sides alike
+        for _ in range(PS_SAMPLES):
+            for e in engines:
                 record(f"ps ({args.many} running)", e, timed(lambda e=e: e.docker("ps")))
                 record(f"ps -s ({args.many} running)", e, timed(lambda e=e: e.docker("ps", "-s")))
-            if e is dy:
-                shims = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
-                         and b"dockyard-shim" in (p / "cmdline").read_bytes()[:200]]  # fmt: skip
-                record("monitor RSS KiB (mean)", e, statistics.mean(rss_kib(p) for p in shims))
-            e.docker("rm", "-f", *ids)
-        assert d.proc is not None
-        record("daemon idle RSS KiB", dy, rss_kib(d.proc.pid))
+        shims = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                 and b"dockyard-shim" in _cmdline(p)]  # fmt: skip
+        record("monitor RSS KiB (mean)", dy, statistics.mean(rss_kib(p) for p in shims))
+        for e in engines:
+            e.docker("rm", "-f", *running[e.name])
+        time.sleep(IDLE_SECONDS)  # idle, as above; dockerd gets the same pause
+        record("daemon idle RSS KiB (after the runs)", dy, rss_kib(d.proc.pid))
         if oracle:
             pid = int((tmp / "oracle" / "d.pid").read_text())
-            record("daemon idle RSS KiB", oracle, rss_kib(pid))
+            record("daemon idle RSS KiB (after the runs)", oracle, rss_kib(pid))
     finally:
         d.api("POST", "/containers/prune")
         d.stop()

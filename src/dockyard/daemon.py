@@ -14,6 +14,8 @@ import signal
 import sys
 from pathlib import Path
 
+from dockyard import heap
+from dockyard.api import lazyaiohttp
 from dockyard.config import DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, Config, default_host, socket_path
 
 log = logging.getLogger("dockyard.daemon")
@@ -35,7 +37,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--default-address-pool", action="append", default=[],
                    help="base=CIDR,size=N pools for the default bridge's subnet")  # fmt: skip
     p.add_argument("--iptables", default="true", choices=["true", "false"],
-                   help="manage dockyard's nftables table (port publishing, masquerade)")  # fmt: skip
+                   help="manage dockyard's nftables tables and FORWARD accepts (false: none, "
+                        "and published ports are not forwarded)")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -64,6 +67,8 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     await engine.start()
     runner = await serve(engine, cfg.socket)
     log.info("API listening on %s", cfg.socket)
+    heap.trim()  # start-up's temporaries (imports, restore) are freed: return their pages
+    trimmer = asyncio.create_task(heap.trim_periodically())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -71,6 +76,7 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     loop.add_signal_handler(signal.SIGHUP, lambda: log.info("SIGHUP: nothing to reload"))
     await stop.wait()
     log.info("shutting down; containers keep running")
+    trimmer.cancel()
     try:
         # Open streams (events, logs -f, wait) must not hold up the exit for long.
         await asyncio.wait_for(runner.cleanup(), timeout=1.0)
@@ -102,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         host="unix://" + socket_path(host),
         log_level=level,
     )
+    heap.limit_arenas()  # before the first worker thread (dockyard/heap.py)
+    lazyaiohttp.install()  # before anything imports aiohttp: the server half only
     cfg.ensure_dirs()
     cfg.socket.parent.mkdir(parents=True, exist_ok=True)
     lock_fd = _lock(cfg.data_root)

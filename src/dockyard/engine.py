@@ -82,7 +82,9 @@ class Engine:
             self.layers,
             ensure_shim(cfg.data_root / "bin"),
             opts.cgroup_parent,
-            mounts=VolumeMounts(self.volume_store, cfg.data_root),
+            mounts=VolumeMounts(
+                self.volume_store, cfg.data_root, lookup=lambda ref: self.containers.get(ref)
+            ),
             network=self.networks,
         )
         # Images ask "is this image used?" of the container service, built just after.

@@ -9,7 +9,8 @@ import struct
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, BinaryIO
 
-from aiohttp import StreamReader, web
+from aiohttp import web
+from aiohttp.streams import StreamReader
 
 from dockyard.api.codec import encode
 from dockyard.api.errors import mark_started

@@ -1,6 +1,7 @@
 """Reading a container's json-file log (what dockyard-shim writes) for `docker logs`.
 
-Each line is `{"log": "...", "stream": "stdout"|"stderr", "time": "<RFC3339Nano>"}`. Tail seeks
+Each line is `{"log": "...", "stream": "stdout"|"stderr", "time": "<RFC3339Nano>"}`; with
+`--log-opt max-size` the shim rotates `<log>` to `<log>.1` ... and reading spans the set. Tail seeks
 backwards from the end so `--tail 10` on a big log reads only its last blocks; follow polls the
 file for appended lines until the container stops and the file is drained."""
 
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import json
 import logging
+import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -85,6 +88,88 @@ def tail_offset(f: BinaryIO, n: int) -> int:
     return 0
 
 
+def log_files(path: Path) -> list[Path]:
+    """The json-file set, oldest first: `<log>.N` ... `<log>.1` (rotated by the shim), `<log>`."""
+    rotated: list[Path] = []
+    while (older := path.with_name(f"{path.name}.{len(rotated) + 1}")).exists():
+        rotated.append(older)
+    return [*reversed(rotated), path]
+
+
+def _tail_starts(files: list[Path], n: int) -> list[tuple[Path, int]]:
+    """Where to start reading each file so that only the last `n` lines of the set are read."""
+    out: list[tuple[Path, int]] = []
+    for i, p in enumerate(reversed(files)):
+        try:
+            with p.open("rb") as f:
+                start = tail_offset(f, n)
+                if start > 0 or i == len(files) - 1:
+                    return [(p, start), *out]
+                f.seek(0)  # the whole file is in the tail: count its lines
+                while block := f.read(BLOCK):
+                    n -= block.count(b"\n")
+        except FileNotFoundError:
+            continue
+        out.insert(0, (p, 0))
+        if n <= 0:
+            break
+    return out
+
+
+def _rotated_away(path: Path, f: BinaryIO) -> bool:
+    """Has the shim renamed the file we read (a new live file exists) or truncated it?"""
+    st = os.fstat(f.fileno())
+    if f.tell() > st.st_size:
+        f.seek(0)  # max-file 1: the shim truncated the file in place
+        return False
+    try:
+        return os.stat(path).st_ino != st.st_ino
+    except FileNotFoundError:
+        return False
+
+
+async def _chunks(
+    path: Path, tail: int | None, follow: bool, is_running: Callable[[], bool]
+) -> AsyncGenerator[bytes, None]:
+    """The bytes of the log set from the tail start on; following the live file across
+    rotations until the container stopped and everything is read."""
+    files = log_files(path)
+    starts = [(p, 0) for p in files] if tail is None else _tail_starts(files, tail)
+    for p, offset in starts[:-1]:  # rotated files: complete, never written again
+        with contextlib.suppress(FileNotFoundError), p.open("rb") as f:
+            f.seek(offset)
+            while chunk := f.read(BLOCK):
+                yield chunk
+    live, offset = starts[-1] if starts else (path, 0)
+    try:
+        f = live.open("rb")
+    except FileNotFoundError:
+        return
+    try:
+        f.seek(offset)
+        while True:
+            # Check before reading: lines written before the container stopped are then seen.
+            running = follow and is_running()
+            chunk = f.read(BLOCK)
+            if chunk:
+                yield chunk
+                continue
+            if follow and _rotated_away(path, f):
+                while chunk := f.read(BLOCK):  # what was written just before the rename
+                    yield chunk
+                f.close()
+                try:
+                    f = path.open("rb")
+                except FileNotFoundError:
+                    return
+                continue
+            if not running:
+                return
+            await asyncio.sleep(FOLLOW_POLL)
+    finally:
+        f.close()
+
+
 async def read_logs(
     path: Path,
     *,
@@ -97,39 +182,29 @@ async def read_logs(
     tail: int | None = None,
     is_running: Callable[[], bool] = lambda: False,
 ) -> AsyncIterator[tuple[int, bytes]]:
-    """Yield (stream id, bytes) for `docker logs`. `since`/`until` are unix times (0 = unset),
-    `tail` None = everything. Follow ends once the container stopped and the file is drained."""
+    """Yield (stream id, bytes) for `docker logs`, across rotated files (oldest first).
+    `since`/`until` are unix times (0 = unset), `tail` None = everything. Follow ends once the
+    container stopped and the file is drained."""
     wanted = {1} if stdout else set()
     if stderr:
         wanted.add(2)
+    pending = b""
+    chunks = _chunks(path, tail, follow, is_running)
     try:
-        f = path.open("rb")
-    except FileNotFoundError:
-        return
-    with f:
-        if tail is not None:
-            f.seek(tail_offset(f, tail))
-        pending = b""
-        while True:
-            # Check before reading: lines written before the container stopped are then seen.
-            running = follow and is_running()
-            chunk = f.read(BLOCK)
-            if chunk:
-                pending += chunk
-                lines = pending.split(b"\n")
-                pending = lines.pop()  # an incomplete line waits for the rest
-                for line in lines:
-                    entry = parse_line(line) if line else None
-                    if entry is None or entry.stream not in wanted:
-                        continue
-                    if since and entry.timestamp < since:
-                        continue
-                    if until and entry.timestamp > until:
-                        return
-                    prefix = (entry.fixed_time() + " ").encode() if timestamps else b""
-                    yield entry.stream, prefix + entry.data
-                await asyncio.sleep(0)
-                continue
-            if not running:
-                return
-            await asyncio.sleep(FOLLOW_POLL)
+        async for chunk in chunks:
+            pending += chunk
+            lines = pending.split(b"\n")
+            pending = lines.pop()  # an incomplete line waits for the rest
+            for line in lines:
+                entry = parse_line(line) if line else None
+                if entry is None or entry.stream not in wanted:
+                    continue
+                if since and entry.timestamp < since:
+                    continue
+                if until and entry.timestamp > until:
+                    return
+                prefix = (entry.fixed_time() + " ").encode() if timestamps else b""
+                yield entry.stream, prefix + entry.data
+            await asyncio.sleep(0)
+    finally:
+        await chunks.aclose()

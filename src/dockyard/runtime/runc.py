@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import errors
+from dockyard.runtime import runcstate
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,13 @@ class Runc:
         return proc.stdout
 
     def start(self, id: str) -> None:
+        try:
+            released = runcstate.release_created(self.root, id)
+        except TimeoutError as e:
+            raise errors.System(str(e)) from None
+        if released:
+            log.debug("start %s: released exec.fifo", id)
+            return
         self._check("start", id)
 
     def kill(self, id: str, signal: int, all: bool = False) -> None:
@@ -57,12 +65,26 @@ class Runc:
         """Idempotent: a container runc does not know is already deleted."""
         if not (self.root / id).exists():  # runc keeps its state there: nothing to delete
             return
+        state = runcstate.load(self.root, id)
+        if (
+            state is not None
+            and not (self.root / id / runcstate.EXEC_FIFO).exists()
+            and runcstate.remove_stopped(self.root, id, state)
+        ):
+            log.debug("delete %s: removed the exited container's state", id)
+            return
         proc = self._run("delete", *(["--force"] if force else []), id)
         if proc.returncode != 0:
             msg = _message(proc)
             if "does not exist" in msg or "not found" in msg:
                 return
             raise errors.System(msg)
+
+    def oom_kills(self, id: str) -> int:
+        """How many processes the OOM killer took in the container's memory cgroup (0 when
+        runc no longer knows it). Read before delete: the cgroup goes with it."""
+        state = runcstate.load(self.root, id)
+        return runcstate.oom_kills(state) if state is not None else 0
 
     def state(self, id: str) -> dict[str, Any] | None:
         proc = self._run("state", id)

@@ -57,12 +57,16 @@ def _args(
     tty: bool,
     stdin: bool,
     stdin_once: bool,
+    log_max_size: int = 0,
+    log_max_files: int = 1,
 ) -> list[str]:
     argv = [str(binary), "--id", id, "--bundle", str(bundle), "--runtime", runtime]
     argv += ["--runtime-root", str(runtime_root), "--exit-file", str(exit_file)]
     argv += ["--sock", str(sock), "--pid-file", str(pid_file), "--sync-fd", str(sync_fd)]
     if log_path is not None:
         argv += ["--log", str(log_path)]
+        if log_max_size > 0:  # json-file rotation (runtime/logopts.py)
+            argv += ["--log-max-size", str(log_max_size), "--log-max-files", str(log_max_files)]
     argv += [
         flag
         for flag, on in (("--tty", tty), ("--stdin", stdin), ("--stdin-once", stdin_once))
@@ -139,13 +143,16 @@ class Shim:
         stdin: bool,
         stdin_once: bool,
         pid_file: Path | None = None,
+        log_max_size: int = 0,
+        log_max_files: int = 1,
     ) -> ShimHandle:
         """Run `runc create` under a new shim; blocks until the container is created."""
         pid_file = pid_file or bundle / "init.pid"
 
         def argv(sync_w: int) -> list[str]:
             return _args(binary, id, bundle, runtime, runtime_root, exit_file, sock, pid_file,
-                         sync_w, log_path, tty, stdin, stdin_once)  # fmt: skip
+                         sync_w, log_path, tty, stdin, stdin_once,
+                         log_max_size, log_max_files)  # fmt: skip
 
         sync_r, line = _start(argv)
         try:

@@ -55,6 +55,8 @@ def _row(r: Any) -> ContainerRecord:
 class ContainerRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # id -> (stored doc text, record parsed from it): listings re-parse only what changed
+        self._views: dict[str, tuple[str, ContainerRecord]] = {}
 
     def insert(self, c: Cursor, rec: ContainerRecord) -> None:
         c.execute(
@@ -92,6 +94,25 @@ class ContainerRepo:
 
     def all(self) -> list[ContainerRecord]:
         return [_row(r) for r in self.db.query("SELECT * FROM containers ORDER BY created DESC")]
+
+    def all_views(self) -> list[ContainerRecord]:
+        """Every record, newest first, for read-only listings (`ps`): a record whose stored
+        text is unchanged since the last listing is the same parsed object, sparing the JSON
+        decode that dominates `ps` with many containers. Callers must never mutate them; a
+        change goes through get() + save(), which changes the text and so the next view."""
+        rows = self.db.query("SELECT * FROM containers ORDER BY created DESC")
+        views, out = self._views, []
+        fresh: dict[str, tuple[str, ContainerRecord]] = {}
+        for r in rows:
+            cached = views.get(r["id"])
+            if cached is not None and cached[0] == r["doc"] and cached[1].name == r["name"]:
+                rec = cached[1]
+            else:
+                rec = _row(r)
+            fresh[rec.id] = (r["doc"], rec)
+            out.append(rec)
+        self._views = fresh  # one swap: concurrent listings each see a consistent map
+        return out
 
     def using_image(self, image_id: str) -> list[ContainerRecord]:
         return [

@@ -46,7 +46,9 @@ static struct {
     const char *id, *bundle, *runtime, *runtime_root, *log, *exit_file, *sock, *pid_file;
     const char *process;
     int sync_fd, tty, stdin_, stdin_once, exec, no_wait;
-} o = {.runtime = "runc", .sync_fd = -1};
+    long long log_max_size; /* json-file max-size in bytes; 0: never rotate */
+    int log_max_files;      /* json-file max-file: the live file plus max-file - 1 rotated */
+} o = {.runtime = "runc", .sync_fd = -1, .log_max_files = 1};
 
 struct buf {
     char *data;
@@ -243,6 +245,27 @@ static void json_escape(struct buf *b, const unsigned char *p, size_t n)
     }
 }
 
+static long long log_size; /* bytes in the live log file */
+
+/* Docker's json-file rotation: <log>.N-1 -> <log>.N ... <log> -> <log>.1, then a fresh <log>;
+   with max-file 1 the live file is truncated instead. Readers follow by inode (runtime/logs.py). */
+static void rotate_log(void)
+{
+    char from[4200], to[4200];
+    close(log_fd);
+    if (o.log_max_files > 1) {
+        for (int i = o.log_max_files - 1; i > 1; i--) {
+            snprintf(from, sizeof from, "%s.%d", o.log, i - 1);
+            snprintf(to, sizeof to, "%s.%d", o.log, i);
+            rename(from, to); /* missing while the set fills up: fine */
+        }
+        snprintf(to, sizeof to, "%s.1", o.log);
+        rename(o.log, to);
+    }
+    log_fd = open(o.log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
+    log_size = 0;
+}
+
 static void log_entry(int stream_id, const char *p, size_t n)
 {
     static struct buf line;
@@ -257,7 +280,14 @@ static void log_entry(int stream_id, const char *p, size_t n)
     format_time(ts, sizeof ts);
     buf_append(&line, ts, strlen(ts));
     buf_append(&line, "\"}\n", 3);
+    /* As Docker: the size is checked before each entry, so a file may end one entry past it. */
+    if (o.log_max_size > 0 && log_size >= o.log_max_size) {
+        rotate_log();
+        if (log_fd < 0)
+            return;
+    }
     write_all(log_fd, line.data, line.len);
+    log_size += (long long)line.len;
 }
 
 /* Log every complete line of the stream's buffer; a partial line is kept unless it is too long. */
@@ -690,7 +720,8 @@ static void write_exit_file(int status)
     if (fd < 0)
         return;
     dprintf(fd, "%d\n%s\n", code, ts);
-    fsync(fd);
+    /* No fsync: the file lives in the exec root (runtime state, gone with a reboot, which also
+       ends the container); rename alone is atomic against a crash of the daemon or the shim. */
     close(fd);
     rename(tmp, o.exit_file);
 }
@@ -749,6 +780,11 @@ static void run_loop(pid_t pid, const sigset_t *oldmask)
         }
     }
 
+    /* A client that connected before the process ended must get its output, even when the
+       exit and the connection arrived in the same poll round (the loop breaks on the exit
+       first): the daemon connects attach sessions before it releases the process, and a
+       short-lived process can finish before we ever ran accept(). */
+    accept_clients();
     /* The writers are dead: whatever is left in the pipes is all there will be. */
     for (int i = 0; i < 2; i++)
         if (streams[i].fd >= 0)
@@ -785,7 +821,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: dockyard-shim --id ID --bundle DIR --runtime-root ROOT --exit-file F "
                     "--sock S --pid-file F --sync-fd N [--runtime R] [--log F] [--tty] [--stdin] "
-                    "[--stdin-once] [--exec --process P [--no-wait]]\n");
+                    "[--stdin-once] [--log-max-size BYTES] [--log-max-files N] "
+                    "[--exec --process P [--no-wait]]\n");
     exit(2);
 }
 
@@ -800,6 +837,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--exec")) o.exec = 1;
         else if (!strcmp(a, "--no-wait")) o.no_wait = 1;
         else if (!strcmp(a, "--sync-fd") && i + 1 < argc) o.sync_fd = atoi(argv[++i]);
+        else if (!strcmp(a, "--log-max-size") && i + 1 < argc) o.log_max_size = atoll(argv[++i]);
+        else if (!strcmp(a, "--log-max-files") && i + 1 < argc) o.log_max_files = atoi(argv[++i]);
         else if (!strcmp(a, "--id")) val = &o.id;
         else if (!strcmp(a, "--bundle")) val = &o.bundle;
         else if (!strcmp(a, "--runtime")) val = &o.runtime;
@@ -872,6 +911,9 @@ int main(int argc, char **argv)
         log_fd = open(o.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         if (log_fd < 0)
             fail("open log %s: %s", o.log, strerror(errno));
+        struct stat st;
+        if (fstat(log_fd, &st) == 0)
+            log_size = (long long)st.st_size; /* a restarted container appends */
     }
 
     strncpy(addr.sun_path, o.sock, sizeof addr.sun_path - 1);

@@ -14,7 +14,8 @@ MountHooks (S8-S10):
                                       Idempotent, best effort.
 
 NetworkHooks (N1-N6):
-    validate(host_config, networking_config)   at create, before anything exists
+    validate(host_config, networking_config)   at create, before anything exists; returns
+                                               the create response's Warnings
     setup(rec) -> NetworkPlan                  at start, before the spec: make the netns, attach
                                                networks, publish ports; fills
                                                rec.doc["NetworkSettings"]. Undoes itself on error.
@@ -46,9 +47,11 @@ class NetworkPlan:
     extra_hosts: list[str] = field(default_factory=list)  # "name:ip": --add-host, then links
     resolv_conf: str | None = None  # None: the host's, minus loopback servers
     env: list[str] = field(default_factory=list)  # link variables (N2)
+    # --network container:NAME: NAME's HostnamePath/HostsPath/ResolvConfPath, used as they are
+    files: dict[str, str] | None = None
 
 
 class NetworkHooks(Protocol):
-    def validate(self, host_config: Json, networking_config: Json | None) -> None: ...
+    def validate(self, host_config: Json, networking_config: Json | None) -> list[str]: ...
     def setup(self, rec: ContainerRecord) -> NetworkPlan: ...
     def teardown(self, rec: ContainerRecord) -> None: ...

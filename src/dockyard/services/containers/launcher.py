@@ -26,6 +26,7 @@ from typing import Any
 from dockyard import errors
 from dockyard.config import Config
 from dockyard.rollback import Rollback
+from dockyard.runtime import logopts
 from dockyard.runtime import logs as logfile
 from dockyard.runtime import shim as shimlib
 from dockyard.runtime import spec as ocispec
@@ -97,7 +98,7 @@ class Launcher:
 
     def build(self, rec: ContainerRecord, rootfs: Path, net: NetworkPlan) -> dict[str, Any]:
         cfg, hc = rec.config, rec.host_config
-        paths = files.write_files(
+        paths = net.files or files.write_files(
             self.cfg.containers_root / rec.id,
             hostname=cfg.get("Hostname") or rec.id[:12],
             domainname=cfg.get("Domainname") or "",
@@ -144,6 +145,7 @@ class Launcher:
             (bundle / "config.json").write_text(json.dumps(spec))
             self.runc.delete(cid, force=True)
             cfg = rec.config
+            rotation = logopts.parse(rec.host_config.get("LogConfig"))
             handle = _spawn(
                 self.shim_binary,
                 cid,
@@ -156,6 +158,8 @@ class Launcher:
                 tty=bool(cfg.get("Tty")),
                 stdin=bool(cfg.get("OpenStdin")),
                 stdin_once=bool(cfg.get("StdinOnce")),
+                log_max_size=rotation.max_size,
+                log_max_files=rotation.max_files,
             )
             rb.push(self.runc.delete, cid, True)
             if parked:
@@ -234,7 +238,7 @@ class Launcher:
         return {"Titles": titles, "Processes": procs}
 
     def export_rootfs(self, cid: str) -> Iterator[bytes]:
-        from dockyard.storage.archive import tar_directory
+        from dockyard.storage.layerexport import tar_directory
 
         rootfs = self.layers.mount(cid)
         try:

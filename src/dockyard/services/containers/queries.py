@@ -68,27 +68,33 @@ class ContainerQueries:
             out.update(self._sizes(rec))
         return out
 
-    def _sizes(self, rec: ContainerRecord) -> Json:
-        rw = self.layers.rw_size(rec.id)
-        top = self.images.top_layer(rec.image_id)
-        base = sum(layer.size for layer in self.layers.chain(top)) if top else 0
+    def _sizes(self, rec: ContainerRecord, bases: dict[str, int] | None = None) -> Json:
+        """SizeRw walks the writable layer unless the container is stopped and was walked
+        under the same start (status.size_stamp); the image part is looked up once per image
+        in a listing (`bases`)."""
+        rw = self.layers.rw_size(rec.id, status.size_stamp(rec))
+        bases = {} if bases is None else bases
+        base = bases.get(rec.image_id)
+        if base is None:
+            top = self.images.top_layer(rec.image_id)
+            base = sum(layer.size for layer in self.layers.chain(top)) if top else 0
+            bases[rec.image_id] = base
         return {"SizeRw": rw, "SizeRootFs": base + rw}
 
     def list(self, all: bool, limit: int, size: bool, filters: Filters) -> builtins.list[Json]:
         status.validate_filters(filters)
-        recs = self.repo.all()
+        recs = self.repo.all_views()  # read-only: nothing below mutates a record
         if not all and not filters.get("status") and not filters.get("exited"):
             recs = [r for r in recs if r.state["Status"] in ("running", "paused", "restarting")]
         recs = [r for r in recs if status.matches(r, filters, self._image_matches)]
         if limit and limit > 0:
             recs = recs[:limit]
         now = time.time()
-        out = []
-        for r in recs:
-            row = status.summary(r, r.config.get("Image", ""), now)
-            if size:
-                row.update(self._sizes(r))
-            out.append(row)
+        out = [status.summary(r, r.config.get("Image", ""), now) for r in recs]
+        if size:
+            bases: dict[str, int] = {}
+            for row, r in zip(out, recs, strict=True):
+                row.update(self._sizes(r, bases))
         return out
 
     def _image_matches(self, ref: str, image_id: str) -> bool:

@@ -28,6 +28,17 @@ def parse_rfc3339(s: str) -> float:
     return base + (float("0." + frac) if frac else 0.0)
 
 
+def size_stamp(rec: ContainerRecord) -> tuple[str, str] | None:
+    """The key under which a walked SizeRw stays valid (storage/usage.py): None while the
+    container runs (or may run: anything can write, so each `ps -s` walks it), else its last
+    start and finish, which every later start changes; `cp` into a stopped container drops
+    the cache itself."""
+    st = rec.state
+    if st.get("Status") not in ("created", "exited", "dead"):
+        return None
+    return (str(st.get("StartedAt")), str(st.get("FinishedAt")))
+
+
 def state_name(st: dict[str, Any]) -> str:
     return str(st["Status"])
 

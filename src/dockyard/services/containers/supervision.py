@@ -83,8 +83,11 @@ class ContainerSupervision:
             rec = self.repo.get(cid)
             if rec is None:
                 return None
+            # The cgroup's OOM-kill count goes with the cgroup: read it before cleanup.
+            oom_killed = self.launcher.runc.oom_kills(cid) > 0
             self.launcher.cleanup(rec)
             rec.state.update(
+                OOMKilled=oom_killed,
                 Status="exited",
                 Running=False,
                 Paused=False,
@@ -95,6 +98,8 @@ class ContainerSupervision:
             )
             rec.doc.pop("ShimPid", None)
             self.repo.save(rec)
+        if oom_killed:
+            self._publish(rec, "oom")  # Docker's order: oom, then die
         self._publish(rec, "die", exitCode=str(code))
         return rec
 
@@ -148,9 +153,11 @@ class ContainerSupervision:
                     self._on_loop(self._spawn_watcher, rec.id, shim_pid)
                     continue
                 code, finished = self.launcher.read_exit(rec)
+                oom_killed = self.launcher.runc.oom_kills(rec.id) > 0
                 self.launcher.cleanup(rec)
                 rec.state.update(
                     Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
+                    OOMKilled=oom_killed,
                     ExitCode=code, FinishedAt=finished or status.now_rfc3339(),
                 )  # fmt: skip
                 self.repo.save(rec)

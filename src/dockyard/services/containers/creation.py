@@ -1,0 +1,156 @@
+"""Creating containers (E4): validate the request, resolve the image, make the init + rw layers
+and the per-container dir, prepare mounts, store the record; one Rollback, so a failure leaves
+nothing half-made. Mixed into the Containers service, which provides the attributes below."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dockyard import errors
+from dockyard.network.modes import config_conflicts
+from dockyard.rollback import Rollback
+from dockyard.services.containers import names, record, status
+from dockyard.services.containers.launcher import Launcher
+from dockyard.services.protocols import Json
+from dockyard.state.containers import ContainerRecord, ContainerRepo
+from dockyard.storage.protocols import LayerStore
+
+
+class ContainerCreation:
+    repo: ContainerRepo
+    layers: LayerStore
+    images: Any
+    launcher: Launcher
+    _create_lock: threading.Lock
+
+    if TYPE_CHECKING:  # provided by Containers; declared only for the type checker
+
+        def _publish(self, rec: ContainerRecord, action: str, **extra: str) -> None: ...
+
+        def container_dir(self, cid: str) -> Path: ...
+
+    def create(self, name: str | None, body: Json) -> Json:
+        if not isinstance(body, dict) or not body:
+            raise errors.InvalidParameter("Config cannot be empty in order to create a container")
+        image_ref = body.get("Image") or ""
+        if not image_ref:
+            raise errors.InvalidParameter("No image specified")  # docker-cli never sends this
+        hc = record.host_config(body.get("HostConfig"))
+        if name:
+            name = names.validate(name)
+        warnings = self.launcher.network.validate(hc, body.get("NetworkingConfig"))
+        config_conflicts(body, hc)
+        image = self.images.resolve(image_ref)
+        cfg = record.merge_config(body, self.images.config(image.id).get("config") or {})
+        self.launcher.mounts.validate(cfg, hc)
+        cfg["Image"] = image_ref
+        argv = record.command_of(cfg)
+        if not argv:
+            raise errors.InvalidParameter("No command specified")
+        cid = secrets.token_hex(32)
+        if not cfg.get("Hostname"):
+            # Docker: a host-network container takes the host's name (N4).
+            host_net = hc.get("NetworkMode") == "host"
+            cfg["Hostname"] = os.uname().nodename if host_net else cid[:12]
+        created = status.now_rfc3339()
+        doc: Json = {
+            "Path": argv[0],
+            "Args": argv[1:],
+            "State": {
+                "Status": "created",
+                "Running": False,
+                "Paused": False,
+                "Restarting": False,
+                "OOMKilled": False,
+                "Dead": False,
+                "Pid": 0,
+                "ExitCode": 0,
+                "Error": "",
+                "StartedAt": status.ZERO_TIME,
+                "FinishedAt": status.ZERO_TIME,
+            },
+            "Config": cfg,
+            "HostConfig": hc,
+            "RestartCount": 0,
+            "ManuallyStopped": False,
+            "LogPath": str(self.container_dir(cid) / f"{cid}-json.log"),
+            "Mounts": [],
+            "NetworkSettings": _network_settings(hc, body.get("NetworkingConfig")),
+            # the wanted endpoints (N5): network connect/disconnect edit them
+            "NetworkingConfig": body.get("NetworkingConfig") or {"EndpointsConfig": {}},
+        }
+        with self._create_lock, Rollback() as rb:
+            if name is None:
+                name = names.generate(self.repo.names())
+            elif (other := self.repo.by_name(name)) is not None:
+                raise errors.Conflict(
+                    f'Conflict. The container name "/{name}" is already in use by container '
+                    f'"{other.id}". You have to remove (or rename) that container to be able to '
+                    "reuse that name."
+                )
+            rw = self.layers.create_rw(cid, self.images.top_layer(image.id))
+            rb.push(self.layers.remove_rw, cid)
+            doc["MountId"] = rw.mount_id
+            self.container_dir(cid).mkdir(mode=0o710, parents=True)
+            rb.push(shutil.rmtree, self.container_dir(cid), True)
+            rec = ContainerRecord(cid, name, created, image.id, doc)
+            doc["Mounts"] = self._prepare_mounts(rec)
+            rb.push(self.launcher.mounts.release, rec, True)
+            with self.repo.db.tx() as c:
+                self.repo.insert(c, rec)
+            rb.commit()
+        self._publish(rec, "create")
+        return {"Id": cid, "Warnings": warnings}
+
+    def _prepare_mounts(self, rec: ContainerRecord) -> list[Json]:
+        hc = rec.host_config
+        if not (
+            hc.get("Binds")
+            or hc.get("Mounts")
+            or hc.get("Tmpfs")
+            or hc.get("VolumesFrom")
+            or rec.config.get("Volumes")
+        ):
+            return []  # nothing to mount: spare the rootfs mount on the create path
+        rootfs = self.layers.mount(rec.id)
+        try:
+            return self.launcher.mounts.prepare(rec, rootfs)
+        finally:
+            self.layers.unmount(rec.id)
+
+
+def _network_settings(hc: Json, networking: Json | None = None) -> Json:
+    mode = hc.get("NetworkMode") or "default"
+    # a created container lists its wanted user networks (compose reads them before connecting)
+    wanted = {
+        name: {"IPAMConfig": (ep or {}).get("IPAMConfig"), "Aliases": (ep or {}).get("Aliases"),
+               "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+               "IPPrefixLen": 0, "MacAddress": ""}
+        for name, ep in ((networking or {}).get("EndpointsConfig") or {}).items()
+        if name not in ("default", "bridge", "host", "none")
+    }  # fmt: skip
+    return {
+        "Bridge": "",
+        "SandboxID": "",
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": {},
+        "SandboxKey": "",
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": "",
+        "Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "MacAddress": "",
+        "Networks": {} if mode in ("default", "bridge", "none") else wanted,
+    }
