@@ -4,8 +4,11 @@ interleaved in one run, each engine in its own network namespace (bench/network.
     .venv/bin/python bench/network_dns.py [--rounds N] [--queries N]
 
 Cases (ratios are dockyard / dockerd, lower is better):
-  dns ms        one A lookup of a container name at 127.0.0.11 from inside a container's netns
-                (a dnslib client in a thread that joined the netns; median of --queries)
+  dns us        one A lookup of a container name at 127.0.0.11, sequential, timed inside the
+                container by a static C client (bench/dnsbench.c; median of --queries)
+  dns p90 us    the 90th percentile of the same lookups
+  dns q/s       sequential lookups per second (one in flight)
+  dns q/s w16   the server's throughput with 16 queries in flight
   create+rm s   `docker network create` + `docker network rm`
   run --rm s    `docker run --rm --network NET busybox true`
   lag ms        from `docker run -d --name X --network NET` returning to X resolving
@@ -16,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from bench.network import Engine, engines  # noqa: E402
+from bench.network import DOCKER, Engine, engines  # noqa: E402
 from dnslib import DNSRecord  # noqa: E402
 
 from dockyard.network import netns  # noqa: E402
@@ -38,26 +43,19 @@ def sandbox(e: Engine, cid: str) -> Path:
     return Path(e.docker("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", cid).strip())
 
 
-def lookups(path: Path, name: str, n: int) -> list[float]:
-    """Per-lookup seconds; a lost query counts as its 1 s timeout."""
-    out: list[float] = []
+def dnsbench_tar(d: Path) -> bytes:
+    """An image holding only the static C client (it also idles as the container's process)."""
+    d.mkdir(parents=True)
+    subprocess.run(["gcc", "-O2", "-static", "-o", str(d / "dnsbench"),
+                    str(ROOT / "bench" / "dnsbench.c")], check=True)  # fmt: skip
+    return subprocess.run(["tar", "-C", str(d), "-c", "dnsbench"], check=True,
+                          capture_output=True).stdout  # fmt: skip
 
-    def run() -> None:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(1)
-        for _ in range(n):
-            q = DNSRecord.question(name).pack()
-            t0 = time.perf_counter()
-            s.sendto(q, ("127.0.0.11", 53))
-            try:
-                s.recvfrom(4096)
-                out.append(time.perf_counter() - t0)
-            except TimeoutError:
-                out.append(1.0)
-        s.close()
 
-    netns.run_inside(path, run)
-    return out
+def lookups(e: Engine, name: str, n: int, window: int = 1) -> tuple[float, float, float, int]:
+    """(median us, p90 us, queries/s, lost), measured inside the asker container."""
+    out = e.docker("exec", "asker", "/dnsbench", "127.0.0.11", name, str(n), str(window)).split()
+    return float(out[0]), float(out[1]), float(out[2]), int(out[3])
 
 
 def resolves(path: Path, name: str) -> bool:
@@ -98,27 +96,37 @@ def timed(e: Engine, *args: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--queries", type=int, default=500)
+    ap.add_argument("--queries", type=int, default=2000)
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="dockyard-bench-dns-", dir="/var/tmp"))
     results: dict[str, dict[str, list[float]]] = {}
     try:
         with engines(base) as (dk, dy):
             askers = {}
+            tool = dnsbench_tar(base / "dnstool")
             for e in (dk, dy):
+                subprocess.run([DOCKER, "import", "-", "dy-dnsbench:bench"], input=tool,
+                               env={**os.environ, "DOCKER_HOST": f"unix://{e.sock}"},
+                               check=True, capture_output=True)  # fmt: skip
                 e.docker("network", "create", "--subnet", "10.124.0.0/24", "bn")
                 e.docker(
                     "run", "-d", "--name", "target", "--network", "bn", "busybox", "sleep", "3600"
                 )
-                cid = e.docker("run", "-d", "--network", "bn", "busybox", "sleep", "3600").strip()
-                askers[e.name] = sandbox(e, cid)
-                lookups(askers[e.name], "target", 20)  # warm up
+                e.docker("run", "-d", "--name", "asker", "--network", "bn", "dy-dnsbench:bench",
+                         "/dnsbench", "idle")  # fmt: skip
+                askers[e.name] = sandbox(e, "asker")
+                lookups(e, "target", 200)  # warm up
+            lost = {"dockerd": 0, "dockyard": 0}
             for r in range(args.rounds):
                 for e in (dk, dy):
                     res = results.setdefault(e.name, {})
-                    qs = lookups(askers[e.name], "target", args.queries)
-                    res.setdefault("dns ms", []).append(statistics.median(qs) * 1e3)
-                    res.setdefault("dns q/s", []).append(len(qs) / sum(qs))
+                    med, p90, qps, n_lost = lookups(e, "target", args.queries)
+                    res.setdefault("dns us", []).append(med)
+                    res.setdefault("dns p90 us", []).append(p90)
+                    res.setdefault("dns q/s", []).append(qps)
+                    qps_w, n_lost_w = lookups(e, "target", args.queries, 16)[2:]
+                    res.setdefault("dns q/s w16", []).append(qps_w)
+                    lost[e.name] += n_lost + n_lost_w
                     res.setdefault("create+rm s", []).append(
                         timed(e, "network", "create", f"x{r}") + timed(e, "network", "rm", f"x{r}")
                     )
@@ -131,6 +139,7 @@ def main() -> None:
                 e.docker("network", "rm", "bn", check=False)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+    print(f"lost queries: {lost}")
     print(f"{'case':14} {'dockerd':>10} {'dockyard':>10} {'ratio':>7}")
     summary: dict[str, dict[str, float]] = {}
     for case in results["dockerd"]:

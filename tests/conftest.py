@@ -53,6 +53,7 @@ class Daemon:
     bridge: str = field(default_factory=lambda: f"dyl{os.getpid()}")
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
+    extra_args: tuple[str, ...] = ()  # more `dockyard daemon` flags
 
     @property
     def host(self) -> str:
@@ -96,7 +97,7 @@ class Daemon:
         argv = [sys.executable, "-m", "dockyard", "daemon", "--data-root", str(self.data_root),
                 "--exec-root", str(self.exec_root), "-H", self.host,
                 "--cgroup-parent", self.cgroup_parent, "--log-level", "debug",
-                "--bridge", self.bridge]  # fmt: skip
+                "--bridge", self.bridge, *self.extra_args]  # fmt: skip
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(
                 argv, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
@@ -203,7 +204,7 @@ def teardown_host_state(d: Daemon) -> list[str]:
 
 
 @contextmanager
-def private_daemon(tag: str, bridge: str) -> Iterator[Daemon]:
+def private_daemon(tag: str, bridge: str, *extra_args: str) -> Iterator[Daemon]:
     """A daemon with its own data root, exec root, socket, cgroup parent and bridge, busybox
     bootstrapped; torn down even when its start fails (it may have made its bridge already).
     What teardown had to force counts as a leak and fails the session."""
@@ -218,6 +219,7 @@ def private_daemon(tag: str, bridge: str) -> Iterator[Daemon]:
         socket=root / "dockyard.sock",
         cgroup_parent=f"dockyard-test-{os.getpid()}{tag}",
         bridge=bridge,
+        extra_args=extra_args,
     )
     try:
         d.start()

@@ -7,11 +7,14 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon
+from dockyard.network.firewall import forward
+from dockyard.network.service import NO_FORWARDING
+from tests.conftest import Daemon, private_daemon
 from tests.integration.network_helpers import (
     HTTPD,
     free_port,
@@ -252,3 +255,77 @@ def test_daemon_keeps_bridge_table_and_host_untouched(daemon: Daemon) -> None:
     table = nft_table(daemon)
     assert f'comment "dockyard:{daemon.bridge}"' in table
     assert "masquerade" in table
+    # D-net-6: our accepts in the host's FORWARD chain, tagged with our bridge
+    listing = subprocess.run(["iptables", "-w", "-S", "FORWARD"], capture_output=True, text=True)
+    assert sorted(forward.parse(listing.stdout).get(daemon.bridge, [])) == sorted(
+        forward.rules(daemon.bridge)
+    )
+
+
+def test_iptables_false_makes_no_rules_and_says_so() -> None:
+    """N1/N3, D-net-7: `--iptables=false` as dockerd: no nft table, no FORWARD accepts, no
+    route_localnet; published ports are reserved and shown but not forwarded (no userland
+    proxy), and create says so in its Warnings, which the docker CLI prints."""
+    with private_daemon("-nf", f"dyf{os.getpid()}", "--iptables=false") as d:
+        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+        assert f"dockyard-{d.bridge}" not in tables
+        listing = subprocess.run(["iptables", "-w", "-S", "FORWARD"], capture_output=True,
+                                 text=True).stdout  # fmt: skip
+        assert d.bridge not in forward.parse(listing)
+        assert Path(f"/proc/sys/net/ipv4/conf/{d.bridge}/route_localnet").read_text() == "0\n"
+        port = free_port()
+        status, out = d.api("POST", "/containers/create", {
+            "Image": "busybox", "Cmd": ["sh", "-c", HTTPD], "ExposedPorts": {"80/tcp": {}},
+            "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": str(port)}]}}})  # fmt: skip
+        assert status == 201 and out["Warnings"] == [NO_FORWARDING], out
+        cid = out["Id"]
+        try:
+            assert d.api("POST", f"/containers/{cid}/start")[0] == 204
+            ports = inspect(d, cid)["NetworkSettings"]["Ports"]
+            assert ports["80/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(port)}]
+            with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                pass  # reserved (bound, not listening): refused, never a half-working path
+            p = subprocess.run(["docker", "create", "-p", "80", "busybox"], env=d.env(),
+                               capture_output=True, text=True)  # fmt: skip
+            assert p.returncode == 0 and f"WARNING: {NO_FORWARDING}" in p.stderr, p.stderr
+            rm(d, p.stdout.strip())
+        finally:
+            rm(d, cid)
+
+
+def test_host_mode_discards_published_ports(daemon: Daemon) -> None:
+    """N4: as dockerd, -p with --network host is accepted with a warning."""
+    status, out = daemon.api("POST", "/containers/create", {
+        "Image": "busybox", "HostConfig": {"NetworkMode": "host",
+                                           "PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}})  # fmt: skip
+    assert status == 201
+    try:
+        assert out["Warnings"] == ["Published ports are discarded when using host network mode"]
+    finally:
+        rm(daemon, out["Id"])
+
+
+def test_user_network_bridges_get_and_lose_forward_accepts(daemon: Daemon) -> None:
+    """D-net-6: a user network's bridge gets its FORWARD accepts at create (an --internal one
+    only bridge-to-bridge) and loses them at rm."""
+
+    def ours() -> dict[str, list[str]]:
+        out = subprocess.run(["iptables", "-w", "-S", "FORWARD"], capture_output=True, text=True)
+        return forward.parse(out.stdout)
+
+    made: list[str] = []
+    try:
+        for name, internal in (("fwd-open", False), ("fwd-internal", True)):
+            status, out = daemon.api("POST", "/networks/create",
+                                     {"Name": name, "Internal": internal})  # fmt: skip
+            assert status == 201, out
+            made.append(out["Id"])
+            _, net = daemon.api("GET", f"/networks/{out['Id']}")
+            device = net["Options"].get("com.docker.network.bridge.name") or f"dy-{out['Id'][:12]}"
+            assert sorted(ours()[device]) == sorted(forward.rules(device, internal))
+        for nid in made:
+            assert daemon.api("DELETE", f"/networks/{nid}")[0] == 204
+        assert not [b for b in ours() if b.startswith("dy-") and b[3:] in {n[:12] for n in made}]
+    finally:
+        for nid in made:
+            daemon.api("DELETE", f"/networks/{nid}")

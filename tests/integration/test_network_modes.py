@@ -62,6 +62,45 @@ def test_container_mode_shares_the_namespace(daemon: Daemon) -> None:
         rm(daemon, *[c["Id"] for c in ctrs])
 
 
+def test_container_mode_shares_files_and_hostname(daemon: Daemon) -> None:
+    """N4/N6: a container:NAME joiner uses NAME's /etc/hosts, /etc/hostname, /etc/resolv.conf
+    (inspect shows NAME's paths) and NAME's hostname; dns, add-host and -P conflict (400)."""
+    owner = run(daemon, "--name", "files-owner", "--hostname", "ownerhost",
+                "--add-host", "extra.example:10.9.8.7", "busybox", "sleep", "60")  # fmt: skip
+    try:
+        joiner = run(daemon, "--network", "container:files-owner", "busybox", "sleep", "60")
+        o, j = inspect(daemon, owner), inspect(daemon, joiner)
+        for key in ("HostnamePath", "HostsPath", "ResolvConfPath"):
+            assert j[key] == o[key] and o[key]
+        assert j["Config"]["Hostname"] == "ownerhost"
+        out = daemon.dockyard("exec", joiner, "sh", "-c",
+                              "hostname; cat /etc/hostname; echo $HOSTNAME; cat /etc/hosts")  # fmt: skip
+        lines = out.stdout.splitlines()
+        assert lines[:3] == ["ownerhost"] * 3, out
+        assert "10.9.8.7\textra.example" in lines
+        assert any(ln.endswith("\townerhost") for ln in lines), out
+        for hc, message in [
+            ({"Dns": ["1.1.1.1"]}, "conflicting options: dns and the network mode"),
+            ({"ExtraHosts": ["a:1.2.3.4"]},
+             "conflicting options: custom host-to-IP mapping and the network mode"),
+            ({"PublishAllPorts": True},
+             "conflicting options: port publishing and the container type network mode"),
+        ]:  # fmt: skip
+            body = {
+                "Image": "busybox",
+                "HostConfig": {"NetworkMode": "container:files-owner", **hc},
+            }
+            status, resp = daemon.api("POST", "/containers/create", body)
+            assert (status, resp["message"]) == (400, message)
+        p = daemon.dockyard("run", "--rm", "--network", "container:files-owner", "--hostname",
+                            "x", "busybox", "true")  # fmt: skip
+        assert p.returncode == 125
+        assert "conflicting options: hostname and the network mode" in p.stderr
+    finally:
+        _, ctrs = daemon.api("GET", "/containers/json?all=1")
+        rm(daemon, *[c["Id"] for c in ctrs])
+
+
 def test_unknown_network_and_container_fail_at_start(daemon: Daemon) -> None:
     """N4: as dockerd: create accepts an unknown network or container (a 404 there would make
     the docker CLI pull the image); start fails with 404 and leaves nothing."""

@@ -229,3 +229,34 @@ def test_connect_stopped_then_start(daemon: Daemon, mynet: str) -> None:
         assert "nameserver 127.0.0.11" in resolv
     finally:
         rm(daemon, c)
+
+
+def test_prune_until_and_label_not(daemon: Daemon) -> None:
+    """N5: prune's until (duration, RFC 3339, unix time) and label! as dockerd 20.10; bad
+    filters are refused with its wording and remove nothing."""
+    tag = random.randint(0, 1 << 30)
+    one, two = f"pu1-{tag}", f"pu2-{tag}"
+    make_net(daemon, one, "--label", f"pu={tag}", "--label", "k=1", subnet=False)
+    make_net(daemon, two, "--label", f"pu={tag}", "--label", "k=2", subnet=False)
+    try:
+        for bad, message in [("foo=bar", "Invalid filter 'foo'"),
+                             ("until=xyz", 'failed to parse value as time or duration: "xyz"')]:  # fmt: skip
+            p = daemon.dockyard("network", "prune", "-f", "--filter", bad)
+            assert p.returncode != 0 and message in p.stderr, p.stderr
+        p = daemon.dockyard("network", "prune", "-f", "--filter", "until=1s", "--filter",
+                            "until=2s")  # fmt: skip
+        assert "more than one until filter specified" in p.stderr
+        for until in ("1h", "2000-01-01T00:00:00Z", "946684800"):
+            p = daemon.dockyard("network", "prune", "-f", "--filter", f"until={until}",
+                                "--filter", f"label=pu={tag}")  # fmt: skip
+            assert p.returncode == 0 and p.stdout.strip() == "", (until, p.stdout)
+        p = daemon.dockyard("network", "prune", "-f", "--filter", "until=0s", "--filter",
+                            f"label=pu={tag}", "--filter", "label!=k=1")  # fmt: skip
+        assert p.returncode == 0 and two in p.stdout and one not in p.stdout, p.stdout
+        status, _ = daemon.api("GET", f"/networks/{one}")
+        assert status == 200
+        query = '{"until":["4102444800"],"label":["pu=' + str(tag) + '"]}'
+        status, body = daemon.api("POST", f"/networks/prune?filters={query}")
+        assert status == 200 and body["NetworksDeleted"] == [one], body
+    finally:
+        net_rm(daemon, one, two)

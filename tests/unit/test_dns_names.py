@@ -96,3 +96,49 @@ def test_fast_path_matches_dnslib() -> None:
     assert answer.fast(DNSRecord.question("web", "MX").pack(), t, "b") is None
     assert answer.fast(b"\x00" * 30, t, "b") is None
     assert answer.fast(DNSRecord.question("web").reply().pack(), t, "b") is None
+
+
+def test_server_caches_answers_per_table_version() -> None:
+    """N5: a repeated question is answered from the per-container cache with the asker's id,
+    and a name-table change (stop, disconnect) is seen by the very next query."""
+    import socket
+
+    from dockyard.network.dns import server
+
+    t = table()
+    srv = server.DnsServer(t)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        udp.bind(("127.0.0.1", 0))
+        udp.setblocking(False)
+        client.settimeout(2)
+        box = server._Sandbox("b", [], udp, tcp)
+        proto = server._Udp(srv, box)
+        proto.transport = server._Reply(udp)  # type: ignore[assignment]
+
+        def ask(q: DNSRecord) -> DNSRecord | None:
+            client.sendto(q.pack(), udp.getsockname())
+            srv._readable(box, proto)
+            client.settimeout(0.2)
+            try:
+                return DNSRecord.parse(client.recv(4096))
+            except TimeoutError:
+                return None
+
+        for _ in range(2):
+            q = DNSRecord.question("web")
+            r = ask(q)
+            assert r is not None and r.header.id == q.header.id
+            assert [str(rr.rdata) for rr in r.rr] == ["10.0.0.2"]
+        assert len(box.answers) == 1
+        client.sendto(b"\x00\x01garbage", udp.getsockname())
+        srv._readable(box, proto)
+        t.remove("a")
+        t.add(Entry("a", "n1", IPv4Address("10.0.0.9"), ("a.n1", "a", "web")))
+        r = ask(DNSRecord.question("web"))
+        assert r is not None and [str(rr.rdata) for rr in r.rr] == ["10.0.0.9"]
+    finally:
+        for s in (udp, tcp, client):
+            s.close()

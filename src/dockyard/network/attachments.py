@@ -1,7 +1,7 @@
-"""A container's user-network endpoints beyond eth0 (N5): attached at start from its wanted
-networks, and live by `network connect` / `disconnect` on running containers (on stopped
-ones only the wanted set changes). The embedded DNS serves a container while it has at least
-one user-network endpoint."""
+"""A container's networks as a set (N3, N5): all of them attached at start, and changed live
+by `network connect` / `disconnect` on running containers (on stopped ones only the wanted
+set changes). The default bridge is one of them like any other (connect/disconnect `bridge`),
+as in Docker. The embedded DNS serves a container while it has a user-network endpoint."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import errors
-from dockyard.network import resolv
+from dockyard.network import netlink, ports, resolv
 from dockyard.network.dns import upstream
+from dockyard.network.endpoints import Endpoints, choose_gateway, endpoints_config, internal
 from dockyard.network.records import NetworkRow
-from dockyard.network.usernets import PREDEFINED, UserNetworks, endpoints_config
+from dockyard.network.usernets import PREDEFINED
+from dockyard.network.views import endpoint_settings, network_settings
 from dockyard.rollback import Rollback
 from dockyard.state.containers import ContainerRecord
 
@@ -37,8 +39,11 @@ def _running(rec: ContainerRecord) -> bool:
     return rec.state.get("Status") in ("running", "paused", "restarting")
 
 
-class Attachments(UserNetworks):
-    netns_root: Path
+def published_of(rec: ContainerRecord) -> list[ports.Published]:
+    return [ports.Published(**p) for p in rec.doc.get("PublishedPorts") or []]
+
+
+class Attachments(Endpoints):
     lookup: Callable[[str], ContainerRecord]
     save: Callable[[ContainerRecord], None] | None
     lock_for: Callable[[str], AbstractContextManager[Any]]  # the container's lifecycle lock
@@ -46,38 +51,42 @@ class Attachments(UserNetworks):
     def lookup_name(self, cid: str) -> str:
         return self.lookup(cid).name
 
-    def attach_extra(self, rec: ContainerRecord, path: Path, rb: Rollback, primary: str) -> None:
-        """The wanted user networks other than the primary one, eth1... in order."""
-        nets = rec.doc["NetworkSettings"]["Networks"]
-        index = 1
-        for name in list(endpoints_config(rec)):
-            if name in (primary, "bridge", "default") or name in PREDEFINED:
-                continue
-            try:
-                row = self._row(name)
-            except errors.NotFound:
-                raise errors.NotFound(f"network {name} not found") from None
-            ep = self.attach_user(rec, row, path, f"eth{index}", False, [], rb)
-            nets[row.name] = self.user_endpoint_doc(row, ep, rec)
-            index += 1
+    def attach_all(self, rec: ContainerRecord, mode: str, path: Path,
+                   published: list[ports.Published], rb: Rollback) -> tuple[Json, str | None, bool]:  # fmt: skip
+        """Every wanted network, eth0, eth1... -> (NetworkSettings.Networks, the address for
+        the container's own hosts line, whether a gateway endpoint carries the ports)."""
+        rows = [self.network_row(n) for n in self.wanted_networks(rec, mode)]
+        gateway = choose_gateway((r.name, internal(r)) for r in rows)
+        nets: Json = {}
+        address: str | None = None
+        for index, row in enumerate(rows):
+            is_gw = row.name == gateway
+            ep = self.attach(rec, row, path, f"eth{index}", published if is_gw else None, rb)
+            nets[row.name] = self.endpoint_doc(row, ep, rec)
+            if is_gw or address is None:
+                address = ep.ip
+        if not rows:
+            netlink.loopback_up(path)
+        if any(r.name not in PREDEFINED for r in rows):
+            self.serve_dns(rec, path)
+            rb.push(self.dns.stop, rec.id)
+        return nets, address, gateway is not None
 
     def serve_dns(self, rec: ContainerRecord, path: Path) -> None:
         servers = list(rec.host_config.get("Dns") or []) or upstream.host_servers()
         self.dns.serve(rec.id, path, servers)
 
-    def teardown_user(self, rec: ContainerRecord) -> None:
-        """Every endpoint on a user network, the DNS sockets and names: best effort."""
+    def detach_all(self, rec: ContainerRecord) -> None:
+        """Every endpoint, the DNS sockets and names: best effort. A user network's address is
+        remembered, to be taken again at the next start."""
         self.dns.stop(rec.id)
         self.names.remove(rec.id)
-        bridge = self.repo.by_name("bridge")
+        cfg = endpoints_config(rec)
         for ep in self.repo.endpoints_of(rec.id):
-            if bridge is not None and ep.network_id == bridge.id:
-                continue
-            cfg = endpoints_config(rec)
             row = self.repo.by_id(ep.network_id)
-            if row is not None and row.name in cfg:
+            if row is not None and row.name in cfg and row.name != "bridge":
                 cfg[row.name]["LastIPv4Address"] = ep.ip
-            self._detach(ep)  # type: ignore[attr-defined]
+            self.detach_live(ep)
 
     # ---- connect / disconnect -----------------------------------------------------------
 
@@ -98,21 +107,30 @@ class Attachments(UserNetworks):
                 "connected to any other network"
             )
         if mode == "none":
-            raise errors.Forbidden("container cannot be disconnected from host network or "
-                                   "connected to host network")  # fmt: skip
-        cfg = endpoints_config(rec)
-        if row.name in cfg or (row.name == "bridge" and mode == "bridge"):
-            raise errors.Forbidden(
-                f"endpoint with name {rec.name} already exists in network {row.name}"
+            raise errors.InvalidParameter(
+                "container cannot be connected to multiple networks with one of the networks "
+                "in private (none) mode"
             )
-        if row.name == "bridge":
-            raise errors.Unsupported("connecting to the default bridge is not supported")
         ipam_cfg = settings.get("IPAMConfig") or {}
-        if ipam_cfg.get("IPv4Address") and not row.doc.get("UserSubnet"):
+        if row.name == "bridge":
+            if ipam_cfg.get("IPv4Address") or ipam_cfg.get("IPv6Address"):
+                raise errors.InvalidParameter(
+                    "user specified IP address is supported on user defined networks only"
+                )
+            if settings.get("Aliases"):
+                raise errors.InvalidParameter(
+                    "network-scoped alias is supported only for containers in user defined networks"
+                )
+        elif ipam_cfg.get("IPv4Address") and not row.doc.get("UserSubnet"):
             raise errors.Forbidden(
                 "user specified IP address is supported only when connecting to networks with "
                 "user configured subnets"
             )
+        if row.name in self.wanted_networks(rec, mode):  # after the settings, as dockerd
+            raise errors.Forbidden(
+                f"endpoint with name {rec.name} already exists in network {row.name}"
+            )
+        cfg = endpoints_config(rec)
         cfg[row.name] = {k: settings[k] for k in ("IPAMConfig", "Aliases") if settings.get(k)}
         try:
             if _running(rec):
@@ -121,8 +139,6 @@ class Attachments(UserNetworks):
             cfg.pop(row.name, None)
             raise
         if not _running(rec):
-            from dockyard.network.views import endpoint_settings
-
             doc = endpoint_settings(row.id)
             doc.update(IPAMConfig=cfg[row.name].get("IPAMConfig"),
                        Aliases=cfg[row.name].get("Aliases"))  # fmt: skip
@@ -133,16 +149,32 @@ class Attachments(UserNetworks):
         path = Path((rec.doc.get("NetworkSettings") or {}).get("SandboxKey") or
                     self.netns_root / rec.id[:12])  # fmt: skip
         used = {str(ep.doc.get("ifname") or "eth0") for ep in self.repo.endpoints_of(rec.id)}
-        index = next(i for i in range(1, 64) if f"eth{i}" not in used | {"eth0"})
+        index = next(i for i in range(64) if f"eth{i}" not in used)
         with Rollback() as rb:
-            ep = self.attach_user(rec, row, path, f"eth{index}", False, [], rb)
-            if not self.dns.serving(rec.id):
+            ep = self.attach(rec, row, path, f"eth{index}", None, rb)
+            if row.name not in PREDEFINED and not self.dns.serving(rec.id):
                 self.serve_dns(rec, path)
                 rb.push(self.dns.stop, rec.id)
                 self._point_resolv_at_dns(rec)
+            self.move_gateway(rec, published_of(rec))
             rb.commit()
+        ep = self.repo.endpoint(rec.id, row.id) or ep  # the gateway move rewrote its doc
         nets = rec.doc.setdefault("NetworkSettings", {}).setdefault("Networks", {})
-        nets[row.name] = self.user_endpoint_doc(row, ep, rec)
+        nets[row.name] = self.endpoint_doc(row, ep, rec)
+        self._refresh_settings(rec)
+
+    def _refresh_settings(self, rec: ContainerRecord) -> None:
+        """Top-level fields follow the bridge endpoint; Ports appear once a gateway endpoint
+        carries them (dockerd leaves them shown after it goes)."""
+        old = rec.doc.get("NetworkSettings") or {}
+        shown = old.get("Ports") or {}
+        if any(ep.doc.get("gateway") for ep in self.repo.endpoints_of(rec.id)):
+            shown = ports.ports_doc(published_of(rec), rec.config.get("ExposedPorts"))
+        rec.doc["NetworkSettings"] = {
+            **network_settings(old.get("Networks") or {}, sandbox_key=old.get("SandboxKey") or "",
+                               ports=shown),
+            "SandboxID": old.get("SandboxID") or "",
+        }  # fmt: skip
 
     def _point_resolv_at_dns(self, rec: ContainerRecord) -> None:
         """The first user network of a default-bridge container: its resolv.conf switches to the
@@ -171,22 +203,24 @@ class Attachments(UserNetworks):
             self._disconnect(row, self.lookup(cid))
 
     def _disconnect(self, row: NetworkRow, rec: ContainerRecord) -> None:
-        cfg = endpoints_config(rec)
         mode = _mode(rec)
         if row.name in ("host", "none") or mode == "host" or mode.startswith("container:"):
             raise errors.Forbidden(
                 "container cannot be disconnected from host network or connected to host network"
             )
-        if row.name not in cfg and mode != row.name:
+        if row.name not in self.wanted_networks(rec, mode):
             raise errors.Forbidden(f"container {rec.id} is not connected to network {row.name}")
         ep = self.repo.endpoint(rec.id, row.id)
         if ep is not None:
-            self._detach_live(ep)  # type: ignore[attr-defined]
+            self.detach_live(ep)
+            # the DNS sockets stay until stop: resolv.conf keeps naming 127.0.0.11, as in Docker
             self.names.remove(rec.id, row.id)
-            if not self.names.networks_of(rec.id):
-                self.dns.stop(rec.id)
-        cfg.pop(row.name, None)
+            if ep.doc.get("gateway"):
+                self.move_gateway(rec, published_of(rec))
+        endpoints_config(rec).pop(row.name, None)
         (rec.doc.get("NetworkSettings") or {}).get("Networks", {}).pop(row.name, None)
+        if _running(rec):
+            self._refresh_settings(rec)
         self._save(rec)
 
     def _save(self, rec: ContainerRecord) -> None:

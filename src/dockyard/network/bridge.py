@@ -4,7 +4,8 @@ per container.
 Lifecycle:
     ensure(stored_subnet)   at daemon start: adopt an existing bridge as it is (never
                             reconfigured), or create one with --bip or a free default pool;
-                            load the nft table with the DNAT elements of running containers
+                            load the nft table with the DNAT elements of running containers,
+                            and our accepts in the host's FORWARD chain (D-net-6)
     attach(...)             at container start: veth pair, eth0 inside the netns, DNAT elements
     detach(...)             at container exit/rm: idempotent, best effort
     close()                 at test teardown: remove the bridge and table, only if ours
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from dockyard import errors
 from dockyard.network import ipam, netlink
-from dockyard.network.firewall import nft, ruleset
+from dockyard.network.firewall import forward, nft, ruleset
 from dockyard.network.firewall.ruleset import BridgeRules, Dnat, Peer
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,10 @@ class BridgeDriver:
                 gw = IPv4Interface(f"{ipam.gateway_of(subnet)}/{subnet.prefixlen}")
             netlink.create_bridge(self.device, gw, self.alias)
             info = BridgeInfo(self.device, gw.network, gw.ip, True)
-        netlink.sysctl("net.ipv4.ip_forward", "1")
-        # DNAT of 127.0.0.1 towards the bridge: loopback sources must be routable there.
-        netlink.sysctl(f"net.ipv4.conf.{self.device}.route_localnet", "1")
+        netlink.sysctl("net.ipv4.ip_forward", "1")  # dockerd's --ip-forward, on either way
         if self.firewall:
+            # DNAT of 127.0.0.1 towards the bridge: loopback sources must be routable there.
+            netlink.sysctl(f"net.ipv4.conf.{self.device}.route_localnet", "1")
             live = [p for p in peers if netlink.link_exists(p.veth)]
             nft.apply(
                 ruleset.table(
@@ -95,6 +96,7 @@ class BridgeDriver:
                 )
                 + ruleset.peers_table(self.table, live)
             )
+            forward.ensure(self.device, self.internal)
         self.info = info
         return info
 
@@ -140,16 +142,30 @@ class BridgeDriver:
         return [v for v in netlink.links_with_prefix(VETH_PREFIX) if v not in live and
                 netlink.master_of(v) == self.device]  # fmt: skip
 
+    def reconcile_host_rules(self) -> None:
+        """At daemon start: FORWARD accepts tagged for bridges that no longer exist (any
+        dockyard daemon's) go; best effort."""
+        if not self.firewall:
+            return
+        try:
+            for gone in forward.reconcile(netlink.link_exists):
+                log.info("removed the FORWARD rules of the gone bridge %s", gone)
+        except errors.DockyardError as e:
+            log.warning("reconciling FORWARD rules: %s", e)
+
     def close(self) -> None:
         if self.firewall:
             nft.apply(ruleset.drop_table(self.table))
+            forward.remove(self.device)
         if self.info is not None and self.info.ours:
             netlink.delete_link(self.device)
 
     def destroy(self) -> None:
-        """A user network's removal: its tables, and its bridge if we made it (alias)."""
+        """A user network's removal: its tables and FORWARD accepts, and its bridge if we made
+        it (alias)."""
         if self.firewall:
             nft.apply(ruleset.drop_table(self.table))
+            forward.remove(self.device)
         if netlink.link_exists(self.device) and netlink.link_alias(self.device) == self.alias:
             netlink.delete_link(self.device)
 

@@ -158,6 +158,27 @@ def add_veth(
               (time.monotonic() - t0) * 1e3)  # fmt: skip
 
 
+def default_route(netns_path: Path, gateway: IPv4Address | None, ifname: str = "") -> None:
+    """Point the namespace's IPv4 default route at `gateway` through `ifname`, or remove it
+    (gateway None): the route follows the endpoint Docker picks as the gateway one."""
+
+    def inside() -> None:
+        with IPRoute() as ns:
+            if gateway is None:
+                try:
+                    ns.route("del", dst="0.0.0.0/0")
+                except NetlinkError as e:
+                    if e.code != _ESRCH:
+                        raise
+                return
+            idx = _index(ns, ifname)
+            if idx is None:
+                raise OSError(_ENODEV, f"{ifname} not found")
+            ns.route("replace", dst="0.0.0.0/0", gateway=str(gateway), oif=idx)
+
+    netns.run_inside(netns_path, inside)
+
+
 def loopback_up(netns_path: Path) -> None:
     def inside() -> None:
         with IPRoute() as ns:

@@ -150,3 +150,11 @@ class NetworkRepo:
                 "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
                 (container_id, network_id),
             )
+
+    def update_endpoint_doc(self, container_id: str, network_id: str, doc: dict[str, Any]) -> None:
+        """The published ports moved to or from this endpoint (the gateway one changed)."""
+        with self.db.tx() as c:
+            c.execute(
+                "UPDATE endpoints SET doc = ? WHERE container_id = ? AND network_id = ?",
+                (json.dumps(doc), container_id, network_id),
+            )

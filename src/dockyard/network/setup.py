@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from ipaddress import IPv4Interface
 
@@ -12,6 +13,8 @@ from dockyard.network.bridge import BridgeDriver
 from dockyard.network.records import NetworkRepo
 from dockyard.network.service import Lookup, Networks
 from dockyard.state.db import Database
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> str:
@@ -34,5 +37,8 @@ def build_networks(
     except ValueError:
         raise errors.InvalidParameter(f"invalid --bip {bip!r}") from None
     parsed = tuple(ipam.parse_pool(p) for p in pools) or ipam.DEFAULT_POOLS
+    if not iptables:
+        log.warning("--iptables=false: no NAT, masquerade or FORWARD rules; published ports "
+                    "are reserved but not forwarded (D-net-7)")  # fmt: skip
     driver = BridgeDriver(bridge, gateway, parsed, firewall=iptables)
     return Networks(NetworkRepo(db), driver, cfg.exec_root / "netns", lookup, _now)

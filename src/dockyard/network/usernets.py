@@ -1,7 +1,6 @@
 """User-defined bridge networks (N5): create/rm/prune, one BridgeDriver (own bridge `dy-<id12>`,
-own nft tables, hence isolation from every other network) per network, and the endpoints a
-container has on them (eth0 for its primary network, eth1... for the others), with their names
-in the embedded DNS.
+own nft tables, hence isolation from every other network) per network. A container's endpoints
+on them are endpoints.py's.
 
 Lifecycle of a network: create (validate, choose the subnet, bridge + tables, row: rolled back
 as one) -> endpoints come and go -> rm (409 while endpoints exist) or prune."""
@@ -11,32 +10,23 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
-from pathlib import Path
+from ipaddress import IPv4Interface, IPv4Network
 from typing import Any
 
 from dockyard import errors
-from dockyard.network import ipam, netlink, spec
-from dockyard.network.bridge import VETH_PREFIX, BridgeDriver
-from dockyard.network.dns.names import Entry, NameTable
+from dockyard.network import netlink, spec
+from dockyard.network.bridge import BridgeDriver
+from dockyard.network.dns.names import NameTable
 from dockyard.network.dns.server import DnsServer
 from dockyard.network.records import EndpointRow, NetworkRepo, NetworkRow
 from dockyard.rollback import Rollback
-from dockyard.state.containers import ContainerRecord
 
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 PREDEFINED = ("bridge", "host", "none")
-
-
-def endpoints_config(rec: ContainerRecord) -> Json:
-    """The container's wanted user networks (create's NetworkingConfig, then connect and
-    disconnect), in attach order."""
-    cfg: Json = rec.doc.setdefault("NetworkingConfig", {}).get("EndpointsConfig") or {}
-    rec.doc["NetworkingConfig"]["EndpointsConfig"] = cfg
-    return cfg
 
 
 class UserNetworks:
@@ -119,13 +109,14 @@ class UserNetworks:
             log.warning("removing bridge of %s: %s", row.name, e)
 
     def prune(self, filters: dict[str, list[str]]) -> Json:
+        from dockyard.network import pruning
+
+        wanted = pruning.selector(filters, time.time())
         deleted = []
-        labels = filters.get("label") or []
         for row in self.repo.all():
             if row.name in PREDEFINED or self.repo.endpoints(row.id):
                 continue
-            have = row.doc.get("Labels") or {}
-            if not all(_label_match(have, lb) for lb in labels):
+            if not wanted(row.created, row.doc.get("Labels") or {}):
                 continue
             try:
                 self.remove(row.id)
@@ -162,75 +153,3 @@ class UserNetworks:
                 )
             raise errors.NotFound(f"network {ref} not found")
         return match[0]
-
-    # ---- endpoints -------------------------------------------------------------------------
-
-    def attach_user(self, rec: ContainerRecord, row: NetworkRow, path: Path, ifname: str,
-                    route: bool, ports_doc: list[Json], rb: Rollback) -> EndpointRow:  # fmt: skip
-        """One endpoint: the address (--ip, else the one it had, else the first free) stored in
-        the same transaction as the endpoint row, then the veth; names registered last."""
-        cfg = endpoints_config(rec).setdefault(row.name, {}) or {}
-        want = (cfg.get("IPAMConfig") or {}).get("IPv4Address") or ""
-        if want and not row.doc.get("UserSubnet"):
-            raise errors.Forbidden(
-                "user specified IP address is supported only when connecting to networks with "
-                "user configured subnets"
-            )
-        with self.repo.db.tx() as c:
-            used = [IPv4Address(ip) for ip in self.repo.used_ips(c, row.id)]
-            last = cfg.get("LastIPv4Address") or ""
-            ip = None
-            if not want and last:
-                try:
-                    ip = spec.pick(row.doc, used, last, row.name)
-                except errors.DockyardError:
-                    ip = None
-            if ip is None:
-                ip = spec.pick(row.doc, used, want, row.name)
-            mac = (rec.config.get("MacAddress") if route else "") or ipam.mac_for(ip)
-            ep = EndpointRow(
-                rec.id, row.id, secrets.token_hex(32), str(ip), mac,
-                VETH_PREFIX + secrets.token_hex(4)[:7],
-                {"netns": str(path), "ports": ports_doc, "ifname": ifname,
-                 "aliases": list(cfg.get("Aliases") or [])},
-            )  # fmt: skip
-            self.repo.insert_endpoint(c, ep)
-        rb.push(self.repo.delete_endpoint, rec.id, row.id)
-        cfg["LastIPv4Address"] = str(ip)
-        from dockyard.network.service import _dnats  # the DNAT elements of this endpoint
-
-        drv = self.driver_of(row.id)
-        drv.attach(ep.veth, path, ip, mac, rec.id, _dnats(ep), ifname=ifname, route=route)
-        rb.push(drv.detach, ep.veth, mac, rec.id, _dnats(ep))
-        self.register(rec, row, ep)
-        rb.push(self.names.remove, rec.id, row.id)
-        return ep
-
-    def register(self, rec: ContainerRecord, row: NetworkRow, ep: EndpointRow) -> None:
-        names = [f"{rec.name}.{row.name}", rec.name, rec.id[:12]]
-        names += list(ep.doc.get("aliases") or [])
-        if rec.config.get("Hostname"):
-            names.append(str(rec.config["Hostname"]))
-        uniq = tuple(dict.fromkeys(n.lower() for n in names if n))
-        self.names.add(
-            Entry(rec.id, row.id, IPv4Address(ep.ip), uniq), bool(row.doc.get("Internal"))
-        )
-
-    def user_endpoint_doc(self, row: NetworkRow, ep: EndpointRow, rec: ContainerRecord) -> Json:
-        from dockyard.network.views import endpoint_settings
-
-        cfg = endpoints_config(rec).get(row.name) or {}
-        doc = endpoint_settings(row.id)
-        ipam_cfg = cfg.get("IPAMConfig") or None
-        doc.update(
-            IPAMConfig=ipam_cfg, Aliases=list(cfg.get("Aliases") or []) or None,
-            EndpointID=ep.endpoint_id, Gateway=row.doc["Gateway"], IPAddress=ep.ip,
-            IPPrefixLen=IPv4Network(row.doc["Subnet"]).prefixlen, MacAddress=ep.mac,
-            DNSNames=[rec.name, rec.id[:12], *(cfg.get("Aliases") or [])],
-        )  # fmt: skip
-        return doc
-
-
-def _label_match(have: Json, spec_text: str) -> bool:
-    key, eq, value = spec_text.partition("=")
-    return key in have and (not eq or have[key] == value)

@@ -55,15 +55,34 @@ class NameTable:
         nets = self.networks_of(asker)
         return not nets or bool(nets - self._internal)
 
+    @property
+    def version(self) -> int:
+        """Bumped by every change: answers cached against an older version are stale."""
+        return self._version
+
+    def _view(self, asker: str) -> dict[str, list[IPv4Address]]:
+        """name -> addresses on the asker's networks, rebuilt once per change, so a query costs
+        one dict lookup however many endpoints there are."""
+        cached = self._views.get(asker)
+        if cached is not None and cached[0] == self._version:
+            return cached[1]
+        with self._lock:
+            version = self._version
+            nets = {k[1] for k in self._entries if k[0] == asker}
+            view: dict[str, set[IPv4Address]] = {}
+            for e in self._entries.values():
+                if e.network_id in nets:
+                    for n in e.names:
+                        view.setdefault(n, set()).add(e.ip)
+            built = {n: sorted(ips) for n, ips in view.items()}
+            if nets:  # no entries for strangers: a view per unknown asker would only grow
+                self._views[asker] = (version, built)
+        return built
+
     def lookup(self, asker: str, name: str) -> list[IPv4Address] | None:
         """Addresses for `name` on the asker's networks; None when the name is unknown there."""
-        name = normalize(name)
-        with self._lock:
-            nets = {k[1] for k in self._entries if k[0] == asker}
-            found = [
-                e.ip for e in self._entries.values() if e.network_id in nets and name in e.names
-            ]
-        return sorted(set(found)) if found else None
+        found = self._view(asker).get(normalize(name))
+        return list(found) if found else None
 
     def reverse(self, asker: str, ip: IPv4Address) -> str | None:
         with self._lock:

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 ADDRESS = "127.0.0.11"
 TCP_IDLE = 5.0
+CACHED_ANSWERS = 256  # per container; cleared when full (a client asking many distinct names)
 
 
 @dataclass
@@ -40,6 +41,10 @@ class _Sandbox:
     udp: socket.socket
     tcp: socket.socket
     closers: list[Any] = field(default_factory=list)
+    # query (after its id) -> reply (after the id), valid for one name-table version: a
+    # repeated question costs a dict lookup instead of a parse
+    answers: dict[bytes, bytes] = field(default_factory=dict)
+    version: int = -1
 
 
 def _open_sockets(path: Path) -> tuple[socket.socket, socket.socket]:
@@ -198,20 +203,34 @@ class DnsServer:
         box.closers = [_Reader(loop, box.udp), server]
 
     def _readable(self, box: _Sandbox, proto: _Udp) -> None:
+        sock, table, answers = box.udp, self.table, box.answers
         for _ in range(64):
             try:
-                data, addr = box.udp.recvfrom(4096)
+                data, addr = sock.recvfrom(4096)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
                 log.debug("dns recv: %s", e)
                 return
-            quick = answer.fast(data, self.table, box.cid)
-            if quick is None:
-                proto.datagram_received(data, addr)
-                continue
+            if box.version != table.version:
+                answers.clear()
+                box.version = table.version
+            key = data[2:]
+            cached = answers.get(key)
+            if cached is not None:
+                reply = data[:2] + cached
+            else:
+                quick = answer.fast(data, table, box.cid)
+                if quick is None:
+                    proto.datagram_received(data, addr)
+                    continue
+                reply = quick
+                if quick[7] <= 1:  # one address at most: nothing to shuffle, so reusable
+                    if len(answers) >= CACHED_ANSWERS:
+                        answers.clear()
+                    answers[key] = quick[2:]
             try:
-                box.udp.sendto(quick, addr)
+                sock.sendto(reply, addr)
             except OSError as e:
                 log.debug("dns send: %s", e)
 

@@ -1,0 +1,229 @@
+"""A container's endpoints (N3, N5): one per network it is on (the default bridge or a
+user-defined one), eth0, eth1... in its namespace. One of them is the gateway endpoint: it
+carries the default route and the published ports. Docker (libnetwork's endpoint order) picks
+it among the non-internal networks by name, so connecting `aa` to a container on `bridge`
+moves both to `aa`, and disconnecting the gateway network hands them to the next one.
+
+Lifecycle of an endpoint: attach (address stored with the endpoint row in one transaction,
+then veth, DNAT elements if gateway, DNS names) -> move_gateway (connect/disconnect elsewhere)
+-> detach_live (idempotent, best effort)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Any
+
+from dockyard import errors
+from dockyard.network import ipam, netlink, ports, spec
+from dockyard.network.bridge import VETH_PREFIX, BridgeDriver
+from dockyard.network.dns.names import Entry
+from dockyard.network.firewall import nft, ruleset
+from dockyard.network.firewall.ruleset import Dnat, Peer
+from dockyard.network.records import EndpointRow, NetworkRow
+from dockyard.network.usernets import PREDEFINED, UserNetworks
+from dockyard.network.views import endpoint_settings
+from dockyard.rollback import Rollback
+from dockyard.state.containers import ContainerRecord
+
+log = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+SEEDED = "NetworksSeeded"  # record flag: the wanted set got its primary network once
+
+
+def endpoints_config(rec: ContainerRecord) -> Json:
+    """The container's wanted networks (create's NetworkingConfig, then connect and
+    disconnect), in attach order."""
+    cfg: Json = rec.doc.setdefault("NetworkingConfig", {}).get("EndpointsConfig") or {}
+    if "default" in cfg:
+        cfg["bridge"] = cfg.pop("default") or {}
+    rec.doc["NetworkingConfig"]["EndpointsConfig"] = cfg
+    return cfg
+
+
+def choose_gateway(networks: Iterable[tuple[str, bool]]) -> str | None:
+    """(name, internal) pairs -> the gateway network: internal ones never, then the lowest
+    name, as libnetwork orders a sandbox's endpoints. None: no way out."""
+    outside = sorted(name for name, internal in networks if not internal)
+    return outside[0] if outside else None
+
+
+def dnats(ep: EndpointRow) -> list[Dnat]:
+    ip = IPv4Address(ep.ip)
+    return [Dnat(ep.container_id, ports.Published(**p), ip) for p in ep.doc.get("ports") or []]
+
+
+def peer(ep: EndpointRow) -> Peer:
+    return Peer(ep.container_id, ep.veth, ep.mac)
+
+
+def bindings(ep: EndpointRow) -> list[ports.Binding]:
+    return [ports.Binding(p["proto"], p["container_port"], p["host_ip"], p["host_port"], p["host_port"])
+            for p in ep.doc.get("ports") or []]  # fmt: skip
+
+
+def internal(row: NetworkRow) -> bool:
+    return bool(row.doc.get("Internal"))
+
+
+class Endpoints(UserNetworks):
+    netns_root: Path
+
+    def wanted_networks(self, rec: ContainerRecord, mode: str) -> list[str]:
+        """The networks a bridge- or user-mode container is on, the default bridge first (as
+        dockerd attaches it), then its primary network, then the others. The primary one is
+        added once: after `network disconnect` it stays out, as in Docker."""
+        cfg = endpoints_config(rec)
+        if not rec.doc.get(SEEDED):
+            cfg.setdefault(mode, {})
+            rec.doc[SEEDED] = True
+        names = [n for n in cfg if n not in ("host", "none")]
+        return sorted(names, key=lambda n: (n != "bridge", n != mode))
+
+    def network_row(self, name: str) -> NetworkRow:
+        try:
+            return self._row(name)
+        except errors.NotFound:
+            raise errors.NotFound(f"network {name} not found") from None
+
+    def attach(self, rec: ContainerRecord, row: NetworkRow, path: Path, ifname: str,
+               published: list[ports.Published] | None, rb: Rollback) -> EndpointRow:  # fmt: skip
+        """One endpoint; `published` given: the gateway endpoint (default route, DNAT). The
+        address (--ip, else the one it had, else the first free) is stored in the same
+        transaction as the endpoint row; then the veth; names registered last."""
+        cfg = endpoints_config(rec).setdefault(row.name, {}) or {}
+        gateway = published is not None
+        with self.repo.db.tx() as c:
+            used = [IPv4Address(ip) for ip in self.repo.used_ips(c, row.id)]
+            ip = self._address(row, cfg, used)
+            mac = (rec.config.get("MacAddress") if gateway else "") or ipam.mac_for(ip)
+            ep = EndpointRow(
+                rec.id, row.id, secrets.token_hex(32), str(ip), mac,
+                VETH_PREFIX + secrets.token_hex(4)[:7],
+                {"netns": str(path), "ports": [p.__dict__ for p in published or []],
+                 "ifname": ifname, "gateway": gateway,
+                 "aliases": list(cfg.get("Aliases") or [])},
+            )  # fmt: skip
+            self.repo.insert_endpoint(c, ep)
+        rb.push(self.repo.delete_endpoint, rec.id, row.id)
+        if row.name != "bridge":
+            cfg["LastIPv4Address"] = str(ip)
+        drv = self.driver_of(row.id)
+        drv.attach(ep.veth, path, ip, mac, rec.id, dnats(ep), ifname=ifname,
+                   route=gateway and not internal(row))  # fmt: skip
+        rb.push(drv.detach, ep.veth, mac, rec.id, dnats(ep))
+        if row.name not in PREDEFINED:
+            self.register(rec, row, ep)
+            rb.push(self.names.remove, rec.id, row.id)
+        return ep
+
+    def _address(self, row: NetworkRow, cfg: Json, used: list[IPv4Address]) -> IPv4Address:
+        if row.name == "bridge":
+            info = self.driver.info
+            if info is None:
+                raise errors.Unavailable("the default bridge is not set up")
+            return ipam.allocate(info.subnet, [info.gateway, *used], "bridge")
+        want = (cfg.get("IPAMConfig") or {}).get("IPv4Address") or ""
+        if want and not row.doc.get("UserSubnet"):
+            raise errors.Forbidden(
+                "user specified IP address is supported only when connecting to networks with "
+                "user configured subnets"
+            )
+        last = cfg.get("LastIPv4Address") or ""
+        if not want and last:
+            try:
+                return spec.pick(row.doc, used, last, row.name)
+            except errors.DockyardError:
+                pass
+        return spec.pick(row.doc, used, want, row.name)
+
+    def register(self, rec: ContainerRecord, row: NetworkRow, ep: EndpointRow) -> None:
+        names = [f"{rec.name}.{row.name}", rec.name, rec.id[:12]]
+        names += list(ep.doc.get("aliases") or [])
+        if rec.config.get("Hostname"):
+            names.append(str(rec.config["Hostname"]))
+        uniq = tuple(dict.fromkeys(n.lower() for n in names if n))
+        self.names.add(Entry(rec.id, row.id, IPv4Address(ep.ip), uniq), internal(row))
+
+    def endpoint_doc(self, row: NetworkRow, ep: EndpointRow, rec: ContainerRecord) -> Json:
+        doc = endpoint_settings(row.id)
+        info = self.driver.info
+        if row.name == "bridge" and info is not None:
+            gateway, plen = str(info.gateway), info.subnet.prefixlen
+        else:
+            gateway, plen = row.doc["Gateway"], IPv4Network(row.doc["Subnet"]).prefixlen
+        doc.update(EndpointID=ep.endpoint_id, IPAddress=ep.ip, MacAddress=ep.mac,
+                   Gateway=gateway, IPPrefixLen=plen)  # fmt: skip
+        if row.name == "bridge":
+            return doc
+        cfg = endpoints_config(rec).get(row.name) or {}
+        doc.update(
+            IPAMConfig=cfg.get("IPAMConfig") or None,
+            Aliases=list(cfg.get("Aliases") or []) or None,
+            DNSNames=[rec.name, rec.id[:12], *(cfg.get("Aliases") or [])],
+        )
+        return doc
+
+    user_endpoint_doc = endpoint_doc
+
+    # ---- the gateway endpoint ----------------------------------------------------------------
+
+    def move_gateway(self, rec: ContainerRecord, published: list[ports.Published]) -> bool:
+        """After connect/disconnect: hand the default route and the DNAT elements to the
+        endpoint Docker would pick now. True when something moved."""
+        eps = {ep.network_id: ep for ep in self.repo.endpoints_of(rec.id)}
+        rows = {nid: self.repo.by_id(nid) for nid in eps}
+        named = {r.name: nid for nid, r in rows.items() if r is not None}
+        want = choose_gateway((r.name, internal(r)) for r in rows.values() if r is not None)
+        current = next((ep for ep in eps.values() if ep.doc.get("gateway")), None)
+        target = eps[named[want]] if want is not None else None
+        if current is target:
+            return False
+        with Rollback() as rb:
+            if current is not None:
+                self._gateway_off(current, rb)
+            if target is not None:
+                self._gateway_on(target, published, rb)
+            elif current is not None:  # only internal networks left: no way out
+                netlink.default_route(Path(current.doc["netns"]), None)
+            rb.commit()
+        return True
+
+    def _gateway_off(self, ep: EndpointRow, rb: Rollback) -> None:
+        drv = self.driver_of(ep.network_id)
+        self._dnat(drv, ruleset.delete, dnats(ep))
+        rb.push(self._dnat, drv, ruleset.add, dnats(ep))
+        doc = {**ep.doc, "gateway": False, "ports": []}
+        self.repo.update_endpoint_doc(ep.container_id, ep.network_id, doc)
+        rb.push(self.repo.update_endpoint_doc, ep.container_id, ep.network_id, ep.doc)
+
+    def _gateway_on(self, ep: EndpointRow, published: list[ports.Published],
+                    rb: Rollback) -> None:  # fmt: skip
+        drv = self.driver_of(ep.network_id)
+        doc = {**ep.doc, "gateway": True, "ports": [p.__dict__ for p in published]}
+        moved = EndpointRow(ep.container_id, ep.network_id, ep.endpoint_id, ep.ip, ep.mac,
+                            ep.veth, doc)  # fmt: skip
+        self._dnat(drv, ruleset.add, dnats(moved))
+        rb.push(self._dnat, drv, ruleset.delete, dnats(moved))
+        self.repo.update_endpoint_doc(ep.container_id, ep.network_id, doc)
+        rb.push(self.repo.update_endpoint_doc, ep.container_id, ep.network_id, ep.doc)
+        info = drv.info
+        if info is not None and not drv.internal:
+            netlink.default_route(Path(ep.doc["netns"]), info.gateway, ep.doc.get("ifname", ""))
+
+    @staticmethod
+    def _dnat(drv: BridgeDriver, verb: Any, elements: list[Dnat]) -> None:
+        if drv.firewall and elements:
+            nft.apply(verb(drv.table, elements))
+
+    def detach_live(self, ep: EndpointRow) -> None:
+        """The endpoint alone (disconnect, stop): the namespace and other endpoints stay."""
+        drv = self.driver_of(ep.network_id)
+        problems = drv.detach(ep.veth, ep.mac, ep.container_id, dnats(ep))
+        self.repo.delete_endpoint(ep.container_id, ep.network_id)
+        for p in problems:
+            log.warning("teardown of %s: %s", ep.container_id[:12], p)

@@ -1,0 +1,94 @@
+"""The network side of a daemon (re)start (N1, N5): the predefined rows, every bridge and its
+tables with the DNAT elements of endpoints that may still be live, their host ports held
+again; then, once containers are restored, endpoints, veths and namespaces of containers that
+are gone removed, and the names and DNS sockets of running ones served again.
+
+Lifecycle: start() before containers are restored, reconcile() after, close() at shutdown."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from ipaddress import IPv4Network
+from pathlib import Path
+
+from dockyard import errors
+from dockyard.network import netns
+from dockyard.network.attachments import Attachments
+from dockyard.network.endpoints import bindings, dnats, peer
+from dockyard.network.ports import PortReservations
+from dockyard.network.records import EndpointRow
+
+log = logging.getLogger(__name__)
+
+
+class Recovery(Attachments):
+    ports: PortReservations
+
+    def start(self) -> None:
+        """Predefined rows, the bridge and its table (with the DNAT elements of endpoints that
+        may still be live), and their host ports held again."""
+        row = self.repo.by_name("bridge")
+        stored = IPv4Network(row.doc["Subnet"]) if row and row.doc.get("Subnet") else None
+        eps = self.repo.endpoints(row.id) if row else []
+        info = self.driver.ensure(
+            stored, [d for ep in eps for d in dnats(ep)], [peer(ep) for ep in eps]
+        )
+        self.repo.ensure("bridge", "bridge", self.now(), {
+            "Subnet": str(info.subnet), "Gateway": str(info.gateway), "Device": info.device})  # fmt: skip
+        self.repo.ensure("host", "host", self.now(), {})
+        self.repo.ensure("none", "null", self.now(), {})
+        self.start_user_networks(dnats, peer)
+        for ep in self.repo.endpoints():  # the gateway endpoints carry the ports
+            if not ep.doc.get("ports"):
+                continue
+            try:
+                self.ports.reserve(ep.container_id, bindings(ep), None)
+            except errors.DockyardError as e:
+                log.warning("could not hold the ports of %s again: %s", ep.container_id[:12], e)
+
+    def reconcile(self, running_ids: Callable[[], set[str]]) -> None:
+        """After containers were restored: drop endpoints, veths and netns mounts whose owner
+        is not running (a daemon crash leaves them)."""
+        running = running_ids()
+        for ep in self.repo.endpoints():
+            if ep.container_id not in running:
+                log.info("removing stale endpoint of %s", ep.container_id[:12])
+                self._detach(ep)
+        live = {ep.veth for ep in self.repo.endpoints()}
+        for drv in [self.driver, *self.user_drivers.values()]:
+            for veth in drv.leftover_veths(live):
+                log.info("removing stale veth %s", veth)
+                drv.forget_veth(veth)
+        self.driver.reconcile_host_rules()
+        self._restore_dns(running)
+        if self.netns_root.is_dir():
+            short = {cid[:12] for cid in running}
+            for path in self.netns_root.iterdir():
+                if path.name not in short:
+                    netns.remove(path)
+
+    def _restore_dns(self, running: set[str]) -> None:
+        """Names and DNS sockets of running containers on user networks, after a restart."""
+        for cid in running:
+            eps = [ep for ep in self.repo.endpoints_of(cid) if ep.network_id in self.user_drivers]
+            if not eps:
+                continue
+            try:
+                rec = self.lookup(cid)
+                for ep in eps:
+                    row = self.repo.by_id(ep.network_id)
+                    if row is not None:
+                        self.register(rec, row, ep)
+                self.serve_dns(rec, Path(eps[0].doc.get("netns") or ""))
+            except Exception as e:  # noqa: BLE001 - one container must not stop the daemon
+                log.warning("dns for %s: %s", cid[:12], e)
+
+    def close(self) -> None:
+        self.dns.close()
+        self.driver.close()
+
+    def _detach(self, ep: EndpointRow) -> None:
+        self.detach_live(ep)
+        self.ports.release(ep.container_id)
+        netns.remove(Path(ep.doc.get("netns") or self.netns_root / ep.container_id[:12]))
