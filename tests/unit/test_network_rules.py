@@ -52,7 +52,7 @@ def test_link_env_and_hosts() -> None:
 
 
 def test_link_env_port_ranges() -> None:
-    """N2, D-net-8: dockerd 20.10's variables, in its order (checked against a real one in
+    """N2, D-net-10: dockerd 20.10's variables, in its order (checked against a real one in
     test_network_coexist.py): runs of 3+ ports by number get _START/_END first, then four per
     port; a name set twice keeps its first place; aliases keep dots, dashes become _."""
     ip = "10.0.0.5"

@@ -52,7 +52,7 @@ def _run_end(ports: list[tuple[int, str]], i: int) -> int:
 def env(
     link: Link, parent: str, ip: str, exposed: dict[str, object] | None, child_env: list[str]
 ) -> list[str]:
-    """dockerd 20.10's variables (D-net-8): the lowest port as ALIAS_PORT; for each run of
+    """dockerd 20.10's variables (D-net-10): the lowest port as ALIAS_PORT; for each run of
     three or more consecutive ports its _START/_ADDR/_PROTO/_PORT_START/_END/_PORT_END (the
     end's protocol in the _END names); then four variables per port; the name; the target's
     env. A name set twice keeps its first place, as Docker merges the environment."""
