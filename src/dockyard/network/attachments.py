@@ -14,7 +14,14 @@ from typing import Any
 from dockyard import errors
 from dockyard.network import netlink, ports, resolv
 from dockyard.network.dns import upstream
-from dockyard.network.endpoints import Endpoints, choose_gateway, endpoints_config, internal
+from dockyard.network.endpoints import (
+    IF_INDEX,
+    Endpoints,
+    choose_gateway,
+    endpoints_config,
+    internal,
+    next_ifname,
+)
 from dockyard.network.records import NetworkRow
 from dockyard.network.usernets import PREDEFINED
 from dockyard.network.views import endpoint_settings, network_settings
@@ -43,6 +50,33 @@ def published_of(rec: ContainerRecord) -> list[ports.Published]:
     return [ports.Published(**p) for p in rec.doc.get("PublishedPorts") or []]
 
 
+def hosts_names(rec: ContainerRecord) -> str:
+    """The names of the container's own /etc/hosts lines: "fqdn hostname", or the hostname."""
+    host = str(rec.config.get("Hostname") or rec.id[:12])
+    domain = str(rec.config.get("Domainname") or "")
+    return f"{host}.{domain} {host}" if domain else host
+
+
+def _edit_hosts(rec: ContainerRecord, add: str | None) -> None:
+    """libnetwork's updateHostsFile / deleteHostsEntries on a running container: a connect
+    appends "IP<TAB>names"; a disconnect (add None) drops every line ending in the names --
+    dockerd 20.10 matches by suffix, so all of the container's own lines go (checked against
+    it: tests/compat/test_network_options_compat.py). Edited in place: it is bind-mounted."""
+    target = rec.doc.get("HostsPath") or ""
+    if not target or not Path(target).is_file():
+        return
+    names = hosts_names(rec)
+    with open(target, "r+") as f:
+        lines = f.read().splitlines(keepends=True)
+        if add is None:
+            lines = [ln for ln in lines if not ln.rstrip("\n").endswith("\t" + names)]
+        else:
+            lines.append(f"{add}\t{names}\n")
+        f.seek(0)
+        f.write("".join(lines))
+        f.truncate()
+
+
 class Attachments(Endpoints):
     lookup: Callable[[str], ContainerRecord]
     save: Callable[[ContainerRecord], None] | None
@@ -59,9 +93,11 @@ class Attachments(Endpoints):
         gateway = choose_gateway((r.name, internal(r)) for r in rows)
         nets: Json = {}
         address: str | None = None
-        for index, row in enumerate(rows):
+        rec.doc[IF_INDEX] = {}  # a new sandbox: interface numbers start again
+        for row in rows:
             is_gw = row.name == gateway
-            ep = self.attach(rec, row, path, f"eth{index}", published if is_gw else None, rb)
+            ifname = next_ifname(rec, row)
+            ep = self.attach(rec, row, path, ifname, published if is_gw else None, rb)
             nets[row.name] = self.endpoint_doc(row, ep, rec)
             if is_gw or address is None:
                 address = ep.ip
@@ -148,16 +184,16 @@ class Attachments(Endpoints):
     def _connect_live(self, rec: ContainerRecord, row: NetworkRow) -> None:
         path = Path((rec.doc.get("NetworkSettings") or {}).get("SandboxKey") or
                     self.netns_root / rec.id[:12])  # fmt: skip
-        used = {str(ep.doc.get("ifname") or "eth0") for ep in self.repo.endpoints_of(rec.id)}
-        index = next(i for i in range(64) if f"eth{i}" not in used)
+        used = [str(ep.doc.get("ifname") or "eth0") for ep in self.repo.endpoints_of(rec.id)]
         with Rollback() as rb:
-            ep = self.attach(rec, row, path, f"eth{index}", None, rb)
+            ep = self.attach(rec, row, path, next_ifname(rec, row, used), None, rb)
             if row.name not in PREDEFINED and not self.dns.serving(rec.id):
                 self.serve_dns(rec, path)
                 rb.push(self.dns.stop, rec.id)
                 self._point_resolv_at_dns(rec)
             self.move_gateway(rec, published_of(rec))
             rb.commit()
+        _edit_hosts(rec, ep.ip)
         ep = self.repo.endpoint(rec.id, row.id) or ep  # the gateway move rewrote its doc
         nets = rec.doc.setdefault("NetworkSettings", {}).setdefault("Networks", {})
         nets[row.name] = self.endpoint_doc(row, ep, rec)
@@ -217,6 +253,8 @@ class Attachments(Endpoints):
             self.names.remove(rec.id, row.id)
             if ep.doc.get("gateway"):
                 self.move_gateway(rec, published_of(rec))
+            if _running(rec):
+                _edit_hosts(rec, None)
         endpoints_config(rec).pop(row.name, None)
         (rec.doc.get("NetworkSettings") or {}).get("Networks", {}).pop(row.name, None)
         if _running(rec):

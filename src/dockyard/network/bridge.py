@@ -23,6 +23,7 @@ from dockyard import errors
 from dockyard.network import ipam, netlink
 from dockyard.network.firewall import forward, nft, ruleset
 from dockyard.network.firewall.ruleset import BridgeRules, Dnat, Peer
+from dockyard.network.spec import BridgeOptions
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,10 @@ class BridgeDriver:
         pools: tuple[ipam.Pool, ...],
         firewall: bool = True,
         internal: bool = False,
+        options: BridgeOptions | None = None,
     ) -> None:
         self.device = device
+        self.options = options or BridgeOptions()
         self.bip = bip
         self.pools = pools
         self.firewall = firewall
@@ -83,19 +86,17 @@ class BridgeDriver:
                 else:
                     subnet = ipam.choose_subnet(self.pools, taken)
                 gw = IPv4Interface(f"{ipam.gateway_of(subnet)}/{subnet.prefixlen}")
-            netlink.create_bridge(self.device, gw, self.alias)
+            netlink.create_bridge(self.device, gw, self.alias, self.options.mtu)
             info = BridgeInfo(self.device, gw.network, gw.ip, True)
         netlink.sysctl("net.ipv4.ip_forward", "1")  # dockerd's --ip-forward, on either way
         if self.firewall:
             # DNAT of 127.0.0.1 towards the bridge: loopback sources must be routable there.
             netlink.sysctl(f"net.ipv4.conf.{self.device}.route_localnet", "1")
             live = [p for p in peers if netlink.link_exists(p.veth)]
-            nft.apply(
-                ruleset.table(
-                    BridgeRules(self.table, self.device, info.subnet, self.internal), dnats
-                )
-                + ruleset.peers_table(self.table, live)
-            )
+            opts = self.options
+            rules = BridgeRules(self.table, self.device, info.subnet, self.internal,
+                                masquerade=opts.masquerade, icc=opts.icc)  # fmt: skip
+            nft.apply(ruleset.table(rules, dnats) + ruleset.peers_table(self.table, live, opts.icc))
             forward.ensure(self.device, self.internal)
         self.info = info
         return info
@@ -106,11 +107,13 @@ class BridgeDriver:
         first network of a container (route=True) gives it the default route."""
         info = self._info()
         netlink.add_veth(veth, self.device, netns_path, ipam.interface(ip, info.subnet),
-                         info.gateway if route else None, mac, ifname=ifname)  # fmt: skip
+                         info.gateway if route else None, mac, mtu=self.options.mtu,
+                         ifname=ifname)  # fmt: skip
         if self.firewall:
             try:
                 nft.apply(ruleset.add(self.table, dnats)
-                          + ruleset.add_peer(self.table, Peer(owner, veth, mac)))  # fmt: skip
+                          + ruleset.add_peer(self.table, Peer(owner, veth, mac),
+                                             self.options.icc))  # fmt: skip
             except errors.DockyardError:
                 netlink.delete_link(veth)
                 raise

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 SEEDED = "NetworksSeeded"  # record flag: the wanted set got its primary network once
+IF_INDEX = "NextIfIndex"  # record: per interface prefix, the next number to hand out
 
 
 def endpoints_config(rec: ContainerRecord) -> Json:
@@ -68,6 +69,29 @@ def bindings(ep: EndpointRow) -> list[ports.Binding]:
 
 def internal(row: NetworkRow) -> bool:
     return bool(row.doc.get("Internal"))
+
+
+def options(row: NetworkRow) -> spec.BridgeOptions:
+    return spec.BridgeOptions.of(row.doc.get("Options") or {})
+
+
+def next_ifname(rec: ContainerRecord, row: NetworkRow, used: Iterable[str] = ()) -> str:
+    """`<prefix><n>` with one counter per prefix (container_iface_prefix, else eth) that only
+    counts up while the container runs, as libnetwork's sandbox does: after disconnecting
+    eth1 the next network gets eth2. The counters restart with each start. `used` seeds them
+    for a container started before they were kept."""
+    prefix = options(row).iface_prefix
+    counters = rec.doc.get(IF_INDEX)
+    if counters is None:
+        counters = {}
+        for name in used:
+            base = name.rstrip("0123456789")
+            if name[len(base) :]:
+                counters[base] = max(counters.get(base, 0), int(name[len(base) :]) + 1)
+        rec.doc[IF_INDEX] = counters
+    n = int(counters.get(prefix, 0))
+    counters[prefix] = n + 1
+    return f"{prefix}{n}"
 
 
 class Endpoints(UserNetworks):
@@ -113,13 +137,26 @@ class Endpoints(UserNetworks):
         if row.name != "bridge":
             cfg["LastIPv4Address"] = str(ip)
         drv = self.driver_of(row.id)
-        drv.attach(ep.veth, path, ip, mac, rec.id, dnats(ep), ifname=ifname,
-                   route=gateway and not internal(row))  # fmt: skip
+        try:
+            drv.attach(ep.veth, path, ip, mac, rec.id, dnats(ep), ifname=ifname,
+                       route=gateway and not internal(row))  # fmt: skip
+        except netlink.MtuRefused as e:
+            raise errors.System(
+                f"failed to create endpoint {rec.name} on network {row.name}: {e.message}"
+            ) from None
         rb.push(drv.detach, ep.veth, mac, rec.id, dnats(ep))
         if row.name not in PREDEFINED:
             self.register(rec, row, ep)
             rb.push(self.names.remove, rec.id, row.id)
         return ep
+
+    def binding_ip(self, rec: ContainerRecord, mode: str) -> str:
+        """The address `-p PORT:PORT` without one binds: the gateway network's
+        host_binding_ipv4 option, else every address ("")."""
+        rows = [self.network_row(n) for n in self.wanted_networks(rec, mode)]
+        gateway = choose_gateway((r.name, internal(r)) for r in rows)
+        row = next((r for r in rows if r.name == gateway), None)
+        return options(row).host_ip if row is not None else ""
 
     def _address(self, row: NetworkRow, cfg: Json, used: list[IPv4Address]) -> IPv4Address:
         if row.name == "bridge":

@@ -13,6 +13,7 @@ from typing import Any
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from dockyard import errors
 from dockyard.network import netns
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,14 @@ logging.getLogger("pyroute2").setLevel(logging.WARNING)
 
 _ENODEV = 19
 _ESRCH = 3
+_EINVAL = 22
+# What the kernel accepts for a veth or bridge (ETH_MIN_MTU, ETH_MAX_MTU).
+MTU_RANGE = range(68, 65536)
+
+
+class MtuRefused(errors.System):
+    """The kernel refused a network's MTU for a new veth (dockerd's wording; the endpoint
+    layer adds which container and network)."""
 
 
 def sysctl(key: str, value: str) -> None:
@@ -72,11 +81,14 @@ def link_alias(name: str) -> str:
         return str(ip.get_links(idx)[0].get_attr("IFLA_IFALIAS") or "")
 
 
-def create_bridge(name: str, gateway: IPv4Interface, alias: str) -> None:
-    """A new bridge with the gateway address, up; the alias marks it as ours for reconcile."""
+def create_bridge(name: str, gateway: IPv4Interface, alias: str, mtu: int | None = None) -> None:
+    """A new bridge with the gateway address, up; the alias marks it as ours for reconcile.
+    An MTU the kernel would refuse is left out: dockerd accepts it at network create and only
+    the container's veth fails."""
     t0 = time.monotonic()
+    extra = {"mtu": mtu} if mtu is not None and mtu in MTU_RANGE else {}
     with IPRoute() as ip:
-        ip.link("add", ifname=name, kind="bridge")
+        ip.link("add", ifname=name, kind="bridge", **extra)
         idx = _index(ip, name)
         assert idx is not None
         ip.link("set", index=idx, ifalias=alias)
@@ -109,13 +121,15 @@ def add_veth(
     address: IPv4Interface,
     gateway: IPv4Address | None,
     mac: str,
-    mtu: int = 1500,
+    mtu: int | None = None,
     ifname: str = "eth0",
 ) -> None:
     """A veth pair: `host_name` enslaved to the bridge, the peer moved into the namespace as
     `ifname` (eth0, eth1... for further networks) with the address, MAC and, when a gateway is
-    given, the default route via it; lo up too."""
+    given, the default route via it; lo up too. `mtu` None: the kernel's default (1500); one
+    the kernel refuses raises MtuRefused and leaves no link."""
     t0 = time.monotonic()
+    sized = {} if mtu is None else {"mtu": mtu}
     with IPRoute() as ip:
         br_idx = _index(ip, bridge)
         if br_idx is None:
@@ -124,8 +138,14 @@ def add_veth(
         # rename (each would cost a round trip and a link flap).
         fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            ip.link("add", ifname=host_name, kind="veth", mtu=mtu, master=br_idx,
-                    peer={"ifname": ifname, "mtu": mtu, "address": mac, "net_ns_fd": fd})  # fmt: skip
+            ip.link("add", ifname=host_name, kind="veth", master=br_idx, **sized,
+                    peer={"ifname": ifname, "address": mac, "net_ns_fd": fd, **sized})  # fmt: skip
+        except NetlinkError as e:
+            if e.code == _EINVAL and mtu is not None and mtu not in MTU_RANGE:
+                raise MtuRefused(
+                    f"failed to set MTU on host interface {host_name}: invalid argument"
+                ) from None
+            raise
         finally:
             os.close(fd)
         try:

@@ -15,12 +15,13 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from dockyard import errors
 from dockyard.network import links, netlink, netns, ports, resolv
-from dockyard.network.attachments import no_lock
+from dockyard.network.attachments import hosts_names, no_lock
 from dockyard.network.bridge import BridgeDriver
 from dockyard.network.dns.names import NameTable
 from dockyard.network.dns.server import DnsServer
@@ -164,7 +165,7 @@ class Networks(NetworkQueries, Recovery):
         path = self.netns_root / rec.id[:12]
         link_hosts, link_env = self._links(rec) if mode == "bridge" else ([], [])
         with Rollback() as rb:
-            published = self._reserve_ports(rec, rb)
+            published = self._reserve_ports(rec, mode, rb)
             netns.create(path)
             rb.push(netns.remove, path)
             nets, address, has_gateway = self.attach_all(rec, mode, path, published, rb)
@@ -177,21 +178,28 @@ class Networks(NetworkQueries, Recovery):
             rb.commit()
         embedded = mode not in PREDEFINED or any(n not in PREDEFINED for n in nets)
         make = resolv.embedded if embedded else resolv.build
+        # One own line per endpoint, in join order, as libnetwork appends one per join.
+        names = hosts_names(rec)
+        own = [f"{names}:{n['IPAddress']}" for n in nets.values() if n.get("IPAddress")]
         return NetworkPlan(
             str(path),
-            address=address,
-            extra_hosts=self._hosts(extra) + link_hosts,
+            address=None if own else address,
+            extra_hosts=self._hosts(extra) + link_hosts + own,
             resolv_conf=make(
                 hc.get("Dns") or [], hc.get("DnsSearch") or [], hc.get("DnsOptions") or []
             ),
             env=link_env,
         )
 
-    def _reserve_ports(self, rec: ContainerRecord, rb: Rollback) -> list[ports.Published]:
+    def _reserve_ports(
+        self, rec: ContainerRecord, mode: str, rb: Rollback
+    ) -> list[ports.Published]:
         hc = rec.host_config
         wanted = ports.requested(
             hc.get("PortBindings"), rec.config.get("ExposedPorts"), bool(hc.get("PublishAllPorts"))
         )
+        if wanted and (default_ip := self.binding_ip(rec, mode)):
+            wanted = [b if b.host_ip else replace(b, host_ip=default_ip) for b in wanted]
         try:
             published = self.ports.reserve(rec.id, wanted, rec.doc.get("LastPorts"))
         except errors.DockyardError as e:

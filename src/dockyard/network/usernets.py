@@ -75,7 +75,8 @@ class UserNetworks:
         doc = row.doc
         gw = IPv4Interface(f"{doc['Gateway']}/{IPv4Network(doc['Subnet']).prefixlen}")
         return BridgeDriver(doc["Device"], gw, (), firewall=self.driver.firewall,
-                            internal=bool(doc.get("Internal")))  # fmt: skip
+                            internal=bool(doc.get("Internal")),
+                            options=spec.BridgeOptions.of(doc.get("Options") or {}))  # fmt: skip
 
     def start_user_networks(self, dnats: Callable[[EndpointRow], list[Any]],
                             peer: Callable[[EndpointRow], Any]) -> None:  # fmt: skip

@@ -35,6 +35,8 @@ class BridgeRules:
     bridge: str
     subnet: IPv4Network
     internal: bool = False  # --internal: nothing in or out but the subnet itself
+    masquerade: bool = True  # enable_ip_masquerade=false: outbound leaves with its own source
+    icc: bool = True  # enable_icc=false: no routed path between containers either
 
 
 @dataclass(frozen=True)
@@ -93,13 +95,20 @@ def table(r: BridgeRules, dnats: Iterable[Dnat] = ()) -> str:
         "  }\n"
         "  chain postrouting {\n"
         "    type nat hook postrouting priority srcnat; policy accept;\n"
-        + ("" if r.internal else f'    ip saddr {net} oifname != "{br}" masquerade {own}\n')
+        + (
+            ""
+            if r.internal or not r.masquerade
+            else f'    ip saddr {net} oifname != "{br}" masquerade {own}\n'
+        )
         + f'    oifname "{br}" fib saddr type local masquerade {own}\n'
         + f'    oifname "{br}" ip saddr {net} ct status dnat masquerade {own}\n'
         + "  }\n"
         "  chain forward {\n"
         "    type filter hook forward priority filter; policy accept;\n"
         + (f'    iifname "{br}" oifname != "{br}" drop {own}\n' if r.internal else "")
+        # icc=false: a container routing to another through the gateway is dropped too (the
+        # netdev chains stop the direct path); published ports reached by hairpin stay open.
+        + ("" if r.icc else f'    iifname "{br}" oifname "{br}" ct status & dnat == 0 drop {own}\n')
         + f'    iifname "{br}" accept {own}\n'
         f'    oifname "{br}" ct state established,related accept {own}\n'
         f'    oifname "{br}" ct status dnat accept {own}\n'
@@ -110,7 +119,7 @@ def table(r: BridgeRules, dnats: Iterable[Dnat] = ()) -> str:
     return text + add(r.table, dnats)
 
 
-def peers_table(table_name: str, peers: Iterable[Peer] = ()) -> str:
+def peers_table(table_name: str, peers: Iterable[Peer] = (), icc: bool = True) -> str:
     return (
         f"add table netdev {table_name}\n"
         f"delete table netdev {table_name}\n"
@@ -118,17 +127,20 @@ def peers_table(table_name: str, peers: Iterable[Peer] = ()) -> str:
         "  map peers {\n"
         "    type ether_addr : iface_index\n"
         "  }\n"
-        "}\n" + "".join(add_peer(table_name, p) for p in peers)
+        "}\n" + "".join(add_peer(table_name, p, icc) for p in peers)
     )
 
 
-def add_peer(table_name: str, p: Peer) -> str:
+def add_peer(table_name: str, p: Peer, icc: bool = True) -> str:
+    """The veth's ingress chain. enable_icc=false: IPv4 for another container's MAC is dropped
+    instead of forwarded; frames for the bridge's MAC (the gateway, the outside, published
+    ports by hairpin) and ARP still pass, so only container-to-container traffic stops."""
     own = tag(p.owner[:12])
+    verdict = "fwd to ether daddr map @peers" if icc else "ether daddr @peers drop"
     return (
         f"add chain netdev {table_name} in-{p.veth} {{ type filter hook ingress device "
         f'"{p.veth}" priority 0; policy accept; }}\n'
-        f"add rule netdev {table_name} in-{p.veth} ether type ip "
-        f"fwd to ether daddr map @peers {own}\n"
+        f"add rule netdev {table_name} in-{p.veth} ether type ip {verdict} {own}\n"
         f'add element netdev {table_name} peers {{ {p.mac} {own} : "{p.veth}" }}\n'
     )
 
