@@ -3,8 +3,11 @@ routes, and sysctls (plain writes under /proc/sys)."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import socket
+import struct
 import time
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
@@ -199,12 +202,19 @@ def default_route(netns_path: Path, gateway: IPv4Address | None, ifname: str = "
     netns.run_inside(netns_path, inside)
 
 
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+
+
 def loopback_up(netns_path: Path) -> None:
+    """`lo` up in a new namespace: two ioctls on a datagram socket opened inside it, which costs
+    microseconds where a netlink session costs milliseconds on every container start."""
+
     def inside() -> None:
-        with IPRoute() as ns:
-            lo = _index(ns, "lo")
-            if lo is not None:
-                ns.link("set", index=lo, state="up")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            req = struct.pack("16sH14x", b"lo", 0)
+            flags = struct.unpack("16sH14x", fcntl.ioctl(sock, _SIOCGIFFLAGS, req))[1]
+            if not flags & _IFF_UP:
+                fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
 
     netns.run_inside(netns_path, inside)
 

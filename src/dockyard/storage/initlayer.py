@@ -29,29 +29,29 @@ INIT_ENTRIES: dict[str, str] = {
 }
 
 
-def _mkdirs(root: Path, rel: str) -> None:
-    path = root
-    for comp in rel.strip("/").split("/"):
-        if not comp:
-            continue
-        path = path / comp
-        if not path.is_dir() or path.is_symlink():
-            path.mkdir(mode=0o755)
-            os.chown(path, 0, 0)
-            path.chmod(0o755)
+def _ensure_dir(path: str) -> None:
+    """A root-owned 0755 directory at `path` (a non-directory there is replaced by the caller's
+    layer order: the init layer starts empty)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        return
+    os.mkdir(path, 0o755)
+    os.chown(path, 0, 0)
+    os.chmod(path, 0o755)  # mkdir's mode passed through the daemon's umask
 
 
 def populate(diff: Path) -> None:
-    """Write the init entries into an empty diff/ dir, owned by root."""
+    """Write the init entries into an empty diff/ dir, owned by root. Plain os calls on string
+    paths: this runs on every container create, where pathlib's overhead showed."""
+    root = os.fspath(diff)
     for rel, kind in INIT_ENTRIES.items():
-        target = diff / rel.lstrip("/")
-        parent = os.path.dirname(rel)
-        if parent != "/":
-            _mkdirs(diff, parent)
+        parts = rel.strip("/").split("/")
+        for i in range(1, len(parts)):
+            _ensure_dir(os.path.join(root, *parts[:i]))
+        target = os.path.join(root, *parts)
         if os.path.lexists(target):
             continue
         if kind == DIR:
-            _mkdirs(diff, rel)
+            _ensure_dir(target)
         elif kind == FILE:
             fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755)
             try:

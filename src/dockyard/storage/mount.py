@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import logging
 import os
 import subprocess
@@ -132,8 +133,37 @@ def mount_points() -> list[str]:
     return points
 
 
+_AT_FDCWD = -100
+_AT_SYMLINK_NOFOLLOW = 0x100
+_STATX_BASIC_STATS = 0x7FF
+_STATX_ATTR_MOUNT_ROOT = 0x2000
+_STATX_SIZE = 256  # struct statx; stx_attributes at offset 8, stx_attributes_mask at 56
+_statx = getattr(_libc, "statx", None)
+
+
+def _mount_root(path: str) -> bool | None:
+    """statx's STATX_ATTR_MOUNT_ROOT (Linux 5.8+): is `path` the root of a mount? None when the
+    kernel or libc cannot tell, or the path does not exist."""
+    if _statx is None:
+        return None
+    buf = ctypes.create_string_buffer(_STATX_SIZE)
+    flags = _AT_SYMLINK_NOFOLLOW
+    if _statx(_AT_FDCWD, os.fsencode(path), flags, _STATX_BASIC_STATS, buf) != 0:
+        return False if ctypes.get_errno() == errno.ENOENT else None
+    attributes = int.from_bytes(buf.raw[8:16], "little")
+    mask = int.from_bytes(buf.raw[56:64], "little")
+    if not mask & _STATX_ATTR_MOUNT_ROOT:
+        return None
+    return bool(attributes & _STATX_ATTR_MOUNT_ROOT)
+
+
 def is_mounted(path: str | os.PathLike[str]) -> bool:
+    """Is something mounted at `path`? One statx call; mountinfo is read only on kernels that
+    cannot say (its size grows with every running container)."""
     target = os.path.abspath(os.fspath(path))
+    root = _mount_root(target)
+    if root is not None:
+        return root
     return target in mount_points()
 
 
