@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dockyard import errors
+from dockyard.runtime import seccomp
 from dockyard.runtime.capabilities import ALL_CAPS, caps_from_mask, effective_caps
 from dockyard.runtime.users import resolve_user
 
@@ -319,6 +320,9 @@ def build_spec(
         "maskedPaths": [] if privileged else list(MASKED_PATHS),
         "readonlyPaths": [] if privileged else list(READONLY_PATHS),
     }
+    filter_ = seccomp.for_container(hc.get("SecurityOpt"), privileged, caps)
+    if filter_ is not None:
+        linux["seccomp"] = filter_
     spec: Json = {
         "ociVersion": OCI_VERSION,
         "process": process,

@@ -159,7 +159,7 @@ class System:
             "ContainerdCommit": {"ID": ""},
             "RuncCommit": {"ID": self._runc()},
             "InitCommit": {"ID": ""},
-            "SecurityOptions": [],
+            "SecurityOptions": ["name=seccomp,profile=builtin"],
             "Warnings": None,
         }
 

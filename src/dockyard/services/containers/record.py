@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from dockyard import errors
-from dockyard.runtime import logopts
+from dockyard.runtime import logopts, seccomp
 
 MIN_MEMORY = 6 * 1024 * 1024
 
@@ -107,6 +107,7 @@ def command_of(cfg: dict[str, Any]) -> list[str]:
 
 def validate_host_config(hc: dict[str, Any]) -> None:
     logopts.parse(hc.get("LogConfig"))  # json-file's max-size/max-file, Docker's wording
+    seccomp.validate(hc.get("SecurityOpt"))
     rp = hc.get("RestartPolicy") or {}
     name = rp.get("Name") or ""
     if name not in _RESTART_POLICIES:
