@@ -19,6 +19,7 @@ from dockyard.api.codec import (
     read_json_object,
 )
 from dockyard.api.engine import engine
+from dockyard.api.inline import InlineCall
 from dockyard.api.session import serve_session
 from dockyard.api.stream import (
     MULTIPLEXED,
@@ -50,15 +51,23 @@ async def create(request: web.Request) -> web.StreamResponse:
     return json_response(result, status=201)
 
 
+# `ps` without sizes or filters: on the loop while it stays sub-millisecond (api/inline.py)
+_PLAIN_LIST = InlineCall()
+
+
 async def list_(request: web.Request) -> web.StreamResponse:
     q = request.query
-    result = await asyncio.to_thread(
-        engine(request).containers.list,
+    args = (
         query_bool(q, "all"),
         query_int(q, "limit", -1),
         query_bool(q, "size"),
         decode_filters(q.get("filters")),
     )
+    containers = engine(request).containers
+    if args[2] or args[3]:  # sizes walk directories; filters may resolve images
+        result = await asyncio.to_thread(containers.list, *args)
+    else:
+        result = await _PLAIN_LIST.run(containers.list, *args)
     return json_response(result)
 
 

@@ -1,4 +1,5 @@
-"""The one place that turns exceptions into HTTP answers: `{"message": ...}` with the status the
+"""The one place that turns exceptions into HTTP answers (applied to every handler by
+api/router.py: guarded): `{"message": ...}` with the status the
 error class carries, Docker's "page not found" for unknown routes, 500 for anything unexpected."""
 
 from __future__ import annotations
@@ -6,7 +7,6 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from dockyard.api.codec import json_response
 from dockyard.errors import DockyardError
@@ -31,25 +31,6 @@ def response_for(exc: BaseException) -> web.StreamResponse:
         return error_response(exc.status, exc.text or exc.reason)
     log.error("unexpected error: %s", exc, exc_info=exc)
     return error_response(500, str(exc) or type(exc).__name__)
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except (DockyardError, web.HTTPException) as exc:
-        if _started(request):
-            # Headers are out already: the stream can only end; the client sees it cut short.
-            log.info("%s %s failed mid-stream: %s", request.method, request.path, exc)
-            raise
-        return response_for(exc)
-    except (ConnectionResetError, ConnectionError):
-        raise
-    except Exception as exc:
-        if _started(request):
-            log.error("%s %s failed mid-stream", request.method, request.path, exc_info=exc)
-            raise
-        return response_for(exc)
 
 
 STARTED = web.RequestKey("dockyard_stream_started", bool)

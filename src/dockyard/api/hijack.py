@@ -127,9 +127,11 @@ async def hijack(request: web.Request, content_type: str, *, stdin: bool = True)
     mark_started(request)
     if not upgrade:
         return Hijacked(resp, None)
+    # uvloop's transports implement asyncio.Transport without subclassing it: no isinstance
+    if request.transport is None:
+        raise ConnectionResetError("the client left before the stream started")
     transport = request.transport
     protocol: Any = request.protocol
-    assert isinstance(transport, asyncio.Transport)
     raw = _RawProtocol(protocol, transport)
     # Bytes that arrived behind the request headers were parked by aiohttp's protocol.
     tail: bytes = getattr(protocol, "_message_tail", b"")

@@ -1,16 +1,15 @@
 """Every Engine API route, in one declarative list. Each is served with and without the
-`/v{major}.{minor}` prefix. Image names may contain slashes, hence the greedy `{name:.+}`."""
+`/v{major}.{minor}` prefix (api/router.py splits it off). Image names may contain slashes, hence the greedy `{name:.+}`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from dockyard.api import archive, build, containers, events, exec, images, networks, system, volumes
+from dockyard.api.router import EngineRouter
 
-VERSION_PREFIX = r"/v{version:[0-9][0-9.]*}"
 IMAGE = "{name:.+}"
 
 
@@ -19,27 +18,29 @@ class Route:
     method: str
     path: str
     handler: Handler
+    # one small body in, one out, never a stream: api/lean.py may serve it without aiohttp
+    small: bool = False
 
 
 ROUTES: list[Route] = [
     # system
-    Route("GET", "/_ping", system.ping),
-    Route("HEAD", "/_ping", system.ping),
-    Route("GET", "/version", system.version),
-    Route("GET", "/info", system.info),
+    Route("GET", "/_ping", system.ping, small=True),
+    Route("HEAD", "/_ping", system.ping, small=True),
+    Route("GET", "/version", system.version, small=True),
+    Route("GET", "/info", system.info, small=True),
     Route("GET", "/system/df", system.df),
     # volumes (S8)
-    Route("GET", "/volumes", volumes.list_),
-    Route("POST", "/volumes/create", volumes.create),
+    Route("GET", "/volumes", volumes.list_, small=True),
+    Route("POST", "/volumes/create", volumes.create, small=True),
     Route("POST", "/volumes/prune", volumes.prune),
-    Route("GET", "/volumes/{name}", volumes.inspect),
-    Route("DELETE", "/volumes/{name}", volumes.remove),
+    Route("GET", "/volumes/{name}", volumes.inspect, small=True),
+    Route("DELETE", "/volumes/{name}", volumes.remove, small=True),
     Route("GET", "/events", events.events),
     # containers (fixed paths before the {id} ones)
     Route("POST", "/containers/create", containers.create),
-    Route("GET", "/containers/json", containers.list_),
+    Route("GET", "/containers/json", containers.list_, small=True),
     Route("POST", "/containers/prune", containers.prune),
-    Route("GET", "/containers/{id}/json", containers.inspect),
+    Route("GET", "/containers/{id}/json", containers.inspect, small=True),
     Route("POST", "/containers/{id}/start", containers.start),
     Route("POST", "/containers/{id}/stop", containers.stop),
     Route("POST", "/containers/{id}/restart", containers.restart),
@@ -65,12 +66,12 @@ ROUTES: list[Route] = [
     Route("POST", "/exec/{id}/resize", exec.resize),
     Route("GET", "/exec/{id}/json", exec.inspect),
     # images (fixed paths before the greedy name ones)
-    Route("GET", "/images/json", images.list_),
+    Route("GET", "/images/json", images.list_, small=True),
     Route("POST", "/images/create", images.create),
     Route("GET", "/images/get", images.save),
     Route("POST", "/images/load", images.load),
     Route("POST", "/images/prune", images.prune),
-    Route("GET", f"/images/{IMAGE}/json", images.inspect),
+    Route("GET", f"/images/{IMAGE}/json", images.inspect, small=True),
     Route("GET", f"/images/{IMAGE}/history", images.history),
     Route("GET", f"/images/{IMAGE}/get", images.save),
     Route("POST", f"/images/{IMAGE}/tag", images.tag),
@@ -79,8 +80,8 @@ ROUTES: list[Route] = [
     Route("POST", "/build", build.build),
     Route("POST", "/build/prune", build.prune),
     # networks
-    Route("GET", "/networks", networks.list_),
-    Route("GET", "/networks/{id}", networks.inspect),
+    Route("GET", "/networks", networks.list_, small=True),
+    Route("GET", "/networks/{id}", networks.inspect, small=True),
     Route("POST", "/networks/create", networks.create),
     Route("POST", "/networks/prune", networks.prune),
     Route("DELETE", "/networks/{id}", networks.remove),
@@ -91,7 +92,6 @@ ROUTES: list[Route] = [
 ]
 
 
-def register(app: web.Application, routes: list[Route] = ROUTES) -> None:
+def register(router: EngineRouter, routes: list[Route] = ROUTES) -> None:
     for route in routes:
-        app.router.add_route(route.method, route.path, route.handler)
-        app.router.add_route(route.method, VERSION_PREFIX + route.path, route.handler)
+        router.add(route.method, route.path, route.handler, route.small)

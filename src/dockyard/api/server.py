@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import warnings
 from pathlib import Path
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from dockyard.api.engine import API_VERSION, ENGINE, Engine
-from dockyard.api.errors import error_middleware
+from dockyard.api.engine import ENGINE, Engine
+from dockyard.api.lean import LeanUnixSite
+from dockyard.api.router import EngineRouter
 from dockyard.api.routes import register
 from dockyard.config import API_VERSION as MAX_VERSION
-from dockyard.config import ENGINE_VERSION, MIN_API_VERSION
-from dockyard.errors import InvalidParameter
+from dockyard.config import ENGINE_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -23,54 +23,34 @@ SERVER_HEADER = f"Docker/{ENGINE_VERSION} (linux)"
 SOCKET_MODE = 0o660
 
 
-def parse_version(text: str) -> tuple[int, int]:
-    major, _, minor = text.partition(".")
-    try:
-        return int(major), int(minor or 0)
-    except ValueError:
-        raise InvalidParameter(f"invalid API version: {text}") from None
-
-
-_MAX = parse_version(MAX_VERSION)
-_MIN = parse_version(MIN_API_VERSION)
-
-
-@web.middleware
-async def version_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Reject versions outside [1.24, 1.44] with dockerd's words; remember the negotiated one."""
-    asked = request.match_info.get("version")
-    version = _MAX
-    if asked is not None:
-        version = parse_version(asked)
-        if version > _MAX:
-            raise InvalidParameter(
-                f"client version {asked} is too new. Maximum supported API version is {MAX_VERSION}"
-            )
-        if version < _MIN:
-            raise InvalidParameter(
-                f"client version {asked} is too old. Minimum supported API version is "
-                f"{MIN_API_VERSION}, please upgrade your client to a newer version"
-            )
-    request[API_VERSION] = version
-    return await handler(request)
+# dockerd sends these on every answer, so clients can negotiate from any response.
+COMMON_HEADERS = {
+    "Server": SERVER_HEADER,
+    "Api-Version": MAX_VERSION,
+    "Docker-Experimental": "false",
+    "Ostype": "linux",
+}
 
 
 async def _common_headers(request: web.Request, response: web.StreamResponse) -> None:
-    # dockerd sends these on every answer, so clients can negotiate from any response.
-    response.headers["Server"] = SERVER_HEADER
-    response.headers.setdefault("Api-Version", MAX_VERSION)
-    response.headers.setdefault("Docker-Experimental", "false")
-    response.headers.setdefault("Ostype", "linux")
+    response.headers["Server"] = SERVER_HEADER  # replaces aiohttp's own
+    for key, value in COMMON_HEADERS.items():
+        response.headers.setdefault(key, value)
 
 
 def make_app(engine: Engine) -> web.Application:
-    app = web.Application(
-        middlewares=[error_middleware, version_middleware],
-        client_max_size=0,  # bodies are tars and contexts of any size; handlers stream them
-    )
+    router = EngineRouter()  # version prefix, route lookup and error mapping: api/router.py
+    with warnings.catch_warnings():
+        # aiohttp deprecates `router=` (not removed in the pinned 3.14); it is the only hook
+        # for our own resolution (docs/decisions.md D-api-router).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        app = web.Application(
+            router=router,
+            client_max_size=0,  # bodies are tars and contexts of any size; handlers stream them
+        )
     app[ENGINE] = engine
     app.on_response_prepare.append(_common_headers)
-    register(app)
+    register(router)
     return app
 
 
@@ -86,7 +66,8 @@ async def serve(engine: Engine, socket_path: Path) -> web.AppRunner:
     await runner.setup()
     old_umask = os.umask(0o117)  # the socket is never world-accessible, not even briefly
     try:
-        site = web.UnixSite(runner, str(socket_path))
+        # small calls are answered by api/lean.py; the rest is handed to aiohttp
+        site = LeanUnixSite(runner, str(socket_path), COMMON_HEADERS)
         await site.start()
     except BaseException:
         await runner.cleanup()

@@ -6,9 +6,10 @@ import asyncio
 
 from aiohttp import web
 
-from dockyard.api.codec import json_response
+from dockyard.api.codec import encode, json_response
 from dockyard.api.engine import engine
 from dockyard.config import API_VERSION
+from dockyard.services.protocols import SystemService
 
 PING_HEADERS = {
     "Api-Version": API_VERSION,
@@ -26,8 +27,20 @@ async def ping(request: web.Request) -> web.StreamResponse:
     return web.Response(text="OK", headers=PING_HEADERS)
 
 
+# The version document never changes while a daemon runs, but its first build execs
+# `runc --version`: built once on a worker thread, then answered from here on the event loop
+# (`docker version` and every client's negotiation ask for it). Keyed by the service object so
+# several engines in one process (tests) never share an answer.
+_VERSIONS: dict[int, tuple[SystemService, bytes]] = {}
+
+
 async def version(request: web.Request) -> web.StreamResponse:
-    return json_response(await asyncio.to_thread(engine(request).system.version))
+    system = engine(request).system
+    cached = _VERSIONS.get(id(system))
+    if cached is None or cached[0] is not system:
+        cached = (system, encode(await asyncio.to_thread(system.version)))
+        _VERSIONS[id(system)] = cached
+    return web.Response(body=cached[1], content_type="application/json")
 
 
 async def info(request: web.Request) -> web.StreamResponse:
