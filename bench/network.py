@@ -67,6 +67,12 @@ class Engine:
             raise RuntimeError(f"{self.name}: docker {' '.join(args)}: {r.stderr}")
         return r.stdout + r.stderr
 
+    def timed(self, *args: str) -> float:
+        """Seconds one docker CLI command takes against this engine."""
+        t0 = time.perf_counter()
+        self.docker(*args)
+        return time.perf_counter() - t0
+
     def inside(self, fn: Callable[[], None]) -> None:
         netns.run_inside(self.ns, fn)
 

@@ -87,12 +87,6 @@ def lag(e: Engine, asker: Path, name: str) -> float:
     return 0.0 if took < 0.01 else took
 
 
-def timed(e: Engine, *args: str) -> float:
-    t0 = time.perf_counter()
-    e.docker(*args)
-    return time.perf_counter() - t0
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -128,10 +122,10 @@ def main() -> None:
                     res.setdefault("dns q/s w16", []).append(qps_w)
                     lost[e.name] += n_lost + n_lost_w
                     res.setdefault("create+rm s", []).append(
-                        timed(e, "network", "create", f"x{r}") + timed(e, "network", "rm", f"x{r}")
+                        e.timed("network", "create", f"x{r}") + e.timed("network", "rm", f"x{r}")
                     )
                     res.setdefault("run --rm s", []).append(
-                        timed(e, "run", "--rm", "--network", "bn", "busybox", "true")
+                        e.timed("run", "--rm", "--network", "bn", "busybox", "true")
                     )
                     res.setdefault("lag ms", []).append(lag(e, askers[e.name], f"l{r}") * 1e3)
             for e in (dk, dy):

@@ -20,24 +20,17 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from bench.network import Engine, engines  # noqa: E402
+from bench.network import engines  # noqa: E402
 
 P = "com.docker.network."
 OPTS = ["driver.mtu=9000", "bridge.enable_icc=false", "bridge.enable_ip_masquerade=false",
         "container_iface_prefix=foo"]  # fmt: skip
-
-
-def timed(e: Engine, *args: str) -> float:
-    t0 = time.perf_counter()
-    e.docker(*args)
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -59,12 +52,12 @@ def main() -> None:
                 for e in (dk, dy):
                     res = results.setdefault(e.name, {})
                     res.setdefault("run --rm plain s", []).append(
-                        timed(e, "run", "--rm", "--network", "plain", "busybox", "true"))  # fmt: skip
+                        e.timed("run", "--rm", "--network", "plain", "busybox", "true"))  # fmt: skip
                     res.setdefault("run --rm opts s", []).append(
-                        timed(e, "run", "--rm", "--network", "opts", "busybox", "true"))  # fmt: skip
+                        e.timed("run", "--rm", "--network", "opts", "busybox", "true"))  # fmt: skip
                     res.setdefault("connect+disc opts s", []).append(
-                        timed(e, "network", "connect", "opts", "idle")
-                        + timed(e, "network", "disconnect", "opts", "idle"))  # fmt: skip
+                        e.timed("network", "connect", "opts", "idle")
+                        + e.timed("network", "disconnect", "opts", "idle"))  # fmt: skip
             for e in (dk, dy):
                 e.docker("rm", "-f", "idle", check=False)
                 e.docker("network", "rm", "plain", "opts", check=False)
