@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat.test_docker_clients import docker
+from tests.compat.cli import docker
 from tests.conftest import Daemon
 
 pytestmark = [pytest.mark.compat, pytest.mark.integration]

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 
+from tests.compat.cli import docker
 from tests.conftest import Daemon
 
 pytestmark = [pytest.mark.compat, pytest.mark.integration]
-
-DOCKER = shutil.which("docker")
-
-
-def docker(d: Daemon, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    if DOCKER is None:
-        pytest.skip("no docker CLI installed")
-    return subprocess.run(
-        [DOCKER, *args], env=d.env(), capture_output=True, text=True, input=input, timeout=60
-    )
 
 
 def test_docker_cli_run_rm_echo(daemon: Daemon) -> None:

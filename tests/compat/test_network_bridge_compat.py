@@ -3,21 +3,12 @@ hostname (N4/N6), link variables of port ranges (N2)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 
+from tests.compat.cli import docker
 from tests.conftest import Daemon
 
 pytestmark = [pytest.mark.compat, pytest.mark.integration]
-
-
-def docker(d: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("docker")
-    if exe is None:
-        pytest.skip("no docker CLI installed")
-    return subprocess.run([exe, *args], env=d.env(), capture_output=True, text=True, timeout=60)
 
 
 def test_docker_cli_container_mode_and_link_ranges(daemon: Daemon) -> None:

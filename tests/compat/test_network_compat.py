@@ -7,7 +7,7 @@ import random
 import docker as dockerpy
 import pytest
 
-from tests.compat.test_docker_clients import docker
+from tests.compat.cli import docker
 from tests.conftest import Daemon
 from tests.integration.network_helpers import http_get, rm
 from tests.integration.test_network_user import net_rm

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,22 +13,10 @@ from typing import Any
 import pytest
 
 from tests import oracle
+from tests.compat.cli import docker, ok
 from tests.conftest import Daemon
 
 pytestmark = [pytest.mark.compat, pytest.mark.integration]
-
-DOCKER = shutil.which("docker")
-
-
-def docker(d: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
-    if DOCKER is None:
-        pytest.skip("no docker CLI installed")
-    return subprocess.run([DOCKER, *args], env=d.env(), capture_output=True, text=True, timeout=60)
-
-
-def ok(r: subprocess.CompletedProcess[str]) -> str:
-    assert r.returncode == 0, (r.args, r.stderr)
-    return r.stdout
 
 
 def test_docker_cli_volume_commands(daemon: Daemon) -> None:

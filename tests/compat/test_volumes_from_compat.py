@@ -5,29 +5,16 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import subprocess
 import tempfile
 from typing import Any
 
 import pytest
 
 from tests import oracle as oracle_cli
+from tests.compat.cli import docker, ok
 from tests.conftest import Daemon
 
 pytestmark = [pytest.mark.compat, pytest.mark.integration]
-
-DOCKER = shutil.which("docker")
-
-
-def docker(d: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
-    if DOCKER is None:
-        pytest.skip("no docker CLI installed")
-    return subprocess.run([DOCKER, *args], env=d.env(), capture_output=True, text=True, timeout=60)
-
-
-def ok(r: subprocess.CompletedProcess[str]) -> str:
-    assert r.returncode == 0, (r.args, r.stderr)
-    return r.stdout
 
 
 def test_docker_cli_volumes_from(daemon: Daemon) -> None:
