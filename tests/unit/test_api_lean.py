@@ -187,3 +187,21 @@ def test_escaped_and_raw_utf8_paths_as_aiohttp(server: ServerThread) -> None:
     assert json.loads(body) == {"message": "get caf\u00e9: no such volume"}
     status, _, _ = _exchange(server, b"GET /volumes/caf\xc3\xa9 HTTP/1.1\r\nHost: d\r\n\r\n")
     assert status.endswith(b"400 Bad Request")
+
+
+def test_idle_kept_alive_connections_are_closed(
+    server: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E1: a client that keeps a lean connection open and silent is closed after KEEPALIVE."""
+    from dockyard.api import lean
+
+    monkeypatch.setattr(lean, "KEEPALIVE", 0.2)
+    s = server.connect()
+    buf = bytearray()
+    try:
+        s.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
+        assert _read_response(s, buf)[2] == b"OK"
+        s.settimeout(5)
+        assert s.recv(1) == b""  # the server closed the idle connection
+    finally:
+        s.close()

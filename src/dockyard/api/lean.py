@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_HEAD = 16 * 1024  # longer heads are aiohttp's business (it answers 431 etc.)
 MAX_BODY = 64 * 1024  # small calls have small bodies; bigger ones stream through aiohttp
+KEEPALIVE = 75.0  # seconds an idle kept-alive connection stays open (aiohttp's default)
 _EMPTY_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict())
 _BODYLESS = (204, 304)
 
@@ -131,21 +132,43 @@ class LeanProtocol(asyncio.Protocol):
         self.buf = bytearray()
         self.task: asyncio.Task[None] | None = None
         self.closing = False
+        self.idle: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         self.site.connections.add(self)
+        self._arm_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.site.connections.discard(self)
         self.transport = None
+        self._disarm_idle()
         if self.task is not None:
             self.task.cancel()  # a client that hung up stops its handler (handler_cancellation)
 
     def data_received(self, data: bytes) -> None:
+        self._disarm_idle()
         self.buf += data
         if self.task is None:
             self._next()
+        if self.task is None and self.transport is not None:
+            self._arm_idle()
+
+    def _arm_idle(self) -> None:
+        """Close a connection that sends nothing for KEEPALIVE seconds, as aiohttp would."""
+        self._disarm_idle()
+        self.idle = asyncio.get_running_loop().call_later(KEEPALIVE, self._idle_close)
+
+    def _disarm_idle(self) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
+            self.idle = None
+
+    def _idle_close(self) -> None:
+        self.idle = None
+        if self.task is None and self.transport is not None:
+            self.closing = True
+            self.transport.close()
 
     def eof_received(self) -> bool | None:
         return None  # close our half too
@@ -195,7 +218,6 @@ class LeanProtocol(asyncio.Protocol):
                 return None
             if not (target.isascii() and target.isprintable()) or "#" in target:
                 return None  # raw bytes or fragments: aiohttp's (yarl's) decoding rules
-                return None
             headers: CIMultiDict[str] = CIMultiDict()
             for line in lines:
                 name, sep, value = line.partition(":")
@@ -240,6 +262,8 @@ class LeanProtocol(asyncio.Protocol):
             self.task = None
         if self.buf:
             self._next()
+        if self.task is None and self.transport is not None:
+            self._arm_idle()
 
     def handover(self) -> None:
         """Give the connection, and what it has sent so far, to aiohttp for good."""
@@ -247,6 +271,7 @@ class LeanProtocol(asyncio.Protocol):
         if transport is None:
             return
         self.site.connections.discard(self)
+        self._disarm_idle()
         self.transport, self.buf = None, bytearray()
         server = self.site.aiohttp_server()
         protocol = server()
