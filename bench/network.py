@@ -44,11 +44,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from tests.conftest import remove_cgroups  # noqa: E402
 from tests.oracle import busybox_tar, in_netns, wait_until_serving  # noqa: E402
 
 from dockyard.network import netns  # noqa: E402
 
 DOCKER = shutil.which("docker") or "docker"
+CGROUP = "dockyard-bench-net"
 HTTPD = "echo ok > /index.html; exec httpd -f -p 80"
 # host ports the servers are published on (all addresses), and the routed client's link; both
 # live only inside the benchmark's own namespaces
@@ -102,13 +104,14 @@ def engines(base: Path) -> Iterator[tuple[Engine, Engine]]:
         ], d / "log"))  # fmt: skip
         stack.callback(subprocess.run, ["umount", "-R", str(d / "data")], capture_output=True)
         wait_until_serving(sock_d, proc, "dockerd")
+        stack.callback(remove_cgroups, CGROUP)  # unwound after the daemon below has stopped
         y = base / "dockyard"
         sock_y = str(y / "d.sock")
         y.mkdir()
         proc = stack.enter_context(in_netns(ns_y, [
             sys.executable, "-m", "dockyard", "daemon", "--data-root", str(y / "data"),
             "--exec-root", str(y / "exec"), "-H", f"unix://{sock_y}", "--bridge", "dybk0",
-            "--cgroup-parent", "dockyard-bench-net",
+            "--cgroup-parent", CGROUP,
         ], y / "log"))  # fmt: skip
         wait_until_serving(sock_y, proc, "dockyard")
         dk, dy = Engine("dockerd", sock_d, ns_d), Engine("dockyard", sock_y, ns_y)
@@ -280,10 +283,6 @@ def run_once(args: argparse.Namespace) -> dict[str, Any]:
                 load.append(os.getloadavg()[0])
     finally:
         shutil.rmtree(base, ignore_errors=True)
-        for d in Path("/sys/fs/cgroup").glob("*/dockyard-bench-net"):
-            for sub in sorted(d.glob("**/"), key=lambda p: len(str(p)), reverse=True):
-                with contextlib.suppress(OSError):
-                    os.rmdir(sub)
     summary = summarize(results)
     print(f"load average (1 min) during the run: {min(load):.2f}-{max(load):.2f}")
     return {"cases": summary, "load1": load, "rounds": args.rounds, "args": vars(args)}

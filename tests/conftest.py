@@ -165,6 +165,14 @@ def _cgroups(parent: str) -> list[Path]:
     return [p for p in list(base.glob(f"*/{parent}")) + [base / "unified" / parent] if p.exists()]
 
 
+def remove_cgroups(parent: str) -> None:
+    """Remove a daemon's cgroup parent in every hierarchy, deepest first (empty ones only)."""
+    for cg in _cgroups(parent):
+        for sub in sorted(cg.glob("**/"), key=lambda p: len(str(p)), reverse=True):
+            with contextlib.suppress(OSError):
+                os.rmdir(sub)
+
+
 def _links_on(bridge: str) -> list[str]:
     out = subprocess.run(["ip", "-o", "link", "show", "master", bridge],
                          capture_output=True, text=True, check=False)  # fmt: skip
@@ -196,10 +204,7 @@ def teardown_host_state(d: Daemon) -> list[str]:
         leaks.append(f"link {link}")
         subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
     subprocess.run(["ip", "link", "del", d.bridge], capture_output=True, check=False)
-    for cg in _cgroups(d.cgroup_parent):
-        for sub in sorted(cg.glob("**/"), key=lambda p: len(str(p)), reverse=True):
-            with contextlib.suppress(OSError):
-                os.rmdir(sub)
+    remove_cgroups(d.cgroup_parent)
     return leaks
 
 

@@ -24,6 +24,7 @@ import pytest
 
 from dockyard.network import netns
 from dockyard.network.firewall import forward
+from tests.conftest import remove_cgroups
 from tests.integration.network_helpers import HTTPD, nc_get
 from tests.oracle import busybox_tar, in_netns, wait_until_serving
 
@@ -232,10 +233,7 @@ def test_dockyard_beside_dockerd_with_forward_drop() -> None:
             ids = _docker(y_sock, "ps", "-aq").stdout.split()
             if ids:
                 _docker(y_sock, "rm", "-f", *ids)
-    for cg in Path("/sys/fs/cgroup").glob(f"*/{cgroup}"):
-        for sub in sorted(cg.glob("**/"), key=lambda p: len(str(p)), reverse=True):
-            with contextlib.suppress(OSError):
-                os.rmdir(sub)
+    remove_cgroups(cgroup)
 
 
 def test_forward_rules_round_trip_in_real_iptables() -> None:
