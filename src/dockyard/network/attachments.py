@@ -129,7 +129,7 @@ class Attachments(Endpoints):
     def connect(self, net_ref: str, body: Json) -> None:
         if not isinstance(body, dict):
             raise errors.InvalidParameter("invalid JSON body")
-        row = self._row(net_ref)
+        row = self.repo.find(net_ref)
         cid = self.lookup(str(body.get("Container") or "")).id
         with self.lock_for(cid):  # start/stop must not interleave (nor overwrite the record)
             self._connect(row, self.lookup(cid), body)
@@ -230,7 +230,7 @@ class Attachments(Endpoints):
         force = bool(body.get("Force"))
         cid = self.lookup(str(body.get("Container") or "")).id
         try:
-            row = self._row(net_ref)
+            row = self.repo.find(net_ref)
         except errors.NotFound:
             if not force:
                 raise

@@ -110,7 +110,7 @@ class Endpoints(UserNetworks):
 
     def network_row(self, name: str) -> NetworkRow:
         try:
-            return self._row(name)
+            return self.repo.find(name)
         except errors.NotFound:
             raise errors.NotFound(f"network {name} not found") from None
 

@@ -46,17 +46,7 @@ class NetworkQueries:
         return out
 
     def inspect(self, ref: str, brief: bool = False) -> Json:
-        rows = self.repo.all()
-        match = [r for r in rows if r.name == ref] or [r for r in rows if r.id == ref]
-        if not match and ref:
-            match = [r for r in rows if r.id.startswith(ref)]
-        if len(match) != 1:
-            if len(match) > 1:
-                raise errors.InvalidParameter(
-                    f"network {ref} is ambiguous ({len(match)} matches found based on ID prefix)"
-                )
-            raise errors.NotFound(f"network {ref} not found")
-        row = match[0]
+        row = self.repo.find(ref)
         containers: Json = {}
         if not brief:
             for ep in self.repo.endpoints(row.id):

@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from dockyard import errors
 from dockyard.state.db import Cursor, Database
 
 SCHEMA = """
@@ -84,6 +85,21 @@ class NetworkRepo:
                 return net
             c.execute("UPDATE networks SET doc = ? WHERE id = ?", (json.dumps(doc), row["id"]))
             return NetworkRow(row["id"], name, row["driver"], row["created"], doc)
+
+    def find(self, ref: str) -> NetworkRow:
+        """A network by full id, name, then unique id prefix (dockerd's order), with dockerd's
+        errors for none (404) and several (400)."""
+        rows = self.all()
+        match = [r for r in rows if r.id == ref] or [r for r in rows if r.name == ref]
+        if not match and ref:
+            match = [r for r in rows if r.id.startswith(ref)]
+        if len(match) > 1:
+            raise errors.InvalidParameter(
+                f"network {ref} is ambiguous ({len(match)} matches found based on ID prefix)"
+            )
+        if not match:
+            raise errors.NotFound(f"network {ref} not found")
+        return match[0]
 
     def by_id(self, network_id: str) -> NetworkRow | None:
         row = self.db.query_one("SELECT * FROM networks WHERE id = ?", (network_id,))

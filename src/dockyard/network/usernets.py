@@ -97,7 +97,7 @@ class UserNetworks:
         return self.user_drivers.get(network_id) or self.driver
 
     def remove(self, ref: str) -> None:
-        row = self._row(ref)
+        row = self.repo.find(ref)
         if row.name in PREDEFINED:
             raise errors.Forbidden(f"{row.name} is a pre-defined network and cannot be removed")
         eps = self.repo.endpoints(row.id)
@@ -141,16 +141,3 @@ class UserNetworks:
 
     def lookup_name(self, cid: str) -> str:
         raise NotImplementedError
-
-    def _row(self, ref: str) -> NetworkRow:
-        rows = self.repo.all()
-        match = [r for r in rows if r.id == ref] or [r for r in rows if r.name == ref]
-        if not match and ref:
-            match = [r for r in rows if r.id.startswith(ref)]
-        if len(match) != 1:
-            if len(match) > 1:
-                raise errors.InvalidParameter(
-                    f"network {ref} is ambiguous ({len(match)} matches found based on ID prefix)"
-                )
-            raise errors.NotFound(f"network {ref} not found")
-        return match[0]
