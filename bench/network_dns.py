@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from bench.network import DOCKER, Engine, engines  # noqa: E402
+from bench.network import DOCKER, Engine, engines, summarize  # noqa: E402
 from dnslib import DNSRecord  # noqa: E402
 
 from dockyard.network import netns  # noqa: E402
@@ -134,13 +133,7 @@ def main() -> None:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print(f"lost queries: {lost}")
-    print(f"{'case':14} {'dockerd':>10} {'dockyard':>10} {'ratio':>7}")
-    summary: dict[str, dict[str, float]] = {}
-    for case in results["dockerd"]:
-        a = statistics.median(results["dockerd"][case])
-        b = statistics.median(results["dockyard"][case])
-        summary[case] = {"dockerd": a, "dockyard": b, "ratio": b / a if a else 0.0}
-        print(f"{case:14} {a:10.3f} {b:10.3f} {summary[case]['ratio']:6.2f}x")
+    summary = summarize(results)
     out = ROOT / "bench" / "results" / "network_dns.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n")

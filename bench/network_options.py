@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from bench.network import engines  # noqa: E402
+from bench.network import engines, summarize  # noqa: E402
 
 P = "com.docker.network."
 OPTS = ["driver.mtu=9000", "bridge.enable_icc=false", "bridge.enable_ip_masquerade=false",
@@ -63,13 +62,7 @@ def main() -> None:
                 e.docker("network", "rm", "plain", "opts", check=False)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(f"{'case':20} {'dockerd':>10} {'dockyard':>10} {'ratio':>7}")
-    summary: dict[str, dict[str, float]] = {}
-    for case in results["dockerd"]:
-        a = statistics.median(results["dockerd"][case])
-        b = statistics.median(results["dockyard"][case])
-        summary[case] = {"dockerd": a, "dockyard": b, "ratio": b / a if a else 0.0}
-        print(f"{case:20} {a:10.3f} {b:10.3f} {summary[case]['ratio']:6.2f}x")
+    summary = summarize(results)
     out = ROOT / "bench" / "results" / "network_options.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n")
