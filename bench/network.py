@@ -252,9 +252,10 @@ def summarize(results: dict[str, dict[str, list[float]]]) -> dict[str, dict[str,
     for case in results["dockerd"]:
         a, b = results["dockerd"][case], results["dockyard"][case]
         ma, mb = statistics.median(a), statistics.median(b)
-        summary[case] = {"dockerd": ma, "dockyard": mb, "ratio": mb / ma,
+        ratio = mb / ma if ma else 0.0  # e.g. DNS lag: 0 ms on both sides
+        summary[case] = {"dockerd": ma, "dockyard": mb, "ratio": ratio,
                          "dockerd_all": a, "dockyard_all": b}  # fmt: skip
-        print(f"{case:16} {ma:10.3f} {mb:10.3f} {mb / ma:6.2f}x   "
+        print(f"{case:16} {ma:10.3f} {mb:10.3f} {ratio:6.2f}x   "
               f"[{min(b):.3f}-{max(b):.3f}] vs [{min(a):.3f}-{max(a):.3f}]")  # fmt: skip
     return summary
 
