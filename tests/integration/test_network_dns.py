@@ -22,7 +22,7 @@ from dockyard.network import netns
 from tests.conftest import Daemon
 from tests.integration.network_helpers import inspect, rm, run
 from tests.integration.test_live_restore import own_daemon  # noqa: F401 - a fixture
-from tests.integration.test_network_user import ip_on, make_net, net_rm
+from tests.integration.test_network_user import ip_on, make_net, net_rm, temp_net
 
 pytestmark = pytest.mark.integration
 
@@ -55,13 +55,8 @@ def udp() -> socket.socket:
 
 @pytest.fixture
 def net(daemon: Daemon) -> Iterator[str]:
-    name = f"dns{random.randint(0, 1 << 30)}"
-    make_net(daemon, name)
-    yield name
-    status, doc = daemon.api("GET", f"/networks/{name}")
-    if status == 200:
-        rm(daemon, *doc["Containers"])
-    net_rm(daemon, name)
+    with temp_net(daemon, "dns") as name:
+        yield name
 
 
 def test_names_at_start_aaaa_ptr_garbage(daemon: Daemon, net: str) -> None:

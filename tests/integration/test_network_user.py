@@ -3,6 +3,7 @@ isolation, internal networks, addresses kept across restarts, concurrent creates
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from collections.abc import Iterator
@@ -41,15 +42,24 @@ def subnet_of(d: Daemon, name: str) -> str:
     return str(doc["IPAM"]["Config"][0]["Subnet"])
 
 
+@contextlib.contextmanager
+def temp_net(daemon: Daemon, prefix: str) -> Iterator[str]:
+    """A user network with a random name; its containers and itself are removed after."""
+    name = f"{prefix}{random.randint(0, 1 << 30)}"
+    make_net(daemon, name)
+    try:
+        yield name
+    finally:
+        status, doc = daemon.api("GET", f"/networks/{name}")
+        if status == 200:
+            rm(daemon, *doc["Containers"])
+        net_rm(daemon, name)
+
+
 @pytest.fixture
 def mynet(daemon: Daemon) -> Iterator[str]:
-    name = f"mynet{random.randint(0, 1 << 30)}"
-    make_net(daemon, name)
-    yield name
-    status, doc = daemon.api("GET", f"/networks/{name}")
-    if status == 200:
-        rm(daemon, *doc["Containers"])
-    net_rm(daemon, name)
+    with temp_net(daemon, "mynet") as name:
+        yield name
 
 
 def ip_on(info: Any, net: str) -> str:
