@@ -14,23 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Daemon, UnixHTTPConnection
+from tests.integration.test_containers import create, run_to_exit
 
 pytestmark = pytest.mark.integration
-
-
-def _create(d: Daemon, cmd: list[str], **extra: object) -> str:
-    status, out = d.api("POST", "/containers/create", {"Image": "busybox", "Cmd": cmd, **extra})
-    assert status == 201, out
-    return str(out["Id"])
-
-
-def _run(d: Daemon, cmd: list[str], **extra: object) -> tuple[str, int]:
-    cid = _create(d, cmd, **extra)
-    status, out = d.api("POST", f"/containers/{cid}/start")
-    assert status == 204, out
-    status, out = d.api("POST", f"/containers/{cid}/wait")
-    assert status == 200, out
-    return cid, int(out["StatusCode"])
 
 
 def _state(d: Daemon, cid: str) -> dict[str, object]:
@@ -50,7 +36,9 @@ def test_oom_killed_container_reports_oomkilled_and_137(daemon: Daemon) -> None:
     `oom` event before `die`, and its cgroup is gone afterwards."""
     since = int(time.time())
     # `tail` buffers its never-ending first line: it allocates until the limit bites.
-    cid, code = _run(daemon, ["sh", "-c", "tail /dev/zero"], HostConfig={"Memory": 8 * 1024 * 1024})
+    cid, code = run_to_exit(
+        daemon, ["sh", "-c", "tail /dev/zero"], HostConfig={"Memory": 8 * 1024 * 1024}
+    )
     try:
         assert code == 137
         st = _state(daemon, cid)
@@ -74,7 +62,7 @@ def test_oom_killed_container_reports_oomkilled_and_137(daemon: Daemon) -> None:
 
 def test_plain_exit_is_not_oomkilled(daemon: Daemon) -> None:
     """E4: a container killed by SIGKILL (not the OOM killer) has OOMKilled false."""
-    cid = _create(daemon, ["sleep", "60"], HostConfig={"Memory": 64 * 1024 * 1024})
+    cid = create(daemon, ["sleep", "60"], HostConfig={"Memory": 64 * 1024 * 1024})
     try:
         assert daemon.api("POST", f"/containers/{cid}/start")[0] == 204
         assert daemon.api("POST", f"/containers/{cid}/kill")[0] == 204
@@ -88,7 +76,7 @@ def test_plain_exit_is_not_oomkilled(daemon: Daemon) -> None:
 def test_exit_leaves_no_runc_state_or_cgroups(daemon: Daemon) -> None:
     """E4: the fast start (exec.fifo) runs the process, and the fast delete removes runc's
     state dir and every cgroup of an exited container."""
-    cid, code = _run(daemon, ["sh", "-c", "echo out; exit 3"])
+    cid, code = run_to_exit(daemon, ["sh", "-c", "echo out; exit 3"])
     try:
         assert code == 3
         assert not (daemon.exec_root / "runc" / cid).exists()
@@ -106,7 +94,9 @@ def test_exit_leaves_no_runc_state_or_cgroups(daemon: Daemon) -> None:
 def test_host_pid_namespace_survivors_fall_back_to_runc_delete(daemon: Daemon) -> None:
     """E4: with --pid host a background child outlives the container's init; the fast delete
     sees the busy cgroup and `runc delete --force` kills it, so nothing is left."""
-    cid, code = _run(daemon, ["sh", "-c", "sleep 300 & exit 0"], HostConfig={"PidMode": "host"})
+    cid, code = run_to_exit(
+        daemon, ["sh", "-c", "sleep 300 & exit 0"], HostConfig={"PidMode": "host"}
+    )
     try:
         assert code == 0
         assert not (daemon.exec_root / "runc" / cid).exists()
@@ -153,7 +143,7 @@ def _size_rw(d: Daemon, cid: str) -> int:
 def test_size_rw_follows_writes_of_stopped_and_running_containers(daemon: Daemon) -> None:
     """S5: `ps -s` may reuse a stopped container's walked size, but never across a start, a
     `cp` into it, or while it runs (each call walks a running container's layer again)."""
-    cid, code = _run(daemon, ["sh", "-c", "head -c 1000 /dev/zero >> /grow"])
+    cid, code = run_to_exit(daemon, ["sh", "-c", "head -c 1000 /dev/zero >> /grow"])
     try:
         assert code == 0
         first = _size_rw(daemon, cid)
@@ -179,7 +169,7 @@ def test_size_rw_follows_writes_of_stopped_and_running_containers(daemon: Daemon
     finally:
         daemon.api("DELETE", f"/containers/{cid}?force=1")
     # a running container: every call sees the latest writes
-    cid = _create(
+    cid = create(
         daemon,
         ["sh", "-c", "while true; do [ -f /go ] && head -c 3000 /dev/zero > /w; sleep 0.05; done"],
     )
@@ -202,7 +192,7 @@ def test_json_file_rotation_keeps_max_file_files_and_logs_reads_across(daemon: D
     keeps more than three files, and `logs` returns the newest lines in order across them."""
     log_config = {"Type": "json-file", "Config": {"max-size": "1k", "max-file": "3"}}
     script = "i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done"
-    cid, code = _run(daemon, ["sh", "-c", script], HostConfig={"LogConfig": log_config})
+    cid, code = run_to_exit(daemon, ["sh", "-c", script], HostConfig={"LogConfig": log_config})
     try:
         assert code == 0
         status, out = daemon.api("GET", f"/containers/{cid}/json")
@@ -221,7 +211,7 @@ def test_json_file_rotation_keeps_max_file_files_and_logs_reads_across(daemon: D
         daemon.api("DELETE", f"/containers/{cid}?force=1")
 
 
-def test_bad_log_options_are_refused_at_create(daemon: Daemon) -> None:
+def test_bad_log_options_are_refused_atcreate(daemon: Daemon) -> None:
     """E4: a bad --log-opt is a 400 with dockerd's words, and nothing is created."""
     log_config = {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "0"}}
     status, out = daemon.api(

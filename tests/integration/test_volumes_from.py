@@ -5,7 +5,6 @@ their source while another container still uses them."""
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Daemon
+from tests.integration.test_volumes import uniq
 
 pytestmark = pytest.mark.integration
 
@@ -22,10 +22,6 @@ def dy(d: Daemon, *args: str) -> str:
     r = d.dockyard(*args)
     assert r.returncode == 0, (args, r.stdout, r.stderr)
     return r.stdout
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
 
 
 @pytest.fixture
