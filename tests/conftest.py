@@ -23,9 +23,33 @@ from typing import Any
 
 import pytest
 
-from tests import host_filter
+from tests import clis, host_filter
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The docker CLI this session drives (tests/clis.py): first on PATH as `docker`.
+_CLI_SHIM = clis.put_first_on_path()
+
+# A skip is a failure (a fresh machine must run every test), except for a limit of the machine's
+# kernel that no install step can lift: such a skip's reason starts with this prefix.
+KERNEL_LIMIT = "kernel limit: "
+_SKIPS: list[str] = []
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    cli = clis.chosen()
+    ver = clis.version(cli) or "MISSING"
+    return [f"docker CLI: {cli} ({ver}); set DOCKYARD_DOCKER_CLI to choose another"]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = (
+            str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        )
+        reason = reason.removeprefix("Skipped: ")
+        if not reason.startswith(KERNEL_LIMIT):
+            _SKIPS.append(f"{report.nodeid}: {reason}")
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -274,7 +298,15 @@ _SESSION_ROOTS: list[str] = []  # this session's daemon roots (other sessions ma
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run when tests left mounts, processes or cgroups behind."""
+    """Fail the run when a test was skipped for anything but a kernel limit, or when tests left
+    mounts, processes or cgroups behind."""
+    clis.remove(_CLI_SHIM)
+    if _SKIPS:
+        sys.stderr.write(
+            "\nSKIPPED TESTS (a skip is a failure: install what they need; only a "
+            f"'{KERNEL_LIMIT}...' skip is allowed):\n  " + "\n  ".join(_SKIPS) + "\n"
+        )
+        session.exitstatus = 1
     if os.geteuid() != 0:
         return
     left = list(_SESSION_LEAKS)

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.clis import neutral
+
 pytestmark = pytest.mark.compat
 
 
@@ -67,7 +69,10 @@ def _same(oracle: str, *args: str, stdin: bytes | None = None) -> None:
     if args[0] == "top":  # the sleeper's `sleep 1` gets a new pid every second
         want.stdout, got.stdout = (re.sub(rb"\d+", b"N", o) for o in (want.stdout, got.stdout))
     assert _normalize(got.stdout) == _normalize(want.stdout), args
-    assert _normalize(got.stderr) == _normalize(want.stderr), args
+    # dockyard's CLI prints as a current docker CLI does; Debian's 20.10 words some errors its
+    # own way (tests/clis.py), so against it the two are compared in a neutral form.
+    got_err, want_err = (neutral(_normalize(e).decode()) for e in (got.stderr, want.stderr))
+    assert got_err == want_err, args
     assert got.returncode == want.returncode, args
 
 

@@ -246,6 +246,7 @@ def test_idle_nft_context_is_freed_and_reopened() -> None:
     assert table not in listed.stdout
 
 
+@pytest.mark.compat  # drives the docker CLI: run with each CLI (scripts/test)
 def test_short_lived_output_always_reaches_the_attached_client(daemon: Daemon) -> None:
     """E4: `docker run --rm busybox echo` prints its line every time, even when the process
     exits before the shim has accepted the attach connection made before start."""

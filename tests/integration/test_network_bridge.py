@@ -262,6 +262,7 @@ def test_daemon_keeps_bridge_table_and_host_untouched(daemon: Daemon) -> None:
     )
 
 
+@pytest.mark.compat  # drives the docker CLI: run with each CLI (scripts/test)
 def test_iptables_false_makes_no_rules_and_says_so() -> None:
     """N1/N3, D-net-7: `--iptables=false` as dockerd: no nft table, no FORWARD accepts, no
     route_localnet; published ports are reserved and shown but not forwarded (no userland

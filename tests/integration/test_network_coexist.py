@@ -147,6 +147,7 @@ def _same_links_and_container_mode(d_sock: Path, y_sock: Path, base: Path) -> No
     assert seen[0][0] and seen[1] == seen[0]
 
 
+@pytest.mark.compat  # drives the docker CLI: run with each CLI (scripts/test)
 def test_dockyard_beside_dockerd_with_forward_drop() -> None:
     """N1/N3: c2c traffic, published ports (local and routed clients) and outbound traffic work
     under dockerd's FORWARD DROP; unpublished ports stay unreachable from outside; dockerd's

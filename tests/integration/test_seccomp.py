@@ -55,6 +55,7 @@ def test_default_filter_and_its_exceptions(daemon: Daemon, probe: Path) -> None:
         assert st.stdout.split() == ["Seccomp:", "0"], (extra, st)
 
 
+@pytest.mark.compat  # drives the docker CLI: run with each CLI (scripts/test)
 def test_docker_cli_sends_a_profile_file(daemon: Daemon, tmp_path: Path) -> None:
     """The docker CLI reads the file and sends its JSON; mkdir is refused with the errno given."""
     profile = {

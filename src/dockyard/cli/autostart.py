@@ -1,5 +1,6 @@
 """First-run experience: when the default socket is missing and we are root, start the daemon
-in the background, say so once, and wait for /_ping before the command proceeds."""
+in the background, say so once, and wait for /_ping before the command proceeds. On a host
+whose systemd knows dockyard.service (scripts/install puts it there), systemd starts it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,19 @@ from dockyard.cli.defaults import socket_path
 
 LOG_PATH = "/var/log/dockyard.log"
 PING_DEADLINE = 15.0
+UNIT = "dockyard.service"
+UNIT_FILE = "/etc/systemd/system/dockyard.service"
+
+
+def _systemd_unit() -> bool:
+    return os.path.isdir("/run/systemd/system") and os.path.exists(UNIT_FILE)
+
+
+def start_unit() -> bool:
+    """`systemctl start dockyard.service`; True when systemd took it."""
+    import subprocess
+
+    return subprocess.run(["systemctl", "start", UNIT], check=False).returncode == 0
 
 
 def spawn_daemon(log_path: str = LOG_PATH) -> int:
@@ -87,6 +101,11 @@ def connect(host: str, is_default_host: bool, err: TextIO) -> Client:
         raise CLIError(f"dockyard: {exc}") from None
     client = Client(path)
     if is_default_host and os.geteuid() == 0 and not _listening(path):
+        if _systemd_unit() and start_unit():
+            err.write(f"dockyard: started {UNIT} (journalctl -u dockyard for its log)\n")
+            err.flush()
+            wait_for_ping(client)
+            return client
         pid = spawn_daemon()
         err.write(f"dockyard: started the daemon (pid {pid}, log {LOG_PATH})\n")
         err.flush()
