@@ -87,6 +87,7 @@ class BenchDaemon(Daemon):
         argv = [sys.executable, "-m", "dockyard", "daemon", "--data-root", str(self.data_root),
                 "--exec-root", str(self.exec_root), "-H", self.host,
                 "--cgroup-parent", self.cgroup_parent, "--log-level", "info",
+                "--exec-opt", f"native.cgroupdriver={self.cgroup_driver}",
                 "--bridge", self.bridge]  # fmt: skip
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(

@@ -111,7 +111,7 @@ def engines(base: Path) -> Iterator[tuple[Engine, Engine]]:
         proc = stack.enter_context(in_netns(ns_y, [
             sys.executable, "-m", "dockyard", "daemon", "--data-root", str(y / "data"),
             "--exec-root", str(y / "exec"), "-H", f"unix://{sock_y}", "--bridge", "dybk0",
-            "--cgroup-parent", CGROUP,
+            "--cgroup-parent", CGROUP, "--exec-opt", "native.cgroupdriver=cgroupfs",
         ], y / "log"))  # fmt: skip
         wait_until_serving(sock_y, proc, "dockyard")
         dk, dy = Engine("dockerd", sock_d, ns_d), Engine("dockyard", sock_y, ns_y)

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from dockyard.runtime.cgroups import CgroupHost
 from tests import clis, host_filter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +74,7 @@ class Daemon:
     exec_root: Path
     socket: Path
     cgroup_parent: str
+    cgroup_driver: str = field(default_factory=lambda: CgroupHost.detect([]).driver)
     # own bridge device and nft table (dockyard-<bridge>) per daemon
     bridge: str = field(default_factory=lambda: f"dyl{os.getpid()}")
     proc: subprocess.Popen[bytes] | None = None
@@ -82,6 +84,11 @@ class Daemon:
     @property
     def host(self) -> str:
         return f"unix://{self.socket}"
+
+    @property
+    def cgroups(self) -> CgroupHost:
+        """Where this daemon puts its containers' cgroups."""
+        return CgroupHost.detect([f"native.cgroupdriver={self.cgroup_driver}"], self.cgroup_parent)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -121,6 +128,7 @@ class Daemon:
         argv = [sys.executable, "-m", "dockyard", "daemon", "--data-root", str(self.data_root),
                 "--exec-root", str(self.exec_root), "-H", self.host,
                 "--cgroup-parent", self.cgroup_parent, "--log-level", "debug",
+                "--exec-opt", f"native.cgroupdriver={self.cgroup_driver}",
                 "--bridge", self.bridge, *self.extra_args]  # fmt: skip
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(
@@ -184,14 +192,24 @@ def _shims_for(path: Path) -> list[int]:
     return pids
 
 
-def _cgroups(parent: str) -> list[Path]:
-    base = Path("/sys/fs/cgroup")
-    return [p for p in list(base.glob(f"*/{parent}")) + [base / "unified" / parent] if p.exists()]
+def own_cgroup_parent(tag: str) -> str:
+    """A test daemon's own cgroup parent, under the host's default driver: a directory name for
+    cgroupfs, a top-level slice (no dashes: a dash nests slices) for systemd."""
+    if CgroupHost.detect([]).systemd:
+        return f"dockyard_test_{os.getpid()}{tag.replace('-', '_')}.slice"
+    return f"dockyard-test-{os.getpid()}{tag}"
 
 
 def remove_cgroups(parent: str) -> None:
-    """Remove a daemon's cgroup parent in every hierarchy, deepest first (empty ones only)."""
-    for cg in _cgroups(parent):
+    """Remove a daemon's cgroup parent in every hierarchy, deepest first (empty ones only); a
+    systemd slice is stopped first."""
+    systemd = parent.endswith(".slice")
+    if systemd:
+        subprocess.run(["systemctl", "stop", parent], capture_output=True, check=False)
+    host = CgroupHost.detect(
+        [f"native.cgroupdriver={'systemd' if systemd else 'cgroupfs'}"], parent
+    )
+    for cg in (p for p in host.parent_dirs() if p.exists()):
         for sub in sorted(cg.glob("**/"), key=lambda p: len(str(p)), reverse=True):
             with contextlib.suppress(OSError):
                 os.rmdir(sub)
@@ -246,7 +264,7 @@ def private_daemon(tag: str, bridge: str, *extra_args: str) -> Iterator[Daemon]:
         data_root=root / "data",
         exec_root=root / "exec",
         socket=root / "dockyard.sock",
-        cgroup_parent=f"dockyard-test-{os.getpid()}{tag}",
+        cgroup_parent=own_cgroup_parent(tag),
         bridge=bridge,
         extra_args=extra_args,
     )
@@ -313,8 +331,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for mp in _mounts_under(Path("/var/tmp")):
         if any(mp.startswith(r + "/") for r in _SESSION_ROOTS) or "pytest" in mp:
             left.append(f"mount {mp}")
-    for p in Path("/sys/fs/cgroup").glob(f"*/dockyard-test-{os.getpid()}*"):
-        left.append(f"cgroup {p}")
+    for pattern in (f"dockyard-test-{os.getpid()}*", f"dockyard_test_{os.getpid()}*.slice"):
+        for p in [
+            *Path("/sys/fs/cgroup").glob(pattern),
+            *Path("/sys/fs/cgroup").glob(f"*/{pattern}"),
+        ]:
+            left.append(f"cgroup {p}")
     # This session's daemons name their bridges dy?<pid> and their nft tables dockyard-dy?<pid>.
     mine = re.compile(rf"^dy[a-z]{os.getpid()}$")
     for link in subprocess.run(

@@ -16,9 +16,10 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from dockyard import heap
+from dockyard import errors, heap
 from dockyard.api import lazyaiohttp
 from dockyard.config import DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, Config, default_host, socket_path
+from dockyard.runtime.cgroups import CgroupHost
 
 log = logging.getLogger("dockyard.daemon")
 
@@ -32,8 +33,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    choices=["debug", "info", "warn", "error", "fatal"])  # fmt: skip
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-p", "--pidfile", default=None)
-    p.add_argument("--cgroup-parent", default="dockyard",
-                   help="cgroup parent for containers (own one per private test daemon)")  # fmt: skip
+    p.add_argument("--cgroup-parent", default="",
+                   help="cgroup parent for containers (cgroupfs: a path, default dockyard; "
+                        "systemd: a slice, default system.slice)")  # fmt: skip
+    p.add_argument("--exec-opt", action="append", default=[],
+                   help="native.cgroupdriver=cgroupfs|systemd (default: systemd on a cgroup v2 "
+                        "host that runs systemd, else cgroupfs)")  # fmt: skip
     p.add_argument("-b", "--bridge", default="dockyard0", help="the default bridge's device")
     p.add_argument("--bip", default="", help="the default bridge's address, CIDR")
     p.add_argument("--default-address-pool", action="append", default=[],
@@ -59,7 +64,7 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     from dockyard.engine import Engine, EngineOptions
 
     opts = EngineOptions(
-        cgroup_parent=args.cgroup_parent,
+        cgroups=args.cgroups,
         bridge=args.bridge,
         bip=args.bip,
         default_address_pools=tuple(args.default_address_pool),
@@ -124,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         host="unix://" + socket_path(host),
         log_level=level,
     )
+    try:
+        args.cgroups = CgroupHost.detect(args.exec_opt, args.cgroup_parent)
+    except errors.DockyardError as e:
+        sys.stderr.write(f"dockyard: failed to start daemon: {e}\n")
+        return 1
     heap.limit_arenas()  # before the first worker thread (dockyard/heap.py)
     lazyaiohttp.install()  # before anything imports aiohttp: the server half only
     cfg.ensure_dirs()

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dockyard.config import Config
 from dockyard.images.content import ContentStore
 from dockyard.network import records as network_state
 from dockyard.network.setup import build_networks
+from dockyard.runtime.cgroups import CgroupHost
 from dockyard.runtime.shimbuild import ensure_shim
 from dockyard.services.build import Build
 from dockyard.services.containers.archive import ContainerArchive
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class EngineOptions:
-    cgroup_parent: str = "dockyard"
+    cgroups: CgroupHost = field(default_factory=lambda: CgroupHost.detect([]))
     bridge: str = "dockyard0"  # dockerd's --bridge / --bip / --default-address-pool / --iptables
     bip: str = ""
     default_address_pools: tuple[str, ...] = ()
@@ -81,7 +82,7 @@ class Engine:
             cfg,
             self.layers,
             ensure_shim(cfg.data_root / "bin"),
-            opts.cgroup_parent,
+            opts.cgroups,
             mounts=VolumeMounts(
                 self.volume_store, cfg.data_root, lookup=lambda ref: self.containers.get(ref)
             ),
@@ -100,7 +101,9 @@ class Engine:
             cfg, ContainerRepo(self.db), self.layers, self.images, self.events, self.launcher
         )
         self.archive = ContainerArchive(self.containers.get, self.layers, self.events)
-        self.system = System(cfg, self.containers, self.images, self.layers, self.volumes)
+        self.system = System(
+            cfg, self.containers, self.images, self.layers, self.volumes, self.launcher.cgroups
+        )
         self.build = Build(cfg, self.db, self.images, self.layers, self.containers)
 
     async def start(self) -> None:

@@ -27,8 +27,7 @@ def _state(d: Daemon, cid: str) -> dict[str, object]:
 
 
 def _cgroup_dirs(d: Daemon, cid: str) -> list[Path]:
-    base = Path("/sys/fs/cgroup")
-    return [p for p in base.glob(f"*/{d.cgroup_parent}/{cid}") if p.exists()]
+    return [p for p in d.cgroups.container_dirs(cid) if p.exists()]
 
 
 def test_oom_killed_container_reports_oomkilled_and_137(daemon: Daemon) -> None:

@@ -24,7 +24,7 @@ import pytest
 
 from dockyard.network import netns
 from dockyard.network.firewall import forward
-from tests.conftest import remove_cgroups
+from tests.conftest import own_cgroup_parent, remove_cgroups
 from tests.integration.network_helpers import HTTPD, nc_get
 from tests.oracle import busybox_tar, in_netns, wait_until_serving
 
@@ -156,7 +156,7 @@ def test_dockyard_beside_dockerd_with_forward_drop() -> None:
         pytest.skip("needs root, dockerd and the docker CLI")
     base = Path(tempfile.mkdtemp(prefix="dockyard-test-coexist-", dir="/var/tmp"))
     ns, remote = base / "ns", base / "remote"
-    cgroup = f"dockyard-test-{os.getpid()}-co"
+    cgroup = own_cgroup_parent("-co")
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, base, True)
         netns.create(ns)

@@ -124,7 +124,8 @@ class Box:
         leftovers = [p for p in pids if _alive(p)]
         for p in leftovers:
             os.kill(p, signal.SIGKILL)
-        cgroups = list(Path("/sys/fs/cgroup").glob(f"*/{self.cgroup.strip('/')}"))
+        name = self.cgroup.strip("/")  # below each v1 hierarchy, or the v2 root itself
+        cgroups = [*Path("/sys/fs/cgroup").glob(f"*/{name}"), *Path("/sys/fs/cgroup").glob(name)]
         for cg in cgroups:
             cg.rmdir()
         assert not leftovers, f"processes left behind: {leftovers}"

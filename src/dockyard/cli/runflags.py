@@ -93,6 +93,7 @@ def add_flags(p: Parser) -> None:
     a("--stop-timeout", type=int, default=None)
     a("--init", action="store_true")
     a("--ipc", default="")
+    a("--cgroupns", default="")  # private | host; the daemon's default when empty
     a("--pid", default="")
     a("--uts", default="")
     a("--device", action="append", default=[])
@@ -211,6 +212,8 @@ def build(ns: argparse.Namespace) -> dict[str, Any]:
     policy = restart_policy(ns.restart)
     if ns.rm and policy["Name"] != "no":
         raise CLIError("Conflicting options: --restart and --rm", 125)
+    if ns.cgroupns not in ("", "host", "private"):  # checked by the client, as docker's does
+        raise CLIError("dockyard: --cgroupns: invalid CGROUP mode", 125)
     entrypoint = None if ns.entrypoint is None else [ns.entrypoint]
     if ns.entrypoint == "":
         entrypoint = [""]
@@ -260,6 +263,7 @@ def build(ns: argparse.Namespace) -> dict[str, Any]:
         "ExtraHosts": _hosts(ns.add_host) or None,
         "GroupAdd": ns.group_add or None,
         "IpcMode": ns.ipc,
+        "CgroupnsMode": ns.cgroupns,
         "Links": _links(ns.link) or None,
         "PidMode": ns.pid,
         "Privileged": ns.privileged,

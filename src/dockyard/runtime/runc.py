@@ -22,12 +22,16 @@ class Runc:
     """A runc CLI bound to one state root (`--root`). `create` is done by the shim, which must
     own the container's stdio; everything after it (start, kill, delete...) goes through here."""
 
-    def __init__(self, root: Path, binary: str = "runc") -> None:
+    def __init__(self, root: Path, binary: str = "runc", systemd_cgroup: bool = False) -> None:
         self.root = root
         self.binary = binary
+        self.systemd_cgroup = systemd_cgroup  # cgroupsPath is slice:prefix:name (systemd driver)
 
     def _run(self, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-        argv = [self.binary, "--root", str(self.root), *args]
+        argv = [self.binary, "--root", str(self.root)]
+        if self.systemd_cgroup:
+            argv.append("--systemd-cgroup")
+        argv += args
         started = time.monotonic()
         try:
             proc = subprocess.run(argv, input=input, capture_output=True, check=False)
@@ -68,6 +72,7 @@ class Runc:
         state = runcstate.load(self.root, id)
         if (
             state is not None
+            and not self.systemd_cgroup  # systemd owns the scope: runc delete stops its unit
             and not (self.root / id / runcstate.EXEC_FIFO).exists()
             and runcstate.remove_stopped(self.root, id, state)
         ):

@@ -59,6 +59,7 @@ def _args(
     stdin_once: bool,
     log_max_size: int = 0,
     log_max_files: int = 1,
+    systemd_cgroup: bool = False,
 ) -> list[str]:
     argv = [str(binary), "--id", id, "--bundle", str(bundle), "--runtime", runtime]
     argv += ["--runtime-root", str(runtime_root), "--exit-file", str(exit_file)]
@@ -67,11 +68,9 @@ def _args(
         argv += ["--log", str(log_path)]
         if log_max_size > 0:  # json-file rotation (runtime/logopts.py)
             argv += ["--log-max-size", str(log_max_size), "--log-max-files", str(log_max_files)]
-    argv += [
-        flag
-        for flag, on in (("--tty", tty), ("--stdin", stdin), ("--stdin-once", stdin_once))
-        if on
-    ]
+    flags = (("--tty", tty), ("--stdin", stdin), ("--stdin-once", stdin_once),
+             ("--systemd-cgroup", systemd_cgroup))  # fmt: skip
+    argv += [flag for flag, on in flags if on]
     return argv
 
 
@@ -145,6 +144,7 @@ class Shim:
         pid_file: Path | None = None,
         log_max_size: int = 0,
         log_max_files: int = 1,
+        systemd_cgroup: bool = False,
     ) -> ShimHandle:
         """Run `runc create` under a new shim; blocks until the container is created."""
         pid_file = pid_file or bundle / "init.pid"
@@ -152,7 +152,7 @@ class Shim:
         def argv(sync_w: int) -> list[str]:
             return _args(binary, id, bundle, runtime, runtime_root, exit_file, sock, pid_file,
                          sync_w, log_path, tty, stdin, stdin_once,
-                         log_max_size, log_max_files)  # fmt: skip
+                         log_max_size, log_max_files, systemd_cgroup)  # fmt: skip
 
         sync_r, line = _start(argv)
         try:
@@ -180,6 +180,7 @@ class Shim:
         stdin_once: bool = False,
         no_wait: bool = False,
         log_path: Path | None = None,
+        systemd_cgroup: bool = False,
     ) -> ExecShim:
         """Start an exec shim; returns once it listens on `sock`. The process starts when the
         first client connects (or at once with `no_wait`): then `wait_started()`/`started()`.
@@ -188,7 +189,8 @@ class Shim:
 
         def argv(sync_w: int) -> list[str]:
             base = _args(binary, id, bundle, runtime, runtime_root, exit_file, sock,
-                         exec_pid_file, sync_w, log_path, tty, stdin, stdin_once)  # fmt: skip
+                         exec_pid_file, sync_w, log_path, tty, stdin, stdin_once,
+                         systemd_cgroup=systemd_cgroup)  # fmt: skip
             return [*base, "--exec", "--process", str(process_json),
                     *(["--no-wait"] if no_wait else [])]  # fmt: skip
 

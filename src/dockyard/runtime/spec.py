@@ -244,6 +244,8 @@ def _namespaces(hc: Json, netns_path: str | None) -> list[Json]:
         ns.append({"type": "network"})
     elif netns_path != "host":
         ns.append({"type": "network", "path": netns_path})
+    if hc.get("CgroupnsMode") == "private":  # the container sees its own cgroup as /
+        ns.append({"type": "cgroup"})
     return ns
 
 

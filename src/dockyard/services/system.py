@@ -12,6 +12,7 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.config import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, Config
+from dockyard.runtime.cgroups import CgroupHost
 from dockyard.services.containers import status
 from dockyard.services.protocols import Json
 from dockyard.state.containers import ContainerRecord
@@ -32,9 +33,16 @@ def _runc_version() -> str:
 
 class System:
     def __init__(
-        self, cfg: Config, containers: Any, images: Any, layers: Any, volumes: Any = None
+        self,
+        cfg: Config,
+        containers: Any,
+        images: Any,
+        layers: Any,
+        volumes: Any = None,
+        cgroups: CgroupHost | None = None,
     ) -> None:
         self.cfg = cfg
+        self.cgroups = cgroups or CgroupHost.detect([])
         self.containers = containers
         self.images = images
         self.layers = layers
@@ -119,12 +127,12 @@ class System:
             "IPv4Forwarding": True,
             "Debug": self.cfg.log_level == "debug",
             "NFd": len(os.listdir("/proc/self/fd")),
-            "OomKillDisable": True,
+            "OomKillDisable": self.cgroups.version == 1,  # v2 has no memory.oom_control
             "NGoroutines": 0,
             "SystemTime": datetime.now().astimezone().isoformat(),
             "LoggingDriver": "json-file",
-            "CgroupDriver": "cgroupfs",
-            "CgroupVersion": "1",
+            "CgroupDriver": self.cgroups.driver,
+            "CgroupVersion": str(self.cgroups.version),
             "NEventsListener": 0,
             "KernelVersion": uname.release,
             "OperatingSystem": _os_name(),
@@ -159,7 +167,8 @@ class System:
             "ContainerdCommit": {"ID": ""},
             "RuncCommit": {"ID": self._runc()},
             "InitCommit": {"ID": ""},
-            "SecurityOptions": ["name=seccomp,profile=builtin"],
+            "SecurityOptions": ["name=seccomp,profile=builtin"]
+            + (["name=cgroupns"] if self.cgroups.default_cgroupns == "private" else []),
             "Warnings": None,
         }
 

@@ -46,6 +46,7 @@ static struct {
     const char *id, *bundle, *runtime, *runtime_root, *log, *exit_file, *sock, *pid_file;
     const char *process;
     int sync_fd, tty, stdin_, stdin_once, exec, no_wait;
+    int systemd_cgroup; /* runc --systemd-cgroup: cgroupsPath is slice:prefix:name */
     long long log_max_size; /* json-file max-size in bytes; 0: never rotate */
     int log_max_files;      /* json-file max-file: the live file plus max-file - 1 rotated */
 } o = {.runtime = "runc", .sync_fd = -1, .log_max_files = 1};
@@ -544,6 +545,8 @@ static pid_t start_process(const sigset_t *oldmask)
     argv[k++] = log_path;
     argv[k++] = "--log-format";
     argv[k++] = "json";
+    if (o.systemd_cgroup)
+        argv[k++] = "--systemd-cgroup";
     if (o.exec) {
         argv[k++] = "exec";
         argv[k++] = "--detach";
@@ -821,7 +824,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: dockyard-shim --id ID --bundle DIR --runtime-root ROOT --exit-file F "
                     "--sock S --pid-file F --sync-fd N [--runtime R] [--log F] [--tty] [--stdin] "
-                    "[--stdin-once] [--log-max-size BYTES] [--log-max-files N] "
+                    "[--stdin-once] [--log-max-size BYTES] [--log-max-files N] [--systemd-cgroup] "
                     "[--exec --process P [--no-wait]]\n");
     exit(2);
 }
@@ -836,6 +839,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--stdin-once")) o.stdin_once = 1;
         else if (!strcmp(a, "--exec")) o.exec = 1;
         else if (!strcmp(a, "--no-wait")) o.no_wait = 1;
+        else if (!strcmp(a, "--systemd-cgroup")) o.systemd_cgroup = 1;
         else if (!strcmp(a, "--sync-fd") && i + 1 < argc) o.sync_fd = atoi(argv[++i]);
         else if (!strcmp(a, "--log-max-size") && i + 1 < argc) o.log_max_size = atoll(argv[++i]);
         else if (!strcmp(a, "--log-max-files") && i + 1 < argc) o.log_max_files = atoi(argv[++i]);

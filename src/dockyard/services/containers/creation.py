@@ -40,7 +40,7 @@ class ContainerCreation:
         image_ref = body.get("Image") or ""
         if not image_ref:
             raise errors.InvalidParameter("No image specified")  # docker-cli never sends this
-        hc = record.host_config(body.get("HostConfig"))
+        hc = record.host_config(body.get("HostConfig"), self.launcher.cgroups.default_cgroupns)
         if name:
             name = names.validate(name)
         warnings = self.launcher.network.validate(hc, body.get("NetworkingConfig"))

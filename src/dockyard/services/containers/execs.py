@@ -142,6 +142,7 @@ class Execs:
             tty=tty,
             stdin=stdin,
             no_wait=detach,
+            systemd_cgroup=launcher.cgroups.systemd,
         )
         inst.shim_pid = handle.pid
         self.owner._publish(rec, f"exec_start: {' '.join(inst.config['Cmd'])}", execID=inst.id)

@@ -11,10 +11,8 @@ touches the runtime (runc, the shim, the OCI spec, the json-file log).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
 import resource
 import shutil
 import subprocess
@@ -30,6 +28,7 @@ from dockyard.runtime import logopts
 from dockyard.runtime import logs as logfile
 from dockyard.runtime import shim as shimlib
 from dockyard.runtime import spec as ocispec
+from dockyard.runtime.cgroups import CgroupHost
 from dockyard.runtime.runc import Runc
 from dockyard.services.containers import files
 from dockyard.services.containers.hooks import MountHooks, NetworkHooks, NetworkPlan
@@ -66,7 +65,7 @@ class Launcher:
         cfg: Config,
         layers: LayerStore,
         shim_binary: Path,
-        cgroup_parent: str,
+        cgroups: CgroupHost,
         mounts: MountHooks,
         network: NetworkHooks,
     ) -> None:
@@ -75,8 +74,8 @@ class Launcher:
         self.mounts = mounts
         self.network = network
         self.shim_binary = shim_binary
-        self.cgroup_parent = cgroup_parent
-        self.runc = Runc(cfg.runc_root)
+        self.cgroups = cgroups
+        self.runc = Runc(cfg.runc_root, systemd_cgroup=cgroups.systemd)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._cap_bounding = _host_cap_bounding()
         self._rlimits = _host_rlimits()
@@ -119,7 +118,7 @@ class Launcher:
             rootfs=str(rootfs),
             mounts=mounts,
             netns_path=net.netns_path,
-            cgroups_path=f"/{self.cgroup_parent}/{rec.id}",
+            cgroups_path=self.cgroups.cgroups_path(rec.id),
             user=user,
             process_args=[rec.doc["Path"], *rec.doc["Args"]],
             host_cap_bounding=self._cap_bounding,
@@ -160,6 +159,7 @@ class Launcher:
                 stdin_once=bool(cfg.get("StdinOnce")),
                 log_max_size=rotation.max_size,
                 log_max_files=rotation.max_files,
+                systemd_cgroup=self.cgroups.systemd,
             )
             rb.push(self.runc.delete, cid, True)
             if parked:
@@ -200,7 +200,7 @@ class Launcher:
     def cleanup(self, rec: ContainerRecord) -> None:
         self.runc.delete(rec.id, force=True)
         self.network.teardown(rec)
-        _rmdir_cgroups(self.cgroup_parent, rec.id)
+        self.cgroups.remove(rec.id)  # runc delete removes them; a killed runc may not have
         try:
             self.layers.unmount(rec.id)
         except errors.DockyardError as e:
@@ -275,9 +275,3 @@ def _spawn(*args: Any, **kw: Any) -> shimlib.ShimHandle:
         ) from None
 
 
-def _rmdir_cgroups(parent: str, cid: str) -> None:
-    """runc delete removes the cgroup; a killed runc may leave it behind."""
-    base = Path("/sys/fs/cgroup")
-    for d in list(base.glob(f"*/{parent}/{cid}")) + [base / "unified" / parent / cid]:
-        with contextlib.suppress(OSError):
-            os.rmdir(d)

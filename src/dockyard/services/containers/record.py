@@ -107,6 +107,9 @@ def command_of(cfg: dict[str, Any]) -> list[str]:
 
 def validate_host_config(hc: dict[str, Any]) -> None:
     logopts.parse(hc.get("LogConfig"))  # json-file's max-size/max-file, Docker's wording
+    cgroupns = hc.get("CgroupnsMode") or ""
+    if cgroupns not in ("", "host", "private"):
+        raise errors.InvalidParameter(f"invalid cgroup namespace mode: {cgroupns}")
     seccomp.validate(hc.get("SecurityOpt"))
     rp = hc.get("RestartPolicy") or {}
     name = rp.get("Name") or ""
@@ -146,10 +149,12 @@ def validate_host_config(hc: dict[str, Any]) -> None:
             )
 
 
-def host_config(hc_in: dict[str, Any] | None) -> dict[str, Any]:
-    """HostConfig with Docker's defaults filled in, as inspect shows them."""
+def host_config(hc_in: dict[str, Any] | None, cgroupns: str = "host") -> dict[str, Any]:
+    """HostConfig with Docker's defaults filled in, as inspect shows them. `cgroupns` is the
+    daemon's default cgroup namespace mode (private on a cgroup v2 host, host on v1)."""
     hc = copy.deepcopy(hc_in or {})
     validate_host_config(hc)
+    hc["CgroupnsMode"] = hc.get("CgroupnsMode") or cgroupns
     defaults: dict[str, Any] = {
         "Binds": None,
         "ContainerIDFile": "",
@@ -162,7 +167,6 @@ def host_config(hc_in: dict[str, Any] | None) -> dict[str, Any]:
         "VolumesFrom": None,
         "CapAdd": None,
         "CapDrop": None,
-        "CgroupnsMode": "host",
         "Dns": [],
         "DnsOptions": [],
         "DnsSearch": [],
