@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests import oracle as oracle_dockerd  # noqa: E402
-from tests.conftest import Daemon, teardown_host_state  # noqa: E402
+from tests.conftest import NO_HUB, Daemon, teardown_host_state  # noqa: E402
 
 DOCKER = shutil.which("docker") or "docker"
 # The oracle runs without a bridge (it must not touch the host's networking), so both engines run
@@ -87,7 +87,7 @@ class BenchDaemon(Daemon):
         argv = [sys.executable, "-m", "dockyard", "daemon", "--data-root", str(self.data_root),
                 "--exec-root", str(self.exec_root), "-H", self.host,
                 "--cgroup-parent", self.cgroup_parent, "--log-level", "info",
-                "--exec-opt", f"native.cgroupdriver={self.cgroup_driver}",
+                "--exec-opt", f"native.cgroupdriver={self.cgroup_driver}", "--hub-endpoint", NO_HUB,
                 "--bridge", self.bridge]  # fmt: skip
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(

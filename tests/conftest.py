@@ -35,6 +35,8 @@ _CLI_SHIM = clis.put_first_on_path()
 # kernel that no install step can lift: such a skip's reason starts with this prefix.
 KERNEL_LIMIT = "kernel limit: "
 _SKIPS: list[str] = []
+# Test daemons pull docker.io names from a closed local port: no test ever reaches Docker Hub.
+NO_HUB = "127.0.0.1:9"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -129,6 +131,7 @@ class Daemon:
                 "--exec-root", str(self.exec_root), "-H", self.host,
                 "--cgroup-parent", self.cgroup_parent, "--log-level", "debug",
                 "--exec-opt", f"native.cgroupdriver={self.cgroup_driver}",
+                "--hub-endpoint", NO_HUB,
                 "--bridge", self.bridge, *self.extra_args]  # fmt: skip
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(

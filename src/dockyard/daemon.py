@@ -46,6 +46,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--iptables", default="true", choices=["true", "false"],
                    help="manage dockyard's nftables tables and FORWARD accepts (false: none, "
                         "and published ports are not forwarded)")  # fmt: skip
+    p.add_argument("--registry-mirror", action="append", default=[],
+                   help="a mirror for docker.io images, tried first")  # fmt: skip
+    p.add_argument("--insecure-registry", action="append", default=[],
+                   help="host[:port] or CIDR spoken to without TLS verification (127.0.0.0/8 is)")  # fmt: skip
+    p.add_argument("--hub-endpoint", default="registry-1.docker.io",
+                   help="dockyard's own: where docker.io names are pulled from after the mirrors "
+                        "(the tests point it at a closed local port)")  # fmt: skip
+    p.add_argument("--max-concurrent-downloads", type=int, default=3)
+    p.add_argument("--max-concurrent-uploads", type=int, default=5)
     return p.parse_args(argv)
 
 
@@ -61,6 +70,7 @@ def _lock(data_root: Path) -> int:
 
 async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     from dockyard.api.server import serve
+    from dockyard.distribution.endpoints import RegistryOptions
     from dockyard.engine import Engine, EngineOptions
 
     opts = EngineOptions(
@@ -69,6 +79,13 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
         bip=args.bip,
         default_address_pools=tuple(args.default_address_pool),
         iptables=args.iptables == "true",
+        registry=RegistryOptions(
+            mirrors=tuple(args.registry_mirror),
+            insecure=("127.0.0.0/8", *args.insecure_registry),
+            max_concurrent_downloads=args.max_concurrent_downloads,
+            max_concurrent_uploads=args.max_concurrent_uploads,
+            hub=args.hub_endpoint,
+        ),
     )
     engine = await asyncio.to_thread(Engine, cfg, opts)
     await engine.start()

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 
 from dockyard.config import Config
+from dockyard.distribution.endpoints import RegistryOptions
 from dockyard.images.content import ContentStore
 from dockyard.network import records as network_state
 from dockyard.network.setup import build_networks
@@ -24,6 +25,7 @@ from dockyard.services.volumes import Volumes
 from dockyard.state import buildcache as buildcache_state
 from dockyard.state import containers as containers_state
 from dockyard.state import images as images_state
+from dockyard.state import layerblobs as layerblobs_state
 from dockyard.state import layers as layers_state
 from dockyard.state import volumes as volumes_state
 from dockyard.state.containers import ContainerRepo
@@ -44,6 +46,7 @@ class EngineOptions:
     bip: str = ""
     default_address_pools: tuple[str, ...] = ()
     iptables: bool = True
+    registry: RegistryOptions = field(default_factory=RegistryOptions)
 
 
 class Engine:
@@ -61,6 +64,7 @@ class Engine:
                 buildcache_state.SCHEMA,
                 volumes_state.SCHEMA,
                 network_state.SCHEMA,
+                layerblobs_state.SCHEMA,
             ],
         )
         self.driver = Overlay2(cfg.overlay_root)
@@ -96,6 +100,7 @@ class Engine:
             self.events,
             is_in_use=lambda image_id: self.containers.is_image_in_use(image_id),
             users_of=lambda image_id: self.containers.users_of_image(image_id),
+            registry=opts.registry,
         )
         self.containers = Containers(
             cfg, ContainerRepo(self.db), self.layers, self.images, self.events, self.launcher
@@ -120,7 +125,9 @@ class Engine:
         await asyncio.to_thread(self.networks.reconcile, self._running_ids)
 
     def _running_ids(self) -> set[str]:
-        return {r.id for r in self.containers.repo.all() if r.state["Status"] in ("running", "paused")}
+        return {
+            r.id for r in self.containers.repo.all() if r.state["Status"] in ("running", "paused")
+        }
 
     async def close(self) -> None:
         """Leave containers running (live-restore): their shims keep logs and exit codes."""

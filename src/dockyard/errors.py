@@ -18,6 +18,12 @@ class InvalidParameter(DockyardError):
     status = 400
 
 
+class Unauthorized(DockyardError):
+    """401: a registry refused the credentials (or wants some)."""
+
+    status = 401
+
+
 class Forbidden(DockyardError):
     status = 403
 

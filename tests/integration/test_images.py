@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 
 from dockyard import errors
+from dockyard.distribution.endpoints import RegistryOptions
 from dockyard.images import archive
 from dockyard.images.content import ContentStore
 from dockyard.services.events import Events
 from dockyard.services.images import Images
 from dockyard.services.protocols import ImageService
 from dockyard.state import images as image_state
+from dockyard.state import layerblobs as layerblob_state
 from dockyard.state import layers as layer_state
 from dockyard.state.db import Database
 from dockyard.storage.layers import Layers
@@ -50,9 +52,14 @@ class Env:
     users: dict[str, list[FakeContainer]]
 
 
+SCHEMAS = [layer_state.SCHEMA, image_state.SCHEMA, layerblob_state.SCHEMA]
+# docker.io names go to a closed local port: a test never reaches out (E5).
+NO_HUB = RegistryOptions(hub="127.0.0.1:9")
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
-    db = Database.open(tmp_path / "db", schemas=[layer_state.SCHEMA, image_state.SCHEMA])
+    db = Database.open(tmp_path / "db", schemas=SCHEMAS)
     layers = Layers(db, Overlay2(tmp_path / "overlay2"))
     users: dict[str, list[FakeContainer]] = {}
     events = Events()
@@ -63,6 +70,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
         events,
         lambda i: bool(users.get(i)),
         lambda i: users.get(i, []),
+        registry=NO_HUB,
     )
     yield Env(images, layers, events, tmp_path, users)
     db.close()
@@ -134,7 +142,7 @@ def test_bootstrap_busybox_is_deterministic_and_runs_layout(env: Env) -> None:
     assert "root:x:0:0" in (upper / "etc/passwd").read_text()
     assert [r["CreatedBy"] for r in env.images.history("busybox")][0].endswith('CMD ["sh"]')
     # A fresh store on the same host computes the same id.
-    db2 = Database.open(env.root / "db2", schemas=[layer_state.SCHEMA, image_state.SCHEMA])
+    db2 = Database.open(env.root / "db2", schemas=SCHEMAS)
     other = Images(
         db2,
         ContentStore(env.root / "c2", env.root / "tmp"),
@@ -273,7 +281,7 @@ def test_save_load_round_trip(env: Env, tmp_path: Path) -> None:
         == "docker.io/library/app:1"
     )
 
-    db2 = Database.open(tmp_path / "db2", schemas=[layer_state.SCHEMA, image_state.SCHEMA])
+    db2 = Database.open(tmp_path / "db2", schemas=SCHEMAS)
     other = Images(
         db2,
         ContentStore(tmp_path / "c2", tmp_path / "t2"),
@@ -364,7 +372,8 @@ def test_load_rejects_wrong_diff_id(env: Env) -> None:
     assert env.images.list(True, {}, False) == [] and env.layers.layers() == []
 
 
-def test_pull_is_unavailable(env: Env) -> None:
-    """E3: no registry: a 503 that says what to do instead."""
-    with pytest.raises(errors.Unavailable, match="pull access denied for alpine"):
+def test_pull_from_an_unreachable_registry_says_so_and_stores_nothing(env: Env) -> None:
+    """E5: a registry that does not answer: dockerd's words, nothing stored."""
+    with pytest.raises(errors.System, match="dial tcp 127.0.0.1:9: connect: connection refused"):
         env.images.pull("alpine", "latest")
+    assert env.images.list(False, {}, False) == []

@@ -217,8 +217,11 @@ class FakeImages:
         src.read()
         return ["Loaded image: busybox:latest"]
 
-    def pull(self, ref: str, tag: str | None) -> None:
+    def pull(self, ref: str, tag: str | None, platform: str = "") -> None:
         raise NotFound(f"pull access denied for {ref}, repository does not exist")
+
+    def pull_stream(self, name: str, tag: str | None, platform: str, creds: Any) -> Any:
+        self.pull(name, tag)
 
     def prune(self, filters: Filters) -> Json:
         return {"ImagesDeleted": None, "SpaceReclaimed": 0}

@@ -10,6 +10,7 @@ from aiohttp import web
 from dockyard.api.codec import decode_filters, encode, json_response, query_bool, query_str
 from dockyard.api.engine import engine
 from dockyard.api.stream import body_file, write_bytes_stream
+from dockyard.distribution.auth import Credentials
 from dockyard.errors import InvalidParameter, Unsupported
 
 
@@ -66,10 +67,10 @@ async def create(request: web.Request) -> web.StreamResponse:
     q = request.query
     images = engine(request).images
     if q.get("fromImage"):
-        ref, tag_ = q["fromImage"], query_str(q, "tag")
-        await asyncio.to_thread(images.pull, ref, tag_)
-        shown = f"{ref}:{tag_}" if tag_ and ":" not in ref.rsplit("/", 1)[-1] else ref
-        return _progress({"status": f"Status: Downloaded newer image for {shown}"})
+        creds = Credentials.from_header(request.headers.get("X-Registry-Auth"))
+        stream = await asyncio.to_thread(images.pull_stream, q["fromImage"],
+                                         query_str(q, "tag"), q.get("platform", ""), creds)  # fmt: skip
+        return await write_bytes_stream(request, stream, "application/json")
     source = q.get("fromSrc", "")
     if source != "-":
         if source:

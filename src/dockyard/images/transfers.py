@@ -22,6 +22,7 @@ from dockyard.images.content import ContentStore
 from dockyard.images.writer import ImageWriter
 from dockyard.services.protocols import EventBus, Json
 from dockyard.state.images import ImageRecord, ImageRepo
+from dockyard.state.layerblobs import LayerBlobRepo
 from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Transfers:
     events: EventBus
     writer: ImageWriter
     lock: threading.RLock
+    layer_blobs: LayerBlobRepo
 
     # Provided by the service.
     def resolve(self, ref: str) -> ImageRecord:
@@ -214,6 +216,13 @@ class Transfers:
         return archive.SaveImage(raw, rec.config_digest, layers, names)
 
     def _recover_layer_blob(self, chain_id: str, diff_id: str) -> None:
+        # A pulled layer is kept as the registry's compressed blob: its tar is that blob
+        # decompressed (checked against the diff id), kept from now on.
+        for blob in self.layer_blobs.of(diff_id):
+            if self.content.exists(blob.digest):
+                with self.content.open(blob.digest) as f:
+                    self.content.ingest_file(compression.decompressed(f), expected=diff_id)
+                return
         # Layers registered outside the image service have no kept tar: re-export and hope
         # the export reproduces the bytes (it does for tars our own export made).
         try:
@@ -278,14 +287,6 @@ class Transfers:
         return lines
 
     # ---- pull, bootstrap ----------------------------------------------------------------
-
-    def pull(self, ref: str, tag: str | None) -> None:
-        target = reference.parse_repo_tag(ref, tag)
-        raise errors.Unavailable(
-            f"pull access denied for {target.familiar_name}: no registry is reachable from dockyard"
-            ' (pull is not supported yet); load or import the image, or run "dockyard image bootstrap"'
-            " for busybox"
-        )
 
     def bootstrap_busybox(self) -> str:
         """busybox:latest from the host's static busybox; a no-op when already there (S7)."""

@@ -17,6 +17,7 @@ from dockyard.errors import InvalidParameter, NotFound
 from dockyard.images import config as image_config
 from dockyard.images.content import ContentStore
 from dockyard.state.images import ImageRecord, ImageRepo
+from dockyard.state.layerblobs import LayerBlobRepo
 from dockyard.storage.protocols import Layer, LayerStore
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,17 @@ class ImageWriter:
     """Used by the image service for import, commit, load and bootstrap. Not thread-safe on its
     own: the service serializes store() calls under its lock."""
 
-    def __init__(self, repo: ImageRepo, content: ContentStore, layers: LayerStore) -> None:
+    def __init__(
+        self,
+        repo: ImageRepo,
+        content: ContentStore,
+        layers: LayerStore,
+        blobs: LayerBlobRepo | None = None,
+    ) -> None:
         self.repo = repo
         self.content = content
         self.layers = layers
+        self.blobs = blobs
 
     def ingest_tar(self, src: BinaryIO | Iterable[bytes]) -> str:
         """Keep an uncompressed layer tar in the content store; returns its diff id. The blob is
@@ -153,3 +161,6 @@ class ImageWriter:
         doomed = set(diff_ids) | ({config_digest} if config_digest else set())
         for digest in doomed - still_used:
             self.content.delete(digest)
+        if self.blobs is not None:  # the compressed blobs pulled layers came as
+            for digest in self.blobs.forget(sorted(set(diff_ids) - still_used)):
+                self.content.delete(digest)

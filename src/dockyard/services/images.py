@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from dockyard import errors
+from dockyard.distribution.auth import Credentials
+from dockyard.distribution.endpoints import RegistryOptions
 from dockyard.images import config as image_config
 from dockyard.images import reference, views
 from dockyard.images.content import ContentStore
@@ -23,8 +25,10 @@ from dockyard.images.transfers import Transfers
 from dockyard.images.writer import ImageWriter
 from dockyard.services.imageremoval import ImageUser, Removal
 from dockyard.services.protocols import EventBus, Filters, Json
+from dockyard.services.pulls import Pulls
 from dockyard.state.db import Database
 from dockyard.state.images import ImageRecord, ImageRepo
+from dockyard.state.layerblobs import LayerBlobRepo
 from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,7 @@ class Images(Transfers, Removal):
         events: EventBus,
         is_in_use: Callable[[str], bool],
         users_of: Callable[[str], Sequence[ImageUser]] | None = None,
+        registry: RegistryOptions | None = None,
     ) -> None:
         self.repo = ImageRepo(db)
         self.content = content
@@ -51,8 +56,19 @@ class Images(Transfers, Removal):
         self.events = events
         self.is_in_use = is_in_use
         self.users_of = users_of
-        self.writer = ImageWriter(self.repo, content, layers)
+        self.layer_blobs = LayerBlobRepo(db)
+        self.writer = ImageWriter(self.repo, content, layers, self.layer_blobs)
         self.lock = threading.RLock()
+        self.pulls = Pulls(self, self.layer_blobs, registry or RegistryOptions())
+
+    def pull(self, ref: str, tag: str | None, platform: str = "") -> None:
+        """A whole pull with no client watching (build's FROM)."""
+        self.pulls.pull(ref, tag, platform)
+
+    def pull_stream(
+        self, name: str, tag: str | None, platform: str, creds: Credentials
+    ) -> Iterator[bytes]:
+        return self.pulls.start(name, tag, platform, creds)
 
     # ---- lookups ------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
+from dockyard.distribution.auth import Credentials
+
 Json = dict[str, Any]
 Filters = dict[str, builtins.list[str]]  # decoded `filters` query param: {"label": ["a=b"], ...}
 
@@ -106,7 +108,10 @@ class ImageService(Protocol):
     def load(
         self, src: BinaryIO
     ) -> builtins.list[str]: ...  # "Loaded image: x:y" / "Loaded image ID: ..."
-    def pull(self, ref: str, tag: str | None) -> None: ...  # no registry yet: raises
+    def pull(self, ref: str, tag: str | None, platform: str = "") -> None: ...  # to the end
+    def pull_stream(
+        self, name: str, tag: str | None, platform: str, creds: Credentials
+    ) -> Iterator[bytes]: ...  # E5: errors before the stream are raised, later ones in it
     def prune(self, filters: Filters) -> Json: ...  # {"ImagesDeleted", "SpaceReclaimed"}
 
 

@@ -273,5 +273,3 @@ def _spawn(*args: Any, **kw: Any) -> shimlib.ShimHandle:
         raise errors.InvalidParameter(
             f"failed to create task for container: OCI runtime create failed: {e.message}: unknown"
         ) from None
-
-

@@ -1,0 +1,224 @@
+"""An HTTP client for one repository on one registry (E5), on http.client: the `/v2/` API with
+the auth handshake (a 401's challenge answered with Basic credentials or a Bearer token for the
+request's scope, tokens reused), redirects (blob storage elsewhere), registry error bodies turned
+into Docker's messages, and one kept-alive connection per thread and endpoint."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import socket
+import ssl
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard import errors
+from dockyard.distribution.auth import Challenge, Credentials, TokenCache, scope
+from dockyard.distribution.endpoints import Endpoint
+
+log = logging.getLogger(__name__)
+TIMEOUT = 60.0
+USER_AGENT = "dockyard/24.0.0 (docker compatible)"
+
+
+class RegistryError(Exception):
+    """An error body from a registry: `code` is its errcode (MANIFEST_UNKNOWN, DENIED...)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code.lower().replace('_', ' ')}: {message}" if code else message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class TransportError(Exception):
+    """The endpoint could not be spoken to at all (refused, TLS failure, timeout)."""
+
+
+def registry_error(status: int, body: bytes, fallback: str) -> RegistryError:
+    try:
+        doc = json.loads(body)
+        first = (doc.get("errors") or [])[0]
+        return RegistryError(status, str(first.get("code") or ""), str(first.get("message") or ""))
+    except (ValueError, IndexError, AttributeError, TypeError):
+        return RegistryError(status, "", fallback)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    raw: http.client.HTTPResponse
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name) or ""
+
+    def read(self) -> bytes:
+        return self.raw.read()
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+@dataclass
+class Session:
+    """Requests to one repository through one endpoint with one set of credentials."""
+
+    endpoint: Endpoint
+    repo: str  # the path on the registry: "library/busybox"
+    creds: Credentials
+    tokens: TokenCache
+    _local: threading.local = field(default_factory=threading.local)
+    _challenge: Challenge | None = None
+
+    # ---- connections ----------------------------------------------------------------------
+
+    def _conn(self, scheme: str, host: str) -> http.client.HTTPConnection:
+        pool: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault(
+            "pool", {}
+        )
+        conn = pool.get((scheme, host))
+        if conn is None:
+            if scheme == "https":
+                ctx = self.endpoint.ssl_context() if host == self.endpoint.host else None
+                conn = http.client.HTTPSConnection(host, timeout=TIMEOUT,
+                                                   context=ctx or ssl.create_default_context())  # fmt: skip
+            else:
+                conn = http.client.HTTPConnection(host, timeout=TIMEOUT)
+            pool[(scheme, host)] = conn
+        return conn
+
+    def close(self) -> None:
+        for conn in self._local.__dict__.get("pool", {}).values():
+            conn.close()
+        self._local.__dict__["pool"] = {}
+
+    def _send(self, method: str, url: str, headers: dict[str, str], body: Any) -> Response:
+        parts = urllib.parse.urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        for attempt in (0, 1):
+            conn = self._conn(parts.scheme, parts.netloc)
+            try:
+                conn.request(
+                    method, target, body=body, headers={"User-Agent": USER_AGENT, **headers}
+                )
+                raw = conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
+                conn.close()  # a kept-alive connection the server closed: try once more
+                if attempt or (body is not None and not isinstance(body, bytes)):
+                    raise TransportError(self._describe(method, url, e)) from None
+                continue
+            except (OSError, ssl.SSLError, http.client.HTTPException) as e:
+                conn.close()
+                raise TransportError(self._describe(method, url, e)) from None
+            return Response(raw.status, raw.headers, raw)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _describe(method: str, url: str, e: BaseException) -> str:
+        what = {"GET": "Get", "HEAD": "Head", "PUT": "Put", "POST": "Post", "PATCH": "Patch"}
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
+        if isinstance(e, ConnectionRefusedError):
+            host = urllib.parse.urlsplit(url).netloc
+            reason = f"dial tcp {host}: connect: connection refused"
+        elif isinstance(e, socket.timeout):
+            reason = "i/o timeout"
+        return f'{what.get(method, method)} "{url}": {reason}'
+
+    # ---- requests ---------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        """`path` below /v2/<repo>/ (or absolute: starting with /v2/ or a scheme)."""
+        if "://" in path:
+            return path
+        if path.startswith("/v2/"):
+            return self.endpoint.base + path
+        return f"{self.endpoint.base}/v2/{self.repo}/{path}"
+
+    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
+                body: Any = None, actions: str = "pull", extra_scopes: tuple[str, ...] = (),
+                follow: bool = True) -> Response:  # fmt: skip
+        """One request with the auth handshake; the caller reads and closes the response."""
+        url = self.url(path)
+        hdrs = dict(headers or {})
+        scopes = (scope(self.repo, actions), *extra_scopes)
+        for tried in range(2):
+            auth = self._authorization(scopes)
+            if auth:
+                hdrs["Authorization"] = auth
+            resp = self._send(method, url, hdrs, body)
+            if resp.status != 401 or tried:
+                break
+            challenge = Challenge.parse(resp.header("WWW-Authenticate"))
+            resp.read()
+            if challenge is None:
+                break
+            self._challenge = challenge
+            if hasattr(body, "seek"):
+                body.seek(0)
+        for _ in range(5):
+            if not follow or resp.status not in (301, 302, 303, 307, 308):
+                break
+            location = urllib.parse.urljoin(url, resp.header("Location"))
+            resp.read()
+            url = location
+            # Blob storage elsewhere gets no registry credentials.
+            same = urllib.parse.urlsplit(location).netloc == self.endpoint.host
+            resp = self._send(method if resp.status in (307, 308) else "GET", location,
+                              {k: v for k, v in hdrs.items() if same or k != "Authorization"},
+                              None)  # fmt: skip
+        return resp
+
+    def _authorization(self, scopes: tuple[str, ...]) -> str:
+        ch = self._challenge
+        if ch is None:
+            return ""
+        if ch.scheme == "basic":
+            if self.creds.empty:
+                return ""
+            return self.creds.basic()
+        if ch.scheme != "bearer":
+            return ""
+        if self.creds.registry_token:
+            return f"Bearer {self.creds.registry_token}"
+        key = (ch.params.get("realm", ""), ch.params.get("service", ""), " ".join(scopes))
+        token = self.tokens.get(key)
+        if token is None:
+            token, expires_in = self._fetch_token(ch, scopes)
+            self.tokens.put(key, token, expires_in)
+        return f"Bearer {token}" if token else ""
+
+    def _fetch_token(self, ch: Challenge, scopes: tuple[str, ...]) -> tuple[str, int]:
+        realm = ch.params.get("realm", "")
+        if not realm:
+            raise errors.Unauthorized("unauthorized: the registry's token challenge has no realm")
+        query = [("service", ch.params.get("service", ""))] if ch.params.get("service") else []
+        query += [("scope", s) for s in scopes]
+        headers: dict[str, str] = {}
+        if self.creds.identity_token:
+            body = urllib.parse.urlencode([("grant_type", "refresh_token"), ("client_id", "docker"),
+                                           ("refresh_token", self.creds.identity_token), *query])  # fmt: skip
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            resp = self._send("POST", realm, headers, body.encode())
+        else:
+            if not self.creds.empty:
+                headers["Authorization"] = self.creds.basic()
+            sep = "&" if "?" in realm else "?"
+            resp = self._send("GET", realm + sep + urllib.parse.urlencode(query), headers, None)
+        data = resp.read()
+        if resp.status != 200:
+            err = registry_error(resp.status, data, http.client.responses.get(resp.status, ""))
+            raise errors.Unauthorized(
+                f'Get "{realm}": {err}' if err.code else f"unauthorized: {err.message}"
+            )
+        try:
+            doc = json.loads(data)
+            token = str(doc.get("token") or doc.get("access_token") or "")
+            return token, int(doc.get("expires_in") or 60)
+        except (ValueError, AttributeError):
+            raise errors.Unauthorized(
+                "unauthorized: the token server's answer is not JSON"
+            ) from None

@@ -1,0 +1,74 @@
+"""dockerd's JSON progress stream for pull and push (E5), message for message, so the docker
+CLI draws its bars unchanged: a layer is known by the first 12 hex digits of its digest, and a
+transfer's message carries progressDetail {current, total} plus the rendered bar dockerd sends."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from dockyard.units import human_size
+
+Message = dict[str, Any]
+BAR = 50  # dockerd's bar is 50 characters wide (its JSON messages assume a 200-column terminal)
+
+
+def short(digest: str) -> str:
+    return digest.removeprefix("sha256:")[:12]
+
+
+def status(text: str, id: str | None = None) -> Message:
+    """A message without progress ("Pulling from x" with the tag as id, "Digest: ...")."""
+    return {"status": text, "id": id} if id is not None else {"status": text}
+
+
+def layer(text: str, id: str) -> Message:
+    """A layer's state change ("Pulling fs layer", "Waiting", "Pull complete"...)."""
+    return {"status": text, "progressDetail": {}, "id": id}
+
+
+def bar(current: int, total: int, started: float | None = None) -> str:
+    """jsonmessage's JSONProgress.String() for a wide terminal."""
+    if current <= 0 and total <= 0:
+        return ""
+    if total <= 0:
+        return f"{human_size(current, 4):>8}"
+    filled = min(int(current / total * 100) // 2, BAR)
+    box = "[" + "=" * filled + ">" + " " * (BAR - filled) + "] "
+    numbers = f"{human_size(current, 4):>8}/{human_size(total, 4)}" if current <= total else ""
+    left = ""
+    if started is not None and current > 0 and filled < BAR:
+        elapsed = time.monotonic() - started
+        remaining = int(elapsed / current * (total - current))
+        left = f" {remaining}s" if remaining < 60 else f" {remaining // 60}m{remaining % 60}s"
+    return box + numbers + left
+
+
+def transfer(text: str, id: str, current: int, total: int, started: float | None) -> Message:
+    """ "Downloading", "Extracting", "Pushing" with their counters and bar."""
+    return {
+        "status": text,
+        "progressDetail": {"current": current, "total": total},
+        "progress": bar(current, total, started),
+        "id": id,
+    }
+
+
+def error(text: str) -> Message:
+    return {"errorDetail": {"message": text}, "error": text}
+
+
+class Throttle:
+    """At most one progress message per layer every `interval` seconds (the CLI redraws at
+    about that rate), and always the first and the last."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self._last = 0.0
+
+    def due(self, final: bool = False) -> bool:
+        now = time.monotonic()
+        if final or now - self._last >= self.interval:
+            self._last = now
+            return True
+        return False

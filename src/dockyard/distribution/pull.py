@@ -1,0 +1,288 @@
+"""One image pull (E5), as a pipeline: up to `max_concurrent_downloads` layers download at once,
+each into a spool, and the layers are extracted in order, each starting as soon as its parent is
+registered and reading its spool while the download is still writing it. Every blob is checked
+against its digest, every layer's tar against the config's diff ID, the config against the
+manifest; layers already in the store are neither downloaded nor extracted. Nothing is visible
+until the image is recorded at the end; on failure every registered layer and spool is dropped.
+
+Lifecycle: `prepare()` (manifest, platform, config: its errors get HTTP statuses), then
+`messages()` yields dockerd's progress stream while the work runs on worker threads."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, cast
+
+from dockyard import errors
+from dockyard.distribution import manifests, progress
+from dockyard.distribution.client import TransportError
+from dockyard.distribution.manifests import Descriptor, Manifest, Platform
+from dockyard.distribution.remote import Remote
+from dockyard.distribution.spool import Spool
+from dockyard.images import compression
+from dockyard.images import config as image_config
+from dockyard.images.content import ContentStore
+from dockyard.images.reference import Reference
+from dockyard.state.layerblobs import LayerBlob, LayerBlobRepo
+from dockyard.storage.layers import chain_id_of
+from dockyard.storage.protocols import LayerStore
+
+log = logging.getLogger(__name__)
+CHUNK = 1 << 20
+_DONE = object()
+
+# commit(config bytes, top chain id holding one reference, manifest digest) -> (image id, new)
+Commit = Callable[[bytes, str | None, str], tuple[str, bool]]
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class _Layer:
+    desc: Descriptor
+    diff_id: str
+    chain_id: str
+    id: str  # the short id progress messages use
+    present: bool
+    spool: Spool | None = None
+
+
+@dataclass
+class PullJob:
+    remote: Remote
+    found: manifests.Manifest | manifests.Index
+    platform: Platform
+    layers: LayerStore
+    content: ContentStore
+    blobs: LayerBlobRepo
+    commit: Commit
+    max_downloads: int = 3
+    manifest: Manifest | None = None
+    config_raw: bytes = b""
+    image_id: str = ""
+    updated: bool = False
+    _queue: queue.Queue[Any] = field(default_factory=queue.Queue)
+    _cancel: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def ref(self) -> Reference:
+        return self.remote.ref
+
+    # ---- before the first byte of the answer ------------------------------------------------
+
+    def prepare(self) -> None:
+        """Pick the platform's manifest and fetch and check the config."""
+        found = self.found
+        if isinstance(found, manifests.Index):
+            entry = manifests.choose(found, self.platform)
+            found = self.remote.manifest(entry.digest)
+            if isinstance(found, manifests.Index):
+                raise errors.System(
+                    f"no matching manifest for {self.platform} in the manifest list entries"
+                )
+        self.manifest = found
+        raw = self.remote.blob_bytes(found.config.digest)
+        if manifests.digest_of(raw) != found.config.digest:
+            raise errors.System(
+                f"image config verification failed for digest {found.config.digest}"
+            )
+        doc = image_config.parse(raw)
+        diff_ids = image_config.diff_ids(doc)
+        if len(diff_ids) != len(found.layers):
+            raise errors.System("layers from manifest don't match image configuration")
+        if isinstance(self.found, manifests.Manifest):  # a single manifest: the config must fit
+            want = self.platform
+            have = Platform(str(doc.get("os") or ""), str(doc.get("architecture") or ""),
+                            str(doc.get("variant") or ""))  # fmt: skip
+            if have.os and not want.matches(have):
+                raise errors.System(
+                    f"image with reference {self.ref.familiar()} was found but does not match the "
+                    f"specified platform: wanted {want}, actual: {have}"
+                )
+        self.config_raw = raw
+
+    # ---- the stream ---------------------------------------------------------------------------
+
+    def messages(self) -> Iterator[progress.Message]:
+        assert self.manifest is not None
+        tag_or_digest = self.ref.digest or self.ref.tag or "latest"
+        yield progress.status(f"Pulling from {self.ref.familiar_name}", tag_or_digest)
+        plan = self._plan()
+        for lay in plan:
+            yield progress.layer("Already exists" if lay.present else "Pulling fs layer", lay.id)
+        worker = threading.Thread(target=self._work, args=(plan,), name="pull", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self._cancel.set()
+            worker.join()
+        yield progress.status(f"Digest: {self.manifest.digest}")
+
+    def _plan(self) -> list[_Layer]:
+        assert self.manifest is not None
+        diff_ids = image_config.diff_ids(image_config.parse(self.config_raw))
+        plan, parent, present = [], None, True
+        for desc, diff_id in zip(self.manifest.layers, diff_ids, strict=True):
+            chain = chain_id_of(parent, diff_id)
+            present = present and self._has(chain)
+            plan.append(_Layer(desc, diff_id, chain, progress.short(desc.digest), present))
+            parent = chain
+        return plan
+
+    def _has(self, chain_id: str) -> bool:
+        try:
+            self.layers.get(chain_id)
+            return True
+        except errors.NotFound:
+            return False
+
+    def _emit(self, msg: progress.Message) -> None:
+        self._queue.put(msg)
+
+    def _work(self, plan: list[_Layer]) -> None:
+        todo = [lay for lay in plan if not lay.present]
+        base = next((lay.chain_id for lay in reversed(plan) if lay.present), None)
+        top: str | None = None
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, self.max_downloads), thread_name_prefix="pull-dl"
+        )
+        try:
+            for lay in todo:
+                lay.spool = Spool(self.content.tmp)
+                pool.submit(self._download, lay)
+            if len(todo) > self.max_downloads:
+                for lay in todo[self.max_downloads :]:
+                    self._emit(progress.layer("Waiting", lay.id))
+            if base is not None:
+                self.layers.retain(base)
+            top = base
+            for lay in todo:
+                layer = self._extract(lay, top)
+                top = layer.chain_id
+            self.image_id, self.updated = self.commit(self.config_raw, top, self.manifest_digest)
+            top = None  # handed over
+            self._queue.put(_DONE)
+        except BaseException as e:  # noqa: BLE001 (handed to the stream)
+            self._cancel.set()
+            self._queue.put(e)
+        finally:
+            pool.shutdown(wait=True)
+            if top is not None:
+                self.layers.release(top)
+            for lay in todo:
+                if lay.spool is not None:
+                    lay.spool.discard()
+
+    @property
+    def manifest_digest(self) -> str:
+        return self.found.digest
+
+    # ---- one layer ---------------------------------------------------------------------------
+
+    def _download(self, lay: _Layer) -> None:
+        spool = lay.spool
+        assert spool is not None
+        try:
+            if self._cancel.is_set():
+                raise Cancelled()
+            resp = self.remote.blob(lay.desc.digest)
+            total = lay.desc.size or int(resp.header("Content-Length") or 0)
+            h = hashlib.sha256()
+            started, throttle = time.monotonic(), progress.Throttle()
+            try:
+                while chunk := resp.raw.read(CHUNK):
+                    if self._cancel.is_set():
+                        raise Cancelled()
+                    h.update(chunk)
+                    spool.write(chunk)
+                    if throttle.due():
+                        self._emit(
+                            progress.transfer("Downloading", lay.id, spool.size, total, started)
+                        )
+            finally:
+                resp.close()
+            self._emit(progress.layer("Verifying Checksum", lay.id))
+            got = "sha256:" + h.hexdigest()
+            if got != lay.desc.digest:
+                raise errors.System(
+                    f"filesystem layer verification failed for digest {lay.desc.digest}"
+                )
+            if lay.desc.size and spool.size != lay.desc.size:
+                raise errors.System(
+                    f"filesystem layer verification failed for digest {lay.desc.digest}"
+                )
+            spool.finish()
+            self._emit(progress.layer("Download complete", lay.id))
+        except TransportError as e:
+            spool.fail(errors.System(str(e)))
+        except BaseException as e:  # noqa: BLE001 (the extractor raises it)
+            spool.fail(e)
+
+    def _extract(self, lay: _Layer, parent: str | None) -> Any:
+        spool = lay.spool
+        assert spool is not None
+        reader = spool.reader()
+        total = lay.desc.size
+        started, throttle = time.monotonic(), progress.Throttle()
+        emit = self._emit
+
+        class Counting:
+            def readable(self) -> bool:
+                return True
+
+            def read(self, n: int = -1) -> bytes:
+                data = reader.read(n)
+                if data and throttle.due():
+                    emit(progress.transfer("Extracting", lay.id, reader.offset, total, started))
+                return data
+
+        try:
+            tar = compression.decompressed(cast(BinaryIO, Counting()))
+            layer = self.layers.register(tar, parent)
+        except errors.DockyardError:
+            raise
+        except Cancelled:
+            raise
+        except Exception as e:
+            raise errors.System(f"failed to register layer: {e}") from e
+        finally:
+            reader.close()
+        if layer.diff_id != lay.diff_id:
+            self.layers.release(layer.chain_id)
+            raise errors.System(
+                f"failed to register layer: layer digest mismatch: expected {lay.diff_id}, got "
+                f"{layer.diff_id}"
+            )
+        if parent is not None:
+            self.layers.release(parent)  # the new layer holds its parent now
+        self._keep_blob(lay)
+        emit(progress.transfer("Extracting", lay.id, total, total, None))
+        emit(progress.layer("Pull complete", lay.id))
+        return layer
+
+    def _keep_blob(self, lay: _Layer) -> None:
+        """The compressed blob stays in the content store; save and push use it."""
+        spool = lay.spool
+        assert spool is not None
+        dest = self.content.path(lay.desc.digest)
+        if not dest.exists():
+            spool.path.chmod(0o644)
+            spool.path.replace(dest)
+        self.blobs.add(LayerBlob(lay.diff_id, lay.desc.digest, lay.desc.media_type,
+                                 lay.desc.size, self.ref.name))  # fmt: skip

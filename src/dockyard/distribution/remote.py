@@ -1,0 +1,115 @@
+"""A repository on a registry, reached through the first endpoint that answers (mirrors, then
+the registry; HTTPS, then HTTP for an insecure one), and the registry's failures in dockerd's
+words and statuses: `manifest for X not found: manifest unknown: ...` (404), `pull access denied
+for X, repository does not exist or may require 'docker login': denied: ...` (404), an
+unauthorized (401), anything else (500)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from dockyard import errors
+from dockyard.distribution import manifests
+from dockyard.distribution.auth import Credentials, TokenCache
+from dockyard.distribution.client import (
+    RegistryError,
+    Response,
+    Session,
+    TransportError,
+    registry_error,
+)
+from dockyard.distribution.endpoints import Endpoint, RegistryOptions, endpoints
+from dockyard.images.reference import Reference
+
+log = logging.getLogger(__name__)
+
+
+def translate(err: RegistryError, ref: Reference) -> errors.DockyardError:
+    """translatePullError: what a registry said, as the daemon says it to its client."""
+    text = str(err)
+    if err.code == "DENIED":
+        return errors.NotFound(
+            f"pull access denied for {ref.familiar_name}, repository does not exist or may "
+            f"require 'docker login': {text}"
+        )
+    if err.code == "MANIFEST_UNKNOWN" or (err.status == 404 and not err.code):
+        return errors.NotFound(
+            f"manifest for {ref.familiar()} not found: {text or 'manifest unknown'}"
+        )
+    if err.code == "NAME_UNKNOWN":
+        return errors.NotFound(f"repository {ref.familiar_name} not found: {text}")
+    if err.code == "UNAUTHORIZED" or err.status == 401:
+        return errors.Unauthorized(text or "unauthorized: authentication required")
+    return errors.System(text)
+
+
+@dataclass
+class Remote:
+    """One repository; `session` is bound once an endpoint has answered."""
+
+    ref: Reference
+    session: Session
+
+    @classmethod
+    def connect(cls, ref: Reference, opts: RegistryOptions, creds: Credentials,
+                tokens: TokenCache, push: bool = False) -> tuple[Remote, manifests.Manifest | manifests.Index | None]:  # fmt: skip
+        """Find an endpoint that answers for `ref`; when pulling, fetch its manifest there too
+        (a mirror that lacks it is skipped, as dockerd falls back to the next endpoint)."""
+        last: BaseException | None = None
+        for ep in endpoints(ref.domain, opts, push):
+            remote = cls(ref, Session(ep, ref.path, creds, tokens))
+            try:
+                if push:
+                    remote.ping()
+                    return remote, None
+                return remote, remote.manifest(ref.digest or ref.tag or "latest")
+            except TransportError as e:
+                log.info("registry endpoint %s: %s", ep.base, e)
+                last = e
+            except errors.DockyardError as e:
+                if not ep.mirror:
+                    raise
+                log.info("mirror %s: %s", ep.base, e.message)
+                last = e
+            remote.session.close()
+        if isinstance(last, errors.DockyardError):
+            raise last
+        raise errors.System(str(last) if last else f"no endpoint for {ref.domain}")
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.session.endpoint
+
+    def ping(self) -> None:
+        resp = self.session.request("GET", "/v2/", actions="push")
+        resp.read()
+
+    def _check(self, resp: Response, ok: tuple[int, ...] = (200,)) -> None:
+        if resp.status in ok:
+            return
+        body = resp.read()
+        raise translate(
+            registry_error(resp.status, body, f"unexpected status {resp.status}"), self.ref
+        )
+
+    def manifest(self, tag_or_digest: str) -> manifests.Manifest | manifests.Index:
+        resp = self.session.request("GET", f"manifests/{tag_or_digest}",
+                                    headers={"Accept": ", ".join(manifests.ACCEPT)})  # fmt: skip
+        self._check(resp)
+        raw = resp.read()
+        digest = manifests.digest_of(raw)
+        if tag_or_digest.startswith("sha256:") and digest != tag_or_digest:
+            raise errors.System(f"manifest verification failed for digest {tag_or_digest}")
+        return manifests.parse(raw, resp.header("Content-Type"), digest)
+
+    def blob(self, digest: str, offset: int = 0) -> Response:
+        """A blob's body as a stream (the caller reads and closes it)."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        resp = self.session.request("GET", f"blobs/{digest}", headers=headers)
+        self._check(resp, (200, 206))
+        return resp
+
+    def blob_bytes(self, digest: str) -> bytes:
+        resp = self.blob(digest)
+        return resp.read()

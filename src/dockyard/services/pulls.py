@@ -1,0 +1,148 @@
+"""Pulling images from registries (E5) for the image service: `start()` resolves the name and the
+manifest (errors here get HTTP statuses) and returns the progress stream, which does the work as
+it is read; `pull()` runs one to the end for callers without a stream (build's FROM).
+
+The image is recorded by `_commit` at the end, under the service's lock: the config blob, the
+record holding the top layer's reference, the tag, and `name@<manifest digest>` for RepoDigests."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING
+
+from dockyard import errors
+from dockyard.distribution import progress
+from dockyard.distribution.auth import Credentials, TokenCache
+from dockyard.distribution.endpoints import RegistryOptions
+from dockyard.distribution.manifests import Platform
+from dockyard.distribution.pull import PullJob
+from dockyard.distribution.remote import Remote
+from dockyard.images import reference
+from dockyard.state.layerblobs import LayerBlobRepo
+
+if TYPE_CHECKING:
+    from dockyard.services.images import Images
+
+log = logging.getLogger(__name__)
+
+
+def pull_reference(name: str, tag: str | None) -> reference.Reference:
+    """fromImage + tag as dockerd reads them: the tag may be a digest; no tag means all tags."""
+    ref = reference.parse(name)
+    if tag:
+        if ref.tag is not None or ref.digest is not None:
+            raise errors.InvalidParameter("invalid reference format")
+        if reference.is_digest(tag):
+            return reference.Reference(ref.domain, ref.path, None, tag)
+        return reference.parse_repo_tag(name, tag)
+    return ref
+
+
+class Pulls:
+    def __init__(self, images: Images, blobs: LayerBlobRepo, options: RegistryOptions) -> None:
+        self.images = images
+        self.blobs = blobs
+        self.options = options
+        self.tokens = TokenCache()
+
+    def start(self, name: str, tag: str | None, platform: str = "",
+              creds: Credentials | None = None) -> Iterator[bytes]:  # fmt: skip
+        """Everything up to the first message of the stream; then the stream."""
+        ref = pull_reference(name, tag)
+        wanted = Platform.parse(platform) if platform else Platform.host()
+        creds = creds or Credentials()
+        if ref.tag is None and ref.digest is None:
+            return self._all_tags(ref, wanted, creds)
+        return self._stream(self._job(ref, wanted, creds), [], ref)
+
+    def pull(self, name: str, tag: str | None, platform: str = "") -> None:
+        """A whole pull without a client watching; its first error is raised."""
+        for line in self.start(name, tag, platform):
+            msg = json.loads(line)
+            if "error" in msg:
+                raise errors.System(msg["error"])
+
+    def _job(self, ref: reference.Reference, wanted: Platform, creds: Credentials) -> PullJob:
+        remote, found = Remote.connect(ref, self.options, creds, self.tokens)
+        assert found is not None
+        images = self.images
+        job = PullJob(
+            remote=remote,
+            found=found,
+            platform=wanted,
+            layers=images.layers,
+            content=images.content,
+            blobs=self.blobs,
+            commit=lambda raw, top, digest: self._commit(ref, raw, top, digest),
+            max_downloads=self.options.max_concurrent_downloads,
+        )
+        try:
+            job.prepare()
+        except BaseException:
+            remote.session.close()
+            raise
+        return job
+
+    def _all_tags(self, ref: reference.Reference, wanted: Platform,
+                  creds: Credentials) -> Iterator[bytes]:  # fmt: skip
+        remote, _ = Remote.connect(
+            ref.with_tag("latest"), self.options, creds, self.tokens, push=True
+        )
+        resp = remote.session.request("GET", "tags/list")
+        remote._check(resp)
+        tags = sorted(json.loads(resp.read()).get("tags") or [])
+        remote.session.close()
+        if not tags:
+            raise errors.NotFound(f"repository {ref.familiar_name} not found: no tags")
+        first = self._job(ref.with_tag(tags[0]), wanted, creds)
+        later: list[Callable[[], PullJob]] = [
+            partial(self._job, ref.with_tag(t), wanted, creds) for t in tags[1:]
+        ]
+        return self._stream(first, later, ref)
+
+    def _stream(self, first: PullJob, later: list[Callable[[], PullJob]],
+                shown: reference.Reference) -> Iterator[bytes]:  # fmt: skip
+        """The first job is prepared (its errors were the answer's status); later ones (other
+        tags of `pull -a`) are prepared as the stream reaches them."""
+        updated = False
+        try:
+            for job in itertools.chain([first], (make() for make in later)):
+                try:
+                    for msg in job.messages():
+                        yield _line(msg)
+                finally:
+                    job.remote.session.close()
+                updated = updated or job.updated
+            word = "Downloaded newer image" if updated else "Image is up to date"
+            yield _line(progress.status(f"Status: {word} for {shown.familiar()}"))
+        except errors.DockyardError as e:
+            yield _line(progress.error(e.message))
+        except Exception as e:  # noqa: BLE001 (the stream is started: say it there)
+            log.exception("pull of %s failed", shown)
+            yield _line(progress.error(str(e)))
+
+    def _commit(self, ref: reference.Reference, raw: bytes, top: str | None,
+                manifest_digest: str) -> tuple[str, bool]:  # fmt: skip
+        images = self.images
+        with images.lock:
+            image_id, created = images.writer.store(raw, top, None)
+        updated = created
+        if ref.tag is not None:
+            before = images.repo.lookup(str(ref))
+            if before != image_id:
+                images._tag(image_id, ref)
+                updated = True
+        digested = reference.Reference(ref.domain, ref.path, None, manifest_digest)
+        if images.repo.lookup(str(digested)) != image_id:
+            images._tag(image_id, digested)
+            updated = True
+        images._publish("pull", image_id, ref.familiar())
+        return image_id, updated
+
+
+def _line(msg: progress.Message) -> bytes:
+    return json.dumps(msg).encode() + b"\r\n"
