@@ -88,6 +88,24 @@ async def create(request: web.Request) -> web.StreamResponse:
     return _progress({"status": image_id})
 
 
+async def push(request: web.Request) -> web.StreamResponse:
+    creds = Credentials.from_header(request.headers.get("X-Registry-Auth"))
+    stream = await asyncio.to_thread(engine(request).images.push_stream, _name(request),
+                                     query_str(request.query, "tag"), creds)  # fmt: skip
+    return await write_bytes_stream(request, stream, "application/json")
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    """POST /auth: {"username", "password", "serveraddress"} checked against the registry."""
+    body = await request.json() if request.can_read_body else {}
+    if not isinstance(body, dict):
+        raise InvalidParameter("invalid auth configuration")
+    creds = Credentials.from_json(body)
+    server = str(body.get("serveraddress") or "")
+    status = await asyncio.to_thread(engine(request).images.login, server, creds)
+    return json_response({"Status": status, "IdentityToken": ""})
+
+
 async def save(request: web.Request) -> web.StreamResponse:
     names = [n for n in request.query.getall("names", []) if n]
     if "name" in request.match_info:

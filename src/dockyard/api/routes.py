@@ -75,6 +75,8 @@ ROUTES: list[Route] = [
     Route("GET", f"/images/{IMAGE}/history", images.history),
     Route("GET", f"/images/{IMAGE}/get", images.save),
     Route("POST", f"/images/{IMAGE}/tag", images.tag),
+    Route("POST", f"/images/{IMAGE}/push", images.push),
+    Route("POST", "/auth", images.login),
     Route("DELETE", f"/images/{IMAGE}", images.remove),
     # build
     Route("POST", "/build", build.build),

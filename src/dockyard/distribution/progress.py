@@ -4,6 +4,7 @@ transfer's message carries progressDetail {current, total} plus the rendered bar
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -52,6 +53,11 @@ def transfer(text: str, id: str, current: int, total: int, started: float | None
         "progress": bar(current, total, started),
         "id": id,
     }
+
+
+def encode(msg: Message) -> bytes:
+    """One line of the stream, as dockerd's encoder ends them."""
+    return json.dumps(msg).encode() + b"\r\n"
 
 
 def error(text: str) -> Message:

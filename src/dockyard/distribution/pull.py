@@ -175,6 +175,10 @@ class PullJob:
             for lay in todo:
                 layer = self._extract(lay, top)
                 top = layer.chain_id
+            # The manifests stay (push reuses them, so a pulled image keeps its digest).
+            assert self.manifest is not None
+            for raw in {self.found.raw, self.manifest.raw}:
+                self.content.put(raw)
             self.image_id, self.updated = self.commit(self.config_raw, top, self.manifest_digest)
             top = None  # handed over
             self._queue.put(_DONE)

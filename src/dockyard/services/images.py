@@ -26,6 +26,7 @@ from dockyard.images.writer import ImageWriter
 from dockyard.services.imageremoval import ImageUser, Removal
 from dockyard.services.protocols import EventBus, Filters, Json
 from dockyard.services.pulls import Pulls
+from dockyard.services.pushes import Pushes
 from dockyard.state.db import Database
 from dockyard.state.images import ImageRecord, ImageRepo
 from dockyard.state.layerblobs import LayerBlobRepo
@@ -60,6 +61,7 @@ class Images(Transfers, Removal):
         self.writer = ImageWriter(self.repo, content, layers, self.layer_blobs)
         self.lock = threading.RLock()
         self.pulls = Pulls(self, self.layer_blobs, registry or RegistryOptions())
+        self.pushes = Pushes(self, self.layer_blobs, self.pulls.options, self.pulls.tokens)
 
     def pull(self, ref: str, tag: str | None, platform: str = "") -> None:
         """A whole pull with no client watching (build's FROM)."""
@@ -69,6 +71,12 @@ class Images(Transfers, Removal):
         self, name: str, tag: str | None, platform: str, creds: Credentials
     ) -> Iterator[bytes]:
         return self.pulls.start(name, tag, platform, creds)
+
+    def push_stream(self, name: str, tag: str | None, creds: Credentials) -> Iterator[bytes]:
+        return self.pushes.start(name, tag, creds)
+
+    def login(self, server: str, creds: Credentials) -> str:
+        return self.pushes.login(server, creds)
 
     # ---- lookups ------------------------------------------------------------------------
 

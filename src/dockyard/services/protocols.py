@@ -112,6 +112,8 @@ class ImageService(Protocol):
     def pull_stream(
         self, name: str, tag: str | None, platform: str, creds: Credentials
     ) -> Iterator[bytes]: ...  # E5: errors before the stream are raised, later ones in it
+    def push_stream(self, name: str, tag: str | None, creds: Credentials) -> Iterator[bytes]: ...
+    def login(self, server: str, creds: Credentials) -> str: ...
     def prune(self, filters: Filters) -> Json: ...  # {"ImagesDeleted", "SpaceReclaimed"}
 
 

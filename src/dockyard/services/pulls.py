@@ -113,17 +113,17 @@ class Pulls:
             for job in itertools.chain([first], (make() for make in later)):
                 try:
                     for msg in job.messages():
-                        yield _line(msg)
+                        yield progress.encode(msg)
                 finally:
                     job.remote.session.close()
                 updated = updated or job.updated
             word = "Downloaded newer image" if updated else "Image is up to date"
-            yield _line(progress.status(f"Status: {word} for {shown.familiar()}"))
+            yield progress.encode(progress.status(f"Status: {word} for {shown.familiar()}"))
         except errors.DockyardError as e:
-            yield _line(progress.error(e.message))
+            yield progress.encode(progress.error(e.message))
         except Exception as e:  # noqa: BLE001 (the stream is started: say it there)
             log.exception("pull of %s failed", shown)
-            yield _line(progress.error(str(e)))
+            yield progress.encode(progress.error(str(e)))
 
     def _commit(self, ref: reference.Reference, raw: bytes, top: str | None,
                 manifest_digest: str) -> tuple[str, bool]:  # fmt: skip
@@ -142,7 +142,3 @@ class Pulls:
             updated = True
         images._publish("pull", image_id, ref.familiar())
         return image_id, updated
-
-
-def _line(msg: progress.Message) -> bytes:
-    return json.dumps(msg).encode() + b"\r\n"

@@ -1,0 +1,182 @@
+"""Pushing images to registries and logging in to them (E5), for the image service.
+
+`start()` checks the name, then returns the progress stream, which says which repository, looks
+the tags up (a missing one is an error in the stream after that line, as dockerd sends it),
+connects and pushes as it is read: one job per tag (all of a repository's tags when none is
+given); afterwards the image carries `name@<manifest digest>` in RepoDigests. `login()` checks credentials against the registry."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from dockyard import errors
+from dockyard.distribution import progress
+from dockyard.distribution.auth import Credentials, TokenCache
+from dockyard.distribution.endpoints import RegistryOptions
+from dockyard.distribution.manifests import Index, Manifest, parse
+from dockyard.distribution.push import LocalLayer, PushJob
+from dockyard.distribution.remote import Remote
+from dockyard.images import config as image_config
+from dockyard.images import reference
+from dockyard.state.layerblobs import LayerBlobRepo
+
+if TYPE_CHECKING:
+    from dockyard.services.images import Images
+
+log = logging.getLogger(__name__)
+
+
+class Pushes:
+    def __init__(self, images: Images, blobs: LayerBlobRepo, options: RegistryOptions,
+                 tokens: TokenCache) -> None:  # fmt: skip
+        self.images = images
+        self.blobs = blobs
+        self.options = options
+        self.tokens = tokens
+
+    def start(
+        self, name: str, tag: str | None, creds: Credentials | None = None
+    ) -> Iterator[bytes]:
+        ref = reference.parse(name)
+        if ref.digest is not None:
+            raise errors.InvalidParameter("cannot push a digest reference")
+        if tag:
+            ref = reference.parse_repo_tag(name, tag)
+        return self._stream(ref, creds or Credentials())
+
+    def _targets(self, ref: reference.Reference) -> list[tuple[reference.Reference, str]]:
+        """The tags to push, as dockerd finds them: the repository must have some reference,
+        then the tag asked for (or every tag)."""
+        found = []
+        for image_id, refs in sorted(self.images.repo.all_references().items()):
+            for r in refs:
+                named = reference.parse(r)
+                if named.name == ref.name:
+                    found.append((named, image_id))
+        if not found:
+            raise errors.NotFound(
+                f"An image does not exist locally with the tag: {ref.familiar_name}"
+            )
+        if ref.tag is not None:
+            tagged_id = self.images.repo.lookup(str(ref))
+            if tagged_id is None:
+                raise errors.NotFound(f"tag does not exist: {ref.familiar()}")
+            return [(ref, tagged_id)]
+        tagged = [(named, i) for named, i in found if named.tag is not None]
+        if not tagged:
+            raise errors.NotFound(f"no tags to push for {ref.familiar_name}")
+        return sorted(tagged, key=lambda t: t[0].tag or "")
+
+    def _stream(self, ref: reference.Reference, creds: Credentials) -> Iterator[bytes]:
+        yield progress.encode(progress.status(f"The push refers to repository [{ref.name}]"))
+        remote: Remote | None = None
+        try:
+            targets = self._targets(ref)
+            remote, _ = Remote.connect(targets[0][0], self.options, creds, self.tokens, push=True)
+            for target, image_id in targets:
+                job = self._job(remote, target, image_id)
+                for msg in job.messages():
+                    yield progress.encode(msg)
+                digested = reference.Reference(target.domain, target.path, None, job.digest)
+                if self.images.repo.lookup(str(digested)) != image_id:
+                    self.images._tag(image_id, digested)
+                self.images._publish("push", image_id, target.familiar())
+        except errors.DockyardError as e:
+            yield progress.encode(progress.error(e.message))
+        except Exception as e:  # noqa: BLE001 (the stream is started: say it there)
+            log.exception("push of %s failed", ref)
+            yield progress.encode(progress.error(str(e)))
+        finally:
+            if remote is not None:
+                remote.session.close()
+
+    def _job(self, remote: Remote, target: reference.Reference, image_id: str) -> PushJob:
+        images = self.images
+        rec = images.get(image_id)
+        raw = images.content.get(rec.config_digest)
+        diff_ids = image_config.diff_ids(image_config.parse(raw))
+        chain = images.layers.chain(rec.top_chain_id) if rec.top_chain_id else []
+        layers = [LocalLayer(d, layer.size, _tar(images, layer.chain_id, d))
+                  for d, layer in zip(diff_ids, chain, strict=True)]  # fmt: skip
+        return PushJob(
+            remote=Remote(target, remote.session),
+            ref=target,
+            config_raw=raw,
+            layers=layers,
+            content=images.content,
+            blobs=self.blobs,
+            pulled_manifest=self._pulled_manifest(image_id, rec.config_digest),
+            max_uploads=self.options.max_concurrent_uploads,
+        )
+
+    def _pulled_manifest(self, image_id: str, config_digest: str) -> bytes | None:
+        """The single-platform manifest this image was pulled as, if it is kept."""
+        content = self.images.content
+        for r in self.images.repo.references(image_id):
+            digest = r.rpartition("@")[2] if "@" in r else ""
+            if not digest or not content.exists(digest):
+                continue
+            found = parse(content.get(digest), "", digest)
+            candidates = [found] if isinstance(found, Manifest) else []
+            if isinstance(found, Index):
+                for entry in found.manifests:
+                    if content.exists(entry.digest):
+                        inner = parse(content.get(entry.digest), "", entry.digest)
+                        if isinstance(inner, Manifest):
+                            candidates.append(inner)
+            for m in candidates:
+                if m.config.digest == config_digest:
+                    return m.raw
+        return None
+
+    def login(self, server: str, creds: Credentials) -> str:
+        """POST /auth: check the credentials where they are for; "Login Succeeded"."""
+        domain = _domain(server)
+        probe = reference.Reference(
+            domain, "library/dockyard-login" if domain == "docker.io" else "x", "latest", None
+        )
+        remote, _ = Remote.connect(probe, self.options, creds, self.tokens, push=True)
+        try:
+            resp = remote.session.request("GET", "/v2/", actions="pull")
+            body = resp.read()
+            if resp.status == 401:
+                raise errors.Unauthorized(
+                    f'Get "{remote.endpoint.base}/v2/": unauthorized: '
+                    + (_message(body) or "incorrect username or password")
+                )
+            if resp.status >= 400:
+                raise errors.System(
+                    f'Get "{remote.endpoint.base}/v2/": {_message(body) or resp.status}'
+                )
+        finally:
+            remote.session.close()
+        return "Login Succeeded"
+
+
+def _tar(images: Images, chain_id: str, diff_id: str) -> Callable[[], Iterator[bytes]]:
+    """The layer's tar, exactly as its diff id says (kept, or recovered from its blob)."""
+
+    def chunks() -> Iterator[bytes]:
+        if not images.content.exists(diff_id):
+            images._recover_layer_blob(chain_id, diff_id)
+        yield from images.content.read_chunks(diff_id)
+
+    return chunks
+
+
+def _domain(server: str) -> str:
+    host = server.split("://", 1)[-1].split("/", 1)[0]
+    if host in ("", "docker.io", "index.docker.io", "registry-1.docker.io"):
+        return "docker.io"
+    return host
+
+
+def _message(body: bytes) -> str:
+    try:
+        errs = json.loads(body).get("errors") or []
+        return str(errs[0].get("message") or "")
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return ""
