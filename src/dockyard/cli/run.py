@@ -39,13 +39,15 @@ def pull(client: Client, image: str, err: Any) -> None:
         colon = ref.rfind(":")
         repo, tag = (ref[:colon], ref[colon + 1 :]) if colon > slash else (ref, "latest")
         query = {"fromImage": repo, "tag": tag}
-    resp = client.request("POST", "/images/create", query)
-    for msg in client.stream_json(resp):
-        if msg.get("error"):
-            raise APIError(500, str(msg["error"]))
-        status = msg.get("status")
-        if status:
-            err.write(f"{msg['id']}: {status}\n" if msg.get("id") else f"{status}\n")
+    from dockyard.cli import credentials, progressview
+    from dockyard.cli.registry import registry_of
+
+    headers = {"X-Registry-Auth": credentials.header(registry_of(repo))}
+    resp = client.request("POST", "/images/create", query, None, headers)
+    try:
+        progressview.show(client.stream_json(resp), err)
+    except CLIError as e:
+        raise APIError(500, e.message) from None
 
 
 def create_container(s: Session, ns: argparse.Namespace) -> str:
