@@ -119,6 +119,9 @@ class Engine:
         self.networks.dns.bind(loop)
         self.networks.save = self.containers.repo.save
         self.networks.lock_for = self.containers._lock
+        left = await asyncio.to_thread(self.content.clean_tmp)
+        if left:
+            log.info("removed %d temporary files a previous daemon left", left)
         await asyncio.to_thread(self.layers.reconcile)
         await asyncio.to_thread(self.networks.start)
         await asyncio.to_thread(self.containers.restore)

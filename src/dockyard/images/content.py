@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
@@ -103,6 +104,18 @@ class ContentStore:
     def delete(self, digest: str) -> None:
         with suppress(FileNotFoundError):
             self.path(digest).unlink()
+
+    def clean_tmp(self) -> int:
+        """At daemon start nothing is being written: what tmp holds was left by a killed
+        daemon (half-received blobs, pull spools, build contexts). Returns how many."""
+        removed = 0
+        for entry in list(self.tmp.iterdir()):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed += 1
+        return removed
 
     def digests(self) -> list[str]:
         return ["sha256:" + p.name for p in (self.root / "sha256").iterdir() if p.is_file()]
