@@ -191,7 +191,8 @@ def apply_tar(stream: BinaryIO, dest: Path) -> int:
     count = 0
     try:
         with tarfile.open(
-            fileobj=stream, mode="r|", errors="surrogateescape", tarinfo=_StrictTarInfo
+            fileobj=stream, mode="r|", errors="surrogateescape", tarinfo=_StrictTarInfo,
+            bufsize=_CHUNK,  # tarfile reads 10 KiB at a time by default: a call per record
         ) as tf:
             for ti in tf:
                 parts = clean_name(ti.name)
