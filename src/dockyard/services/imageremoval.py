@@ -107,6 +107,12 @@ class Removal:
                         f'conflict: unable to remove repository reference "{ref}" (must force) - container {reference.short_id(users[0][0])} is using its referenced image {reference.short_id(rec.id)}'
                     )
             records.extend(self._untag([named], rec.id))
+            if "@" not in named:
+                # The repository's last tag gone: its digest references (RepoDigests) go too.
+                repo = named.rsplit(":", 1)[0]
+                left = self.repo.references(rec.id)
+                if not any("@" not in r and r.rsplit(":", 1)[0] == repo for r in left):
+                    records.extend(self._untag([r for r in left if r.split("@")[0] == repo], rec.id))
             if self.repo.references(rec.id):
                 return records
             # The last name is gone: delete the image unless something still needs it, quietly.
