@@ -16,7 +16,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from dockyard import errors, heap
+from dockyard import daemonconfig, errors, heap
 from dockyard.api import lazyaiohttp
 from dockyard.config import DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, Config, default_host, socket_path
 from dockyard.runtime.cgroups import CgroupHost
@@ -55,7 +55,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "(the tests point it at a closed local port)")  # fmt: skip
     p.add_argument("--max-concurrent-downloads", type=int, default=3)
     p.add_argument("--max-concurrent-uploads", type=int, default=5)
-    return p.parse_args(argv)
+    p.add_argument(
+        "--config-file", default="", help=f"daemon.json (default {daemonconfig.DEFAULT_PATH})"
+    )
+    ns = p.parse_args(argv)
+    daemonconfig.apply(ns, daemonconfig.explicit_flags(p, argv),
+                       ns.config_file or daemonconfig.DEFAULT_PATH, required=bool(ns.config_file))  # fmt: skip
+    return ns
 
 
 def _lock(data_root: Path) -> int:
@@ -130,7 +136,11 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+    except daemonconfig.ConfigError as e:
+        sys.stderr.write(f"dockyard: failed to start daemon: {e}\n")
+        return 1
     if os.geteuid() != 0:
         sys.stderr.write("dockyard: the daemon must run as root\n")
         return 1

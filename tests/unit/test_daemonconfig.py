@@ -1,0 +1,47 @@
+"""daemon.json for `dockyard daemon` (E5: registry mirrors and insecure registries from the file):
+keys fill what no flag set, a key given both ways or unknown is refused in dockerd's words."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dockyard import daemon, daemonconfig
+
+
+def _write(tmp_path: Path, doc: object) -> str:
+    path = tmp_path / "daemon.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_file_fills_what_flags_left(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"registry-mirrors": ["http://127.0.0.1:5001"],
+                             "insecure-registries": ["10.1.0.0/16"], "iptables": False,
+                             "max-concurrent-downloads": 5,
+                             "default-address-pools": [{"base": "10.99.0.0/16", "size": 24}]})  # fmt: skip
+    ns = daemon.parse_args(["--config-file", path, "--bridge", "dyx0"])
+    assert ns.registry_mirror == ["http://127.0.0.1:5001"]
+    assert ns.insecure_registry == ["10.1.0.0/16"]
+    assert (ns.iptables, ns.max_concurrent_downloads, ns.bridge) == ("false", 5, "dyx0")
+    assert ns.default_address_pool == ["base=10.99.0.0/16,size=24"]
+
+
+def test_a_directive_given_twice_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"registry-mirrors": ["http://a"]})
+    with pytest.raises(daemonconfig.ConfigError, match="specified both as a flag and in the "
+                       "configuration file: registry-mirrors"):  # fmt: skip
+        daemon.parse_args(["--config-file", path, "--registry-mirror", "http://b"])
+
+
+def test_unknown_directives_and_missing_files(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"no-such-option": 1})
+    with pytest.raises(
+        daemonconfig.ConfigError, match="don't match any configuration option: no-such-option"
+    ):
+        daemon.parse_args(["--config-file", path])
+    with pytest.raises(daemonconfig.ConfigError, match="no such file or directory"):
+        daemon.parse_args(["--config-file", str(tmp_path / "absent.json")])
+    assert daemon.parse_args([]).registry_mirror == []  # an absent default file is no error
