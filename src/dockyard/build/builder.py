@@ -93,12 +93,12 @@ class Builder(CopySteps):
             image_id = self.stage_images[ref.lower()]
         else:
             if self.opts.pull:
-                self.images.pull(ref, None)  # --pull: there is no registry; says so clearly
+                self.images.pull(ref, None)  # --pull: the base is pulled even when present (E5)
             try:
                 image_id = self.images.resolve(ref).id
             except errors.NotFound:
-                self.images.pull(ref, None)  # raises: no registry is reachable
-                raise
+                self.images.pull(ref, None)  # a missing base is pulled, as dockerd does
+                image_id = self.images.resolve(ref).id
         state.image_id = image_id
         if image_id is not None:
             state.config = copy.deepcopy(self.images.config(image_id).get("config") or {})

@@ -60,7 +60,11 @@ class Pulls:
         return self._stream(self._job(ref, wanted, creds), [], ref)
 
     def pull(self, name: str, tag: str | None, platform: str = "") -> None:
-        """A whole pull without a client watching; its first error is raised."""
+        """A whole pull without a client watching (a name without a tag means `latest`, not
+        every tag); its first error is raised."""
+        named = reference.parse(name)
+        if not tag and named.tag is None and named.digest is None:
+            tag = reference.DEFAULT_TAG
         for line in self.start(name, tag, platform):
             msg = json.loads(line)
             if "error" in msg:
