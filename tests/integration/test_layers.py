@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from dockyard import errors
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.state import layers as layer_state
 from dockyard.state.db import Database
@@ -316,3 +317,24 @@ def test_tar_directory_of_merged_rootfs(store: Layers) -> None:
     assert "app/main" in names and "etc/hosts" in names and "usr/lib/libc" in names
     assert "bin/sh" not in names and not any(".wh." in n for n in names)
     store.remove_rw("c")
+
+
+def test_references_recounted_after_a_killed_pull(store: Layers) -> None:
+    """E5 / R1: a pull killed after registering layers leaves references nobody holds; the
+    next start recounts them from images, children and containers, keeps the unheld layers
+    for a retried pull to reuse, and image prune's prune_dangling removes them."""
+    base = store.register(io.BytesIO(make_tar({"a": b"1"})), None)
+    top = store.register(io.BytesIO(make_tar({"b": b"2"})), base.chain_id)
+    store.release(base.chain_id)  # as a pull does: the child holds its parent now
+    kept = image(store, make_tar({"c": b"3"}))  # an image's top layer, held once
+    store.retain(kept)  # a reference a killed process took and never gave back
+    assert sorted(store.reconcile_refs([kept])) == sorted([top.chain_id, kept])
+    assert store._repo.refs(top.chain_id) == 0 and store._repo.refs(base.chain_id) == 1
+    assert store._repo.refs(kept) == 1
+    assert store.get(top.chain_id).diff_id == top.diff_id  # still there for a retry
+    removed = [layer.chain_id for layer in store.prune_dangling()]
+    assert removed == [top.chain_id]
+    for gone in (top.chain_id, base.chain_id):
+        with pytest.raises(errors.NotFound):
+            store.get(gone)
+    assert store.get(kept).chain_id == kept and store.reconcile_refs([kept]) == []

@@ -178,6 +178,8 @@ class Removal:
                 removed = self._delete(rec)
                 reclaimed += sum(sizes.get(d["Deleted"], 0) for d in removed)
                 deleted.extend(untagged + removed)
+            # Layers a killed pull finished and no image took (kept for a retry to reuse).
+            reclaimed += sum(layer.size for layer in self.layers.prune_dangling())
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def _layer_sizes(self, rec: ImageRecord) -> dict[str, int]:

@@ -16,7 +16,8 @@ import hashlib
 import logging
 import secrets
 import threading
-from collections.abc import Hashable, Iterator
+from collections import Counter
+from collections.abc import Hashable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -247,6 +248,47 @@ class Layers:
         }
 
     # start-up -------------------------------------------------------------------------------
+
+    def reconcile_refs(self, holders: Iterable[str]) -> list[str]:
+        """Recount every layer's references from what holds it: `holders` (each image's top
+        layer, once per image), child layers and container layers. Run at daemon start, when
+        no pull or build holds one in memory: a killed daemon's in-flight references go. A
+        layer then held by nothing (a killed pull's finished layers) stays, unreferenced, for a
+        retried pull to reuse; prune_dangling() removes such layers. Returns the fixed ids."""
+        expected: Counter[str] = Counter(holders)
+        with self._lock, self._db.tx() as c:
+            for row in c.query("SELECT parent FROM layers WHERE parent IS NOT NULL"):
+                expected[str(row["parent"])] += 1
+            for row in c.query("SELECT parent FROM rw_layers WHERE parent IS NOT NULL"):
+                expected[str(row["parent"])] += 1
+            fixed = []
+            for row in c.query("SELECT chain_id, refs FROM layers"):
+                chain_id, want = str(row["chain_id"]), expected.get(str(row["chain_id"]), 0)
+                if int(row["refs"]) != want:
+                    c.execute("UPDATE layers SET refs = ? WHERE chain_id = ?", (want, chain_id))
+                    fixed.append(chain_id)
+        for chain_id in fixed:
+            log.warning("layer %s: references recounted after an unclean stop", chain_id)
+        return fixed
+
+    def prune_dangling(self) -> list[Layer]:
+        """Remove the layers nothing holds (see reconcile_refs), and what only they held."""
+        with self._lock:
+            with self._db.tx() as c:
+                doomed: list[str] = []
+                removed: list[Layer] = []
+                for row in c.query("SELECT chain_id FROM layers WHERE refs <= 0"):
+                    found = self._repo.get_in(c, str(row["chain_id"]))
+                    if found is None:
+                        continue
+                    layer, _ = found
+                    self._repo.delete(c, layer.chain_id)
+                    doomed.append(layer.cache_id)
+                    removed.append(layer)
+                    if layer.parent is not None:
+                        doomed += self._release_tx(c, layer.parent)
+            self._remove_dirs(doomed)
+        return removed
 
     def reconcile(self) -> list[str]:
         """Remove layer dirs and l/ links no metadata row names (leftovers of a crash).
