@@ -66,6 +66,7 @@ class PullJob:
     blobs: LayerBlobRepo
     commit: Commit
     max_downloads: int = 3
+    platform_asked: bool = False  # --platform given: a single manifest must match it
     manifest: Manifest | None = None
     config_raw: bytes = b""
     image_id: str = ""
@@ -99,7 +100,8 @@ class PullJob:
         diff_ids = image_config.diff_ids(doc)
         if len(diff_ids) != len(found.layers):
             raise errors.System("layers from manifest don't match image configuration")
-        if isinstance(self.found, manifests.Manifest):  # a single manifest: the config must fit
+        if isinstance(self.found, manifests.Manifest) and self.platform_asked:
+            # a single manifest: dockerd checks its config only against an explicit --platform
             want = self.platform
             have = Platform(str(doc.get("os") or ""), str(doc.get("architecture") or ""),
                             str(doc.get("variant") or ""))  # fmt: skip

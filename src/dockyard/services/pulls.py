@@ -57,7 +57,7 @@ class Pulls:
         creds = creds or Credentials()
         if ref.tag is None and ref.digest is None:
             return self._all_tags(ref, wanted, creds)
-        return self._stream(self._job(ref, wanted, creds), [], ref)
+        return self._stream(self._job(ref, wanted, creds, bool(platform)), [], ref)
 
     def pull(self, name: str, tag: str | None, platform: str = "") -> None:
         """A whole pull without a client watching (a name without a tag means `latest`, not
@@ -70,7 +70,8 @@ class Pulls:
             if "error" in msg:
                 raise errors.System(msg["error"])
 
-    def _job(self, ref: reference.Reference, wanted: Platform, creds: Credentials) -> PullJob:
+    def _job(self, ref: reference.Reference, wanted: Platform, creds: Credentials,
+             asked: bool = False) -> PullJob:  # fmt: skip
         remote, found = Remote.connect(ref, self.options, creds, self.tokens)
         assert found is not None
         images = self.images
@@ -83,6 +84,7 @@ class Pulls:
             blobs=self.blobs,
             commit=lambda raw, top, digest: self._commit(ref, raw, top, digest),
             max_downloads=self.options.max_concurrent_downloads,
+            platform_asked=asked,
         )
         try:
             job.prepare()
