@@ -32,70 +32,58 @@ def _split(image: str, all_tags: bool) -> tuple[str, str]:
     return image, "" if all_tags else "latest"
 
 
-def _pull_flags(p: Parser) -> None:
+def _transfer_flags(p: Parser, pull: bool) -> None:
     p.add_argument("-a", "--all-tags", action="store_true")
-    p.add_argument("--platform", default="")
+    if pull:
+        p.add_argument("--platform", default="")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--disable-content-trust", action="store_true")
     p.add_argument("image")
 
 
-def _pull(ns: argparse.Namespace, s: Session) -> int:
+def _target(ns: argparse.Namespace, s: Session) -> tuple[str, str]:
+    """(repository, tag or digest or "" for all tags), saying when `latest` is assumed."""
     repo, tag = _split(ns.image, ns.all_tags)
     if ns.all_tags and tag:
         raise CLIError("tag can't be used with --all-tags/-a")
-    if (
-        tag == "latest"
-        and not ns.quiet
-        and "@" not in ns.image
-        and ":" not in ns.image.rsplit("/", 1)[-1]
-    ):
+    defaulted = "@" not in ns.image and ":" not in ns.image.rsplit("/", 1)[-1]
+    if tag == "latest" and defaulted and not ns.quiet:
         s.print("Using default tag: latest")
-    query = {"fromImage": repo, "tag": tag or None, "platform": ns.platform or None}
+    return repo, tag
+
+
+def _transfer(ns: argparse.Namespace, s: Session, path: str, query: dict[str, str | None],
+              repo: str) -> None:  # fmt: skip
+    """POST the pull or push with the registry's credentials; show or swallow its progress."""
     headers = {"X-Registry-Auth": credentials.header(registry_of(repo))}
     try:
-        resp = s.client.request("POST", "/images/create", query, None, headers)
+        resp = s.client.request("POST", path, query, None, headers)
     except APIError as e:
         raise CLIError(f"Error response from daemon: {e.message}") from None
     messages = s.client.stream_json(resp)
-    if ns.quiet:
-        for msg in messages:
-            if msg.get("error"):
-                raise CLIError(str(msg["error"]))
-    else:
+    if not ns.quiet:
         progressview.show(messages, s.out)
+        return
+    for msg in messages:
+        if msg.get("error"):
+            raise CLIError(str(msg["error"]))
+
+
+def _pull(ns: argparse.Namespace, s: Session) -> int:
+    repo, tag = _target(ns, s)
+    query = {"fromImage": repo, "tag": tag or None, "platform": ns.platform or None}
+    _transfer(ns, s, "/images/create", query, repo)
     s.print(ns.image if ns.all_tags or "@" in ns.image or tag != "latest" else f"{repo}:latest")
     return 0
 
 
-def _push_flags(p: Parser) -> None:
-    p.add_argument("-a", "--all-tags", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--disable-content-trust", action="store_true")
-    p.add_argument("image")
-
-
 def _push(ns: argparse.Namespace, s: Session) -> int:
-    repo, tag = _split(ns.image, ns.all_tags)
-    if ns.all_tags and tag:
-        raise CLIError("tag can't be used with --all-tags/-a")
     if "@" in ns.image:
         raise CLIError("cannot push a digest reference")
-    if tag == "latest" and ":" not in ns.image.rsplit("/", 1)[-1] and not ns.quiet:
-        s.print("Using default tag: latest")
-    headers = {"X-Registry-Auth": credentials.header(registry_of(repo))}
-    try:
-        resp = s.client.request("POST", f"/images/{repo}/push", {"tag": tag or None}, None, headers)
-    except APIError as e:
-        raise CLIError(f"Error response from daemon: {e.message}") from None
-    messages = s.client.stream_json(resp)
+    repo, tag = _target(ns, s)
+    _transfer(ns, s, f"/images/{repo}/push", {"tag": tag or None}, repo)
     if ns.quiet:
-        for msg in messages:
-            if msg.get("error"):
-                raise CLIError(str(msg["error"]))
         s.print(ns.image)
-    else:
-        progressview.show(messages, s.out)
     return 0
 
 
@@ -155,8 +143,8 @@ def _logout(ns: argparse.Namespace, s: Session) -> int:
 
 
 COMMANDS = {
-    "pull": Command("[OPTIONS] NAME[:TAG|@DIGEST]", _pull_flags, _pull),
-    "push": Command("[OPTIONS] NAME[:TAG]", _push_flags, _push),
+    "pull": Command("[OPTIONS] NAME[:TAG|@DIGEST]", lambda p: _transfer_flags(p, True), _pull),
+    "push": Command("[OPTIONS] NAME[:TAG]", lambda p: _transfer_flags(p, False), _push),
     "login": Command("[OPTIONS] [SERVER]", _login_flags, _login),
     "logout": Command("[SERVER]", _logout_flags, _logout),
 }

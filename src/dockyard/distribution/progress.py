@@ -5,7 +5,10 @@ transfer's message carries progressDetail {current, total} plus the rendered bar
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from dockyard.units import human_size
@@ -62,6 +65,45 @@ def encode(msg: Message) -> bytes:
 
 def error(text: str) -> Message:
     return {"errorDetail": {"message": text}, "error": text}
+
+
+class Relay:
+    """A job's messages, emitted by its worker threads, yielded by the one thread that reads
+    the stream: `run(work)` starts `work` on a thread and yields what is emitted until it
+    returns (or raises, which is raised here). A reader that stops early sets `cancelled`,
+    which workers check between chunks, and waits for `work` to end."""
+
+    _DONE = object()
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self.cancelled = threading.Event()
+
+    def emit(self, msg: Message) -> None:
+        self._queue.put(msg)
+
+    def run(self, work: Callable[[], None], name: str) -> Iterator[Message]:
+        def target() -> None:
+            try:
+                work()
+                self._queue.put(self._DONE)
+            except BaseException as e:  # noqa: BLE001 (raised in the reading thread)
+                self.cancelled.set()
+                self._queue.put(e)
+
+        worker = threading.Thread(target=target, name=name, daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is self._DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.cancelled.set()
+            worker.join()
 
 
 class Throttle:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +34,6 @@ from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
-_DONE = object()
 
 # commit(config bytes, top chain id holding one reference, manifest digest) -> (image id, new)
 Commit = Callable[[bytes, str | None, str], tuple[str, bool]]
@@ -71,8 +68,7 @@ class PullJob:
     config_raw: bytes = b""
     image_id: str = ""
     updated: bool = False
-    _queue: queue.Queue[Any] = field(default_factory=queue.Queue)
-    _cancel: threading.Event = field(default_factory=threading.Event)
+    _relay: progress.Relay = field(default_factory=progress.Relay)
 
     @property
     def ref(self) -> Reference:
@@ -121,19 +117,7 @@ class PullJob:
         plan = self._plan()
         for lay in plan:
             yield progress.layer("Already exists" if lay.present else "Pulling fs layer", lay.id)
-        worker = threading.Thread(target=self._work, args=(plan,), name="pull", daemon=True)
-        worker.start()
-        try:
-            while True:
-                item = self._queue.get()
-                if item is _DONE:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            self._cancel.set()
-            worker.join()
+        yield from self._relay.run(lambda: self._work(plan), "pull")
         yield progress.status(f"Digest: {self.manifest.digest}")
 
     def _plan(self) -> list[_Layer]:
@@ -155,7 +139,11 @@ class PullJob:
             return False
 
     def _emit(self, msg: progress.Message) -> None:
-        self._queue.put(msg)
+        self._relay.emit(msg)
+
+    @property
+    def _cancelled(self) -> bool:
+        return self._relay.cancelled.is_set()
 
     def _work(self, plan: list[_Layer]) -> None:
         todo = [lay for lay in plan if not lay.present]
@@ -183,10 +171,9 @@ class PullJob:
                 self.content.put(raw)
             self.image_id, self.updated = self.commit(self.config_raw, top, self.manifest_digest)
             top = None  # handed over
-            self._queue.put(_DONE)
-        except BaseException as e:  # noqa: BLE001 (handed to the stream)
-            self._cancel.set()
-            self._queue.put(e)
+        except BaseException:
+            self._relay.cancelled.set()  # the downloads stop before the pool is waited for
+            raise
         finally:
             pool.shutdown(wait=True)
             if top is not None:
@@ -205,7 +192,7 @@ class PullJob:
         spool = lay.spool
         assert spool is not None
         try:
-            if self._cancel.is_set():
+            if self._cancelled:
                 raise Cancelled()
             resp = self.remote.blob(lay.desc.digest)
             total = lay.desc.size or int(resp.header("Content-Length") or 0)
@@ -213,7 +200,7 @@ class PullJob:
             started, throttle = time.monotonic(), progress.Throttle()
             try:
                 while chunk := resp.raw.read(CHUNK):
-                    if self._cancel.is_set():
+                    if self._cancelled:
                         raise Cancelled()
                     h.update(chunk)
                     spool.write(chunk)

@@ -15,9 +15,7 @@ import hashlib
 import io
 import json
 import logging
-import queue
 import tempfile
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -35,7 +33,6 @@ from dockyard.state.layerblobs import LayerBlob, LayerBlobRepo
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
-_DONE = object()
 
 
 @dataclass(frozen=True)
@@ -56,55 +53,36 @@ class PushJob:
     pulled_manifest: bytes | None  # the manifest the image came as, if any
     max_uploads: int = 5
     digest: str = ""
-    _queue: queue.Queue[Any] = field(default_factory=queue.Queue)
-    _cancel: threading.Event = field(default_factory=threading.Event)
+    _relay: progress.Relay = field(default_factory=progress.Relay)
 
     def messages(self) -> Iterator[progress.Message]:
-        worker = threading.Thread(target=self._work, name="push", daemon=True)
         for lay in reversed(self.layers):  # dockerd lists the top layer first
             yield progress.layer("Preparing", progress.short(lay.diff_id))
         for lay in reversed(self.layers[: max(0, len(self.layers) - self.max_uploads)]):
             yield progress.layer("Waiting", progress.short(lay.diff_id))
-        worker.start()
-        try:
-            while True:
-                item = self._queue.get()
-                if item is _DONE:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            self._cancel.set()
-            worker.join()
+        yield from self._relay.run(self._work, "push")
 
     def _emit(self, msg: progress.Message) -> None:
-        self._queue.put(msg)
+        self._relay.emit(msg)
 
     def _work(self) -> None:
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, self.max_uploads),
-                                    thread_name_prefix="push-up") as pool:  # fmt: skip
-                futures = [pool.submit(self._layer, lay) for lay in reversed(self.layers)]
-                pushed = {f.result().diff_id: f.result() for f in futures}
-            descs = [pushed[lay.diff_id] for lay in self.layers]
-            self._config()
-            raw, media_type = self._manifest(descs)
-            resp = self.remote.session.request("PUT", f"manifests/{self.ref.tag}", body=raw,
-                                               headers={"Content-Type": media_type},
-                                               actions="pull,push")  # fmt: skip
-            self.remote._check(resp, (200, 201, 202))
-            resp.read()
-            self.digest = manifests.digest_of(raw)
-            tag = self.ref.tag or "latest"
-            self._emit(progress.status(f"{tag}: digest: {self.digest} size: {len(raw)}"))
-            self._emit(
-                {"progressDetail": {}, "aux": {"Tag": tag, "Digest": self.digest, "Size": len(raw)}}
-            )
-            self._queue.put(_DONE)
-        except BaseException as e:  # noqa: BLE001 (handed to the stream)
-            self._cancel.set()
-            self._queue.put(e)
+        with ThreadPoolExecutor(max_workers=max(1, self.max_uploads),
+                                thread_name_prefix="push-up") as pool:  # fmt: skip
+            futures = [pool.submit(self._layer, lay) for lay in reversed(self.layers)]
+            pushed = {f.result().diff_id: f.result() for f in futures}
+        descs = [pushed[lay.diff_id] for lay in self.layers]
+        self._config()
+        raw, media_type = self._manifest(descs)
+        resp = self.remote.session.request("PUT", f"manifests/{self.ref.tag}", body=raw,
+                                           headers={"Content-Type": media_type},
+                                           actions="pull,push")  # fmt: skip
+        self.remote._check(resp, (200, 201, 202))
+        resp.read()
+        self.digest = manifests.digest_of(raw)
+        tag = self.ref.tag or "latest"
+        self._emit(progress.status(f"{tag}: digest: {self.digest} size: {len(raw)}"))
+        aux = {"Tag": tag, "Digest": self.digest, "Size": len(raw)}
+        self._emit({"progressDetail": {}, "aux": aux})
 
     # ---- layers ------------------------------------------------------------------------------
 
@@ -165,7 +143,7 @@ class PushJob:
             h = hashlib.sha256()
             packer = zlib.compressobj(6, zlib.DEFLATED, 31)
             for chunk in lay.tar():
-                if self._cancel.is_set():
+                if self._relay.cancelled.is_set():
                     raise errors.System("push cancelled")
                 out = packer.compress(chunk)
                 h.update(out)
