@@ -17,7 +17,7 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.distribution.auth import Challenge, Credentials, TokenCache, scope
-from dockyard.distribution.endpoints import Endpoint
+from dockyard.distribution.endpoints import Endpoint, tls_context
 
 log = logging.getLogger(__name__)
 TIMEOUT = 60.0
@@ -85,7 +85,7 @@ class Session:
             if scheme == "https":
                 ctx = self.endpoint.ssl_context() if host == self.endpoint.host else None
                 conn = http.client.HTTPSConnection(host, timeout=TIMEOUT,
-                                                   context=ctx or ssl.create_default_context())  # fmt: skip
+                                                   context=ctx or tls_context())  # fmt: skip
             else:
                 conn = http.client.HTTPConnection(host, timeout=TIMEOUT)
             pool[(scheme, host)] = conn

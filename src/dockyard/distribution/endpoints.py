@@ -6,6 +6,7 @@ and over plain HTTP."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import ssl
@@ -45,18 +46,27 @@ class Endpoint:
     def ssl_context(self) -> ssl.SSLContext | None:
         if self.scheme != "https":
             return None
-        ctx = ssl.create_default_context()
-        if not self.verify:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        for d in self.certs:
-            for ca in sorted(d.glob("*.crt")):
-                ctx.load_verify_locations(cafile=str(ca))
-            for cert in sorted(d.glob("*.cert")):
-                key = cert.with_suffix(".key")
-                if key.exists():
-                    ctx.load_cert_chain(str(cert), str(key))
-        return ctx
+        # Keyed by the certs.d files and their times: a CA added there is seen at once.
+        stamp = tuple((p, p.stat().st_mtime_ns) for d in self.certs for p in sorted(d.iterdir()))
+        return tls_context(self.verify, self.certs, stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def tls_context(verify: bool = True, certs: tuple[Path, ...] = (),
+                stamp: tuple[object, ...] = ()) -> ssl.SSLContext:  # fmt: skip
+    """One context per trust setting: loading the system CAs takes tens of milliseconds."""
+    ctx = ssl.create_default_context()
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    for d in certs:
+        for ca in sorted(d.glob("*.crt")):
+            ctx.load_verify_locations(cafile=str(ca))
+        for cert in sorted(d.glob("*.cert")):
+            key = cert.with_suffix(".key")
+            if key.exists():
+                ctx.load_cert_chain(str(cert), str(key))
+    return ctx
 
 
 def _hostname(host: str) -> str:

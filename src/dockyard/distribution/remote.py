@@ -23,6 +23,7 @@ from dockyard.distribution.endpoints import Endpoint, RegistryOptions, endpoints
 from dockyard.images.reference import Reference
 
 log = logging.getLogger(__name__)
+_LAST_GOOD: dict[str, str] = {}  # registry domain -> the endpoint base that answered last
 
 
 def translate(err: RegistryError, ref: Reference) -> errors.DockyardError:
@@ -57,13 +58,23 @@ class Remote:
         """Find an endpoint that answers for `ref`; when pulling, fetch its manifest there too
         (a mirror that lacks it is skipped, as dockerd falls back to the next endpoint)."""
         last: BaseException | None = None
-        for ep in endpoints(ref.domain, opts, push):
+        # The endpoint that answered last time first (HTTP for a plain local registry, say),
+        # after the mirrors, which keep their order.
+        good = _LAST_GOOD.get(ref.domain)
+        found = sorted(
+            endpoints(ref.domain, opts, push), key=lambda e: (not e.mirror, e.base != good)
+        )
+        for ep in found:
             remote = cls(ref, Session(ep, ref.path, creds, tokens))
             try:
                 if push:
                     remote.ping()
-                    return remote, None
-                return remote, remote.manifest(ref.digest or ref.tag or "latest")
+                    answer = None
+                else:
+                    answer = remote.manifest(ref.digest or ref.tag or "latest")
+                if not ep.mirror:
+                    _LAST_GOOD[ref.domain] = ep.base
+                return remote, answer
             except TransportError as e:
                 log.info("registry endpoint %s: %s", ep.base, e)
                 last = e
