@@ -63,11 +63,9 @@ def _remote(ns: Path, remote: Path, stack: contextlib.ExitStack) -> None:
     a client whose traffic `ns` routes, like another machine on the LAN."""
     netns.create(remote)
     stack.callback(netns.remove, remote)
-    holder = subprocess.Popen(["nsenter", f"--net={remote}", "sleep", "60"])
-    stack.callback(holder.wait)
-    stack.callback(holder.kill)
+    # By the namespace's path: a pid would race the process entering it (seen under load).
     for cmd in (["ip", "link", "add", "dycor0", "type", "veth", "peer", "name", "dycor1"],
-                ["ip", "link", "set", "dycor1", "netns", str(holder.pid)],
+                ["ip", "link", "set", "dycor1", "netns", str(remote)],
                 ["ip", "addr", "add", "10.125.0.1/24", "dev", "dycor0"],
                 ["ip", "link", "set", "dycor0", "up"]):  # fmt: skip
         assert _ns(ns, *cmd).returncode == 0, cmd
