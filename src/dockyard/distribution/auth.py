@@ -6,6 +6,7 @@ service and scope (anonymously when no credentials are given), reused until it e
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import threading
@@ -25,6 +26,13 @@ class Credentials:
     @property
     def empty(self) -> bool:
         return not (self.username or self.identity_token or self.registry_token)
+
+    def identity(self) -> str:
+        """Who these credentials are, for keying tokens (a hash, never the secret itself)."""
+        if self.empty:
+            return ""
+        raw = f"{self.username}\0{self.password}\0{self.identity_token}".encode()
+        return hashlib.sha256(raw).hexdigest()
 
     def basic(self) -> str:
         raw = f"{self.username}:{self.password}".encode()

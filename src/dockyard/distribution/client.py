@@ -38,7 +38,16 @@ class TransportError(Exception):
     """The endpoint could not be spoken to at all (refused, TLS failure, timeout)."""
 
 
-def registry_error(status: int, body: bytes, fallback: str) -> RegistryError:
+def _verb(method: str) -> str:
+    """Go's url.Error names the method so: `Get "https://...": ...`."""
+    return method[:1] + method[1:].lower()
+
+
+def registry_error(status: int, body: bytes, fallback: str, challenge: str = "") -> RegistryError:
+    """The first error of a registry's error body. A 401 whose Bearer challenge says
+    `error="insufficient_scope"` is a refusal (DENIED), as dockerd's client reads it."""
+    if status == 401 and 'error="insufficient_scope"' in challenge:
+        return RegistryError(status, "DENIED", "requested access to the resource is denied")
     try:
         doc = json.loads(body)
         first = (doc.get("errors") or [])[0]
@@ -119,14 +128,13 @@ class Session:
 
     @staticmethod
     def _describe(method: str, url: str, e: BaseException) -> str:
-        what = {"GET": "Get", "HEAD": "Head", "PUT": "Put", "POST": "Post", "PATCH": "Patch"}
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
         if isinstance(e, ConnectionRefusedError):
             host = urllib.parse.urlsplit(url).netloc
             reason = f"dial tcp {host}: connect: connection refused"
         elif isinstance(e, socket.timeout):
             reason = "i/o timeout"
-        return f'{what.get(method, method)} "{url}": {reason}'
+        return f'{_verb(method)} "{url}": {reason}'
 
     # ---- requests ---------------------------------------------------------------------------
 
@@ -140,16 +148,23 @@ class Session:
 
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                 body: Any = None, actions: str = "pull", extra_scopes: tuple[str, ...] = (),
-                follow: bool = True) -> Response:  # fmt: skip
-        """One request with the auth handshake; the caller reads and closes the response."""
+                follow: bool = True, authenticate: bool = True) -> Response:  # fmt: skip
+        """One request with the auth handshake; the caller reads and closes the response.
+        Without `authenticate` a 401 is returned as is, its challenge kept (the /v2/ probe)."""
         url = self.url(path)
         hdrs = dict(headers or {})
         scopes = (scope(self.repo, actions), *extra_scopes)
         for tried in range(2):
-            auth = self._authorization(scopes)
+            auth = self._authorization(scopes) if authenticate else ""
             if auth:
                 hdrs["Authorization"] = auth
+            elif authenticate and self._challenge is not None and self._challenge.scheme == "basic":
+                # dockerd's client, asked for Basic auth with no credentials to give
+                raise errors.System(f'{_verb(method)} "{url}": no basic auth credentials')
             resp = self._send(method, url, hdrs, body)
+            if resp.status == 401 and not authenticate:
+                self._challenge = Challenge.parse(resp.header("WWW-Authenticate"))
+                break
             if resp.status != 401 or tried:
                 break
             challenge = Challenge.parse(resp.header("WWW-Authenticate"))
@@ -184,7 +199,10 @@ class Session:
             return ""
         if self.creds.registry_token:
             return f"Bearer {self.creds.registry_token}"
-        key = (ch.params.get("realm", ""), ch.params.get("service", ""), " ".join(scopes))
+        # A token answers for whoever fetched it: the key carries the credentials (hashed), so
+        # one client's token is never another's (an anonymous pull gets its own).
+        key = (ch.params.get("realm", ""), ch.params.get("service", ""),
+               " ".join(scopes) + "|" + self.creds.identity())  # fmt: skip
         token = self.tokens.get(key)
         if token is None:
             token, expires_in = self._fetch_token(ch, scopes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,9 @@ class _Layer:
     id: str  # the short id progress messages use
     present: bool
     spool: Spool | None = None
+    # Set once "Download complete" is said: the extractor, which reads behind the download,
+    # holds its "Extracting" messages until then, so a layer's line goes through dockerd's order.
+    downloaded: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -64,11 +68,14 @@ class PullJob:
     commit: Commit
     max_downloads: int = 3
     platform_asked: bool = False  # --platform given: a single manifest must match it
+    has_image: Callable[[str], bool] = lambda image_id: False
     manifest: Manifest | None = None
+    stored: bool = False  # the image is here already: only its names are updated
     config_raw: bytes = b""
     image_id: str = ""
     updated: bool = False
     _relay: progress.Relay = field(default_factory=progress.Relay)
+    _kept: list[tuple[LayerBlob, bool]] = field(default_factory=list)  # (row, blob file new)
 
     @property
     def ref(self) -> Reference:
@@ -87,6 +94,10 @@ class PullJob:
                     f"no matching manifest for {self.platform} in the manifest list entries"
                 )
         self.manifest = found
+        if self.has_image(found.config.digest):  # the image id is its config's digest
+            self.stored = True
+            self.config_raw = self.content.get(found.config.digest)
+            return
         raw = self.remote.blob_bytes(found.config.digest)
         if manifests.digest_of(raw) != found.config.digest:
             raise errors.System(
@@ -113,12 +124,13 @@ class PullJob:
     def messages(self) -> Iterator[progress.Message]:
         assert self.manifest is not None
         tag_or_digest = self.ref.digest or self.ref.tag or "latest"
-        yield progress.status(f"Pulling from {self.ref.familiar_name}", tag_or_digest)
-        plan = self._plan()
+        # dockerd names the repository as the registry knows it ("library/busybox").
+        yield progress.status(f"Pulling from {self.ref.path}", tag_or_digest)
+        plan = [] if self.stored else self._plan()  # a stored image: no layer to speak of
         for lay in plan:
             yield progress.layer("Already exists" if lay.present else "Pulling fs layer", lay.id)
         yield from self._relay.run(lambda: self._work(plan), "pull")
-        yield progress.status(f"Digest: {self.manifest.digest}")
+        yield progress.status(f"Digest: {self.found.digest}")
 
     def _plan(self) -> list[_Layer]:
         assert self.manifest is not None
@@ -173,6 +185,7 @@ class PullJob:
             top = None  # handed over
         except BaseException:
             self._relay.cancelled.set()  # the downloads stop before the pool is waited for
+            self._forget_kept()
             raise
         finally:
             pool.shutdown(wait=True)
@@ -222,6 +235,7 @@ class PullJob:
                 )
             spool.finish()
             self._emit(progress.layer("Download complete", lay.id))
+            lay.downloaded.set()
         except TransportError as e:
             spool.fail(errors.System(str(e)))
         except BaseException as e:  # noqa: BLE001 (the extractor raises it)
@@ -241,7 +255,7 @@ class PullJob:
 
             def read(self, n: int = -1) -> bytes:
                 data = reader.read(n)
-                if data and throttle.due():
+                if data and lay.downloaded.is_set() and throttle.due():
                     emit(progress.transfer("Extracting", lay.id, reader.offset, total, started))
                 return data
 
@@ -270,12 +284,26 @@ class PullJob:
         return layer
 
     def _keep_blob(self, lay: _Layer) -> None:
-        """The compressed blob stays in the content store; save and push use it."""
+        """The compressed blob stays in the content store; save and push use it. (A daemon
+        killed later leaves it with its layer, for a retry; a failed pull takes both back.)"""
         spool = lay.spool
         assert spool is not None
         dest = self.content.path(lay.desc.digest)
-        if not dest.exists():
+        new_file = not dest.exists()
+        if new_file:
             spool.path.chmod(0o644)
             spool.path.replace(dest)
-        self.blobs.add(LayerBlob(lay.diff_id, lay.desc.digest, lay.desc.media_type,
-                                 lay.desc.size, self.ref.name))  # fmt: skip
+        blob = LayerBlob(lay.diff_id, lay.desc.digest, lay.desc.media_type, lay.desc.size,
+                         self.ref.name)  # fmt: skip
+        if blob not in self.blobs.of(lay.diff_id):
+            self.blobs.add(blob)
+            self._kept.append((blob, new_file))
+        elif new_file:
+            self._kept.append((blob, True))
+
+    def _forget_kept(self) -> None:
+        """A failed pull's layers are released: their kept blobs and rows go too."""
+        for blob, new_file in self._kept:
+            still_used = self.blobs.remove(blob)
+            if new_file and not still_used:
+                self.content.delete(blob.digest)

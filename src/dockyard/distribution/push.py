@@ -104,7 +104,7 @@ class PushJob:
             if source is None or source.domain != self.ref.domain or blob.source == target:
                 continue
             if self._mount(blob, source.path):
-                self._emit(progress.layer(f"Mounted from {source.familiar_name}", id))
+                self._emit(progress.layer(f"Mounted from {source.path}", id))
                 return self._remember(blob)
         for blob in known:
             if self.content.exists(blob.digest):

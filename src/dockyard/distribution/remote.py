@@ -67,11 +67,8 @@ class Remote:
         for ep in found:
             remote = cls(ref, Session(ep, ref.path, creds, tokens))
             try:
-                if push:
-                    remote.ping()
-                    answer = None
-                else:
-                    answer = remote.manifest(ref.digest or ref.tag or "latest")
+                remote.ping()  # as dockerd: /v2/ first (its failure names that URL)
+                answer = None if push else remote.manifest(ref.digest or ref.tag or "latest")
                 if not ep.mirror:
                     _LAST_GOOD[ref.domain] = ep.base
                 return remote, answer
@@ -93,20 +90,29 @@ class Remote:
         return self.session.endpoint
 
     def ping(self) -> None:
-        resp = self.session.request("GET", "/v2/", actions="push")
+        """GET /v2/: the endpoint answers (a 401 tells how to authenticate, which is kept)."""
+        resp = self.session.request("GET", "/v2/", actions="pull", authenticate=False)
         resp.read()
 
     def _check(self, resp: Response, ok: tuple[int, ...] = (200,)) -> None:
         if resp.status in ok:
             return
         body = resp.read()
-        raise translate(
-            registry_error(resp.status, body, f"unexpected status {resp.status}"), self.ref
-        )
+        err = registry_error(resp.status, body, f"unexpected status {resp.status}",
+                             resp.header("WWW-Authenticate"))  # fmt: skip
+        raise translate(err, self.ref)
 
     def manifest(self, tag_or_digest: str) -> manifests.Manifest | manifests.Index:
-        resp = self.session.request("GET", f"manifests/{tag_or_digest}",
-                                    headers={"Accept": ", ".join(manifests.ACCEPT)})  # fmt: skip
+        """A tag is resolved as dockerd's client does: a HEAD for its digest, then a GET by
+        digest (by tag when the HEAD failed: a HEAD has no error body to tell why)."""
+        accept = {"Accept": ", ".join(manifests.ACCEPT)}
+        if not tag_or_digest.startswith("sha256:"):
+            resp = self.session.request("HEAD", f"manifests/{tag_or_digest}", headers=accept)
+            resp.read()
+            found = resp.header("Docker-Content-Digest")
+            if 200 <= resp.status < 400 and found.startswith("sha256:"):
+                tag_or_digest = found
+        resp = self.session.request("GET", f"manifests/{tag_or_digest}", headers=accept)
         self._check(resp)
         raw = resp.read()
         digest = manifests.digest_of(raw)

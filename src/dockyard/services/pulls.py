@@ -85,6 +85,7 @@ class Pulls:
             commit=lambda raw, top, digest: self._commit(ref, raw, top, digest),
             max_downloads=self.options.max_concurrent_downloads,
             platform_asked=asked,
+            has_image=lambda image_id: images.repo.get(image_id) is not None,
         )
         try:
             job.prepare()

@@ -53,6 +53,16 @@ class LayerBlobRepo:
         return [LayerBlob(r["diff_id"], r["digest"], r["media_type"], r["size"], r["source"])
                 for r in rows]  # fmt: skip
 
+    def remove(self, blob: LayerBlob) -> bool:
+        """Drop one row; True while another row still names the same blob."""
+        with self.db.tx() as c:
+            c.execute(
+                "DELETE FROM layer_blobs WHERE diff_id = ? AND digest = ? AND source = ?",
+                (blob.diff_id, blob.digest, blob.source),
+            )
+            left = c.query("SELECT 1 FROM layer_blobs WHERE digest = ? LIMIT 1", (blob.digest,))
+        return bool(left)
+
     def forget(self, diff_ids: list[str]) -> list[str]:
         """Drop the rows of these layers; returns the blob digests no other layer uses."""
         with self.db.tx() as c:
