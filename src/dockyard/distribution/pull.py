@@ -17,15 +17,14 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, cast
+from typing import Any
 
 from dockyard import errors
-from dockyard.distribution import manifests, progress
+from dockyard.distribution import inflate, manifests, progress
 from dockyard.distribution.client import TransportError
 from dockyard.distribution.manifests import Descriptor, Manifest, Platform
 from dockyard.distribution.remote import Remote
 from dockyard.distribution.spool import Spool
-from dockyard.images import compression
 from dockyard.images import config as image_config
 from dockyard.images.content import ContentStore
 from dockyard.images.reference import Reference
@@ -259,8 +258,9 @@ class PullJob:
                     emit(progress.transfer("Extracting", lay.id, reader.offset, total, started))
                 return data
 
+        inflater = None
         try:
-            tar = compression.decompressed(cast(BinaryIO, Counting()))
+            tar, inflater = inflate.opened(Counting())
             layer = self.layers.register(tar, parent)
         except errors.DockyardError:
             raise
@@ -269,6 +269,8 @@ class PullJob:
         except Exception as e:
             raise errors.System(f"failed to register layer: {e}") from e
         finally:
+            if inflater is not None:
+                inflater.close()
             reader.close()
         if layer.diff_id != lay.diff_id:
             self.layers.release(layer.chain_id)

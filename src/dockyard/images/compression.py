@@ -88,9 +88,14 @@ class _ReadOnly(io.RawIOBase):
         return len(data)
 
 
+def peekable(src: Any) -> io.BufferedReader:
+    """`src` with peek(), for reading its magic bytes without consuming them."""
+    return src if isinstance(src, io.BufferedReader) else io.BufferedReader(_ReadOnly(src))
+
+
 def decompressed(src: BinaryIO) -> BinaryIO:
     """A reader of the uncompressed bytes of `src` (tar layers, import bodies)."""
-    buffered = src if isinstance(src, io.BufferedReader) else io.BufferedReader(_ReadOnly(src))
+    buffered = peekable(src)
     kind = compression(buffered.peek(6)[:6])
     if kind == "gzip":
         return cast(BinaryIO, gzip.GzipFile(fileobj=buffered, mode="rb"))

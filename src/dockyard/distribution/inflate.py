@@ -1,0 +1,98 @@
+"""A layer's decompression on a thread of its own (E5): gunzip runs beside the tar extraction
+that reads its output (zlib and hashlib let go of the GIL), a few MiB ahead at most, so a pull
+uses both cores without holding a layer in memory. zstd goes through the zstd program (already
+another process); an uncompressed layer is read as it is."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import zlib
+from typing import Any, BinaryIO, cast
+
+from dockyard import errors
+from dockyard.images import compression
+
+CHUNK = 1 << 20
+AHEAD = 8  # chunks of decompressed data waiting for the reader, at most
+_END = object()
+
+
+class Inflater:
+    """A readable stream of `src`'s decompressed bytes (gzip, possibly multi-member)."""
+
+    def __init__(self, src: Any) -> None:
+        self._src = src
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=AHEAD)
+        self._stop = threading.Event()
+        self._buf = memoryview(b"")
+        self._done = False
+        self._thread = threading.Thread(target=self._run, name="inflate", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            d = zlib.decompressobj(31)
+            while not self._stop.is_set():
+                data = self._src.read(CHUNK)
+                if not data:
+                    break
+                while data:
+                    out = d.decompress(data)
+                    if out and not self._put(out):
+                        return
+                    if d.eof:  # another gzip member may follow
+                        data = d.unused_data
+                        d = zlib.decompressobj(31) if data else d
+                    else:
+                        data = b""
+            if not d.eof and not self._stop.is_set():
+                raise errors.InvalidParameter("unexpected EOF")
+            self._put(_END)
+        except BaseException as e:  # noqa: BLE001 (raised in the reader)
+            self._put(e)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._buf:
+            if self._done:
+                return b""
+            item = self._queue.get()
+            if item is _END:
+                self._done = True
+                return b""
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            self._buf = memoryview(item)
+        if n is None or n < 0 or n >= len(self._buf):
+            out, self._buf = self._buf, memoryview(b"")
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return bytes(out)
+
+    def close(self) -> None:
+        """Stop the thread; one still waiting for download data ends when its source is
+        closed after this (the caller's next step), so it is not waited for long."""
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+
+
+def opened(src: Any) -> tuple[BinaryIO, Inflater | None]:
+    """The decompressed stream of a layer blob, and the inflater to close after (gzip)."""
+    buffered = compression.peekable(src)
+    if compression.compression(buffered.peek(6)[:6]) == "gzip":
+        inflater = Inflater(buffered)
+        return cast(BinaryIO, inflater), inflater
+    return compression.decompressed(buffered), None
