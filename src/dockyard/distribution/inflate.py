@@ -47,14 +47,19 @@ class Inflater:
                 if not data:
                     break
                 while data:
-                    out = d.decompress(data)
+                    # At most a chunk out per call: a text layer inflates 6x or more, and the
+                    # queue's bound is what keeps the daemon's memory flat.
+                    out = d.decompress(data, CHUNK)
                     if out and not self._put(out):
                         return
                     if d.eof:  # another gzip member may follow
                         data = d.unused_data
                         d = zlib.decompressobj(31) if data else d
                     else:
-                        data = b""
+                        data = d.unconsumed_tail
+            rest = d.flush()  # output zlib still held when the input ran out
+            if rest and not self._put(rest):
+                return
             if not d.eof and not self._stop.is_set():
                 raise errors.InvalidParameter("unexpected EOF")
             self._put(_END)

@@ -1,0 +1,40 @@
+"""E5: the pull's gunzip thread gives exactly what gzip would, for text that inflates many
+times over (bounded chunks), random data, several gzip members, and a truncated stream."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+
+import pytest
+
+from dockyard import errors
+from dockyard.distribution.inflate import Inflater, opened
+
+
+def _read_all(stream: Inflater) -> bytes:
+    out = bytearray()
+    while chunk := stream.read(300_000):
+        out += chunk
+    stream.close()
+    return bytes(out)
+
+
+@pytest.mark.parametrize("data", [b"".join(b"line %d of text\n" % i for i in range(400_000)),
+                                  os.urandom(3 << 20), b""])  # fmt: skip
+def test_inflates_as_gzip_does(data: bytes) -> None:
+    assert _read_all(Inflater(io.BytesIO(gzip.compress(data)))) == data
+
+
+def test_several_members_and_plain_streams() -> None:
+    two = gzip.compress(b"first ") + gzip.compress(b"second")
+    assert _read_all(Inflater(io.BytesIO(two))) == b"first second"
+    plain, inflater = opened(io.BytesIO(b"not compressed"))
+    assert inflater is None and plain.read() == b"not compressed"
+
+
+def test_a_truncated_stream_is_an_error() -> None:
+    cut = gzip.compress(os.urandom(1 << 20))[:-100]
+    with pytest.raises(errors.InvalidParameter, match="unexpected EOF"):
+        _read_all(Inflater(io.BytesIO(cut)))
