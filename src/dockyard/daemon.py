@@ -97,6 +97,7 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     await engine.start()
     runner = await serve(engine, cfg.socket)
     log.info("API listening on %s", cfg.socket)
+    _notify_systemd(b"READY=1")  # dockyard.service is Type=notify: `systemctl start` waits
     heap.trim()  # start-up's temporaries (imports, restore) are freed: return their pages
     trimmer = asyncio.create_task(heap.trim_periodically())
     stop = asyncio.Event()
@@ -106,6 +107,7 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     loop.add_signal_handler(signal.SIGHUP, lambda: log.info("SIGHUP: nothing to reload"))
     await stop.wait()
     log.info("shutting down; containers keep running")
+    _notify_systemd(b"STOPPING=1")
     trimmer.cancel()
     try:
         # Open streams (events, logs -f, wait) must not hold up the exit for long.
@@ -119,6 +121,21 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     # Everything durable is committed and containers run under their own shims: skip the
     # loop's slow teardown of still-open stream handlers and worker threads.
     os._exit(0)
+
+
+def _notify_systemd(state: bytes) -> None:
+    """sd_notify(3): tell the service manager, when it asked ($NOTIFY_SOCKET), how we are."""
+    path = os.environ.get("NOTIFY_SOCKET", "")
+    if not path:
+        return
+    import socket
+
+    address = "\0" + path[1:] if path.startswith("@") else path  # "@": abstract namespace
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+        try:
+            s.sendto(state, address)
+        except OSError as e:
+            log.warning("could not notify systemd: %s", e)
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:

@@ -416,6 +416,7 @@ def test_autostart_only_for_default_host_as_root(
     spawned: list[int] = []
     monkeypatch.setattr(autostart, "spawn_daemon", lambda: spawned.append(1) or 4242)
     monkeypatch.setattr(autostart, "wait_for_ping", lambda *a, **k: True)
+    monkeypatch.setattr(autostart, "_systemd_unit", lambda: False)  # a host without the unit
     err = io.StringIO()
     missing = f"unix://{tmp_path}/missing.sock"
     autostart.connect(missing, is_default_host=False, err=err)
@@ -427,6 +428,24 @@ def test_autostart_only_for_default_host_as_root(
     sock, _, _ = engine
     autostart.connect(f"unix://{sock}", is_default_host=True, err=err)
     assert spawned == [1]  # the socket exists: no second daemon
+
+
+def test_autostart_asks_systemd_when_the_unit_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#12: on a systemd host with dockyard.service, the CLI starts the unit, not a child."""
+    import io
+
+    started: list[str] = []
+    monkeypatch.setattr(autostart, "_systemd_unit", lambda: True)
+    monkeypatch.setattr(autostart, "start_unit", lambda: started.append("unit") or True)
+    monkeypatch.setattr(autostart, "spawn_daemon", lambda: started.append("child") or 1)
+    monkeypatch.setattr(autostart, "wait_for_ping", lambda *a, **k: True)
+    monkeypatch.setattr(autostart.os, "geteuid", lambda: 0)
+    err = io.StringIO()
+    autostart.connect(f"unix://{tmp_path}/missing.sock", is_default_host=True, err=err)
+    assert started == ["unit"]
+    assert err.getvalue() == "dockyard: started dockyard.service (journalctl -u dockyard for its log)\n"
 
 
 def test_wait_for_ping_polls_until_the_socket_answers(engine: Any) -> None:

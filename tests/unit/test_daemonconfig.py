@@ -45,3 +45,19 @@ def test_unknown_directives_and_missing_files(tmp_path: Path) -> None:
     with pytest.raises(daemonconfig.ConfigError, match="no such file or directory"):
         daemon.parse_args(["--config-file", str(tmp_path / "absent.json")])
     assert daemon.parse_args([]).registry_mirror == []  # an absent default file is no error
+
+
+def test_the_daemon_tells_systemd_it_is_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#12: dockyard.service is Type=notify; the daemon sends READY=1 to $NOTIFY_SOCKET."""
+    import socket
+
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.bind(path)
+        monkeypatch.setenv("NOTIFY_SOCKET", path)
+        daemon._notify_systemd(b"READY=1")
+        assert s.recv(64) == b"READY=1"
+    monkeypatch.delenv("NOTIFY_SOCKET")
+    daemon._notify_systemd(b"READY=1")  # no service manager asked: nothing to do

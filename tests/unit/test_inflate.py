@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import subprocess
 
 import pytest
 
@@ -38,3 +39,15 @@ def test_a_truncated_stream_is_an_error() -> None:
     cut = gzip.compress(os.urandom(1 << 20))[:-100]
     with pytest.raises(errors.InvalidParameter, match="unexpected EOF"):
         _read_all(Inflater(io.BytesIO(cut)))
+
+
+def test_zstd_layers_inflate_on_the_thread_too() -> None:
+    """zstd (two frames, as a concatenation of frames is one valid stream) via `opened`."""
+    data = b"".join(b"zstd line %d\n" % i for i in range(200_000))
+    packed = b"".join(
+        subprocess.run(["zstd", "-q", "-c"], input=part, capture_output=True, check=True).stdout
+        for part in (data[:1000], data[1000:])
+    )
+    stream, inflater = opened(io.BytesIO(packed))
+    assert isinstance(inflater, Inflater)
+    assert _read_all(inflater) == data

@@ -1,13 +1,14 @@
-"""A layer's decompression on a thread of its own (E5): gunzip runs beside the tar extraction
-that reads its output (zlib and hashlib let go of the GIL), a few MiB ahead at most, so a pull
-uses both cores without holding a layer in memory. zstd goes through the zstd program (already
-another process); an uncompressed layer is read as it is."""
+"""A layer's decompression on a thread of its own (E5): gunzip (zlib) or zstd (the zstandard
+module) runs beside the tar extraction that reads its output (both let go of the GIL, as
+hashlib does), a few MiB ahead at most, so a pull uses both cores without holding a layer in
+memory. An uncompressed layer is read as it is."""
 
 from __future__ import annotations
 
 import queue
 import threading
 import zlib
+from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
 from dockyard import errors
@@ -21,8 +22,9 @@ _END = object()
 class Inflater:
     """A readable stream of `src`'s decompressed bytes (gzip, possibly multi-member)."""
 
-    def __init__(self, src: Any) -> None:
+    def __init__(self, src: Any, kind: str = "gzip") -> None:
         self._src = src
+        self._kind = kind  # "gzip" or "zstd"
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=AHEAD)
         self._stop = threading.Event()
         self._buf = memoryview(b"")
@@ -41,30 +43,41 @@ class Inflater:
 
     def _run(self) -> None:
         try:
-            d = zlib.decompressobj(31)
-            while not self._stop.is_set():
-                data = self._src.read(CHUNK)
-                if not data:
-                    break
-                while data:
-                    # At most a chunk out per call: a text layer inflates 6x or more, and the
-                    # queue's bound is what keeps the daemon's memory flat.
-                    out = d.decompress(data, CHUNK)
-                    if out and not self._put(out):
-                        return
-                    if d.eof:  # another gzip member may follow
-                        data = d.unused_data
-                        d = zlib.decompressobj(31) if data else d
-                    else:
-                        data = d.unconsumed_tail
-            rest = d.flush()  # output zlib still held when the input ran out
-            if rest and not self._put(rest):
-                return
-            if not d.eof and not self._stop.is_set():
-                raise errors.InvalidParameter("unexpected EOF")
+            for out in self._chunks():
+                if self._stop.is_set() or not self._put(out):
+                    return
             self._put(_END)
         except BaseException as e:  # noqa: BLE001 (raised in the reader)
             self._put(e)
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The decompressed bytes, at most a chunk at a time: a text layer inflates 6x or
+        more, and the queue's bound is what keeps the daemon's memory flat."""
+        if self._kind == "zstd":
+            import zstandard
+
+            with zstandard.ZstdDecompressor().stream_reader(
+                self._src, read_size=CHUNK, read_across_frames=True, closefd=False
+            ) as reader:
+                while out := reader.read(CHUNK):
+                    yield out
+            return
+        d = zlib.decompressobj(31)
+        while data := self._src.read(CHUNK):
+            while data:
+                out = d.decompress(data, CHUNK)
+                if out:
+                    yield out
+                if d.eof:  # another gzip member may follow
+                    data = d.unused_data
+                    d = zlib.decompressobj(31) if data else d
+                else:
+                    data = d.unconsumed_tail
+        rest = d.flush()  # output zlib still held when the input ran out
+        if rest:
+            yield rest
+        if not d.eof:
+            raise errors.InvalidParameter("unexpected EOF")
 
     def readable(self) -> bool:
         return True
@@ -97,7 +110,8 @@ class Inflater:
 def opened(src: Any) -> tuple[BinaryIO, Inflater | None]:
     """The decompressed stream of a layer blob, and the inflater to close after (gzip)."""
     buffered = compression.peekable(src)
-    if compression.compression(buffered.peek(6)[:6]) == "gzip":
-        inflater = Inflater(buffered)
+    kind = compression.compression(buffered.peek(6)[:6])
+    if kind in ("gzip", "zstd"):
+        inflater = Inflater(buffered, kind)
         return cast(BinaryIO, inflater), inflater
     return compression.decompressed(buffered), None
