@@ -29,6 +29,7 @@ from dockyard.runtime import logs as logfile
 from dockyard.runtime import shim as shimlib
 from dockyard.runtime import spec as ocispec
 from dockyard.runtime.cgroups import CgroupHost
+from dockyard.runtime.oomwatch import OomWatch
 from dockyard.runtime.runc import Runc
 from dockyard.services.containers import files
 from dockyard.services.containers.hooks import MountHooks, NetworkHooks, NetworkPlan
@@ -76,6 +77,7 @@ class Launcher:
         self.shim_binary = shim_binary
         self.cgroups = cgroups
         self.runc = Runc(cfg.runc_root, systemd_cgroup=cgroups.systemd)
+        self.ooms = OomWatch()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._cap_bounding = _host_cap_bounding()
         self._rlimits = _host_rlimits()
@@ -185,6 +187,17 @@ class Launcher:
         return await shimlib.connect(self.sock(rec.id))
 
     # ---- exit ------------------------------------------------------------------------------
+
+    def watch_oom(self, cid: str) -> None:
+        """From the loop, once the container runs: follow its memory.events (cgroup v2)."""
+        if self.cgroups.version == 2:
+            self.ooms.watch(cid, self.cgroups.memory_dir(cid), self.loop)
+
+    def oom_killed(self, cid: str) -> bool:
+        """Before cleanup: did the OOM killer take one of its processes? v1 reads runc's
+        cgroup, v2 also what the watch saw (systemd may have removed the cgroup already)."""
+        seen = self.ooms.kills(cid)
+        return seen > 0 or self.runc.oom_kills(cid) > 0
 
     async def wait_exit(self, cid: str, shim_pid: int) -> tuple[int, str]:
         return await shimlib.wait_exit(shim_pid, self.exit_file(cid))

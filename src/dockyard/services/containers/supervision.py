@@ -59,6 +59,7 @@ class ContainerSupervision:
 
     def _spawn_watcher(self, cid: str, shim_pid: int) -> None:
         assert self.loop is not None
+        self.launcher.watch_oom(cid)
         self._watchers[cid] = self.loop.create_task(self._watch(cid, shim_pid))
 
     async def _watch(self, cid: str, shim_pid: int) -> None:
@@ -84,7 +85,7 @@ class ContainerSupervision:
             if rec is None:
                 return None
             # The cgroup's OOM-kill count goes with the cgroup: read it before cleanup.
-            oom_killed = self.launcher.runc.oom_kills(cid) > 0
+            oom_killed = self.launcher.oom_killed(cid)
             self.launcher.cleanup(rec)
             rec.state.update(
                 OOMKilled=oom_killed,
@@ -153,7 +154,7 @@ class ContainerSupervision:
                     self._on_loop(self._spawn_watcher, rec.id, shim_pid)
                     continue
                 code, finished = self.launcher.read_exit(rec)
-                oom_killed = self.launcher.runc.oom_kills(rec.id) > 0
+                oom_killed = self.launcher.oom_killed(rec.id)
                 self.launcher.cleanup(rec)
                 rec.state.update(
                     Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
