@@ -1,5 +1,5 @@
 """A layer's decompression on a thread of its own (E5): gunzip (zlib) or zstd (the zstandard
-module) runs beside the tar extraction that reads its output (both let go of the GIL, as
+module, through images/compression.py) runs beside the tar extraction that reads its output (both let go of the GIL, as
 hashlib does), a few MiB ahead at most, so a pull uses both cores without holding a layer in
 memory. An uncompressed layer is read as it is."""
 
@@ -54,13 +54,9 @@ class Inflater:
         """The decompressed bytes, at most a chunk at a time: a text layer inflates 6x or
         more, and the queue's bound is what keeps the daemon's memory flat."""
         if self._kind == "zstd":
-            import zstandard
-
-            with zstandard.ZstdDecompressor().stream_reader(
-                self._src, read_size=CHUNK, read_across_frames=True, closefd=False
-            ) as reader:
-                while out := reader.read(CHUNK):
-                    yield out
+            reader = compression.decompressed(self._src)
+            while out := reader.read(CHUNK):
+                yield out
             return
         d = zlib.decompressobj(31)
         while data := self._src.read(CHUNK):

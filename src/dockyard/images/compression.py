@@ -4,13 +4,9 @@ xz, zstd), never trusted from a media type or a file name."""
 from __future__ import annotations
 
 import bz2
-import contextlib
 import gzip
 import io
 import lzma
-import shutil
-import subprocess
-import threading
 from typing import Any, BinaryIO, cast
 
 from dockyard.errors import InvalidParameter
@@ -31,45 +27,29 @@ def compression(head: bytes) -> str:
 
 
 class _Zstd(io.RawIOBase):
-    """zstd through the zstd CLI (the standard library has none before Python 3.14), streamed:
-    a feeder thread writes the compressed input while the caller reads the output."""
+    """zstd with the zstandard module (the standard library has none before Python 3.14),
+    streamed, frames read one after another; a corrupt stream is a 400."""
 
     def __init__(self, src: BinaryIO) -> None:
-        if shutil.which("zstd") is None:
-            raise InvalidParameter("zstd-compressed data needs the zstd program on the host")
-        self._proc = subprocess.Popen(
-            ["zstd", "-d", "-c", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-        self._feeder = threading.Thread(target=self._feed, args=(src,), daemon=True)
-        self._feeder.start()
+        import zstandard
 
-    def _feed(self, src: BinaryIO) -> None:
-        stdin = self._proc.stdin
-        assert stdin is not None
-        try:
-            while chunk := src.read(CHUNK):
-                stdin.write(chunk)
-        except (BrokenPipeError, ValueError):
-            pass  # zstd stopped reading (bad stream, or the reader was closed): reported at EOF
-        finally:
-            with contextlib.suppress(BrokenPipeError):
-                stdin.close()
+        self._error = zstandard.ZstdError
+        self._reader: Any = zstandard.ZstdDecompressor().stream_reader(
+            src, read_size=CHUNK, read_across_frames=True, closefd=False
+        )
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b: Any) -> int:
-        n = cast(io.BufferedReader, self._proc.stdout).readinto(b)
-        if n == 0:
-            self._feeder.join()
-            if self._proc.wait() != 0:
-                raise InvalidParameter("invalid zstd stream")
-        return n
+        try:
+            return int(self._reader.readinto(b))
+        except self._error:
+            raise InvalidParameter("invalid zstd stream") from None
 
     def close(self) -> None:
-        if not self.closed and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+        if not self.closed:
+            self._reader.close()
         super().close()
 
 
