@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from dockyard import errors
 from dockyard.distribution import inflate, manifests, progress
@@ -30,7 +29,7 @@ from dockyard.images.content import ContentStore
 from dockyard.images.reference import Reference
 from dockyard.state.layerblobs import LayerBlob, LayerBlobRepo
 from dockyard.storage.layers import chain_id_of
-from dockyard.storage.protocols import LayerStore
+from dockyard.storage.protocols import Layer, LayerStore
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -223,12 +222,8 @@ class PullJob:
             finally:
                 resp.close()
             self._emit(progress.layer("Verifying Checksum", lay.id))
-            got = "sha256:" + h.hexdigest()
-            if got != lay.desc.digest:
-                raise errors.System(
-                    f"filesystem layer verification failed for digest {lay.desc.digest}"
-                )
-            if lay.desc.size and spool.size != lay.desc.size:
+            wrong_size = lay.desc.size and spool.size != lay.desc.size
+            if "sha256:" + h.hexdigest() != lay.desc.digest or wrong_size:
                 raise errors.System(
                     f"filesystem layer verification failed for digest {lay.desc.digest}"
                 )
@@ -240,7 +235,7 @@ class PullJob:
         except BaseException as e:  # noqa: BLE001 (the extractor raises it)
             spool.fail(e)
 
-    def _extract(self, lay: _Layer, parent: str | None) -> Any:
+    def _extract(self, lay: _Layer, parent: str | None) -> Layer:
         spool = lay.spool
         assert spool is not None
         reader = spool.reader()
@@ -262,9 +257,7 @@ class PullJob:
         try:
             tar, inflater = inflate.opened(Counting())
             layer = self.layers.register(tar, parent)
-        except errors.DockyardError:
-            raise
-        except Cancelled:
+        except (errors.DockyardError, Cancelled):
             raise
         except Exception as e:
             raise errors.System(f"failed to register layer: {e}") from e

@@ -38,7 +38,6 @@ CHUNK = 1 << 20
 @dataclass(frozen=True)
 class LocalLayer:
     diff_id: str
-    size: int  # the layer's tar size, for the progress bar (0 when unknown)
     tar: Callable[[], Iterator[bytes]]  # the uncompressed tar, when it must be compressed
 
 
@@ -76,7 +75,7 @@ class PushJob:
         resp = self.remote.session.request("PUT", f"manifests/{self.ref.tag}", body=raw,
                                            headers={"Content-Type": media_type},
                                            actions="pull,push")  # fmt: skip
-        self.remote._check(resp, (200, 201, 202))
+        self.remote.check(resp, (200, 201, 202))
         resp.read()
         self.digest = manifests.digest_of(raw)
         tag = self.ref.tag or "latest"
@@ -165,7 +164,7 @@ class PushJob:
         """A monolithic upload: POST for an upload URL, PUT the bytes with their digest."""
         session = self.remote.session
         resp = session.request("POST", "blobs/uploads/", actions="pull,push", follow=False)
-        self.remote._check(resp, (202,))
+        self.remote.check(resp, (202,))
         resp.read()
         location = resp.header("Location")
         if not location:
@@ -176,7 +175,7 @@ class PushJob:
                                body=body, actions="pull,push", follow=False,
                                headers={"Content-Type": "application/octet-stream",
                                         "Content-Length": str(size)})  # fmt: skip
-        self.remote._check(resp, (201, 204))
+        self.remote.check(resp, (201, 204))
         resp.read()
 
     def _config(self) -> None:

@@ -94,7 +94,8 @@ class Remote:
         resp = self.session.request("GET", "/v2/", actions="pull", authenticate=False)
         resp.read()
 
-    def _check(self, resp: Response, ok: tuple[int, ...] = (200,)) -> None:
+    def check(self, resp: Response, ok: tuple[int, ...] = (200,)) -> None:
+        """Raise the registry's error (in dockerd's words) unless the status is one of `ok`."""
         if resp.status in ok:
             return
         body = resp.read()
@@ -113,18 +114,17 @@ class Remote:
             if 200 <= resp.status < 400 and found.startswith("sha256:"):
                 tag_or_digest = found
         resp = self.session.request("GET", f"manifests/{tag_or_digest}", headers=accept)
-        self._check(resp)
+        self.check(resp)
         raw = resp.read()
         digest = manifests.digest_of(raw)
         if tag_or_digest.startswith("sha256:") and digest != tag_or_digest:
             raise errors.System(f"manifest verification failed for digest {tag_or_digest}")
         return manifests.parse(raw, resp.header("Content-Type"), digest)
 
-    def blob(self, digest: str, offset: int = 0) -> Response:
+    def blob(self, digest: str) -> Response:
         """A blob's body as a stream (the caller reads and closes it)."""
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        resp = self.session.request("GET", f"blobs/{digest}", headers=headers)
-        self._check(resp, (200, 206))
+        resp = self.session.request("GET", f"blobs/{digest}")
+        self.check(resp)
         return resp
 
     def blob_bytes(self, digest: str) -> bytes:

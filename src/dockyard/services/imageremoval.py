@@ -112,7 +112,9 @@ class Removal:
                 repo = named.rsplit(":", 1)[0]
                 left = self.repo.references(rec.id)
                 if not any("@" not in r and r.rsplit(":", 1)[0] == repo for r in left):
-                    records.extend(self._untag([r for r in left if r.split("@")[0] == repo], rec.id))
+                    records.extend(
+                        self._untag([r for r in left if r.split("@")[0] == repo], rec.id)
+                    )
             if self.repo.references(rec.id):
                 return records
             # The last name is gone: delete the image unless something still needs it, quietly.

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from dockyard import errors
-from dockyard.distribution.auth import Credentials
+from dockyard.distribution.auth import Credentials, TokenCache
 from dockyard.distribution.endpoints import RegistryOptions
 from dockyard.images import config as image_config
 from dockyard.images import reference, views
@@ -60,12 +60,22 @@ class Images(Transfers, Removal):
         self.layer_blobs = LayerBlobRepo(db)
         self.writer = ImageWriter(self.repo, content, layers, self.layer_blobs)
         self.lock = threading.RLock()
-        self.pulls = Pulls(self, self.layer_blobs, registry or RegistryOptions())
-        self.pushes = Pushes(self, self.layer_blobs, self.pulls.options, self.pulls.tokens)
+        registry = registry or RegistryOptions()
+        tokens = TokenCache()  # one per daemon: pulls and pushes reuse each other's tokens
+        self.pulls = Pulls(self, self.layer_blobs, registry, tokens)
+        self.pushes = Pushes(self, self.layer_blobs, registry, tokens)
 
     def pull(self, ref: str, tag: str | None, platform: str = "") -> None:
         """A whole pull with no client watching (build's FROM)."""
         self.pulls.pull(ref, tag, platform)
+
+    def _add_repo_digest(self, image_id: str, ref: reference.Reference, digest: str) -> bool:
+        """`name@<manifest digest>` for RepoDigests (after a pull or a push); True if new."""
+        digested = reference.Reference(ref.domain, ref.path, None, digest)
+        if self.repo.lookup(str(digested)) == image_id:
+            return False
+        self._tag(image_id, digested)
+        return True
 
     def pull_stream(
         self, name: str, tag: str | None, platform: str, creds: Credentials

@@ -43,11 +43,12 @@ def pull_reference(name: str, tag: str | None) -> reference.Reference:
 
 
 class Pulls:
-    def __init__(self, images: Images, blobs: LayerBlobRepo, options: RegistryOptions) -> None:
+    def __init__(self, images: Images, blobs: LayerBlobRepo, options: RegistryOptions,
+                 tokens: TokenCache) -> None:  # fmt: skip
         self.images = images
         self.blobs = blobs
         self.options = options
-        self.tokens = TokenCache()
+        self.tokens = tokens
 
     def start(self, name: str, tag: str | None, platform: str = "",
               creds: Credentials | None = None) -> Iterator[bytes]:  # fmt: skip
@@ -100,7 +101,7 @@ class Pulls:
             ref.with_tag("latest"), self.options, creds, self.tokens, push=True
         )
         resp = remote.session.request("GET", "tags/list")
-        remote._check(resp)
+        remote.check(resp)
         tags = sorted(json.loads(resp.read()).get("tags") or [])
         remote.session.close()
         if not tags:
@@ -143,9 +144,7 @@ class Pulls:
             if before != image_id:
                 images._tag(image_id, ref)
                 updated = True
-        digested = reference.Reference(ref.domain, ref.path, None, manifest_digest)
-        if images.repo.lookup(str(digested)) != image_id:
-            images._tag(image_id, digested)
+        if images._add_repo_digest(image_id, ref, manifest_digest):
             updated = True
         images._publish("pull", image_id, ref.familiar())
         return image_id, updated

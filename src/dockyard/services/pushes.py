@@ -80,9 +80,7 @@ class Pushes:
                 job = self._job(remote, target, image_id)
                 for msg in job.messages():
                     yield progress.encode(msg)
-                digested = reference.Reference(target.domain, target.path, None, job.digest)
-                if self.images.repo.lookup(str(digested)) != image_id:
-                    self.images._tag(image_id, digested)
+                self.images._add_repo_digest(image_id, target, job.digest)
                 self.images._publish("push", image_id, target.familiar())
         except errors.DockyardError as e:
             yield progress.encode(progress.error(e.message))
@@ -99,7 +97,7 @@ class Pushes:
         raw = images.content.get(rec.config_digest)
         diff_ids = image_config.diff_ids(image_config.parse(raw))
         chain = images.layers.chain(rec.top_chain_id) if rec.top_chain_id else []
-        layers = [LocalLayer(d, layer.size, _tar(images, layer.chain_id, d))
+        layers = [LocalLayer(d, _tar(images, layer.chain_id, d))
                   for d, layer in zip(diff_ids, chain, strict=True)]  # fmt: skip
         return PushJob(
             remote=Remote(target, remote.session),
