@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from dockyard import errors
+from dockyard.core.layers import Change
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.state import layers as layer_state
 from dockyard.state.db import Database
 from dockyard.storage import mount
 from dockyard.storage.layers import Layers, chain_id_of
 from dockyard.storage.overlay2 import Overlay2
-from dockyard.storage.protocols import Change
 
 pytestmark = [
     pytest.mark.integration,

@@ -18,9 +18,10 @@ from typing import Any, BinaryIO
 from aiohttp import web
 
 from dockyard.api.server import serve
+from dockyard.core.types import Filters, Json
 from dockyard.errors import Conflict, NotFound, NotModified, no_such_container, no_such_image
 from dockyard.services.events import Events
-from dockyard.services.protocols import Filters, Json, StreamSession
+from dockyard.services.protocols import StreamSession
 
 CID = "a" * 64
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dockyard.core.layers import Change
 from dockyard.storage.changes import apparent_size, overlay_changes
-from dockyard.storage.protocols import Change
 
 
 def test_added_modified_and_parent_marked(tmp_path: Path) -> None:

@@ -445,7 +445,10 @@ def test_autostart_asks_systemd_when_the_unit_is_installed(
     err = io.StringIO()
     autostart.connect(f"unix://{tmp_path}/missing.sock", is_default_host=True, err=err)
     assert started == ["unit"]
-    assert err.getvalue() == "dockyard: started dockyard.service (journalctl -u dockyard for its log)\n"
+    assert (
+        err.getvalue()
+        == "dockyard: started dockyard.service (journalctl -u dockyard for its log)\n"
+    )
 
 
 def test_wait_for_ping_polls_until_the_socket_answers(engine: Any) -> None:

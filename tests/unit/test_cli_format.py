@@ -22,7 +22,8 @@ from dockyard.cli.imagerows import (
     HistoryRow,
     image_rows,
 )
-from dockyard.units import api_timestamp, go_duration, human_duration, human_size, ram_in_bytes
+from dockyard.core.timefmt import api_timestamp, go_duration
+from dockyard.units import human_duration, human_size, ram_in_bytes
 
 NOW = 1_800_000_000.0
 CID = "6ce2d32782872dc63b11d000c5dc1be1598a4f9cee29fa8339a092bcf44badf1"

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from dockyard.cli import cprules as r
+from dockyard.core.timefmt import rfc3339nano as go_time
 from dockyard.errors import InvalidParameter
-from dockyard.services.containers.archive import abs_path, go_base, go_time
+from dockyard.services.containers.archive import abs_path, go_base
 from dockyard.services.containers.view import split
 from dockyard.storage import copyarchive as ca
 from dockyard.storage import copytar as ct

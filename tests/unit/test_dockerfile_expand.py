@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.build import expand, steps
-from dockyard.build.parser import parse_line
+from dockyard.dockerfile import expand, steps
+from dockyard.dockerfile.parser import parse_line
 from dockyard.errors import InvalidParameter
 
 ENV = {"A": "one", "EMPTY": "", "P": "/usr"}

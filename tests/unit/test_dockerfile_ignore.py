@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.build import context, ignore
+from dockyard.dockerfile import context, ignore
 from dockyard.errors import InvalidParameter
 
 

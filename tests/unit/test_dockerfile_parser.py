@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.build import parser
-from dockyard.build.plan import BuildOptions, make_plan
+from dockyard.dockerfile import parser
+from dockyard.dockerfile.plan import BuildOptions, make_plan
 from dockyard.errors import InvalidParameter
 
 

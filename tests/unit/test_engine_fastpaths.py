@@ -9,10 +9,11 @@ import threading
 from pathlib import Path
 
 from dockyard import heap
+from dockyard.core.container import ContainerRecord
 from dockyard.runtime import runcstate
 from dockyard.services.containers import status
 from dockyard.state import containers as containers_state
-from dockyard.state.containers import ContainerRecord, ContainerRepo
+from dockyard.state.containers import ContainerRepo
 from dockyard.state.db import Database
 
 

@@ -6,8 +6,8 @@ import asyncio
 import threading
 import time
 
+from dockyard.core.events import Event
 from dockyard.services.events import Events, matches
-from dockyard.services.protocols import Event
 
 
 def _event(

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from ipaddress import IPv4Network
 
+from dockyard.core.container import ContainerRecord
 from dockyard.network import netlink
 from dockyard.network.attachments import hosts_names
 from dockyard.network.endpoints import IF_INDEX, next_ifname
 from dockyard.network.firewall import ruleset
 from dockyard.network.firewall.ruleset import BridgeRules, Peer
 from dockyard.network.records import NetworkRow
-from dockyard.state.containers import ContainerRecord
 
 NET = IPv4Network("10.99.0.0/24")
 OUTBOUND = 'ip saddr 10.99.0.0/24 oifname != "dy-x" masquerade'

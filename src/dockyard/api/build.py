@@ -13,7 +13,7 @@ from aiohttp import web
 from dockyard.api.codec import encode, json_response, query_bool
 from dockyard.api.engine import engine
 from dockyard.api.stream import body_file, start_stream
-from dockyard.build.plan import BuildOptions
+from dockyard.dockerfile.plan import BuildOptions
 from dockyard.errors import InvalidParameter, Unsupported
 
 if TYPE_CHECKING:

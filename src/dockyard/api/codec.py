@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
+from dockyard.core.types import Filters, Json
 from dockyard.errors import InvalidParameter
-from dockyard.services.protocols import Filters, Json
 
 _FALSE = {"", "0", "no", "false", "none"}
 

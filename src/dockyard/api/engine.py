@@ -6,9 +6,10 @@ from typing import Protocol
 
 from aiohttp import web
 
+from dockyard.core.events import EventBus
 from dockyard.network.service import Networks
 from dockyard.services.containers.archive import ContainerArchive
-from dockyard.services.protocols import ContainerService, EventBus, ImageService, SystemService
+from dockyard.services.protocols import ContainerService, ImageService, SystemService
 from dockyard.services.volumes import Volumes
 
 

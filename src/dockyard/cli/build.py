@@ -43,7 +43,7 @@ def human_size(n: float) -> str:
 
 
 def _add_tree(tf: tarfile.TarFile, root: str, keep: set[str]) -> None:
-    from dockyard.build import ignore
+    from dockyard.dockerfile import ignore
 
     patterns: list[ignore.Pattern] = []
     ignore_file = os.path.join(root, ".dockerignore")

@@ -79,7 +79,7 @@ def _logs_flags(p: Parser) -> None:
 
 def _logs(ns: argparse.Namespace, s: Session) -> int:
     from dockyard.cli.streams import copy_output
-    from dockyard.units import api_timestamp
+    from dockyard.core.timefmt import api_timestamp
 
     now = time.time()
     try:

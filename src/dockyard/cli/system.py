@@ -174,7 +174,7 @@ def event_line(event: dict[str, Any]) -> str:
 
 def _events(ns: argparse.Namespace, s: Session) -> int:
     from dockyard.cli.containers import filters_json
-    from dockyard.units import api_timestamp
+    from dockyard.core.timefmt import api_timestamp
 
     tmpl = _template("{{json .}}" if ns.format == "json" else ns.format) if ns.format else None
     now = time.time()

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dockyard import errors
+from dockyard.core.layers import Layer
 from dockyard.distribution import inflate, manifests, progress
 from dockyard.distribution.client import TransportError
 from dockyard.distribution.manifests import Descriptor, Manifest, Platform
@@ -29,7 +30,7 @@ from dockyard.images.content import ContentStore
 from dockyard.images.reference import Reference
 from dockyard.state.layerblobs import LayerBlob, LayerBlobRepo
 from dockyard.storage.layers import chain_id_of
-from dockyard.storage.protocols import Layer, LayerStore
+from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20

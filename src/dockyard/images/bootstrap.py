@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from dockyard.core import timefmt
+from dockyard.core.types import Json
 from dockyard.errors import Unavailable
 from dockyard.images import config as image_config
 
@@ -149,8 +151,8 @@ def write_layer(bb: HostBusybox, out: BinaryIO) -> None:
             tar.addfile(_info(name, bb.mtime, mode, size=len(data)), io.BytesIO(data))
 
 
-def image_doc(bb: HostBusybox, diff_id: str) -> image_config.Json:
-    created = image_config.rfc3339nano(bb.mtime * 1_000_000_000)
+def image_doc(bb: HostBusybox, diff_id: str) -> Json:
+    created = timefmt.rfc3339nano(bb.mtime * 1_000_000_000)
     cfg = image_config.empty_container_config()
     cfg["Env"] = [f"PATH={image_config.DEFAULT_PATH}"]
     cfg["Cmd"] = ["sh"]

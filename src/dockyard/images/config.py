@@ -11,13 +11,10 @@ import copy
 import hashlib
 import json
 import posixpath
-import time
-from typing import Any
 
+from dockyard.core.types import Json
 from dockyard.errors import InvalidParameter
 from dockyard.images import changes as change_lines
-
-Json = dict[str, Any]
 
 ARCHITECTURE = "amd64"
 OS = "linux"
@@ -26,40 +23,6 @@ DOCKER_VERSION = "24.0.0-dockyard"
 # "empty layer", which commit records as a history entry only.
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def rfc3339nano(ns: int | None = None) -> str:
-    """Go's time.RFC3339Nano in UTC: trailing zeros of the fraction are dropped."""
-    ns = time.time_ns() if ns is None else ns
-    secs, frac = divmod(ns, 1_000_000_000)
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    if frac:
-        base += "." + f"{frac:09d}".rstrip("0")
-    return base + "Z"
-
-
-def parse_time(value: str) -> float:
-    """RFC3339(Nano) -> unix seconds; 0 for the zero time or garbage (as list/history show it)."""
-    import datetime as dt
-
-    if not value:
-        return 0.0
-    v = value.strip()
-    frac = 0.0
-    main = v
-    tz = "+00:00"
-    if v.endswith("Z"):
-        main = v[:-1]
-    elif len(v) > 6 and v[-6] in "+-" and v[-3] == ":":
-        main, tz = v[:-6], v[-6:]
-    if "." in main:
-        main, f = main.split(".", 1)
-        frac = float("0." + f) if f.isdigit() else 0.0
-    try:
-        d = dt.datetime.fromisoformat(main + tz)
-    except ValueError:
-        return 0.0
-    return d.timestamp() + frac
 
 
 def empty_container_config() -> Json:

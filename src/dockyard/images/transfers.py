@@ -16,11 +16,13 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from dockyard import errors
+from dockyard.core import timefmt
+from dockyard.core.events import EventBus
+from dockyard.core.types import Json
 from dockyard.images import archive, bootstrap, compression, reference
 from dockyard.images import config as image_config
 from dockyard.images.content import ContentStore
 from dockyard.images.writer import ImageWriter
-from dockyard.services.protocols import EventBus, Json
 from dockyard.state.images import ImageRecord, ImageRepo
 from dockyard.state.layerblobs import LayerBlobRepo
 from dockyard.storage.protocols import LayerStore
@@ -65,7 +67,7 @@ class Transfers:
         diff_id = self.writer.ingest_tar(compression.decompressed(src))
         try:
             self._check_tar(diff_id)
-            created = image_config.rfc3339nano()
+            created = timefmt.rfc3339nano()
             doc = image_config.new_image(
                 parent=None,
                 config=cfg,
@@ -124,7 +126,7 @@ class Transfers:
         diff_id = self.writer.ingest_tar(layer_tar)
         empty = self.writer.is_empty_tar(diff_id)
         try:
-            created = image_config.rfc3339nano()
+            created = timefmt.rfc3339nano()
             cmd = (container_config or {}).get("Cmd") or []
             doc = image_config.new_image(
                 parent=parent_doc,

@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
-from typing import Any
 
+from dockyard.core import filters as filters_
+from dockyard.core import timefmt
+from dockyard.core.types import Json
 from dockyard.errors import InvalidParameter
 from dockyard.images import config as image_config
 from dockyard.images import reference
 from dockyard.state.images import ImageRecord
 
-Json = dict[str, Any]
-ZERO_TIME = "0001-01-01T00:00:00Z"
 LIST_FILTERS = ("before", "dangling", "label", "reference", "since", "until")
 
 
@@ -48,7 +49,7 @@ def inspect(rec: ImageRecord, doc: Json, refs: list[str], graph_driver: Json) ->
         "RepoDigests": digests,
         "Parent": rec.parent or "",
         "Comment": doc.get("comment", ""),
-        "Created": doc.get("created") or ZERO_TIME,
+        "Created": doc.get("created") or timefmt.ZERO_TIME,
         "Container": doc.get("container", ""),
         "ContainerConfig": doc.get("container_config") or image_config.empty_container_config(),
         "DockerVersion": doc.get("docker_version", ""),
@@ -60,7 +61,7 @@ def inspect(rec: ImageRecord, doc: Json, refs: list[str], graph_driver: Json) ->
         "VirtualSize": rec.size,
         "GraphDriver": graph_driver,
         "RootFS": {"Type": "layers", "Layers": image_config.diff_ids(doc)},
-        "Metadata": {"LastTagTime": rec.last_tag_time or ZERO_TIME},
+        "Metadata": {"LastTagTime": rec.last_tag_time or timefmt.ZERO_TIME},
     }
     if doc.get("variant"):
         out["Variant"] = doc["variant"]
@@ -80,7 +81,7 @@ def history(
         rows.append(
             {
                 "Id": image_id,
-                "Created": int(image_config.parse_time(h.get("created", ""))),
+                "Created": int(timefmt.parse_rfc3339(h.get("created", ""))),
                 "CreatedBy": h.get("created_by", ""),
                 "Tags": tags or None,
                 "Size": layer_sizes.get(diff_id, 0) if diff_id else 0,
@@ -95,13 +96,10 @@ def history(
 
 
 def validate_filters(filters: dict[str, list[str]]) -> None:
+    filters_.check_keys(filters, LIST_FILTERS)
     for key, values in filters.items():
-        if key not in LIST_FILTERS:
-            raise InvalidParameter(f"invalid filter '{key}'")
         if key == "dangling":
-            for v in values:
-                if v.lower() not in ("true", "false", "1", "0"):
-                    raise InvalidParameter(f"invalid filter 'dangling={v}'")
+            filters_.bool_value(key, values)
         if key == "reference":
             for v in values:
                 glob_regex(v)
@@ -109,9 +107,7 @@ def validate_filters(filters: dict[str, list[str]]) -> None:
 
 def dangling_wanted(filters: dict[str, list[str]]) -> bool | None:
     values = filters.get("dangling") or []
-    if not values:
-        return None
-    return values[-1].lower() in ("true", "1")
+    return filters_.bool_value("dangling", values) if values else None
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
@@ -156,14 +152,6 @@ def reference_matches(patterns: list[str], ref: str) -> bool:
     return False
 
 
-def label_matches(wanted: list[str], labels: dict[str, str]) -> bool:
-    for w in wanted:
-        key, sep, value = w.partition("=")
-        if key not in labels or (sep and labels[key] != value):
-            return False
-    return True
-
-
 def time_filter(
     filters: dict[str, list[str]], resolve_created: Callable[[str], float]
 ) -> Callable[[float], bool]:
@@ -176,9 +164,6 @@ def time_filter(
         t = resolve_created(ref)
         bounds.append(lambda c, t=t: c > t)  # type: ignore[misc]
     for value in filters.get("until") or []:
-        try:
-            u = float(value)
-        except ValueError:
-            u = image_config.parse_time(value)
+        u = filters_.until([value], time.time())
         bounds.append(lambda c, u=u: c <= u)  # type: ignore[misc]
     return lambda created: all(b(created) for b in bounds)

@@ -13,12 +13,14 @@ import tarfile
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
+from dockyard.core import timefmt
+from dockyard.core.layers import Layer
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.images import config as image_config
 from dockyard.images.content import ContentStore
 from dockyard.state.images import ImageRecord, ImageRepo
 from dockyard.state.layerblobs import LayerBlobRepo
-from dockyard.storage.protocols import Layer, LayerStore
+from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -115,7 +117,7 @@ class ImageWriter:
                 top_chain_id=top,
                 parent=parent,
                 created=created,
-                created_unix=image_config.parse_time(created),
+                created_unix=timefmt.parse_rfc3339(created),
                 size=size,
             )
             with self.repo.db.tx() as c:

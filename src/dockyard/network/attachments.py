@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import errors
+from dockyard.core.container import ContainerRecord
+from dockyard.core.types import Json
 from dockyard.network import netlink, ports, resolv
 from dockyard.network.dns import upstream
 from dockyard.network.endpoints import (
@@ -26,11 +28,8 @@ from dockyard.network.records import NetworkRow
 from dockyard.network.usernets import PREDEFINED
 from dockyard.network.views import endpoint_settings, network_settings
 from dockyard.rollback import Rollback
-from dockyard.state.containers import ContainerRecord
 
 log = logging.getLogger(__name__)
-
-Json = dict[str, Any]
 
 
 def _mode(rec: ContainerRecord) -> str:

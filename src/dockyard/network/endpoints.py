@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import errors
+from dockyard.core.container import ContainerRecord
+from dockyard.core.types import Json
 from dockyard.network import ipam, netlink, ports, spec
 from dockyard.network.bridge import VETH_PREFIX, BridgeDriver
 from dockyard.network.dns.names import Entry
@@ -27,11 +29,9 @@ from dockyard.network.records import EndpointRow, NetworkRow
 from dockyard.network.usernets import PREDEFINED, UserNetworks
 from dockyard.network.views import endpoint_settings
 from dockyard.rollback import Rollback
-from dockyard.state.containers import ContainerRecord
 
 log = logging.getLogger(__name__)
 
-Json = dict[str, Any]
 SEEDED = "NetworksSeeded"  # record flag: the wanted set got its primary network once
 IF_INDEX = "NextIfIndex"  # record: per interface prefix, the next number to hand out
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from ipaddress import IPv4Network
-from typing import Any
 
 from dockyard import errors
+from dockyard.core.container import ContainerRecord
+from dockyard.core.filters import labels_match
+from dockyard.core.types import Json
 from dockyard.network.records import NetworkRepo
 from dockyard.network.views import network_doc
-from dockyard.state.containers import ContainerRecord
-
-Json = dict[str, Any]
 
 
 class NetworkQueries:
@@ -34,7 +33,7 @@ class NetworkQueries:
                     n for n in out if ("builtin" if n["Name"] in builtin else "custom") in values
                 ]
             elif key == "label":
-                out = [n for n in out if all(_has_label(n["Labels"], v) for v in values)]
+                out = [n for n in out if labels_match(n["Labels"], values)]
             elif key == "dangling":
                 want = values[0].lower() in ("true", "1")
                 busy = {e.network_id for e in self.repo.endpoints()}
@@ -60,8 +59,3 @@ class NetworkQueries:
                     "IPv4Address": f"{ep.ip}/{plen}", "IPv6Address": "",
                 }  # fmt: skip
         return network_doc(row, containers)
-
-
-def _has_label(labels: Json, spec: str) -> bool:
-    key, eq, value = spec.partition("=")
-    return key in labels and (not eq or labels[key] == value)

@@ -17,9 +17,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from dockyard import errors
+from dockyard.core.container import ContainerRecord
+from dockyard.core.hooks import NetworkPlan
+from dockyard.core.types import Json
 from dockyard.network import links, netlink, netns, ports, resolv
 from dockyard.network.attachments import hosts_names, no_lock
 from dockyard.network.bridge import BridgeDriver
@@ -30,12 +32,9 @@ from dockyard.network.records import NetworkRepo
 from dockyard.network.recovery import Recovery
 from dockyard.network.views import endpoint_settings, network_settings
 from dockyard.rollback import Rollback
-from dockyard.services.containers.hooks import NetworkPlan
-from dockyard.state.containers import ContainerRecord
 
 log = logging.getLogger(__name__)
 
-Json = dict[str, Any]
 Lookup = Callable[[str], ContainerRecord]
 PREDEFINED = ("bridge", "host", "none")
 FILE_KEYS = ("HostnamePath", "HostsPath", "ResolvConfPath")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from ipaddress import IPv4Interface
 
 from dockyard import errors
 from dockyard.config import Config
+from dockyard.core import timefmt
 from dockyard.network import ipam
 from dockyard.network.bridge import BridgeDriver
 from dockyard.network.records import NetworkRepo
@@ -15,10 +15,6 @@ from dockyard.network.service import Lookup, Networks
 from dockyard.state.db import Database
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
 
 
 def build_networks(
@@ -41,4 +37,4 @@ def build_networks(
         log.warning("--iptables=false: no NAT, masquerade or FORWARD rules; published ports "
                     "are reserved but not forwarded (D-net-7)")  # fmt: skip
     driver = BridgeDriver(bridge, gateway, parsed, firewall=iptables)
-    return Networks(NetworkRepo(db), driver, cfg.exec_root / "netns", lookup, _now)
+    return Networks(NetworkRepo(db), driver, cfg.exec_root / "netns", lookup, timefmt.rfc3339_fixed)

@@ -9,9 +9,8 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from dockyard import errors
+from dockyard.core.types import Json
 from dockyard.network import ipam
-
-Json = dict[str, Any]
 
 BRIDGE_NAME = "com.docker.network.bridge.name"
 OVERLAP = "invalid pool request: Pool overlaps with other one on this address space"

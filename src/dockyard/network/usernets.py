@@ -16,6 +16,9 @@ from ipaddress import IPv4Interface, IPv4Network
 from typing import Any
 
 from dockyard import errors
+from dockyard.core import timefmt
+from dockyard.core.filters import prune_selector
+from dockyard.core.types import Json
 from dockyard.network import netlink, spec
 from dockyard.network.bridge import BridgeDriver
 from dockyard.network.dns.names import NameTable
@@ -25,7 +28,6 @@ from dockyard.rollback import Rollback
 
 log = logging.getLogger(__name__)
 
-Json = dict[str, Any]
 PREDEFINED = ("bridge", "host", "none")
 
 
@@ -110,14 +112,13 @@ class UserNetworks:
             log.warning("removing bridge of %s: %s", row.name, e)
 
     def prune(self, filters: dict[str, list[str]]) -> Json:
-        from dockyard.network import pruning
-
-        wanted = pruning.selector(filters, time.time())
+        # moby 20.10's network prune words an unknown key "Invalid filter"
+        wanted = prune_selector(filters, time.time(), wording="Invalid filter")
         deleted = []
         for row in self.repo.all():
             if row.name in PREDEFINED or self.repo.endpoints(row.id):
                 continue
-            if not wanted(row.created, row.doc.get("Labels") or {}):
+            if not wanted(timefmt.parse_rfc3339(row.created), row.doc.get("Labels")):
                 continue
             try:
                 self.remove(row.id)

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from dockyard.core.types import Json
 from dockyard.network.records import NetworkRow
-
-Json = dict[str, Any]
 
 _BRIDGE_OPTIONS = {
     "com.docker.network.bridge.default_bridge": "true",

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import json
 import platform
-from typing import Any
 
 from dockyard import errors
-
-Json = dict[str, Any]
+from dockyard.core.types import Json
 
 EPERM, ENOSYS = 1, 38
 _ARCHES = {

@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from dockyard import errors
+from dockyard.core.types import Json
 from dockyard.runtime import seccomp
 from dockyard.runtime.capabilities import ALL_CAPS, caps_from_mask, effective_caps
 from dockyard.runtime.users import resolve_user
 
 __all__ = ["build_spec", "container_env", "privileged_capabilities", "process_args", "resolve_user"]
 
-Json = dict[str, Any]
 
 OCI_VERSION = "1.0.2-dev"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dockyard import errors
-from dockyard.build import context, parser
-from dockyard.build.builder import Builder, BuildError, short, stream
-from dockyard.build.copier import in_scope
-from dockyard.build.plan import BuildOptions, Plan, make_plan
-from dockyard.build.runner import StepRunner
 from dockyard.config import Config
+from dockyard.core.types import Json
+from dockyard.dockerfile import context, parser
+from dockyard.dockerfile.builder import Builder, BuildError, short, stream
+from dockyard.dockerfile.copier import in_scope
+from dockyard.dockerfile.plan import BuildOptions, Plan, make_plan
+from dockyard.dockerfile.runner import StepRunner
 from dockyard.images import reference
-from dockyard.services.protocols import Json
 from dockyard.state.buildcache import BuildCacheRepo
 from dockyard.state.db import Database
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from dockyard.services.protocols import Event, EventBus, Filters
+from dockyard.core.events import Event, EventBus
+from dockyard.core.types import Filters
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from dockyard import errors
+from dockyard.core.filters import check_keys, labels_match
+from dockyard.core.types import Filters, Json
 from dockyard.images import reference, views
 from dockyard.images.writer import ImageWriter
-from dockyard.services.protocols import Filters, Json
 from dockyard.state.images import ImageRecord, ImageRepo
 from dockyard.storage.protocols import LayerStore
 
@@ -157,9 +158,7 @@ class Removal:
         return out
 
     def prune(self, filters: Filters) -> Json:
-        for key in filters:
-            if key not in ("dangling", "label", "until"):
-                raise errors.InvalidParameter(f"invalid filter '{key}'")
+        check_keys(filters, ("dangling", "label", "until"))
         dangling_only = views.dangling_wanted(filters) is not False
         in_time = views.time_filter({"until": filters.get("until") or []}, lambda r: 0.0)
         deleted: Records = []
@@ -171,7 +170,7 @@ class Removal:
                 if not in_time(rec.created_unix):
                     continue
                 labels = (self.config(rec.id).get("config") or {}).get("Labels") or {}
-                if filters.get("label") and not views.label_matches(filters["label"], labels):
+                if not labels_match(labels, filters.get("label") or []):
                     continue
                 if self._users(rec.id) or self.repo.children(rec.id):
                     continue

@@ -16,6 +16,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from dockyard import errors
+from dockyard.core import timefmt
+from dockyard.core.events import EventBus
+from dockyard.core.filters import labels_match
+from dockyard.core.types import Filters, Json
 from dockyard.distribution.auth import Credentials, TokenCache
 from dockyard.distribution.endpoints import RegistryOptions
 from dockyard.images import config as image_config
@@ -24,7 +28,6 @@ from dockyard.images.content import ContentStore
 from dockyard.images.transfers import Transfers
 from dockyard.images.writer import ImageWriter
 from dockyard.services.imageremoval import ImageUser, Removal
-from dockyard.services.protocols import EventBus, Filters, Json
 from dockyard.services.pulls import Pulls
 from dockyard.services.pushes import Pushes
 from dockyard.state.db import Database
@@ -166,7 +169,7 @@ class Images(Transfers, Removal):
                 continue
             doc = self.config(rec.id)
             labels = (doc.get("config") or {}).get("Labels") or {}
-            if filters.get("label") and not views.label_matches(filters["label"], labels):
+            if not labels_match(labels, filters.get("label") or []):
                 continue
             out.append(views.summary(rec, doc, refs))
         return out
@@ -208,7 +211,7 @@ class Images(Transfers, Removal):
         now = time.time_ns()
         with self.lock, self.repo.db.tx() as c:
             previous = self.repo.tag(c, str(target), image_id, now)
-            self.repo.set_last_tag_time(c, image_id, image_config.rfc3339nano(now))
+            self.repo.set_last_tag_time(c, image_id, timefmt.rfc3339nano(now))
         self._publish("tag", image_id, target.familiar())
         return previous
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.config import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, Config
+from dockyard.core.container import ContainerRecord
+from dockyard.core.types import Json
 from dockyard.runtime.cgroups import CgroupHost
 from dockyard.services.containers import status
-from dockyard.services.protocols import Json
-from dockyard.state.containers import ContainerRecord
 
 
 def _runc_version() -> str:

@@ -9,35 +9,14 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from dockyard import errors
-from dockyard.services.protocols import Filters, Json
+from dockyard.core import filters as filters_
+from dockyard.core.types import Filters, Json
 from dockyard.state.volumes import VolumeRecord
 from dockyard.volumes import specs
 from dockyard.volumes.store import ANONYMOUS_LABEL, VolumeStore
 
 LIST_FILTERS = ("dangling", "driver", "label", "name")
 PRUNE_FILTERS = ("label", "label!", "all")
-_TRUE, _FALSE = ("true", "1"), ("false", "0")
-
-
-def _labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
-    for w in wanted:
-        key, eq, value = w.partition("=")
-        if key not in labels or (eq and labels[key] != value):
-            return False
-    return True
-
-
-def _bool_filter(key: str, values: list[str]) -> bool:
-    v = values[-1].lower()
-    if v not in _TRUE + _FALSE:
-        raise errors.InvalidParameter(f"invalid filter '{key}={values[-1]}'")
-    return v in _TRUE
-
-
-def _check_keys(filters: Filters, allowed: tuple[str, ...]) -> None:
-    for key in filters:
-        if key not in allowed:
-            raise errors.InvalidParameter(f"invalid filter '{key}'")
 
 
 class Volumes:
@@ -82,9 +61,11 @@ class Volumes:
         return self._view(self.store.get(name))
 
     def list(self, filters: Filters) -> Json:
-        _check_keys(filters, LIST_FILTERS)
+        filters_.check_keys(filters, LIST_FILTERS)
         dangling = (
-            _bool_filter("dangling", filters["dangling"]) if filters.get("dangling") else None
+            filters_.bool_value("dangling", filters["dangling"])
+            if filters.get("dangling")
+            else None
         )
         refs = self.store.ref_counts()
         out: builtins.list[Json] = []
@@ -95,7 +76,7 @@ class Volumes:
                 continue
             if filters.get("driver") and rec.driver not in filters["driver"]:
                 continue
-            if filters.get("label") and not _labels_match(rec.labels or {}, filters["label"]):
+            if not filters_.labels_match(rec.labels, filters.get("label") or []):
                 continue
             out.append(self._view(rec))
         return {"Volumes": out, "Warnings": None}
@@ -106,17 +87,19 @@ class Volumes:
     def prune(self, filters: Filters, all_by_default: bool) -> Json:
         """Unused volumes. Since API 1.42 only anonymous ones unless `all=true`; volumes with
         mount options are never pruned (their data lives elsewhere), as in dockerd."""
-        _check_keys(filters, PRUNE_FILTERS)
-        everything = _bool_filter("all", filters["all"]) if filters.get("all") else all_by_default
+        wanted = filters_.prune_selector(
+            {k: v for k, v in filters.items() if k != "all"}, 0.0, PRUNE_FILTERS
+        )
+        everything = (
+            filters_.bool_value("all", filters["all"]) if filters.get("all") else all_by_default
+        )
         deleted: builtins.list[str] = []
         reclaimed = 0
         for rec in self.store.all():
             labels = rec.labels or {}
             if rec.options or (not everything and ANONYMOUS_LABEL not in labels):
                 continue
-            if filters.get("label") and not _labels_match(labels, filters["label"]):
-                continue
-            if filters.get("label!") and any(_labels_match(labels, [w]) for w in filters["label!"]):
+            if not wanted(0.0, labels):
                 continue
             if self.store.users_of(rec.name):
                 continue

@@ -4,9 +4,9 @@ with the columns SQLite must index or keep unique (id, name) beside it."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
+from dockyard.core.container import ContainerRecord
 from dockyard.state.db import Cursor, Database
 
 SCHEMA = """
@@ -18,34 +18,6 @@ CREATE TABLE IF NOT EXISTS containers (
     doc TEXT NOT NULL
 )
 """
-
-
-@dataclass
-class ContainerRecord:
-    """The stored container. `doc` holds Config, HostConfig, State, Image (ref as given), Path,
-    Args, MountId, RestartCount, NetworkSettings, LogPath, HostnamePath, HostsPath,
-    ResolvConfPath, ManuallyStopped; everything inspect shows that is not derived."""
-
-    id: str
-    name: str  # without the leading "/"
-    created: str  # RFC3339Nano
-    image_id: str
-    doc: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def state(self) -> dict[str, Any]:
-        st: dict[str, Any] = self.doc["State"]
-        return st
-
-    @property
-    def config(self) -> dict[str, Any]:
-        c: dict[str, Any] = self.doc["Config"]
-        return c
-
-    @property
-    def host_config(self) -> dict[str, Any]:
-        h: dict[str, Any] = self.doc["HostConfig"]
-        return h
 
 
 def _row(r: Any) -> ContainerRecord:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockyard.core.layers import Layer, RWLayer
 from dockyard.state.db import Cursor, Database
-from dockyard.storage.protocols import Layer, RWLayer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (

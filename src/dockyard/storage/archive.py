@@ -18,6 +18,7 @@ import tarfile
 from pathlib import Path
 from typing import IO, BinaryIO, Self
 
+from dockyard.core.tarpaths import Escape, member_parts
 from dockyard.errors import InvalidParameter
 from dockyard.storage.beneath import DIR_FLAGS, open_below, remove_existing
 
@@ -36,17 +37,10 @@ def clean_name(name: str) -> tuple[str, ...]:
     """The components of a member name inside the layer. A leading "/" is dropped (the name is
     taken relative to the layer, as Docker does); a ".." that would climb above the layer root
     is refused."""
-    parts: list[str] = []
-    for comp in name.split("/"):
-        if comp in ("", "."):
-            continue
-        if comp == "..":
-            if not parts:
-                raise InvalidParameter(f"invalid tar entry {name!r}: path escapes the layer")
-            parts.pop()
-        else:
-            parts.append(comp)
-    return tuple(parts)
+    try:
+        return member_parts(name)
+    except Escape:
+        raise InvalidParameter(f"invalid tar entry {name!r}: path escapes the layer") from None
 
 
 def _open_dir(root_fd: int, parts: tuple[str, ...], create: bool) -> int:
@@ -191,7 +185,10 @@ def apply_tar(stream: BinaryIO, dest: Path) -> int:
     count = 0
     try:
         with tarfile.open(
-            fileobj=stream, mode="r|", errors="surrogateescape", tarinfo=_StrictTarInfo,
+            fileobj=stream,
+            mode="r|",
+            errors="surrogateescape",
+            tarinfo=_StrictTarInfo,
             bufsize=_CHUNK,  # tarfile reads 10 KiB at a time by default: a call per record
         ) as tf:
             for ti in tf:

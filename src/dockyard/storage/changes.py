@@ -13,8 +13,8 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from dockyard.core.layers import Change
 from dockyard.storage import usage
-from dockyard.storage.protocols import Change
 
 MODIFIED, ADDED, DELETED = 0, 1, 2
 OPAQUE_XATTR = "trusted.overlay.opaque"

@@ -21,13 +21,13 @@ from collections.abc import Hashable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from dockyard.core.layers import Change, Layer, RWLayer
 from dockyard.errors import Conflict, NotFound
 from dockyard.rollback import Rollback
 from dockyard.state.db import Cursor, Database
 from dockyard.state.layers import LayerRepo
 from dockyard.storage import initlayer, usage
 from dockyard.storage.overlay2 import Overlay2
-from dockyard.storage.protocols import Change, Layer, RWLayer
 
 log = logging.getLogger(__name__)
 

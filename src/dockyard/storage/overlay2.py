@@ -26,10 +26,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from dockyard.core.layers import Change
 from dockyard.errors import InvalidParameter, NotFound, System
 from dockyard.rollback import Rollback
 from dockyard.storage import archive, changes, layerexport, mount
-from dockyard.storage.protocols import Change
 
 log = logging.getLogger(__name__)
 

@@ -21,32 +21,10 @@ Lifecycle of a container's layers (S2-S4):
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-
-@dataclass(frozen=True)
-class Layer:
-    chain_id: str  # "sha256:<hex>"
-    diff_id: str  # "sha256:<hex>"
-    parent: str | None  # parent chain id
-    cache_id: str  # directory name under overlay2/
-    size: int  # apparent size of diff/ (hardlinks once), what `docker image ls` sums
-
-
-@dataclass(frozen=True)
-class RWLayer:
-    container_id: str
-    mount_id: str  # overlay2/<mount_id>: the container's writable layer
-    init_id: str  # overlay2/<mount_id>-init
-    parent: str | None  # image top chain id
-
-
-@dataclass(frozen=True)
-class Change:
-    path: str  # absolute path inside the container, e.g. "/etc/passwd"
-    kind: int  # Docker's kinds: 0 modified (C), 1 added (A), 2 deleted (D)
+from dockyard.core.layers import Change, Layer, RWLayer
 
 
 class Driver(Protocol):

@@ -20,11 +20,11 @@ import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from dockyard import errors
+from dockyard.core.container import ContainerRecord
+from dockyard.core.types import Json
 from dockyard.rollback import Rollback
-from dockyard.state.containers import ContainerRecord
 from dockyard.storage import usage
 from dockyard.volumes import specs
 from dockyard.volumes.local import oci_mount
@@ -33,7 +33,6 @@ from dockyard.volumes.specs import MountPoint
 from dockyard.volumes.store import ANONYMOUS_LABEL, VolumeStore
 
 log = logging.getLogger(__name__)
-Json = dict[str, Any]
 
 
 def _volume_names(doc: Json) -> list[tuple[str, str]]:

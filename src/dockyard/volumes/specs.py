@@ -10,11 +10,9 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from dockyard.core.types import Json
 from dockyard.errors import InvalidParameter
-
-Json = dict[str, Any]
 
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 DEFAULT_PROPAGATION = "rprivate"

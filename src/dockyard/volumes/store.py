@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 
 from dockyard import errors
+from dockyard.core import timefmt
 from dockyard.state.db import Database
 from dockyard.state.volumes import VolumeRecord, VolumeRepo
 from dockyard.storage import usage
@@ -23,10 +23,6 @@ from dockyard.volumes import local
 from dockyard.volumes.local import LocalDriver
 
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class VolumeStore:
@@ -124,7 +120,7 @@ class VolumeStore:
                 rec = VolumeRecord(
                     name,
                     driver,
-                    now_rfc3339(),
+                    timefmt.rfc3339_seconds(),
                     dict(labels) if labels else None,
                     dict(options) if options else None,
                 )

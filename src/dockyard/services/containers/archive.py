@@ -22,22 +22,22 @@ import os
 import posixpath
 import stat
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from dockyard import errors
+from dockyard.core import timefmt
+from dockyard.core.container import ContainerRecord
+from dockyard.core.events import EventBus
+from dockyard.core.types import Json
 from dockyard.services.containers import extractor, files
 from dockyard.services.containers.view import ContainerView, Parts, ViewMount, show, split
 from dockyard.services.containers.walker import TreeWalker
-from dockyard.services.protocols import EventBus
-from dockyard.state.containers import ContainerRecord
 from dockyard.storage import copyarchive as ca
 from dockyard.storage import copytar as ct
 from dockyard.storage import usage
 from dockyard.storage.protocols import LayerStore
 
-Json = dict[str, Any]
 _NETWORK_FILES = (
     ("HostsPath", "/etc/hosts"),
     ("HostnamePath", "/etc/hostname"),
@@ -62,14 +62,6 @@ def abs_path(path: str) -> str:
     if path.endswith("/") and not cleaned.endswith("/"):
         cleaned += "/"
     return cleaned
-
-
-def go_time(ns: int) -> str:
-    """Go's RFC3339Nano in UTC: fraction without trailing zeros."""
-    secs, frac = divmod(ns, 1_000_000_000)
-    text = datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    digits = f"{frac:09d}".rstrip("0")
-    return f"{text}.{digits}Z" if digits else f"{text}Z"
 
 
 def view_mounts(rec: ContainerRecord, pid: int | None) -> list[ViewMount]:
@@ -150,7 +142,7 @@ class ContainerArchive:
             "name": go_base(absolute),
             "size": st.st_size,
             "mode": ct.go_file_mode(st.st_mode),
-            "mtime": go_time(st.st_mtime_ns),
+            "mtime": timefmt.rfc3339nano(st.st_mtime_ns),
             "linkTarget": link,
         }
         return doc, parts

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard import errors
+from dockyard.core import timefmt
+from dockyard.core.container import ContainerRecord
+from dockyard.core.types import Json
 from dockyard.network.modes import config_conflicts
 from dockyard.rollback import Rollback
-from dockyard.services.containers import names, record, status
+from dockyard.services.containers import names, record
 from dockyard.services.containers.launcher import Launcher
-from dockyard.services.protocols import Json
-from dockyard.state.containers import ContainerRecord, ContainerRepo
+from dockyard.state.containers import ContainerRepo
 from dockyard.storage.protocols import LayerStore
 
 
@@ -57,7 +59,7 @@ class ContainerCreation:
             # Docker: a host-network container takes the host's name (N4).
             host_net = hc.get("NetworkMode") == "host"
             cfg["Hostname"] = os.uname().nodename if host_net else cid[:12]
-        created = status.now_rfc3339()
+        created = timefmt.rfc3339_fixed()
         doc: Json = {
             "Path": argv[0],
             "Args": argv[1:],
@@ -71,8 +73,8 @@ class ContainerCreation:
                 "Pid": 0,
                 "ExitCode": 0,
                 "Error": "",
-                "StartedAt": status.ZERO_TIME,
-                "FinishedAt": status.ZERO_TIME,
+                "StartedAt": timefmt.ZERO_TIME,
+                "FinishedAt": timefmt.ZERO_TIME,
             },
             "Config": cfg,
             "HostConfig": hc,

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard import errors
+from dockyard.core.container import ContainerRecord
+from dockyard.core.types import Json
 from dockyard.runtime import shim as shimlib
 from dockyard.runtime import spec as ocispec
 from dockyard.services.containers import files
 from dockyard.services.containers.record import merge_env
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.services.containers.supervision import keep_alive
-from dockyard.services.protocols import Json
-from dockyard.state.containers import ContainerRecord
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,8 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.config import Config
+from dockyard.core.container import ContainerRecord
+from dockyard.core.hooks import MountHooks, NetworkHooks, NetworkPlan
 from dockyard.rollback import Rollback
 from dockyard.runtime import logopts
 from dockyard.runtime import logs as logfile
@@ -32,9 +34,7 @@ from dockyard.runtime.cgroups import CgroupHost
 from dockyard.runtime.oomwatch import OomWatch
 from dockyard.runtime.runc import Runc
 from dockyard.services.containers import files
-from dockyard.services.containers.hooks import MountHooks, NetworkHooks, NetworkPlan
 from dockyard.services.containers.sessions import ShimSession
-from dockyard.state.containers import ContainerRecord
 from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)

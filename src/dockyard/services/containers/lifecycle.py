@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard import errors
-from dockyard.services.containers import status
+from dockyard.core import timefmt
+from dockyard.core.container import ContainerRecord
+from dockyard.core.types import Json
 from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.sessions import ShimSession
-from dockyard.services.protocols import Json
-from dockyard.state.containers import ContainerRecord, ContainerRepo
+from dockyard.state.containers import ContainerRepo
 from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class ContainerLifecycle:
             OOMKilled=False,
             ExitCode=0,
             Error="",
-            StartedAt=status.now_rfc3339(),
+            StartedAt=timefmt.rfc3339_fixed(),
         )
         rec.doc["ShimPid"] = handle.shim_pid
         self.repo.save(rec)

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from dockyard import errors
+from dockyard.core.container import ContainerRecord
+from dockyard.core.types import Filters, Json
 from dockyard.services.containers import names, status
 from dockyard.services.containers.execs import Execs
 from dockyard.services.containers.launcher import Launcher
-from dockyard.services.protocols import Filters, Json
-from dockyard.state.containers import ContainerRecord, ContainerRepo
+from dockyard.state.containers import ContainerRepo
 from dockyard.storage.protocols import LayerStore
 
 

@@ -15,12 +15,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from dockyard import errors
 from dockyard.config import Config
-from dockyard.services.containers import status
+from dockyard.core import timefmt
+from dockyard.core.container import ContainerRecord
+from dockyard.core.events import EventBus
+from dockyard.core.filters import prune_selector
+from dockyard.core.types import Filters, Json
 from dockyard.services.containers.creation import ContainerCreation
 from dockyard.services.containers.execs import Execs
 from dockyard.services.containers.launcher import Launcher
@@ -28,8 +33,7 @@ from dockyard.services.containers.lifecycle import ContainerLifecycle
 from dockyard.services.containers.queries import ContainerQueries
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.services.containers.supervision import ContainerSupervision
-from dockyard.services.protocols import EventBus, Filters, Json
-from dockyard.state.containers import ContainerRecord, ContainerRepo
+from dockyard.state.containers import ContainerRepo
 from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)
@@ -135,12 +139,13 @@ class Containers(ContainerCreation, ContainerLifecycle, ContainerQueries, Contai
         return {"Id": image_id}
 
     def prune(self, filters: Filters) -> Json:
+        wanted = prune_selector(filters, time.time())  # until, label, label! as dockerd
         deleted = []
         reclaimed = 0
         for rec in self.repo.all():
             if rec.state["Status"] not in ("exited", "created", "dead"):
                 continue
-            if not status.matches(rec, {k: v for k, v in filters.items() if k == "label"}, None):
+            if not wanted(timefmt.parse_rfc3339(rec.created), rec.config.get("Labels")):
                 continue
             reclaimed += self.layers.rw_size(rec.id)
             assert self.loop is not None

@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
 from typing import Any
 
 from dockyard import errors
-from dockyard.state.containers import ContainerRecord
+from dockyard.core import timefmt
+from dockyard.core.container import ContainerRecord
+from dockyard.core.filters import labels_match
 from dockyard.units import human_duration
-
-ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-def now_rfc3339() -> str:
-    t = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + f".{t % 10**9:09d}Z"
-
-
-def parse_rfc3339(s: str) -> float:
-    """Seconds since the epoch; Docker's nanosecond strings are cut to microseconds."""
-    if not s or s.startswith("0001-"):
-        return 0.0
-    main, _, frac = s.rstrip("Z").partition(".")
-    base = datetime.fromisoformat(main + "+00:00").timestamp()
-    return base + (float("0." + frac) if frac else 0.0)
 
 
 def size_stamp(rec: ContainerRecord) -> tuple[str, str] | None:
@@ -47,10 +32,10 @@ def status_text(st: dict[str, Any], now: float | None = None) -> str:
     now = time.time() if now is None else now
     status = st["Status"]
     if status in ("running", "paused"):
-        up = f"Up {human_duration(now - parse_rfc3339(st['StartedAt']))}"
+        up = f"Up {human_duration(now - timefmt.parse_rfc3339(st['StartedAt']))}"
         return up + " (Paused)" if status == "paused" else up
     if status == "restarting":
-        ago = human_duration(now - parse_rfc3339(st["FinishedAt"]))
+        ago = human_duration(now - timefmt.parse_rfc3339(st["FinishedAt"]))
         return f"Restarting ({st['ExitCode']}) {ago} ago"
     if status == "removing":
         return "Removal In Progress"
@@ -58,9 +43,9 @@ def status_text(st: dict[str, Any], now: float | None = None) -> str:
         return "Dead"
     if status == "created":
         return "Created"
-    if parse_rfc3339(st["FinishedAt"]) == 0:
+    if timefmt.is_zero(st["FinishedAt"]):
         return ""
-    return f"Exited ({st['ExitCode']}) {human_duration(now - parse_rfc3339(st['FinishedAt']))} ago"
+    return f"Exited ({st['ExitCode']}) {human_duration(now - timefmt.parse_rfc3339(st['FinishedAt']))} ago"
 
 
 _FILTER_KEYS = {
@@ -80,14 +65,6 @@ def validate_filters(filters: dict[str, list[str]]) -> None:
                     raise errors.InvalidParameter(f"invalid filter 'status={v}'")
 
 
-def _labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
-    for w in wanted:
-        k, sep, v = w.partition("=")
-        if k not in labels or (sep and labels[k] != v):
-            return False
-    return True
-
-
 def matches(
     rec: ContainerRecord,
     filters: dict[str, list[str]],
@@ -102,7 +79,7 @@ def matches(
             return False
         if k == "name" and not any(re.search(v.lstrip("/"), rec.name) for v in values):
             return False
-        if k == "label" and not _labels_match(rec.config.get("Labels") or {}, values):
+        if k == "label" and not labels_match(rec.config.get("Labels"), values):
             return False
         if k == "status" and st["Status"] not in values:
             return False
@@ -125,7 +102,7 @@ def summary(rec: ContainerRecord, image_ref: str, now: float) -> dict[str, Any]:
         "Image": image_ref,
         "ImageID": rec.image_id,
         "Command": command,
-        "Created": int(parse_rfc3339(rec.created)),
+        "Created": int(timefmt.parse_rfc3339(rec.created)),
         "Ports": _ports(rec.doc.get("NetworkSettings", {}).get("Ports") or {}),
         "Labels": cfg.get("Labels") or {},
         "State": rec.state["Status"],

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import errors
-from dockyard.services.containers import status
+from dockyard.core import timefmt
+from dockyard.core.container import ContainerRecord
 from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.sessions import ShimSession
-from dockyard.state.containers import ContainerRecord, ContainerRepo
+from dockyard.state.containers import ContainerRepo
 from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class ContainerSupervision:
                 Restarting=False,
                 Pid=0,
                 ExitCode=code,
-                FinishedAt=finished or status.now_rfc3339(),
+                FinishedAt=finished or timefmt.rfc3339_fixed(),
             )
             rec.doc.pop("ShimPid", None)
             self.repo.save(rec)
@@ -117,7 +118,7 @@ class ContainerSupervision:
             )
         ):
             return
-        ran = status.parse_rfc3339(rec.state["FinishedAt"]) - status.parse_rfc3339(
+        ran = timefmt.parse_rfc3339(rec.state["FinishedAt"]) - timefmt.parse_rfc3339(
             rec.state["StartedAt"]
         )
         delay = 0.1 if ran > 10 else min(60.0, 0.1 * 2 ** min(rec.doc["RestartCount"], 10))
@@ -159,7 +160,7 @@ class ContainerSupervision:
                 rec.state.update(
                     Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
                     OOMKilled=oom_killed,
-                    ExitCode=code, FinishedAt=finished or status.now_rfc3339(),
+                    ExitCode=code, FinishedAt=finished or timefmt.rfc3339_fixed(),
                 )  # fmt: skip
                 self.repo.save(rec)
             elif st == "removing":

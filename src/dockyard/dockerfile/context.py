@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from dockyard.build import ignore
+from dockyard.core.tarpaths import Escape, member_parts
+from dockyard.dockerfile import ignore
 from dockyard.errors import InvalidParameter
 from dockyard.storage.beneath import DIR_FLAGS, open_below, remove_existing
 
@@ -31,19 +32,12 @@ class Limits:
 
 
 def _parts(name: str) -> tuple[str, ...]:
-    parts: list[str] = []
-    for comp in name.split("/"):
-        if comp in ("", "."):
-            continue
-        if comp == "..":
-            if not parts:
-                raise InvalidParameter(
-                    f'Error processing tar file: "{name}" is outside of the build context'
-                )
-            parts.pop()
-        else:
-            parts.append(comp)
-    return tuple(parts)
+    try:
+        return member_parts(name)
+    except Escape:
+        raise InvalidParameter(
+            f'Error processing tar file: "{name}" is outside of the build context'
+        ) from None
 
 
 def _open_dir(root_fd: int, parts: tuple[str, ...]) -> int:

@@ -1,6 +1,6 @@
 """What the container lifecycle asks of the volume and network services. Each is called at fixed
-points by services/containers (service.py, launcher.py); implementations live in their own
-packages and are wired in engine.py.
+points by services/containers (creation.py, launcher.py, lifecycle.py); implementations live in
+volumes/hooks.py and network/service.py and are wired in engine.py.
 
 MountHooks (S8-S10):
     validate(config, host_config)     at create, before anything exists: parse -v/--mount/--tmpfs,
@@ -26,11 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from dockyard.state.containers import ContainerRecord
-
-Json = dict[str, Any]
+from dockyard.core.container import ContainerRecord
+from dockyard.core.types import Json
 
 
 class MountHooks(Protocol):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from dockyard.build.rootview import RootView
+from dockyard.dockerfile.rootview import RootView
 from dockyard.errors import InvalidParameter
 from dockyard.storage import beneath
 

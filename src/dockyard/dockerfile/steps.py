@@ -12,10 +12,10 @@ import posixpath
 import re
 from collections.abc import Mapping
 
-from dockyard.build import expand
-from dockyard.build.parser import Instruction
+from dockyard.core.types import Json
+from dockyard.dockerfile import expand
+from dockyard.dockerfile.parser import Instruction
 from dockyard.errors import InvalidParameter
-from dockyard.services.protocols import Json
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$")
 _UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}

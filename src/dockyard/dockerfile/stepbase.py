@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from dockyard.build.commit import StepCommitter
-from dockyard.build.plan import BuildOptions
-from dockyard.build.rootview import RootView
-from dockyard.build.runner import StepRunner
-from dockyard.build.stage import DEFAULT_SHELL, StageState, short, stream
-from dockyard.services.protocols import Json
+from dockyard.core.types import Json
+from dockyard.dockerfile.commit import StepCommitter
+from dockyard.dockerfile.plan import BuildOptions
+from dockyard.dockerfile.rootview import RootView
+from dockyard.dockerfile.runner import StepRunner
+from dockyard.dockerfile.stage import DEFAULT_SHELL, StageState, short, stream
 from dockyard.state.buildcache import BuildCacheRepo
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import errors
-from dockyard.build import copier, expand
-from dockyard.build.parser import Instruction
-from dockyard.build.rootview import RootView, lookup_id
-from dockyard.build.stage import BuildError, StageState
-from dockyard.build.stepbase import StepBase
-from dockyard.services.protocols import Json
+from dockyard.core.types import Json
+from dockyard.dockerfile import copier, expand
+from dockyard.dockerfile.parser import Instruction
+from dockyard.dockerfile.rootview import RootView, lookup_id
+from dockyard.dockerfile.stage import BuildError, StageState
+from dockyard.dockerfile.stepbase import StepBase
 
 
 class CopySteps(StepBase):

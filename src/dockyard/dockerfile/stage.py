@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dockyard.core.types import Json
 from dockyard.images import config as image_config
-from dockyard.services.protocols import Json
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 

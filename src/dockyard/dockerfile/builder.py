@@ -20,13 +20,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from dockyard import errors
-from dockyard.build import copier, expand, steps
-from dockyard.build.copystep import CopySteps
-from dockyard.build.parser import Instruction, parse_line
-from dockyard.build.plan import Plan, Stage
-from dockyard.build.stage import DEFAULT_SHELL, BuildError, StageState, short, stream
+from dockyard.core.types import Json
+from dockyard.dockerfile import copier, expand, steps
+from dockyard.dockerfile.copystep import CopySteps
+from dockyard.dockerfile.parser import Instruction, parse_line
+from dockyard.dockerfile.plan import Plan, Stage
+from dockyard.dockerfile.stage import DEFAULT_SHELL, BuildError, StageState, short, stream
 from dockyard.images import config as image_config
-from dockyard.services.protocols import Json
 
 log = logging.getLogger(__name__)
 __all__ = ["BuildError", "Builder", "short", "stream"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dockyard.build import expand
-from dockyard.build.parser import Instruction
+from dockyard.dockerfile import expand
+from dockyard.dockerfile.parser import Instruction
 from dockyard.errors import InvalidParameter
 
 

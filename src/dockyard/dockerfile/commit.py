@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
+from dockyard.core import timefmt
+from dockyard.core.types import Json
 from dockyard.images import config as image_config
-from dockyard.services.protocols import Json
 
 
 class StepCommitter:
@@ -31,7 +32,7 @@ class StepCommitter:
         parent = self.images.get(parent_id) if parent_id else None
         parent_doc = self.images.config(parent.id) if parent else None
         diff_id = writer.ingest_tar(layer) if layer is not None else None
-        created = image_config.rfc3339nano()
+        created = timefmt.rfc3339nano()
         doc = image_config.new_image(
             parent=parent_doc,
             config=config,

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from dockyard.core.types import Json
 from dockyard.runtime import logs as logfile
-from dockyard.services.protocols import Json
 
 log = logging.getLogger(__name__)
 RED, RESET = "\x1b[91m", "\x1b[0m"
