@@ -117,8 +117,7 @@ class Engine:
         self.launcher.loop = loop
         self.events.bind(loop)
         self.networks.dns.bind(loop)
-        self.networks.save = self.containers.repo.save
-        self.networks.lock_for = self.containers._lock
+        self.networks.bind_containers(self.containers.repo.save, self.containers._lock)
         left = await asyncio.to_thread(self.content.clean_tmp)
         if left:
             log.info("removed %d temporary files a previous daemon left", left)

@@ -6,15 +6,13 @@ as in Docker. The embedded DNS serves a container while it has a user-network en
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
 
 from dockyard import errors
 from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Json
 from dockyard.network import netlink, ports, resolv
+from dockyard.network.context import NetworkContext
 from dockyard.network.dns import upstream
 from dockyard.network.endpoints import (
     IF_INDEX,
@@ -35,10 +33,6 @@ log = logging.getLogger(__name__)
 def _mode(rec: ContainerRecord) -> str:
     mode = rec.host_config.get("NetworkMode") or "default"
     return "bridge" if mode == "default" else mode
-
-
-def no_lock(cid: str) -> AbstractContextManager[Any]:
-    return nullcontext()
 
 
 def _running(rec: ContainerRecord) -> bool:
@@ -76,19 +70,16 @@ def _edit_hosts(rec: ContainerRecord, add: str | None) -> None:
         f.truncate()
 
 
-class Attachments(Endpoints):
-    lookup: Callable[[str], ContainerRecord]
-    save: Callable[[ContainerRecord], None] | None
-    lock_for: Callable[[str], AbstractContextManager[Any]]  # the container's lifecycle lock
-
-    def lookup_name(self, cid: str) -> str:
-        return self.lookup(cid).name
+class Attachments:
+    def __init__(self, ctx: NetworkContext, endpoints: Endpoints) -> None:
+        self.ctx = ctx
+        self.endpoints = endpoints
 
     def attach_all(self, rec: ContainerRecord, mode: str, path: Path,
                    published: list[ports.Published], rb: Rollback) -> tuple[Json, str | None, bool]:  # fmt: skip
         """Every wanted network, eth0, eth1... -> (NetworkSettings.Networks, the address for
         the container's own hosts line, whether a gateway endpoint carries the ports)."""
-        rows = [self.network_row(n) for n in self.wanted_networks(rec, mode)]
+        rows = [self.endpoints.network_row(n) for n in self.endpoints.wanted_networks(rec, mode)]
         gateway = choose_gateway((r.name, internal(r)) for r in rows)
         nets: Json = {}
         address: str | None = None
@@ -96,42 +87,42 @@ class Attachments(Endpoints):
         for row in rows:
             is_gw = row.name == gateway
             ifname = next_ifname(rec, row)
-            ep = self.attach(rec, row, path, ifname, published if is_gw else None, rb)
-            nets[row.name] = self.endpoint_doc(row, ep, rec)
+            ep = self.endpoints.attach(rec, row, path, ifname, published if is_gw else None, rb)
+            nets[row.name] = self.endpoints.endpoint_doc(row, ep, rec)
             if is_gw or address is None:
                 address = ep.ip
         if not rows:
             netlink.loopback_up(path)
         if any(r.name not in PREDEFINED for r in rows):
             self.serve_dns(rec, path)
-            rb.push(self.dns.stop, rec.id)
+            rb.push(self.ctx.dns.stop, rec.id)
         return nets, address, gateway is not None
 
     def serve_dns(self, rec: ContainerRecord, path: Path) -> None:
         servers = list(rec.host_config.get("Dns") or []) or upstream.host_servers()
-        self.dns.serve(rec.id, path, servers)
+        self.ctx.dns.serve(rec.id, path, servers)
 
     def detach_all(self, rec: ContainerRecord) -> None:
         """Every endpoint, the DNS sockets and names: best effort. A user network's address is
         remembered, to be taken again at the next start."""
-        self.dns.stop(rec.id)
-        self.names.remove(rec.id)
+        self.ctx.dns.stop(rec.id)
+        self.ctx.names.remove(rec.id)
         cfg = endpoints_config(rec)
-        for ep in self.repo.endpoints_of(rec.id):
-            row = self.repo.by_id(ep.network_id)
+        for ep in self.ctx.repo.endpoints_of(rec.id):
+            row = self.ctx.repo.by_id(ep.network_id)
             if row is not None and row.name in cfg and row.name != "bridge":
                 cfg[row.name]["LastIPv4Address"] = ep.ip
-            self.detach_live(ep)
+            self.endpoints.detach_live(ep)
 
     # ---- connect / disconnect -----------------------------------------------------------
 
     def connect(self, net_ref: str, body: Json) -> None:
         if not isinstance(body, dict):
             raise errors.InvalidParameter("invalid JSON body")
-        row = self.repo.find(net_ref)
-        cid = self.lookup(str(body.get("Container") or "")).id
-        with self.lock_for(cid):  # start/stop must not interleave (nor overwrite the record)
-            self._connect(row, self.lookup(cid), body)
+        row = self.ctx.repo.find(net_ref)
+        cid = self.ctx.lookup(str(body.get("Container") or "")).id
+        with self.ctx.lock_for(cid):  # start/stop must not interleave (nor overwrite the record)
+            self._connect(row, self.ctx.lookup(cid), body)
 
     def _connect(self, row: NetworkRow, rec: ContainerRecord, body: Json) -> None:
         settings = body.get("EndpointConfig") or {}
@@ -161,7 +152,7 @@ class Attachments(Endpoints):
                 "user specified IP address is supported only when connecting to networks with "
                 "user configured subnets"
             )
-        if row.name in self.wanted_networks(rec, mode):  # after the settings, as dockerd
+        if row.name in self.endpoints.wanted_networks(rec, mode):  # after the settings, as dockerd
             raise errors.Forbidden(
                 f"endpoint with name {rec.name} already exists in network {row.name}"
             )
@@ -178,24 +169,24 @@ class Attachments(Endpoints):
             doc.update(IPAMConfig=cfg[row.name].get("IPAMConfig"),
                        Aliases=cfg[row.name].get("Aliases"))  # fmt: skip
             rec.doc.setdefault("NetworkSettings", {}).setdefault("Networks", {})[row.name] = doc
-        self._save(rec)
+        self.ctx.save(rec)
 
     def _connect_live(self, rec: ContainerRecord, row: NetworkRow) -> None:
         path = Path((rec.doc.get("NetworkSettings") or {}).get("SandboxKey") or
-                    self.netns_root / rec.id[:12])  # fmt: skip
-        used = [str(ep.doc.get("ifname") or "eth0") for ep in self.repo.endpoints_of(rec.id)]
+                    self.ctx.netns_root / rec.id[:12])  # fmt: skip
+        used = [str(ep.doc.get("ifname") or "eth0") for ep in self.ctx.repo.endpoints_of(rec.id)]
         with Rollback() as rb:
-            ep = self.attach(rec, row, path, next_ifname(rec, row, used), None, rb)
-            if row.name not in PREDEFINED and not self.dns.serving(rec.id):
+            ep = self.endpoints.attach(rec, row, path, next_ifname(rec, row, used), None, rb)
+            if row.name not in PREDEFINED and not self.ctx.dns.serving(rec.id):
                 self.serve_dns(rec, path)
-                rb.push(self.dns.stop, rec.id)
+                rb.push(self.ctx.dns.stop, rec.id)
                 self._point_resolv_at_dns(rec)
-            self.move_gateway(rec, published_of(rec))
+            self.endpoints.move_gateway(rec, published_of(rec))
             rb.commit()
         _edit_hosts(rec, ep.ip)
-        ep = self.repo.endpoint(rec.id, row.id) or ep  # the gateway move rewrote its doc
+        ep = self.ctx.repo.endpoint(rec.id, row.id) or ep  # the gateway move rewrote its doc
         nets = rec.doc.setdefault("NetworkSettings", {}).setdefault("Networks", {})
-        nets[row.name] = self.endpoint_doc(row, ep, rec)
+        nets[row.name] = self.endpoints.endpoint_doc(row, ep, rec)
         self._refresh_settings(rec)
 
     def _refresh_settings(self, rec: ContainerRecord) -> None:
@@ -203,7 +194,7 @@ class Attachments(Endpoints):
         carries them (dockerd leaves them shown after it goes)."""
         old = rec.doc.get("NetworkSettings") or {}
         shown = old.get("Ports") or {}
-        if any(ep.doc.get("gateway") for ep in self.repo.endpoints_of(rec.id)):
+        if any(ep.doc.get("gateway") for ep in self.ctx.repo.endpoints_of(rec.id)):
             shown = ports.ports_doc(published_of(rec), rec.config.get("ExposedPorts"))
         rec.doc["NetworkSettings"] = {
             **network_settings(old.get("Networks") or {}, sandbox_key=old.get("SandboxKey") or "",
@@ -227,15 +218,15 @@ class Attachments(Endpoints):
         if not isinstance(body, dict):
             raise errors.InvalidParameter("invalid JSON body")
         force = bool(body.get("Force"))
-        cid = self.lookup(str(body.get("Container") or "")).id
+        cid = self.ctx.lookup(str(body.get("Container") or "")).id
         try:
-            row = self.repo.find(net_ref)
+            row = self.ctx.repo.find(net_ref)
         except errors.NotFound:
             if not force:
                 raise
             return
-        with self.lock_for(cid):
-            self._disconnect(row, self.lookup(cid))
+        with self.ctx.lock_for(cid):
+            self._disconnect(row, self.ctx.lookup(cid))
 
     def _disconnect(self, row: NetworkRow, rec: ContainerRecord) -> None:
         mode = _mode(rec)
@@ -243,23 +234,19 @@ class Attachments(Endpoints):
             raise errors.Forbidden(
                 "container cannot be disconnected from host network or connected to host network"
             )
-        if row.name not in self.wanted_networks(rec, mode):
+        if row.name not in self.endpoints.wanted_networks(rec, mode):
             raise errors.Forbidden(f"container {rec.id} is not connected to network {row.name}")
-        ep = self.repo.endpoint(rec.id, row.id)
+        ep = self.ctx.repo.endpoint(rec.id, row.id)
         if ep is not None:
-            self.detach_live(ep)
+            self.endpoints.detach_live(ep)
             # the DNS sockets stay until stop: resolv.conf keeps naming 127.0.0.11, as in Docker
-            self.names.remove(rec.id, row.id)
+            self.ctx.names.remove(rec.id, row.id)
             if ep.doc.get("gateway"):
-                self.move_gateway(rec, published_of(rec))
+                self.endpoints.move_gateway(rec, published_of(rec))
             if _running(rec):
                 _edit_hosts(rec, None)
         endpoints_config(rec).pop(row.name, None)
         (rec.doc.get("NetworkSettings") or {}).get("Networks", {}).pop(row.name, None)
         if _running(rec):
             self._refresh_settings(rec)
-        self._save(rec)
-
-    def _save(self, rec: ContainerRecord) -> None:
-        if self.save is not None:
-            self.save(rec)
+        self.ctx.save(rec)

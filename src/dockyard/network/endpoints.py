@@ -22,11 +22,12 @@ from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Json
 from dockyard.network import ipam, netlink, ports, spec
 from dockyard.network.bridge import VETH_PREFIX, BridgeDriver
+from dockyard.network.context import NetworkContext
 from dockyard.network.dns.names import Entry
 from dockyard.network.firewall import nft, ruleset
 from dockyard.network.firewall.ruleset import Dnat, Peer
 from dockyard.network.records import EndpointRow, NetworkRow
-from dockyard.network.usernets import PREDEFINED, UserNetworks
+from dockyard.network.usernets import PREDEFINED
 from dockyard.network.views import endpoint_settings
 from dockyard.rollback import Rollback
 
@@ -94,8 +95,9 @@ def next_ifname(rec: ContainerRecord, row: NetworkRow, used: Iterable[str] = ())
     return f"{prefix}{n}"
 
 
-class Endpoints(UserNetworks):
-    netns_root: Path
+class Endpoints:
+    def __init__(self, ctx: NetworkContext) -> None:
+        self.ctx = ctx
 
     def wanted_networks(self, rec: ContainerRecord, mode: str) -> list[str]:
         """The networks a bridge- or user-mode container is on, the default bridge first (as
@@ -110,7 +112,7 @@ class Endpoints(UserNetworks):
 
     def network_row(self, name: str) -> NetworkRow:
         try:
-            return self.repo.find(name)
+            return self.ctx.repo.find(name)
         except errors.NotFound:
             raise errors.NotFound(f"network {name} not found") from None
 
@@ -121,8 +123,8 @@ class Endpoints(UserNetworks):
         transaction as the endpoint row; then the veth; names registered last."""
         cfg = endpoints_config(rec).setdefault(row.name, {}) or {}
         gateway = published is not None
-        with self.repo.db.tx() as c:
-            used = [IPv4Address(ip) for ip in self.repo.used_ips(c, row.id)]
+        with self.ctx.repo.db.tx() as c:
+            used = [IPv4Address(ip) for ip in self.ctx.repo.used_ips(c, row.id)]
             ip = self._address(row, cfg, used)
             mac = (rec.config.get("MacAddress") if gateway else "") or ipam.mac_for(ip)
             ep = EndpointRow(
@@ -132,11 +134,11 @@ class Endpoints(UserNetworks):
                  "ifname": ifname, "gateway": gateway,
                  "aliases": list(cfg.get("Aliases") or [])},
             )  # fmt: skip
-            self.repo.insert_endpoint(c, ep)
-        rb.push(self.repo.delete_endpoint, rec.id, row.id)
+            self.ctx.repo.insert_endpoint(c, ep)
+        rb.push(self.ctx.repo.delete_endpoint, rec.id, row.id)
         if row.name != "bridge":
             cfg["LastIPv4Address"] = str(ip)
-        drv = self.driver_of(row.id)
+        drv = self.ctx.driver_of(row.id)
         try:
             drv.attach(ep.veth, path, ip, mac, rec.id, dnats(ep), ifname=ifname,
                        route=gateway and not internal(row))  # fmt: skip
@@ -147,7 +149,7 @@ class Endpoints(UserNetworks):
         rb.push(drv.detach, ep.veth, mac, rec.id, dnats(ep))
         if row.name not in PREDEFINED:
             self.register(rec, row, ep)
-            rb.push(self.names.remove, rec.id, row.id)
+            rb.push(self.ctx.names.remove, rec.id, row.id)
         return ep
 
     def binding_ip(self, rec: ContainerRecord, mode: str) -> str:
@@ -160,7 +162,7 @@ class Endpoints(UserNetworks):
 
     def _address(self, row: NetworkRow, cfg: Json, used: list[IPv4Address]) -> IPv4Address:
         if row.name == "bridge":
-            info = self.driver.info
+            info = self.ctx.driver.info
             if info is None:
                 raise errors.Unavailable("the default bridge is not set up")
             return ipam.allocate(info.subnet, [info.gateway, *used], "bridge")
@@ -184,11 +186,11 @@ class Endpoints(UserNetworks):
         if rec.config.get("Hostname"):
             names.append(str(rec.config["Hostname"]))
         uniq = tuple(dict.fromkeys(n.lower() for n in names if n))
-        self.names.add(Entry(rec.id, row.id, IPv4Address(ep.ip), uniq), internal(row))
+        self.ctx.names.add(Entry(rec.id, row.id, IPv4Address(ep.ip), uniq), internal(row))
 
     def endpoint_doc(self, row: NetworkRow, ep: EndpointRow, rec: ContainerRecord) -> Json:
         doc = endpoint_settings(row.id)
-        info = self.driver.info
+        info = self.ctx.driver.info
         if row.name == "bridge" and info is not None:
             gateway, plen = str(info.gateway), info.subnet.prefixlen
         else:
@@ -205,15 +207,13 @@ class Endpoints(UserNetworks):
         )
         return doc
 
-    user_endpoint_doc = endpoint_doc
-
     # ---- the gateway endpoint ----------------------------------------------------------------
 
     def move_gateway(self, rec: ContainerRecord, published: list[ports.Published]) -> bool:
         """After connect/disconnect: hand the default route and the DNAT elements to the
         endpoint Docker would pick now. True when something moved."""
-        eps = {ep.network_id: ep for ep in self.repo.endpoints_of(rec.id)}
-        rows = {nid: self.repo.by_id(nid) for nid in eps}
+        eps = {ep.network_id: ep for ep in self.ctx.repo.endpoints_of(rec.id)}
+        rows = {nid: self.ctx.repo.by_id(nid) for nid in eps}
         named = {r.name: nid for nid, r in rows.items() if r is not None}
         want = choose_gateway((r.name, internal(r)) for r in rows.values() if r is not None)
         current = next((ep for ep in eps.values() if ep.doc.get("gateway")), None)
@@ -231,23 +231,23 @@ class Endpoints(UserNetworks):
         return True
 
     def _gateway_off(self, ep: EndpointRow, rb: Rollback) -> None:
-        drv = self.driver_of(ep.network_id)
+        drv = self.ctx.driver_of(ep.network_id)
         self._dnat(drv, ruleset.delete, dnats(ep))
         rb.push(self._dnat, drv, ruleset.add, dnats(ep))
         doc = {**ep.doc, "gateway": False, "ports": []}
-        self.repo.update_endpoint_doc(ep.container_id, ep.network_id, doc)
-        rb.push(self.repo.update_endpoint_doc, ep.container_id, ep.network_id, ep.doc)
+        self.ctx.repo.update_endpoint_doc(ep.container_id, ep.network_id, doc)
+        rb.push(self.ctx.repo.update_endpoint_doc, ep.container_id, ep.network_id, ep.doc)
 
     def _gateway_on(self, ep: EndpointRow, published: list[ports.Published],
                     rb: Rollback) -> None:  # fmt: skip
-        drv = self.driver_of(ep.network_id)
+        drv = self.ctx.driver_of(ep.network_id)
         doc = {**ep.doc, "gateway": True, "ports": [p.__dict__ for p in published]}
         moved = EndpointRow(ep.container_id, ep.network_id, ep.endpoint_id, ep.ip, ep.mac,
                             ep.veth, doc)  # fmt: skip
         self._dnat(drv, ruleset.add, dnats(moved))
         rb.push(self._dnat, drv, ruleset.delete, dnats(moved))
-        self.repo.update_endpoint_doc(ep.container_id, ep.network_id, doc)
-        rb.push(self.repo.update_endpoint_doc, ep.container_id, ep.network_id, ep.doc)
+        self.ctx.repo.update_endpoint_doc(ep.container_id, ep.network_id, doc)
+        rb.push(self.ctx.repo.update_endpoint_doc, ep.container_id, ep.network_id, ep.doc)
         info = drv.info
         if info is not None and not drv.internal:
             netlink.default_route(Path(ep.doc["netns"]), info.gateway, ep.doc.get("ifname", ""))
@@ -259,8 +259,8 @@ class Endpoints(UserNetworks):
 
     def detach_live(self, ep: EndpointRow) -> None:
         """The endpoint alone (disconnect, stop): the namespace and other endpoints stay."""
-        drv = self.driver_of(ep.network_id)
+        drv = self.ctx.driver_of(ep.network_id)
         problems = drv.detach(ep.veth, ep.mac, ep.container_id, dnats(ep))
-        self.repo.delete_endpoint(ep.container_id, ep.network_id)
+        self.ctx.repo.delete_endpoint(ep.container_id, ep.network_id)
         for p in problems:
             log.warning("teardown of %s: %s", ep.container_id[:12], p)

@@ -3,23 +3,21 @@ attached containers' endpoints."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from ipaddress import IPv4Network
 
 from dockyard import errors
-from dockyard.core.container import ContainerRecord
 from dockyard.core.filters import labels_match
 from dockyard.core.types import Json
-from dockyard.network.records import NetworkRepo
+from dockyard.network.context import NetworkContext
 from dockyard.network.views import network_doc
 
 
 class NetworkQueries:
-    repo: NetworkRepo
-    lookup: Callable[[str], ContainerRecord]
+    def __init__(self, ctx: NetworkContext) -> None:
+        self.ctx = ctx
 
     def list(self, filters: dict[str, list[str]]) -> list[Json]:
-        out = [self.inspect(row.name, brief=True) for row in self.repo.all()]
+        out = [self.inspect(row.name, brief=True) for row in self.ctx.repo.all()]
         for key, values in filters.items():
             if key == "name":
                 out = [n for n in out if any(v in n["Name"] for v in values)]
@@ -36,7 +34,7 @@ class NetworkQueries:
                 out = [n for n in out if labels_match(n["Labels"], values)]
             elif key == "dangling":
                 want = values[0].lower() in ("true", "1")
-                busy = {e.network_id for e in self.repo.endpoints()}
+                busy = {e.network_id for e in self.ctx.repo.endpoints()}
                 out = [n for n in out
                        if n["Name"] not in ("bridge", "host", "none")
                        and (n["Id"] not in busy) == want]  # fmt: skip
@@ -45,12 +43,12 @@ class NetworkQueries:
         return out
 
     def inspect(self, ref: str, brief: bool = False) -> Json:
-        row = self.repo.find(ref)
+        row = self.ctx.repo.find(ref)
         containers: Json = {}
         if not brief:
-            for ep in self.repo.endpoints(row.id):
+            for ep in self.ctx.repo.endpoints(row.id):
                 try:
-                    c = self.lookup(ep.container_id)
+                    c = self.ctx.lookup(ep.container_id)
                 except errors.NotFound:
                     continue
                 plen = IPv4Network(row.doc["Subnet"]).prefixlen

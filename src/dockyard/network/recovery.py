@@ -15,35 +15,41 @@ from pathlib import Path
 from dockyard import errors
 from dockyard.network import netns
 from dockyard.network.attachments import Attachments
-from dockyard.network.endpoints import bindings, dnats, peer
-from dockyard.network.ports import PortReservations
+from dockyard.network.context import NetworkContext
+from dockyard.network.endpoints import Endpoints, bindings, dnats, peer
 from dockyard.network.records import EndpointRow
+from dockyard.network.usernets import UserNetworks
 
 log = logging.getLogger(__name__)
 
 
-class Recovery(Attachments):
-    ports: PortReservations
+class Recovery:
+    def __init__(self, ctx: NetworkContext, usernets: UserNetworks, endpoints: Endpoints,
+                 attachments: Attachments) -> None:  # fmt: skip
+        self.ctx = ctx
+        self.usernets = usernets
+        self.endpoints = endpoints
+        self.attachments = attachments
 
     def start(self) -> None:
         """Predefined rows, the bridge and its table (with the DNAT elements of endpoints that
         may still be live), and their host ports held again."""
-        row = self.repo.by_name("bridge")
+        row = self.ctx.repo.by_name("bridge")
         stored = IPv4Network(row.doc["Subnet"]) if row and row.doc.get("Subnet") else None
-        eps = self.repo.endpoints(row.id) if row else []
-        info = self.driver.ensure(
+        eps = self.ctx.repo.endpoints(row.id) if row else []
+        info = self.ctx.driver.ensure(
             stored, [d for ep in eps for d in dnats(ep)], [peer(ep) for ep in eps]
         )
-        self.repo.ensure("bridge", "bridge", self.now(), {
+        self.ctx.repo.ensure("bridge", "bridge", self.ctx.now(), {
             "Subnet": str(info.subnet), "Gateway": str(info.gateway), "Device": info.device})  # fmt: skip
-        self.repo.ensure("host", "host", self.now(), {})
-        self.repo.ensure("none", "null", self.now(), {})
-        self.start_user_networks(dnats, peer)
-        for ep in self.repo.endpoints():  # the gateway endpoints carry the ports
+        self.ctx.repo.ensure("host", "host", self.ctx.now(), {})
+        self.ctx.repo.ensure("none", "null", self.ctx.now(), {})
+        self.usernets.start_user_networks(dnats, peer)
+        for ep in self.ctx.repo.endpoints():  # the gateway endpoints carry the ports
             if not ep.doc.get("ports"):
                 continue
             try:
-                self.ports.reserve(ep.container_id, bindings(ep), None)
+                self.ctx.ports.reserve(ep.container_id, bindings(ep), None)
             except errors.DockyardError as e:
                 log.warning("could not hold the ports of %s again: %s", ep.container_id[:12], e)
 
@@ -51,44 +57,48 @@ class Recovery(Attachments):
         """After containers were restored: drop endpoints, veths and netns mounts whose owner
         is not running (a daemon crash leaves them)."""
         running = running_ids()
-        for ep in self.repo.endpoints():
+        for ep in self.ctx.repo.endpoints():
             if ep.container_id not in running:
                 log.info("removing stale endpoint of %s", ep.container_id[:12])
                 self._detach(ep)
-        live = {ep.veth for ep in self.repo.endpoints()}
-        for drv in [self.driver, *self.user_drivers.values()]:
+        live = {ep.veth for ep in self.ctx.repo.endpoints()}
+        for drv in [self.ctx.driver, *self.ctx.user_drivers.values()]:
             for veth in drv.leftover_veths(live):
                 log.info("removing stale veth %s", veth)
                 drv.forget_veth(veth)
-        self.driver.reconcile_host_rules()
+        self.ctx.driver.reconcile_host_rules()
         self._restore_dns(running)
-        if self.netns_root.is_dir():
+        if self.ctx.netns_root.is_dir():
             short = {cid[:12] for cid in running}
-            for path in self.netns_root.iterdir():
+            for path in self.ctx.netns_root.iterdir():
                 if path.name not in short:
                     netns.remove(path)
 
     def _restore_dns(self, running: set[str]) -> None:
         """Names and DNS sockets of running containers on user networks, after a restart."""
         for cid in running:
-            eps = [ep for ep in self.repo.endpoints_of(cid) if ep.network_id in self.user_drivers]
+            eps = [
+                ep
+                for ep in self.ctx.repo.endpoints_of(cid)
+                if ep.network_id in self.ctx.user_drivers
+            ]
             if not eps:
                 continue
             try:
-                rec = self.lookup(cid)
+                rec = self.ctx.lookup(cid)
                 for ep in eps:
-                    row = self.repo.by_id(ep.network_id)
+                    row = self.ctx.repo.by_id(ep.network_id)
                     if row is not None:
-                        self.register(rec, row, ep)
-                self.serve_dns(rec, Path(eps[0].doc.get("netns") or ""))
+                        self.endpoints.register(rec, row, ep)
+                self.attachments.serve_dns(rec, Path(eps[0].doc.get("netns") or ""))
             except Exception as e:  # noqa: BLE001 - one container must not stop the daemon
                 log.warning("dns for %s: %s", cid[:12], e)
 
     def close(self) -> None:
-        self.dns.close()
-        self.driver.close()
+        self.ctx.dns.close()
+        self.ctx.driver.close()
 
     def _detach(self, ep: EndpointRow) -> None:
-        self.detach_live(ep)
-        self.ports.release(ep.container_id)
-        netns.remove(Path(ep.doc.get("netns") or self.netns_root / ep.container_id[:12]))
+        self.endpoints.detach_live(ep)
+        self.ctx.ports.release(ep.container_id)
+        netns.remove(Path(ep.doc.get("netns") or self.ctx.netns_root / ep.container_id[:12]))

@@ -1,8 +1,9 @@
-"""The network service: NetworkHooks for the container lifecycle (services/containers/hooks.py)
+"""The network service: NetworkHooks for the container lifecycle (core/hooks.py)
 and the `network ls/inspect` queries. Modes (N4): bridge/default and user-defined networks (a
 veth per network the container is on, N3/N5), none (own netns, lo only), host, container:NAME.
-User networks' lifecycle is usernets.py's, a container's endpoints endpoints.py's and
-attachments.py's (connect/disconnect).
+The collaborators share one NetworkContext (context.py): user networks' lifecycle is
+usernets.py's, a container's endpoints endpoints.py's, its set of networks and connect/disconnect
+attachments.py's, the daemon's (re)start recovery.py's, `ls`/`inspect` queries.py's.
 
 Setup order at start (each step pushes its undo on one Rollback): validate links, reserve host
 ports, make the netns, per network allocate the address (stored with the endpoint row), veth,
@@ -11,31 +12,34 @@ idempotent."""
 
 from __future__ import annotations
 
+import builtins
 import logging
 import secrets
-import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from dockyard import errors
 from dockyard.core.container import ContainerRecord
 from dockyard.core.hooks import NetworkPlan
-from dockyard.core.types import Json
+from dockyard.core.types import Filters, Json
 from dockyard.network import links, netlink, netns, ports, resolv
-from dockyard.network.attachments import hosts_names, no_lock
+from dockyard.network.attachments import Attachments, hosts_names
 from dockyard.network.bridge import BridgeDriver
-from dockyard.network.dns.names import NameTable
+from dockyard.network.context import Lookup, NetworkContext
 from dockyard.network.dns.server import DnsServer
+from dockyard.network.endpoints import Endpoints
 from dockyard.network.queries import NetworkQueries
 from dockyard.network.records import NetworkRepo
 from dockyard.network.recovery import Recovery
+from dockyard.network.usernets import UserNetworks
 from dockyard.network.views import endpoint_settings, network_settings
 from dockyard.rollback import Rollback
 
 log = logging.getLogger(__name__)
 
-Lookup = Callable[[str], ContainerRecord]
 PREDEFINED = ("bridge", "host", "none")
 FILE_KEYS = ("HostnamePath", "HostsPath", "ResolvConfPath")
 NO_FORWARDING = (
@@ -49,7 +53,10 @@ def mode_of(hc: Json) -> str:
     return "bridge" if mode == "default" else mode
 
 
-class Networks(NetworkQueries, Recovery):
+class Networks:
+    """The network service's one face: NetworkHooks for the container lifecycle, and the
+    `/networks` operations, each handed to the collaborator that holds it."""
+
     def __init__(
         self,
         repo: NetworkRepo,
@@ -58,22 +65,61 @@ class Networks(NetworkQueries, Recovery):
         lookup: Lookup,
         now: Callable[[], str],
     ) -> None:
-        self.repo = repo
-        self.driver = driver
-        self.netns_root = netns_root
-        self.lookup = lookup
-        self.now = now
-        self.ports = ports.PortReservations()
-        self.user_drivers: dict[str, BridgeDriver] = {}
-        self.names = NameTable()
-        self.dns = DnsServer(self.names)
-        self._create_lock = threading.Lock()
-        self.save: Callable[[ContainerRecord], None] | None = None  # set by engine.py
-        self.lock_for = no_lock  # engine.py: the containers' per-container lock
+        self.ctx = ctx = NetworkContext(repo, driver, netns_root, lookup, now)
+        self.usernets = UserNetworks(ctx)
+        self.endpoints = Endpoints(ctx)
+        self.attachments = Attachments(ctx, self.endpoints)
+        self.recovery = Recovery(ctx, self.usernets, self.endpoints, self.attachments)
+        self.queries = NetworkQueries(ctx)
+
+    # ---- `/networks` and the daemon's start and stop, each held by one collaborator ----------
+
+    def create(self, body: Json) -> Json:
+        return self.usernets.create(body)
+
+    def remove(self, ref: str) -> None:
+        self.usernets.remove(ref)
+
+    def prune(self, filters: Filters) -> Json:
+        return self.usernets.prune(filters)
+
+    def list(self, filters: Filters) -> builtins.list[Json]:
+        return self.queries.list(filters)
+
+    def inspect(self, ref: str, brief: bool = False) -> Json:
+        return self.queries.inspect(ref, brief)
+
+    def connect(self, net_ref: str, body: Json) -> None:
+        self.attachments.connect(net_ref, body)
+
+    def disconnect(self, net_ref: str, body: Json) -> None:
+        self.attachments.disconnect(net_ref, body)
+
+    def start(self) -> None:
+        self.recovery.start()
+
+    def reconcile(self, running_ids: Callable[[], set[str]]) -> None:
+        self.recovery.reconcile(running_ids)
+
+    def close(self) -> None:
+        self.recovery.close()
+
+    @property
+    def dns(self) -> DnsServer:
+        return self.ctx.dns
+
+    def bind_containers(
+        self,
+        save: Callable[[ContainerRecord], None],
+        lock_for: Callable[[str], AbstractContextManager[Any]],
+    ) -> None:
+        """The container store's save and per-container lock, once it exists (engine.py)."""
+        self.ctx.save = save
+        self.ctx.lock_for = lock_for
 
     # ---- NetworkHooks ------------------------------------------------------------------------
 
-    def validate(self, host_config: Json, networking_config: Json | None) -> list[str]:
+    def validate(self, host_config: Json, networking_config: Json | None) -> builtins.list[str]:
         mode = mode_of(host_config)
         # An unknown network or container is reported at start, as dockerd does: a 404 from
         # create makes the docker CLI try to pull the image.
@@ -101,12 +147,12 @@ class Networks(NetworkQueries, Recovery):
         for spec in host_config.get("Links") or []:
             link = links.parse(spec)
             try:
-                self.lookup(link.name)
+                self.ctx.lookup(link.name)
             except errors.NotFound as e:
                 raise errors.InvalidParameter(
                     f"could not get container for {link.name}: {e.message}"
                 ) from None
-        return _publish_warnings(host_config, mode, self.driver.firewall)
+        return _publish_warnings(host_config, mode, self.ctx.driver.firewall)
 
     def setup(self, rec: ContainerRecord) -> NetworkPlan:
         hc = rec.host_config
@@ -120,7 +166,7 @@ class Networks(NetworkQueries, Recovery):
         if mode not in PREDEFINED and not mode.startswith("container:"):
             return self._setup_joined(rec, mode, extra)
         if mode.startswith("container:"):
-            other = self.lookup(mode.split(":", 1)[1])
+            other = self.ctx.lookup(mode.split(":", 1)[1])
             if other.id == rec.id:
                 raise errors.InvalidParameter("cannot join own network")
             if other.state["Status"] not in ("running", "paused"):
@@ -136,11 +182,11 @@ class Networks(NetworkQueries, Recovery):
                 return NetworkPlan("host", files=files_of)
             return NetworkPlan(
                 key
-                if key.startswith(str(self.netns_root))
+                if key.startswith(str(self.ctx.netns_root))
                 else f"/proc/{other.state['Pid']}/ns/net",
                 files=files_of,
             )
-        path = self.netns_root / rec.id[:12]
+        path = self.ctx.netns_root / rec.id[:12]
         resolv_text = resolv.build(
             hc.get("Dns") or [], hc.get("DnsSearch") or [], hc.get("DnsOptions") or []
         )
@@ -156,18 +202,20 @@ class Networks(NetworkQueries, Recovery):
             return NetworkPlan(str(path), extra_hosts=self._hosts(extra), resolv_conf=resolv_text)
         return self._setup_joined(rec, mode, extra)
 
-    def _setup_joined(self, rec: ContainerRecord, mode: str, extra: list[str]) -> NetworkPlan:
+    def _setup_joined(
+        self, rec: ContainerRecord, mode: str, extra: builtins.list[str]
+    ) -> NetworkPlan:
         """Bridge or user-defined mode: every wanted network (attachments.attach_all), the
         published ports on the gateway endpoint; with a user network among them, the embedded
         DNS is the resolver, as in libnetwork."""
         hc = rec.host_config
-        path = self.netns_root / rec.id[:12]
+        path = self.ctx.netns_root / rec.id[:12]
         link_hosts, link_env = self._links(rec) if mode == "bridge" else ([], [])
         with Rollback() as rb:
             published = self._reserve_ports(rec, mode, rb)
             netns.create(path)
             rb.push(netns.remove, path)
-            nets, address, has_gateway = self.attach_all(rec, mode, path, published, rb)
+            nets, address, has_gateway = self.attachments.attach_all(rec, mode, path, published, rb)
             rec.doc["LastPorts"] = {p.key: p.host_port for p in published}
             rec.doc["PublishedPorts"] = [p.__dict__ for p in published]
             shown = ports.ports_doc(published, rec.config.get("ExposedPorts"))
@@ -192,29 +240,29 @@ class Networks(NetworkQueries, Recovery):
 
     def _reserve_ports(
         self, rec: ContainerRecord, mode: str, rb: Rollback
-    ) -> list[ports.Published]:
+    ) -> builtins.list[ports.Published]:
         hc = rec.host_config
         wanted = ports.requested(
             hc.get("PortBindings"), rec.config.get("ExposedPorts"), bool(hc.get("PublishAllPorts"))
         )
-        if wanted and (default_ip := self.binding_ip(rec, mode)):
+        if wanted and (default_ip := self.endpoints.binding_ip(rec, mode)):
             wanted = [b if b.host_ip else replace(b, host_ip=default_ip) for b in wanted]
         try:
-            published = self.ports.reserve(rec.id, wanted, rec.doc.get("LastPorts"))
+            published = self.ctx.ports.reserve(rec.id, wanted, rec.doc.get("LastPorts"))
         except errors.DockyardError as e:
             raise errors.System(
                 f"driver failed programming external connectivity on endpoint {rec.name} "
                 f"({secrets.token_hex(32)}): {e.message}"
             ) from None
-        rb.push(self.ports.release, rec.id)
+        rb.push(self.ctx.ports.release, rec.id)
         return published
 
     def teardown(self, rec: ContainerRecord) -> None:
         mode = mode_of(rec.host_config)
         if mode != "host" and not mode.startswith("container:"):
-            self.detach_all(rec)
-            self.ports.release(rec.id)
-            netns.remove(self.netns_root / rec.id[:12])
+            self.attachments.detach_all(rec)
+            self.ctx.ports.release(rec.id)
+            netns.remove(self.ctx.netns_root / rec.id[:12])
         settings = rec.doc.get("NetworkSettings") or {}
         nets = {
             name: {**endpoint_settings(nid.get("NetworkID", "")),
@@ -226,12 +274,12 @@ class Networks(NetworkQueries, Recovery):
     # ---- helpers -------------------------------------------------------------------------
 
     def _ep_doc(self, name: str) -> Json:
-        row = self.repo.by_name(name)
+        row = self.ctx.repo.by_name(name)
         return endpoint_settings(row.id if row else "")
 
-    def _hosts(self, extra: list[str]) -> list[str]:
+    def _hosts(self, extra: builtins.list[str]) -> builtins.list[str]:
         """--add-host lines, `host-gateway` replaced by the default bridge's gateway."""
-        info = self.driver.info
+        info = self.ctx.driver.info
         out = []
         for entry in extra:
             name, _, ip = entry.partition(":")
@@ -240,12 +288,12 @@ class Networks(NetworkQueries, Recovery):
             out.append(f"{name}:{ip}")
         return out
 
-    def _links(self, rec: ContainerRecord) -> tuple[list[str], list[str]]:
-        hosts: list[str] = []
-        env: list[str] = []
+    def _links(self, rec: ContainerRecord) -> tuple[builtins.list[str], builtins.list[str]]:
+        hosts: builtins.list[str] = []
+        env: builtins.list[str] = []
         for spec in rec.host_config.get("Links") or []:
             link = links.parse(spec)
-            target = self.lookup(link.name)
+            target = self.ctx.lookup(link.name)
             if target.state["Status"] not in ("running", "paused"):
                 raise errors.System(
                     f"Cannot link to a non running container: /{target.name} AS /{rec.name}/{link.alias}"

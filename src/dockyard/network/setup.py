@@ -10,8 +10,9 @@ from dockyard.config import Config
 from dockyard.core import timefmt
 from dockyard.network import ipam
 from dockyard.network.bridge import BridgeDriver
+from dockyard.network.context import Lookup
 from dockyard.network.records import NetworkRepo
-from dockyard.network.service import Lookup, Networks
+from dockyard.network.service import Networks
 from dockyard.state.db import Database
 
 log = logging.getLogger(__name__)

@@ -21,9 +21,8 @@ from dockyard.core.filters import prune_selector
 from dockyard.core.types import Json
 from dockyard.network import netlink, spec
 from dockyard.network.bridge import BridgeDriver
-from dockyard.network.dns.names import NameTable
-from dockyard.network.dns.server import DnsServer
-from dockyard.network.records import EndpointRow, NetworkRepo, NetworkRow
+from dockyard.network.context import NetworkContext
+from dockyard.network.records import EndpointRow, NetworkRow
 from dockyard.rollback import Rollback
 
 log = logging.getLogger(__name__)
@@ -32,37 +31,33 @@ PREDEFINED = ("bridge", "host", "none")
 
 
 class UserNetworks:
-    repo: NetworkRepo
-    driver: BridgeDriver
-    now: Callable[[], str]
-    user_drivers: dict[str, BridgeDriver]
-    names: NameTable
-    dns: DnsServer
-    _create_lock: threading.Lock
+    def __init__(self, ctx: NetworkContext) -> None:
+        self.ctx = ctx
+        self._create_lock = threading.Lock()
 
     # ---- networks ----------------------------------------------------------------------
 
     def create(self, body: Json) -> Json:
         wanted = spec.parse(body)
         with self._create_lock:
-            if self.repo.by_name(wanted.name) is not None:
+            if self.ctx.repo.by_name(wanted.name) is not None:
                 raise errors.Conflict(f"network with name {wanted.name} already exists")
             taken = netlink.host_networks() + [
-                IPv4Network(r.doc["Subnet"]) for r in self.repo.all() if r.doc.get("Subnet")
+                IPv4Network(r.doc["Subnet"]) for r in self.ctx.repo.all() if r.doc.get("Subnet")
             ]
-            subnet, gateway = spec.choose(wanted, self.driver.pools, taken)
+            subnet, gateway = spec.choose(wanted, self.ctx.driver.pools, taken)
             nid = secrets.token_hex(32)
             device = wanted.options.get(spec.BRIDGE_NAME) or f"dy-{nid[:12]}"
             if netlink.link_exists(device) and device != wanted.options.get(spec.BRIDGE_NAME):
                 raise errors.Conflict(f"bridge device {device} already exists")
-            row = NetworkRow(nid, wanted.name, "bridge", self.now(),
+            row = NetworkRow(nid, wanted.name, "bridge", self.ctx.now(),
                              wanted.doc(subnet, gateway, device))  # fmt: skip
             with Rollback() as rb:
                 drv = self._driver_for_row(row)
                 drv.ensure(None, [])
                 rb.push(drv.close)
                 try:
-                    self.repo.insert(row)
+                    self.ctx.repo.insert(row)
                 except Exception as e:  # noqa: BLE001 - sqlite IntegrityError: another process won
                     if "UNIQUE" in str(e):
                         raise errors.Conflict(
@@ -70,42 +65,39 @@ class UserNetworks:
                         ) from None
                     raise
                 rb.commit()
-            self.user_drivers[nid] = drv
+            self.ctx.user_drivers[nid] = drv
         return {"Id": nid, "Warning": ""}
 
     def _driver_for_row(self, row: NetworkRow) -> BridgeDriver:
         doc = row.doc
         gw = IPv4Interface(f"{doc['Gateway']}/{IPv4Network(doc['Subnet']).prefixlen}")
-        return BridgeDriver(doc["Device"], gw, (), firewall=self.driver.firewall,
+        return BridgeDriver(doc["Device"], gw, (), firewall=self.ctx.driver.firewall,
                             internal=bool(doc.get("Internal")),
                             options=spec.BridgeOptions.of(doc.get("Options") or {}))  # fmt: skip
 
     def start_user_networks(self, dnats: Callable[[EndpointRow], list[Any]],
                             peer: Callable[[EndpointRow], Any]) -> None:  # fmt: skip
         """At daemon start: every user network's bridge and tables, as stored."""
-        for row in self.repo.all():
+        for row in self.ctx.repo.all():
             if row.name in PREDEFINED or row.driver != "bridge":
                 continue
-            eps = self.repo.endpoints(row.id)
+            eps = self.ctx.repo.endpoints(row.id)
             drv = self._driver_for_row(row)
             try:
                 drv.ensure(IPv4Network(row.doc["Subnet"]), [d for ep in eps for d in dnats(ep)],
                            [peer(ep) for ep in eps])  # fmt: skip
             except errors.DockyardError as e:
                 log.warning("network %s: %s", row.name, e)
-            self.user_drivers[row.id] = drv
-
-    def driver_of(self, network_id: str) -> BridgeDriver:
-        return self.user_drivers.get(network_id) or self.driver
+            self.ctx.user_drivers[row.id] = drv
 
     def remove(self, ref: str) -> None:
-        row = self.repo.find(ref)
+        row = self.ctx.repo.find(ref)
         if row.name in PREDEFINED:
             raise errors.Forbidden(f"{row.name} is a pre-defined network and cannot be removed")
-        eps = self.repo.endpoints(row.id)
-        if eps or not self.repo.delete(row.id):
+        eps = self.ctx.repo.endpoints(row.id)
+        if eps or not self.ctx.repo.delete(row.id):
             raise errors.Conflict(self._busy(row, eps))
-        drv = self.user_drivers.pop(row.id, None) or self._driver_for_row(row)
+        drv = self.ctx.user_drivers.pop(row.id, None) or self._driver_for_row(row)
         try:
             drv.destroy()
         except Exception as e:  # noqa: BLE001 - the row is gone; leftovers are logged
@@ -115,8 +107,8 @@ class UserNetworks:
         # moby 20.10's network prune words an unknown key "Invalid filter"
         wanted = prune_selector(filters, time.time(), wording="Invalid filter")
         deleted = []
-        for row in self.repo.all():
-            if row.name in PREDEFINED or self.repo.endpoints(row.id):
+        for row in self.ctx.repo.all():
+            if row.name in PREDEFINED or self.ctx.repo.endpoints(row.id):
                 continue
             if not wanted(timefmt.parse_rfc3339(row.created), row.doc.get("Labels")):
                 continue
@@ -132,13 +124,10 @@ class UserNetworks:
         if ep is None:
             return f"error while removing network: network {row.name} has active endpoints"
         try:
-            name = self.lookup_name(ep.container_id)
+            name = self.ctx.lookup(ep.container_id).name
         except errors.NotFound:
             name = ep.container_id[:12]
         return (
             f"error while removing network: network {row.name} has active endpoints "
             f'(name:"{name}" id:"{ep.endpoint_id[:12]}")'
         )
-
-    def lookup_name(self, cid: str) -> str:
-        raise NotImplementedError
