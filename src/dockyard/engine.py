@@ -113,11 +113,11 @@ class Engine:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.containers.loop = loop
+        self.containers.bind_loop(loop)
         self.launcher.loop = loop
         self.events.bind(loop)
         self.networks.dns.bind(loop)
-        self.networks.bind_containers(self.containers.repo.save, self.containers._lock)
+        self.networks.bind_containers(self.containers.repo.save, self.containers.lock)
         left = await asyncio.to_thread(self.content.clean_tmp)
         if left:
             log.info("removed %d temporary files a previous daemon left", left)

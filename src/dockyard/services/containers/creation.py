@@ -1,15 +1,12 @@
 """Creating containers (E4): validate the request, resolve the image, make the init + rw layers
 and the per-container dir, prepare mounts, store the record; one Rollback, so a failure leaves
-nothing half-made. Mixed into the Containers service, which provides the attributes below."""
+nothing half-made."""
 
 from __future__ import annotations
 
 import os
 import secrets
 import shutil
-import threading
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from dockyard import errors
 from dockyard.core import timefmt
@@ -18,23 +15,16 @@ from dockyard.core.types import Json
 from dockyard.network.modes import config_conflicts
 from dockyard.rollback import Rollback
 from dockyard.services.containers import names, record
-from dockyard.services.containers.launcher import Launcher
-from dockyard.state.containers import ContainerRepo
-from dockyard.storage.protocols import LayerStore
+from dockyard.services.containers.shared import ContainerShared
 
 
-class ContainerCreation:
-    repo: ContainerRepo
-    layers: LayerStore
-    images: Any
-    launcher: Launcher
-    _create_lock: threading.Lock
-
-    if TYPE_CHECKING:  # provided by Containers; declared only for the type checker
-
-        def _publish(self, rec: ContainerRecord, action: str, **extra: str) -> None: ...
-
-        def container_dir(self, cid: str) -> Path: ...
+class Creation:
+    def __init__(self, shared: ContainerShared) -> None:
+        self.shared = shared
+        self.repo = shared.repo
+        self.layers = shared.layers
+        self.images = shared.images
+        self.launcher = shared.launcher
 
     def create(self, name: str | None, body: Json) -> Json:
         if not isinstance(body, dict) or not body:
@@ -80,13 +70,13 @@ class ContainerCreation:
             "HostConfig": hc,
             "RestartCount": 0,
             "ManuallyStopped": False,
-            "LogPath": str(self.container_dir(cid) / f"{cid}-json.log"),
+            "LogPath": str(self.shared.container_dir(cid) / f"{cid}-json.log"),
             "Mounts": [],
             "NetworkSettings": _network_settings(hc, body.get("NetworkingConfig")),
             # the wanted endpoints (N5): network connect/disconnect edit them
             "NetworkingConfig": body.get("NetworkingConfig") or {"EndpointsConfig": {}},
         }
-        with self._create_lock, Rollback() as rb:
+        with self.shared.create_lock, Rollback() as rb:
             if name is None:
                 name = names.generate(self.repo.names())
             elif (other := self.repo.by_name(name)) is not None:
@@ -98,15 +88,15 @@ class ContainerCreation:
             rw = self.layers.create_rw(cid, self.images.top_layer(image.id))
             rb.push(self.layers.remove_rw, cid)
             doc["MountId"] = rw.mount_id
-            self.container_dir(cid).mkdir(mode=0o710, parents=True)
-            rb.push(shutil.rmtree, self.container_dir(cid), True)
+            self.shared.container_dir(cid).mkdir(mode=0o710, parents=True)
+            rb.push(shutil.rmtree, self.shared.container_dir(cid), True)
             rec = ContainerRecord(cid, name, created, image.id, doc)
             doc["Mounts"] = self._prepare_mounts(rec)
             rb.push(self.launcher.mounts.release, rec, True)
             with self.repo.db.tx() as c:
                 self.repo.insert(c, rec)
             rb.commit()
-        self._publish(rec, "create")
+        self.shared.publish(rec, "create")
         return {"Id": cid, "Warnings": warnings}
 
     def _prepare_mounts(self, rec: ContainerRecord) -> list[Json]:

@@ -10,7 +10,6 @@ import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dockyard import errors
 from dockyard.core.container import ContainerRecord
@@ -20,12 +19,10 @@ from dockyard.runtime import spec as ocispec
 from dockyard.services.containers import files
 from dockyard.services.containers.record import merge_env
 from dockyard.services.containers.sessions import ShimSession
+from dockyard.services.containers.shared import ContainerShared
 from dockyard.services.containers.supervision import keep_alive
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    from dockyard.services.containers.service import Containers
 
 
 @dataclass
@@ -64,8 +61,9 @@ class ExecInstance:
 
 
 class Execs:
-    def __init__(self, owner: Containers) -> None:
-        self.owner = owner
+    def __init__(self, shared: ContainerShared) -> None:
+        self.shared = shared
+        self.launcher = shared.launcher
         self._by_id: dict[str, ExecInstance] = {}
 
     def ids_for(self, cid: str) -> list[str]:
@@ -88,11 +86,11 @@ class Execs:
             raise errors.InvalidParameter("No exec command specified")
         inst = ExecInstance(secrets.token_hex(32), rec.id, dict(body))
         self._by_id[inst.id] = inst
-        self.owner._publish(rec, f"exec_create: {' '.join(body['Cmd'])}", execID=inst.id)
+        self.shared.publish(rec, f"exec_create: {' '.join(body['Cmd'])}", execID=inst.id)
         return {"Id": inst.id}
 
     def _process(self, rec: ContainerRecord, inst: ExecInstance, tty: bool) -> Json:
-        bundle = self.owner.launcher.bundle(rec.id)
+        bundle = self.launcher.bundle(rec.id)
         spec = json.loads((bundle / "config.json").read_text())
         base = spec["process"]
         c = inst.config
@@ -108,7 +106,7 @@ class Execs:
             base["cwd"] = c["WorkingDir"]
         if c.get("Privileged"):
             caps = base.get("capabilities") or {}
-            priv = ocispec.privileged_capabilities(self.owner.launcher._cap_bounding)
+            priv = ocispec.privileged_capabilities(self.launcher.cap_bounding)
             for k in ("bounding", "effective", "permitted"):
                 caps[k] = priv
             base["capabilities"] = caps
@@ -118,12 +116,12 @@ class Execs:
         inst = self._get(exec_id)
         if inst.running or inst.exit_code is not None:
             raise errors.Conflict(f"Exec command {exec_id} has already run")
-        rec = await asyncio.to_thread(self.owner.get, inst.container_id)
+        rec = await asyncio.to_thread(self.shared.get, inst.container_id)
         if rec.state["Status"] != "running":
             raise errors.Conflict(f"Container {rec.id} is not running")
         tty = tty or bool(inst.config.get("Tty"))
         process = await asyncio.to_thread(self._process, rec, inst, tty)
-        launcher = self.owner.launcher
+        launcher = self.launcher
         inst.dir = launcher.bundle(rec.id) / "exec" / inst.id
         inst.dir.mkdir(parents=True, mode=0o700)
         (inst.dir / "process.json").write_text(json.dumps(process))
@@ -145,7 +143,7 @@ class Execs:
             systemd_cgroup=launcher.cgroups.systemd,
         )
         inst.shim_pid = handle.pid
-        self.owner._publish(rec, f"exec_start: {' '.join(inst.config['Cmd'])}", execID=inst.id)
+        self.shared.publish(rec, f"exec_start: {' '.join(inst.config['Cmd'])}", execID=inst.id)
         if detach:
             await handle.started()
             inst.pid = handle.container_pid
@@ -162,7 +160,7 @@ class Execs:
             stderr=bool(inst.config.get("AttachStderr", True)),
             on_end=on_end,
         )
-        conn = await shimlib.connect(self.owner.launcher.sock(inst.id))
+        conn = await shimlib.connect(self.launcher.sock(inst.id))
         try:
             await handle.started()
         except errors.DockyardError as e:
@@ -184,18 +182,18 @@ class Execs:
         inst.exit_code = code
         inst.running = False
         shutil.rmtree(inst.dir, ignore_errors=True)
-        self.owner.launcher.sock(inst.id).unlink(missing_ok=True)
+        self.launcher.sock(inst.id).unlink(missing_ok=True)
 
     def inspect(self, exec_id: str) -> Json:
         return self._get(exec_id).inspect()
 
     def resize(self, exec_id: str, height: int, width: int) -> None:
         inst = self._get(exec_id)
-        loop = self.owner.loop
+        loop = self.shared.loop
         assert loop is not None
 
         async def do() -> None:
-            conn = await shimlib.connect(self.owner.launcher.sock(inst.id))
+            conn = await shimlib.connect(self.launcher.sock(inst.id))
             try:
                 await conn.resize(height, width)
             finally:

@@ -79,7 +79,7 @@ class Launcher:
         self.runc = Runc(cfg.runc_root, systemd_cgroup=cgroups.systemd)
         self.ooms = OomWatch()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._cap_bounding = _host_cap_bounding()
+        self.cap_bounding = _host_cap_bounding()
         self._rlimits = _host_rlimits()
 
     def bundle(self, cid: str) -> Path:
@@ -123,7 +123,7 @@ class Launcher:
             cgroups_path=self.cgroups.cgroups_path(rec.id),
             user=user,
             process_args=[rec.doc["Path"], *rec.doc["Args"]],
-            host_cap_bounding=self._cap_bounding,
+            host_cap_bounding=self.cap_bounding,
             host_rlimits=self._rlimits,
         )
 

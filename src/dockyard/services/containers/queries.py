@@ -1,44 +1,31 @@
 """Read-side operations on containers: inspect, ps (list, sizes, filters), diff, top, export,
-logs, and rename. Mixed into the Containers service, which provides the attributes below."""
+logs, and rename."""
 
 from __future__ import annotations
 
 import builtins
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 from dockyard import errors
 from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Filters, Json
 from dockyard.services.containers import names, status
 from dockyard.services.containers.execs import Execs
-from dockyard.services.containers.launcher import Launcher
-from dockyard.state.containers import ContainerRepo
-from dockyard.storage.protocols import LayerStore
+from dockyard.services.containers.shared import ContainerShared, running
 
 
-class ContainerQueries:
-    repo: ContainerRepo
-    layers: LayerStore
-    images: Any
-    launcher: Launcher
-    execs: Execs
-    _create_lock: Any
-    _watchers: dict[str, Any]
-
-    def get(self, ref: str) -> ContainerRecord:
-        raise NotImplementedError
-
-    def _publish(self, rec: ContainerRecord, action: str, **extra: str) -> None:
-        raise NotImplementedError
-
-    @staticmethod
-    def _running(rec: ContainerRecord) -> bool:
-        return rec.state["Status"] in ("running", "paused")
+class Queries:
+    def __init__(self, shared: ContainerShared, execs: Execs) -> None:
+        self.shared = shared
+        self.repo = shared.repo
+        self.layers = shared.layers
+        self.images = shared.images
+        self.launcher = shared.launcher
+        self.execs = execs
 
     def inspect(self, ref: str, size: bool = False) -> Json:
-        rec = self.get(ref)
+        rec = self.shared.get(ref)
         d = rec.doc
         out: Json = {
             "Id": rec.id,
@@ -111,9 +98,9 @@ class ContainerQueries:
         return self.repo.using_image(image_id)
 
     def rename(self, ref: str, new_name: str) -> None:
-        rec = self.get(ref)
+        rec = self.shared.get(ref)
         new = names.validate(new_name)
-        with self._create_lock:
+        with self.shared.create_lock:
             if (other := self.repo.by_name(new)) is not None:
                 raise errors.Conflict(
                     f'Conflict. The container name "/{new}" is already in use by container '
@@ -123,25 +110,25 @@ class ContainerQueries:
             old = rec.name
             rec.name = new
             self.repo.save(rec)
-        self._publish(rec, "rename", oldName="/" + old)
+        self.shared.publish(rec, "rename", oldName="/" + old)
 
     def changes(self, ref: str) -> builtins.list[Json]:
-        rec = self.get(ref)
+        rec = self.shared.get(ref)
         return [{"Path": c.path, "Kind": c.kind} for c in self.layers.changes(rec.id)]
 
     def top(self, ref: str, ps_args: str) -> Json:
-        rec = self.get(ref)
-        if not self._running(rec):
+        rec = self.shared.get(ref)
+        if not running(rec):
             raise errors.Conflict(f"Container {rec.id} is not running")
         return self.launcher.top(rec.id, ps_args or "-ef")
 
     def export(self, ref: str) -> Iterator[bytes]:
-        rec = self.get(ref)
+        rec = self.shared.get(ref)
         return self.launcher.export_rootfs(rec.id)
 
     def resize(self, ref: str, height: int, width: int) -> None:
-        rec = self.get(ref)
-        if not self._running(rec):
+        rec = self.shared.get(ref)
+        if not running(rec):
             raise errors.Conflict(f"Container {rec.id} is not running")
         self.launcher.resize(rec, height, width)
 
@@ -157,7 +144,7 @@ class ContainerQueries:
         timestamps: bool,
         tail: str,
     ) -> AsyncIterator[tuple[int, bytes]]:
-        rec = self.get(ref)
+        rec = self.shared.get(ref)
         n = None if tail in ("", "all") else int(tail) if tail.lstrip("-").isdigit() else None
         return self.launcher.logs(
             rec,
@@ -172,4 +159,4 @@ class ContainerQueries:
         )
 
     def _is_running_now(self, cid: str) -> bool:
-        return cid in self._watchers
+        return cid in self.shared.watchers

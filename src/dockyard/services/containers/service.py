@@ -1,104 +1,158 @@
 """The container service (E4, S2-S6): the one object api/ calls for containers.
 
-It owns the shared state (per-container locks, parked attach sessions, exit and remove waiters,
-the exit watchers) and composes the verbs, one module each:
+It builds the shared state (shared.py) and one collaborator per concern, each handed exactly
+what it uses, and answers every call by handing it to the one that holds it:
     creation.py     create: validate, resolve the image, layers, dir, mounts, record
-    lifecycle.py    start, stop, kill, restart, pause/unpause, remove, wait, attach
-    supervision.py  exit watching (pidfd on the shim), OOMKilled, restart policies, re-adoption
+    lifecycle.py    start, stop, kill, restart, pause/unpause, wait, attach
+    removal.py      rm (force: kill first), the cleanup behind it
+    supervision.py  the one way to start a process, exit watching, OOMKilled, restart
+                    policies, re-adoption after a daemon restart
     queries.py      inspect, ps (sizes), changes, top, export, logs, rename
-Commit, prune and exec delegation stay here. Each multi-step setup runs under one Rollback so
-a failure leaves nothing half-made.
+    execs.py        exec instances
+Commit and prune stay here. Each multi-step setup runs under one Rollback so a failure leaves
+nothing half-made.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import builtins
 import threading
 import time
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
-from dockyard import errors
 from dockyard.config import Config
 from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord
 from dockyard.core.events import EventBus
 from dockyard.core.filters import prune_selector
 from dockyard.core.types import Filters, Json
-from dockyard.services.containers.creation import ContainerCreation
+from dockyard.services.containers.creation import Creation
 from dockyard.services.containers.execs import Execs
 from dockyard.services.containers.launcher import Launcher
-from dockyard.services.containers.lifecycle import ContainerLifecycle
-from dockyard.services.containers.queries import ContainerQueries
+from dockyard.services.containers.lifecycle import Lifecycle
+from dockyard.services.containers.queries import Queries
+from dockyard.services.containers.removal import Removal
 from dockyard.services.containers.sessions import ShimSession
-from dockyard.services.containers.supervision import ContainerSupervision
+from dockyard.services.containers.shared import ContainerShared, ImageResolver
+from dockyard.services.containers.supervision import Supervision
 from dockyard.state.containers import ContainerRepo
 from dockyard.storage.protocols import LayerStore
 
-log = logging.getLogger(__name__)
 
-
-class Containers(ContainerCreation, ContainerLifecycle, ContainerQueries, ContainerSupervision):
+class Containers:
     def __init__(
         self,
         cfg: Config,
         repo: ContainerRepo,
         layers: LayerStore,
-        images: Any,
+        images: ImageResolver,
         events: EventBus,
         launcher: Launcher,
     ) -> None:
-        self.cfg = cfg
+        self.shared = shared = ContainerShared(cfg, repo, layers, images, events, launcher)
         self.repo = repo
-        self.layers = layers
-        self.images = images
-        self.events = events
-        self.launcher = launcher
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-        self._create_lock = threading.Lock()
-        # Per-container futures, touched on the loop only.
-        self._exit_waiters: dict[str, list[asyncio.Future[int]]] = {}
-        self._remove_waiters: dict[str, list[asyncio.Future[int]]] = {}
-        self._parked: dict[str, list[ShimSession]] = {}  # attached before start
-        self._parked_lock = threading.Lock()
-        self._watchers: dict[str, asyncio.Task[None]] = {}
-        self.execs = Execs(self)
+        self.creation = Creation(shared)
+        self.removal = Removal(shared)
+        self.supervision = Supervision(shared, self.removal)
+        self.lifecycle = Lifecycle(shared, self.supervision, self.removal)
+        self.execs = Execs(shared)
+        self.queries = Queries(shared, self.execs)
 
-    # ---- helpers -------------------------------------------------------------------------
-
-    def _lock(self, cid: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(cid, threading.Lock())
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.shared.loop = loop
 
     def get(self, ref: str) -> ContainerRecord:
-        """Resolve a name, full id or unique id prefix (Docker's order)."""
-        ref = ref.lstrip("/") if ref.startswith("/") else ref
-        rec = self.repo.get(ref) or self.repo.by_name(ref)
-        if rec:
-            return rec
-        if ref:
-            found = self.repo.by_id_prefix(ref)
-            if len(found) == 1:
-                return found[0]
-            if len(found) > 1:
-                raise errors.InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
-        raise errors.no_such_container(ref)
+        return self.shared.get(ref)
 
-    def _publish(self, rec: ContainerRecord, action: str, **extra: str) -> None:
-        attrs = {"image": rec.config.get("Image", ""), "name": rec.name}
-        attrs.update({k: str(v) for k, v in (rec.config.get("Labels") or {}).items()})
-        attrs.update(extra)
-        self.events.publish("container", action, rec.id, attrs)
+    def lock(self, cid: str) -> threading.Lock:
+        """The container's lifecycle lock (network connect/disconnect take it too)."""
+        return self.shared.lock(cid)
 
-    def _on_loop(self, fn: Any, *args: Any) -> None:
-        if self.loop is not None:
-            self.loop.call_soon_threadsafe(fn, *args)
+    # ---- creation, lifecycle, removal, supervision ---------------------------------------------
 
-    def container_dir(self, cid: str) -> Path:
-        return self.cfg.containers_root / cid
+    def create(self, name: str | None, body: Json) -> Json:
+        return self.creation.create(name, body)
+
+    def start(self, ref: str) -> None:
+        self.lifecycle.start(ref)
+
+    async def stop(self, ref: str, signal: str | None, timeout: int | None) -> None:
+        await self.lifecycle.stop(ref, signal, timeout)
+
+    async def restart(self, ref: str, signal: str | None, timeout: int | None) -> None:
+        await self.lifecycle.restart(ref, signal, timeout)
+
+    def kill(self, ref: str, signal: str) -> None:
+        self.lifecycle.kill(ref, signal)
+
+    def pause(self, ref: str) -> None:
+        self.lifecycle.pause(ref)
+
+    def unpause(self, ref: str) -> None:
+        self.lifecycle.unpause(ref)
+
+    async def wait(self, ref: str, condition: str) -> Json:
+        return await self.lifecycle.wait(ref, condition)
+
+    async def attach(
+        self, ref: str, *, stdin: bool, stdout: bool, stderr: bool, logs: bool, stream: bool
+    ) -> ShimSession:
+        return await self.lifecycle.attach(
+            ref, stdin=stdin, stdout=stdout, stderr=stderr, logs=logs, stream=stream
+        )
+
+    async def remove(self, ref: str, force: bool, volumes: bool) -> None:
+        await self.removal.remove(ref, force, volumes)
+
+    def restore(self) -> None:
+        self.supervision.restore()
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    def inspect(self, ref: str, size: bool = False) -> Json:
+        return self.queries.inspect(ref, size)
+
+    def list(self, all: bool, limit: int, size: bool, filters: Filters) -> builtins.list[Json]:
+        return self.queries.list(all, limit, size, filters)
+
+    def is_image_in_use(self, image_id: str) -> bool:
+        return self.queries.is_image_in_use(image_id)
+
+    def users_of_image(self, image_id: str) -> builtins.list[ContainerRecord]:
+        return self.queries.users_of_image(image_id)
+
+    def rename(self, ref: str, new_name: str) -> None:
+        self.queries.rename(ref, new_name)
+
+    def changes(self, ref: str) -> builtins.list[Json]:
+        return self.queries.changes(ref)
+
+    def top(self, ref: str, ps_args: str) -> Json:
+        return self.queries.top(ref, ps_args)
+
+    def export(self, ref: str) -> Iterator[bytes]:
+        return self.queries.export(ref)
+
+    def resize(self, ref: str, height: int, width: int) -> None:
+        self.queries.resize(ref, height, width)
+
+    def logs(
+        self,
+        ref: str,
+        *,
+        follow: bool,
+        stdout: bool,
+        stderr: bool,
+        since: float,
+        until: float,
+        timestamps: bool,
+        tail: str,
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        return self.queries.logs(
+            ref, follow=follow, stdout=stdout, stderr=stderr, since=since, until=until,
+            timestamps=timestamps, tail=tail,
+        )  # fmt: skip
 
     # ---- commit / prune ------------------------------------------------------------------
 
@@ -110,19 +164,20 @@ class Containers(ContainerCreation, ContainerLifecycle, ContainerQueries, Contai
         tag: str | None,
         author: str,
         comment: str,
-        changes: list[str],
+        changes: builtins.list[str],
         pause: bool,
         config: Json | None,
     ) -> Json:
-        rec = self.get(ref)
+        shared = self.shared
+        rec = shared.get(ref)
         paused_here = False
         if pause and rec.state["Status"] == "running":
-            self.launcher.runc.pause(rec.id)
+            shared.launcher.runc.pause(rec.id)
             paused_here = True
         try:
-            image_id = self.images.commit(
+            image_id = shared.images.commit(
                 parent=rec.image_id,
-                layer_tar=self.layers.rw_tar(rec.id),
+                layer_tar=shared.layers.rw_tar(rec.id),
                 container_config=rec.config,
                 config_override=config,
                 changes=changes,
@@ -134,8 +189,8 @@ class Containers(ContainerCreation, ContainerLifecycle, ContainerQueries, Contai
             )
         finally:
             if paused_here:
-                self.launcher.runc.resume(rec.id)
-        self._publish(rec, "commit", comment=comment)
+                shared.launcher.runc.resume(rec.id)
+        shared.publish(rec, "commit", comment=comment)
         return {"Id": image_id}
 
     def prune(self, filters: Filters) -> Json:
@@ -147,15 +202,12 @@ class Containers(ContainerCreation, ContainerLifecycle, ContainerQueries, Contai
                 continue
             if not wanted(timefmt.parse_rfc3339(rec.created), rec.config.get("Labels")):
                 continue
-            reclaimed += self.layers.rw_size(rec.id)
-            assert self.loop is not None
-            asyncio.run_coroutine_threadsafe(
-                self._remove(rec.id, force=False, volumes=False), self.loop
-            ).result()
+            reclaimed += self.shared.layers.rw_size(rec.id)
+            self.shared.run_on_loop(self.removal.remove_id(rec.id, force=False, volumes=False))
             deleted.append(rec.id)
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
-    # ---- exec (delegated) -------------------------------------------------------------------
+    # ---- exec ------------------------------------------------------------------------------
 
     def exec_create(self, ref: str, body: Json) -> Json:
         return self.execs.create(self.get(ref), body)

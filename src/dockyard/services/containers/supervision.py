@@ -1,87 +1,104 @@
 """Watching running containers: the exit watcher (a pidfd on each shim), recording exits,
 restart policies with Docker's back-off, and re-adopting containers after a daemon restart.
-Mixed into the Containers service, which provides the attributes declared below."""
+start_locked() is the one way a container starts (start, restart policies, restore): launch,
+record it running, connect late attach sessions, then watch its exit."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import shutil
-import threading
-from pathlib import Path
-from typing import Any
 
 from dockyard import errors
 from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord
-from dockyard.services.containers.launcher import Launcher
+from dockyard.services.containers.removal import Removal
 from dockyard.services.containers.sessions import ShimSession
-from dockyard.state.containers import ContainerRepo
-from dockyard.storage.protocols import LayerStore
+from dockyard.services.containers.shared import ContainerShared
 
 log = logging.getLogger(__name__)
 
 
-class ContainerSupervision:
-    repo: ContainerRepo
-    layers: LayerStore
-    launcher: Launcher
-    loop: asyncio.AbstractEventLoop | None
-    _watchers: dict[str, asyncio.Task[None]]
-    _exit_waiters: dict[str, list[asyncio.Future[int]]]
+class Supervision:
+    def __init__(self, shared: ContainerShared, removal: Removal) -> None:
+        self.shared = shared
+        self.repo = shared.repo
+        self.layers = shared.layers
+        self.launcher = shared.launcher
+        self.removal = removal
 
-    def _lock(self, cid: str) -> threading.Lock:
-        raise NotImplementedError
+    def start_locked(self, rec: ContainerRecord) -> None:
+        with self.shared.parked_lock:
+            parked = self.shared.parked.pop(rec.id, [])
+        try:
+            handle = self.launcher.launch(rec, parked)
+        except errors.DockyardError as e:
+            rec.state["Error"] = e.message
+            if "executable file not found" in e.message or "no such file" in e.message:
+                rec.state["ExitCode"] = 127
+            elif "permission denied" in e.message:
+                rec.state["ExitCode"] = 126
+            else:
+                rec.state["ExitCode"] = 128
+            self.repo.save(rec)
+            for s in parked:
+                self.shared.on_loop(s.fail)
+            raise
+        st = rec.state
+        st.update(
+            Status="running",
+            Running=True,
+            Paused=False,
+            Restarting=False,
+            Pid=handle.container_pid,
+            OOMKilled=False,
+            ExitCode=0,
+            Error="",
+            StartedAt=timefmt.rfc3339_fixed(),
+        )
+        rec.doc["ShimPid"] = handle.shim_pid
+        self.repo.save(rec)
+        with self.shared.parked_lock:  # attached while we were starting: may miss the first output
+            late = self.shared.parked.pop(rec.id, [])
+        for session in late:
+            self.shared.on_loop(self.connect_late, rec, session)
+        self.shared.publish(rec, "start")
+        self.shared.on_loop(self.spawn_watcher, rec.id, handle.shim_pid)
 
-    def _publish(self, rec: ContainerRecord, action: str, **extra: str) -> None:
-        raise NotImplementedError
-
-    def _on_loop(self, fn: Any, *args: Any) -> None:
-        raise NotImplementedError
-
-    def _start_locked(self, rec: ContainerRecord) -> None:
-        raise NotImplementedError
-
-    async def _remove(self, cid: str, *, force: bool, volumes: bool) -> None:
-        raise NotImplementedError
-
-    def container_dir(self, cid: str) -> Path:
-        raise NotImplementedError
-
-    def _connect_late(self, rec: ContainerRecord, session: ShimSession) -> None:
+    def connect_late(self, rec: ContainerRecord, session: ShimSession) -> None:
         async def connect() -> None:
             try:
                 session.connect(await self.launcher.connect(rec))
             except OSError:
                 session.fail()
 
-        assert self.loop is not None
-        keep_alive(self.loop.create_task(connect()))
+        assert self.shared.loop is not None
+        keep_alive(self.shared.loop.create_task(connect()))
 
-    def _spawn_watcher(self, cid: str, shim_pid: int) -> None:
-        assert self.loop is not None
+    def spawn_watcher(self, cid: str, shim_pid: int) -> None:
+        assert self.shared.loop is not None
         self.launcher.watch_oom(cid)
-        self._watchers[cid] = self.loop.create_task(self._watch(cid, shim_pid))
+        self.shared.watchers[cid] = self.shared.loop.create_task(self._watch(cid, shim_pid))
 
     async def _watch(self, cid: str, shim_pid: int) -> None:
         code, finished = await self.launcher.wait_exit(cid, shim_pid)
         rec = await asyncio.to_thread(self._record_exit, cid, code, finished)
-        self._watchers.pop(cid, None)
-        for fut in self._exit_waiters.pop(cid, []):
+        self.shared.watchers.pop(cid, None)
+        for fut in self.shared.exit_waiters.pop(cid, []):
             if not fut.done():
                 fut.set_result(code)
         if rec is None:
             return
         if rec.host_config.get("AutoRemove"):
             try:
-                await self._remove(rec.id, force=True, volumes=True)
+                await self.removal.remove_id(rec.id, force=True, volumes=True)
             except errors.DockyardError as e:
                 log.warning("auto-remove of %s failed: %s", cid[:12], e)
             return
         await self._maybe_restart(rec, code)
 
     def _record_exit(self, cid: str, code: int, finished: str) -> ContainerRecord | None:
-        with self._lock(cid):
+        with self.shared.lock(cid):
             rec = self.repo.get(cid)
             if rec is None:
                 return None
@@ -101,8 +118,8 @@ class ContainerSupervision:
             rec.doc.pop("ShimPid", None)
             self.repo.save(rec)
         if oom_killed:
-            self._publish(rec, "oom")  # Docker's order: oom, then die
-        self._publish(rec, "die", exitCode=str(code))
+            self.shared.publish(rec, "oom")  # Docker's order: oom, then die
+        self.shared.publish(rec, "die", exitCode=str(code))
         return rec
 
     async def _maybe_restart(self, rec: ContainerRecord, code: int) -> None:
@@ -127,7 +144,7 @@ class ContainerSupervision:
         await asyncio.sleep(delay)
 
         def restart() -> None:
-            with self._lock(rec.id):
+            with self.shared.lock(rec.id):
                 cur = self.repo.get(rec.id)
                 if (
                     cur is None
@@ -136,7 +153,7 @@ class ContainerSupervision:
                 ):
                     return
                 cur.doc["RestartCount"] += 1
-                self._start_locked(cur)
+                self.start_locked(cur)
 
         try:
             await asyncio.to_thread(restart)
@@ -152,7 +169,7 @@ class ContainerSupervision:
                 shim_pid = rec.doc.get("ShimPid")
                 if shim_pid and self.launcher.adopt(rec, shim_pid):
                     log.info("re-adopted container %s (shim %s)", rec.id[:12], shim_pid)
-                    self._on_loop(self._spawn_watcher, rec.id, shim_pid)
+                    self.shared.on_loop(self.spawn_watcher, rec.id, shim_pid)
                     continue
                 code, finished = self.launcher.read_exit(rec)
                 oom_killed = self.launcher.oom_killed(rec.id)
@@ -166,14 +183,14 @@ class ContainerSupervision:
             elif st == "removing":
                 self.launcher.cleanup(rec)
                 self.layers.remove_rw(rec.id)
-                shutil.rmtree(self.container_dir(rec.id), ignore_errors=True)
+                shutil.rmtree(self.shared.container_dir(rec.id), ignore_errors=True)
                 self.repo.delete(rec.id)
                 continue
             policy = (rec.host_config.get("RestartPolicy") or {}).get("Name")
             if policy in ("always", "unless-stopped") and not rec.doc.get("ManuallyStopped"):
                 try:
-                    with self._lock(rec.id):
-                        self._start_locked(rec)
+                    with self.shared.lock(rec.id):
+                        self.start_locked(rec)
                 except errors.DockyardError as e:
                     log.warning("could not restart %s: %s", rec.id[:12], e)
 

@@ -1,0 +1,73 @@
+"""Removing containers (E4): `rm` (force: kill and wait for the exit first), then under the
+container's lock the launcher's cleanup, the mounts released, the layers, dir and record deleted,
+and `wait --condition removed` answered."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import signal as sig
+
+from dockyard import errors
+from dockyard.core.container import ContainerRecord
+from dockyard.services.containers.shared import ContainerShared, running
+
+log = logging.getLogger(__name__)
+
+
+class Removal:
+    def __init__(self, shared: ContainerShared) -> None:
+        self.shared = shared
+        self.repo = shared.repo
+        self.launcher = shared.launcher
+
+    def signal(self, rec: ContainerRecord, signo: int) -> None:
+        try:
+            self.launcher.runc.kill(rec.id, signo)
+        except errors.DockyardError as e:
+            log.debug("kill %s: %s", rec.id[:12], e)
+        self.shared.publish(rec, "kill", signal=str(signo))
+
+    async def remove(self, ref: str, force: bool, volumes: bool) -> None:
+        rec = await asyncio.to_thread(self.shared.get, ref)
+        await self.remove_id(rec.id, force=force, volumes=volumes)
+
+    async def remove_id(self, cid: str, *, force: bool, volumes: bool) -> None:
+        rec = await asyncio.to_thread(self.shared.get, cid)
+        if running(rec):
+            if not force:
+                what = "paused" if rec.state["Status"] == "paused" else "running"
+                raise errors.Conflict(
+                    f"You cannot remove a {what} container {rec.id}. Stop the container before "
+                    "attempting removal or force remove"
+                )
+            rec.doc["ManuallyStopped"] = True
+            await asyncio.to_thread(self.repo.save, rec)
+            exited = await self.shared.exited(rec.id)
+            await asyncio.to_thread(self.signal, rec, sig.SIGKILL)
+            if rec.state["Status"] == "paused":
+                await asyncio.to_thread(self.launcher.runc.resume, rec.id)
+            await exited
+        code = await asyncio.to_thread(self._destroy, rec.id, volumes)
+        for s in self.shared.parked.pop(rec.id, []):
+            s.fail()
+        for fut in self.shared.remove_waiters.pop(rec.id, []):
+            if not fut.done():
+                fut.set_result(code)
+
+    def _destroy(self, cid: str, volumes: bool) -> int:
+        with self.shared.lock(cid):
+            rec = self.repo.get(cid)
+            if rec is None:
+                raise errors.no_such_container(cid)
+            rec.state["Status"] = "removing"
+            self.repo.save(rec)
+            self.launcher.cleanup(rec)
+            self.launcher.mounts.release(rec, volumes)
+            self.shared.layers.remove_rw(cid)
+            shutil.rmtree(self.shared.container_dir(cid), ignore_errors=True)
+            self.repo.delete(cid)
+        self.shared.forget_lock(cid)
+        self.shared.publish(rec, "destroy")
+        return int(rec.state["ExitCode"])

@@ -1,0 +1,125 @@
+"""What the container collaborators share (E4): the records, the layer store, the image resolver,
+the launcher and events, and the live state kept in memory (per-container locks, parked attach
+sessions, exit and remove waiters, the exit watchers, the event loop). One object, built by
+Containers and handed to each collaborator (creation, lifecycle, removal, supervision, queries,
+execs); nothing else is shared between them.
+
+Locks: `lock(cid)` serializes a container's start, stop bookkeeping, exit recording and removal;
+`create_lock` makes name checks and inserts atomic; `parked_lock` orders attach against start.
+Futures in the waiter maps are touched on the loop only."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from dockyard import errors
+from dockyard.config import Config
+from dockyard.core.container import ContainerRecord
+from dockyard.core.events import EventBus
+from dockyard.core.types import Json
+from dockyard.services.containers.launcher import Launcher
+from dockyard.services.containers.sessions import ShimSession
+from dockyard.state.containers import ContainerRepo
+from dockyard.storage.protocols import LayerStore
+
+
+class ResolvedImage(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class ImageResolver(Protocol):
+    """What containers ask of the image service (services/images.py implements it)."""
+
+    def resolve(self, ref: str) -> ResolvedImage: ...  # errors.NotFound: Docker's wording
+    def config(self, image_id: str) -> Json: ...  # the image's config JSON
+    def top_layer(self, image_id: str) -> str | None: ...  # its top chain id
+    def commit(
+        self,
+        *,
+        parent: str | None,
+        layer_tar: BinaryIO | Iterable[bytes],
+        container_config: Json,
+        config_override: Json | None,
+        changes: list[str],
+        author: str,
+        comment: str,
+        container_id: str,
+        repo: str | None,
+        tag: str | None,
+    ) -> str: ...  # a new image from a container's writable layer (S6)
+
+
+@dataclass
+class ContainerShared:
+    cfg: Config
+    repo: ContainerRepo
+    layers: LayerStore
+    images: ImageResolver
+    events: EventBus
+    launcher: Launcher
+    loop: asyncio.AbstractEventLoop | None = None
+    create_lock: threading.Lock = field(default_factory=threading.Lock)
+    parked_lock: threading.Lock = field(default_factory=threading.Lock)
+    parked: dict[str, list[ShimSession]] = field(default_factory=dict)  # attached before start
+    exit_waiters: dict[str, list[asyncio.Future[int]]] = field(default_factory=dict)
+    remove_waiters: dict[str, list[asyncio.Future[int]]] = field(default_factory=dict)
+    watchers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def lock(self, cid: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(cid, threading.Lock())
+
+    def forget_lock(self, cid: str) -> None:
+        with self._locks_guard:
+            self._locks.pop(cid, None)
+
+    def get(self, ref: str) -> ContainerRecord:
+        """Resolve a name, full id or unique id prefix (Docker's order)."""
+        ref = ref.lstrip("/") if ref.startswith("/") else ref
+        rec = self.repo.get(ref) or self.repo.by_name(ref)
+        if rec:
+            return rec
+        if ref:
+            found = self.repo.by_id_prefix(ref)
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise errors.InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
+        raise errors.no_such_container(ref)
+
+    def publish(self, rec: ContainerRecord, action: str, **extra: str) -> None:
+        attrs = {"image": rec.config.get("Image", ""), "name": rec.name}
+        attrs.update({k: str(v) for k, v in (rec.config.get("Labels") or {}).items()})
+        attrs.update(extra)
+        self.events.publish("container", action, rec.id, attrs)
+
+    def on_loop(self, fn: Callable[..., Any], *args: Any) -> None:
+        """From a worker thread: run `fn` on the loop, without waiting."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(fn, *args)
+
+    def run_on_loop(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """From a worker thread: run `coro` on the loop and wait for its result."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def container_dir(self, cid: str) -> Path:
+        return self.cfg.containers_root / cid
+
+    async def exited(self, cid: str) -> asyncio.Future[int]:
+        """A future for the container's next exit (set by the exit watcher)."""
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.exit_waiters.setdefault(cid, []).append(fut)
+        return fut
+
+
+def running(rec: ContainerRecord) -> bool:
+    return rec.state["Status"] in ("running", "paused")
