@@ -9,7 +9,7 @@ from ipaddress import IPv4Network
 from dockyard.core.container import ContainerRecord
 from dockyard.network import netlink
 from dockyard.network.attachments import hosts_names
-from dockyard.network.endpoints import IF_INDEX, next_ifname
+from dockyard.network.endpoints import next_ifname
 from dockyard.network.firewall import ruleset
 from dockyard.network.firewall.ruleset import BridgeRules, Peer
 from dockyard.network.records import NetworkRow
@@ -64,10 +64,10 @@ def _row(prefix: str = "") -> NetworkRow:
 
 def test_interface_numbers_count_per_prefix_and_never_go_back() -> None:
     rec = _rec()
-    rec.doc[IF_INDEX] = {}
+    rec.net.if_index = {}
     names = [next_ifname(rec, _row(p)) for p in ("foo", "", "", "foo", "")]
     assert names == ["foo0", "eth0", "eth1", "foo1", "eth2"]
-    assert rec.doc[IF_INDEX] == {"foo": 2, "eth": 3}
+    assert rec.net.if_index == {"foo": 2, "eth": 3}
 
 
 def test_interface_numbers_seeded_from_a_running_container_without_counters() -> None:

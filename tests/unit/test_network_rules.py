@@ -7,10 +7,10 @@ from ipaddress import IPv4Address, IPv4Network
 import pytest
 
 from dockyard import errors
+from dockyard.core.container import Published
 from dockyard.network import links, modes, resolv
 from dockyard.network.firewall import forward, ruleset
 from dockyard.network.firewall.ruleset import BridgeRules, Dnat
-from dockyard.network.ports import Published
 
 
 def test_table_is_atomic_and_tagged() -> None:

@@ -7,8 +7,9 @@ import socket
 import pytest
 
 from dockyard import errors
+from dockyard.core.container import Published
 from dockyard.network import ports
-from dockyard.network.ports import Binding, PortReservations, Published
+from dockyard.network.ports import Binding, PortReservations
 
 
 def test_requested_bindings_and_publish_all() -> None:

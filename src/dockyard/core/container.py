@@ -1,4 +1,7 @@
-"""The container record: what the engine keeps of a container (stored by state/containers.py)."""
+"""The container record: what the engine keeps of a container. `doc` is Docker's own JSON (Path,
+Args, State, Config, HostConfig, Mounts, NetworkSettings and the hostname/hosts/resolv.conf
+paths), shown by inspect as it is; what the engine keeps for itself has typed fields, each with
+one owner. state/containers.py persists both through one codec."""
 
 from __future__ import annotations
 
@@ -6,17 +9,51 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+@dataclass(frozen=True)
+class Published:
+    """A published port as bound on the host (N2)."""
+
+    proto: str
+    container_port: int
+    host_ip: str  # "0.0.0.0" for every address, as inspect shows it
+    host_port: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.container_port}/{self.proto}"
+
+
+@dataclass
+class RunState:
+    """Owned by services/containers (lifecycle, removal, supervision)."""
+
+    shim_pid: int | None = None  # the monitor of the running process, re-adopted after restart
+    manually_stopped: bool = False  # stop/kill/rm -f: restart policies leave it stopped
+    restart_count: int = 0
+
+
+@dataclass
+class NetworkState:
+    """Owned by network/: the wanted endpoints and what the last start published."""
+
+    wanted: dict[str, Any] = field(default_factory=dict)  # network name -> EndpointSettings
+    seeded: bool = False  # the wanted set got the container's primary network once
+    if_index: dict[str, int] | None = None  # per interface prefix, the next number to hand out
+    published: list[Published] = field(default_factory=list)
+    last_ports: dict[str, int] = field(default_factory=dict)  # "80/tcp" -> host port, kept
+
+
 @dataclass
 class ContainerRecord:
-    """The stored container. `doc` holds Config, HostConfig, State, Image (ref as given), Path,
-    Args, MountId, RestartCount, NetworkSettings, LogPath, HostnamePath, HostsPath,
-    ResolvConfPath, ManuallyStopped; everything inspect shows that is not derived."""
-
     id: str
     name: str  # without the leading "/"
     created: str  # RFC3339Nano
     image_id: str
     doc: dict[str, Any] = field(default_factory=dict)
+    mount_id: str = ""  # overlay2/<mount_id>: the writable layer (creation)
+    log_path: str = ""  # the json-file log (creation)
+    run: RunState = field(default_factory=RunState)
+    net: NetworkState = field(default_factory=NetworkState)
 
     @property
     def state(self) -> dict[str, Any]:

@@ -10,8 +10,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Json
 from dockyard.runtime import logs as logfile
 
@@ -19,8 +20,18 @@ log = logging.getLogger(__name__)
 RED, RESET = "\x1b[91m", "\x1b[0m"
 
 
+class Containers(Protocol):
+    """What a RUN step asks of the container service (services/containers/service.py)."""
+
+    def create(self, name: str | None, body: Json) -> Json: ...
+    def start(self, ref: str) -> None: ...
+    def get(self, ref: str) -> ContainerRecord: ...
+    async def exited(self, cid: str) -> asyncio.Future[int]: ...  # the next exit's code
+    async def remove(self, ref: str, force: bool, volumes: bool) -> None: ...
+
+
 class StepRunner:
-    def __init__(self, containers: Any, quiet: bool = False) -> None:
+    def __init__(self, containers: Containers, quiet: bool = False) -> None:
         self.containers = containers
         self.quiet = quiet
 
@@ -33,10 +44,10 @@ class StepRunner:
         result["id"] = cid
         try:
             yield {"stream": f" ---> Running in {cid[:12]}\n"}
-            exited = await svc._exited(cid)  # registered before start: no exit can be missed
+            exited = await svc.exited(cid)  # registered before start: no exit can be missed
             await asyncio.to_thread(svc.start, cid)
             rec = await asyncio.to_thread(svc.get, cid)
-            async for stream_id, data in _follow(Path(rec.doc["LogPath"]), exited):
+            async for stream_id, data in _follow(Path(rec.log_path), exited):
                 if self.quiet:
                     continue
                 text = data.decode(errors="replace")

@@ -9,13 +9,12 @@ import logging
 from pathlib import Path
 
 from dockyard import errors
-from dockyard.core.container import ContainerRecord
+from dockyard.core.container import ContainerRecord, Published
 from dockyard.core.types import Json
 from dockyard.network import netlink, ports, resolv
 from dockyard.network.context import NetworkContext
 from dockyard.network.dns import upstream
 from dockyard.network.endpoints import (
-    IF_INDEX,
     Endpoints,
     choose_gateway,
     endpoints_config,
@@ -39,8 +38,8 @@ def _running(rec: ContainerRecord) -> bool:
     return rec.state.get("Status") in ("running", "paused", "restarting")
 
 
-def published_of(rec: ContainerRecord) -> list[ports.Published]:
-    return [ports.Published(**p) for p in rec.doc.get("PublishedPorts") or []]
+def published_of(rec: ContainerRecord) -> list[Published]:
+    return rec.net.published
 
 
 def hosts_names(rec: ContainerRecord) -> str:
@@ -76,14 +75,14 @@ class Attachments:
         self.endpoints = endpoints
 
     def attach_all(self, rec: ContainerRecord, mode: str, path: Path,
-                   published: list[ports.Published], rb: Rollback) -> tuple[Json, str | None, bool]:  # fmt: skip
+                   published: list[Published], rb: Rollback) -> tuple[Json, str | None, bool]:  # fmt: skip
         """Every wanted network, eth0, eth1... -> (NetworkSettings.Networks, the address for
         the container's own hosts line, whether a gateway endpoint carries the ports)."""
         rows = [self.endpoints.network_row(n) for n in self.endpoints.wanted_networks(rec, mode)]
         gateway = choose_gateway((r.name, internal(r)) for r in rows)
         nets: Json = {}
         address: str | None = None
-        rec.doc[IF_INDEX] = {}  # a new sandbox: interface numbers start again
+        rec.net.if_index = {}  # a new sandbox: interface numbers start again
         for row in rows:
             is_gw = row.name == gateway
             ifname = next_ifname(rec, row)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import errors
-from dockyard.core.container import ContainerRecord
+from dockyard.core.container import ContainerRecord, Published
 from dockyard.core.types import Json
 from dockyard.network import ipam, netlink, ports, spec
 from dockyard.network.bridge import VETH_PREFIX, BridgeDriver
@@ -33,17 +33,13 @@ from dockyard.rollback import Rollback
 
 log = logging.getLogger(__name__)
 
-SEEDED = "NetworksSeeded"  # record flag: the wanted set got its primary network once
-IF_INDEX = "NextIfIndex"  # record: per interface prefix, the next number to hand out
-
 
 def endpoints_config(rec: ContainerRecord) -> Json:
     """The container's wanted networks (create's NetworkingConfig, then connect and
     disconnect), in attach order."""
-    cfg: Json = rec.doc.setdefault("NetworkingConfig", {}).get("EndpointsConfig") or {}
+    cfg = rec.net.wanted
     if "default" in cfg:
         cfg["bridge"] = cfg.pop("default") or {}
-    rec.doc["NetworkingConfig"]["EndpointsConfig"] = cfg
     return cfg
 
 
@@ -56,7 +52,7 @@ def choose_gateway(networks: Iterable[tuple[str, bool]]) -> str | None:
 
 def dnats(ep: EndpointRow) -> list[Dnat]:
     ip = IPv4Address(ep.ip)
-    return [Dnat(ep.container_id, ports.Published(**p), ip) for p in ep.doc.get("ports") or []]
+    return [Dnat(ep.container_id, Published(**p), ip) for p in ep.doc.get("ports") or []]
 
 
 def peer(ep: EndpointRow) -> Peer:
@@ -82,14 +78,14 @@ def next_ifname(rec: ContainerRecord, row: NetworkRow, used: Iterable[str] = ())
     eth1 the next network gets eth2. The counters restart with each start. `used` seeds them
     for a container started before they were kept."""
     prefix = options(row).iface_prefix
-    counters = rec.doc.get(IF_INDEX)
+    counters = rec.net.if_index
     if counters is None:
         counters = {}
         for name in used:
             base = name.rstrip("0123456789")
             if name[len(base) :]:
                 counters[base] = max(counters.get(base, 0), int(name[len(base) :]) + 1)
-        rec.doc[IF_INDEX] = counters
+        rec.net.if_index = counters
     n = int(counters.get(prefix, 0))
     counters[prefix] = n + 1
     return f"{prefix}{n}"
@@ -104,9 +100,9 @@ class Endpoints:
         dockerd attaches it), then its primary network, then the others. The primary one is
         added once: after `network disconnect` it stays out, as in Docker."""
         cfg = endpoints_config(rec)
-        if not rec.doc.get(SEEDED):
+        if not rec.net.seeded:
             cfg.setdefault(mode, {})
-            rec.doc[SEEDED] = True
+            rec.net.seeded = True
         names = [n for n in cfg if n not in ("host", "none")]
         return sorted(names, key=lambda n: (n != "bridge", n != mode))
 
@@ -117,7 +113,7 @@ class Endpoints:
             raise errors.NotFound(f"network {name} not found") from None
 
     def attach(self, rec: ContainerRecord, row: NetworkRow, path: Path, ifname: str,
-               published: list[ports.Published] | None, rb: Rollback) -> EndpointRow:  # fmt: skip
+               published: list[Published] | None, rb: Rollback) -> EndpointRow:  # fmt: skip
         """One endpoint; `published` given: the gateway endpoint (default route, DNAT). The
         address (--ip, else the one it had, else the first free) is stored in the same
         transaction as the endpoint row; then the veth; names registered last."""
@@ -209,7 +205,7 @@ class Endpoints:
 
     # ---- the gateway endpoint ----------------------------------------------------------------
 
-    def move_gateway(self, rec: ContainerRecord, published: list[ports.Published]) -> bool:
+    def move_gateway(self, rec: ContainerRecord, published: list[Published]) -> bool:
         """After connect/disconnect: hand the default route and the DNAT elements to the
         endpoint Docker would pick now. True when something moved."""
         eps = {ep.network_id: ep for ep in self.ctx.repo.endpoints_of(rec.id)}
@@ -238,7 +234,7 @@ class Endpoints:
         self.ctx.repo.update_endpoint_doc(ep.container_id, ep.network_id, doc)
         rb.push(self.ctx.repo.update_endpoint_doc, ep.container_id, ep.network_id, ep.doc)
 
-    def _gateway_on(self, ep: EndpointRow, published: list[ports.Published],
+    def _gateway_on(self, ep: EndpointRow, published: list[Published],
                     rb: Rollback) -> None:  # fmt: skip
         drv = self.ctx.driver_of(ep.network_id)
         doc = {**ep.doc, "gateway": True, "ports": [p.__dict__ for p in published]}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import errors
+from dockyard.core.container import Published
 
 PROTOS = ("tcp", "udp")
 
@@ -27,18 +28,6 @@ class Binding:
     host_ip: str  # "" means every address (0.0.0.0)
     host_start: int = 0
     host_end: int = 0
-
-
-@dataclass(frozen=True)
-class Published:
-    proto: str
-    container_port: int
-    host_ip: str  # "0.0.0.0" for every address, as inspect shows it
-    host_port: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.container_port}/{self.proto}"
 
 
 def _port(text: str) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import errors
-from dockyard.core.container import ContainerRecord
+from dockyard.core.container import ContainerRecord, Published
 from dockyard.core.hooks import NetworkPlan
 from dockyard.core.types import Filters, Json
 from dockyard.network import links, netlink, netns, ports, resolv
@@ -216,8 +216,8 @@ class Networks:
             netns.create(path)
             rb.push(netns.remove, path)
             nets, address, has_gateway = self.attachments.attach_all(rec, mode, path, published, rb)
-            rec.doc["LastPorts"] = {p.key: p.host_port for p in published}
-            rec.doc["PublishedPorts"] = [p.__dict__ for p in published]
+            rec.net.last_ports = {p.key: p.host_port for p in published}
+            rec.net.published = published
             shown = ports.ports_doc(published, rec.config.get("ExposedPorts"))
             rec.doc["NetworkSettings"] = network_settings(
                 nets, sandbox_key=str(path), ports=shown if has_gateway else {}
@@ -240,7 +240,7 @@ class Networks:
 
     def _reserve_ports(
         self, rec: ContainerRecord, mode: str, rb: Rollback
-    ) -> builtins.list[ports.Published]:
+    ) -> builtins.list[Published]:
         hc = rec.host_config
         wanted = ports.requested(
             hc.get("PortBindings"), rec.config.get("ExposedPorts"), bool(hc.get("PublishAllPorts"))
@@ -248,7 +248,7 @@ class Networks:
         if wanted and (default_ip := self.endpoints.binding_ip(rec, mode)):
             wanted = [b if b.host_ip else replace(b, host_ip=default_ip) for b in wanted]
         try:
-            published = self.ctx.ports.reserve(rec.id, wanted, rec.doc.get("LastPorts"))
+            published = self.ctx.ports.reserve(rec.id, wanted, rec.net.last_ports)
         except errors.DockyardError as e:
             raise errors.System(
                 f"driver failed programming external connectivity on endpoint {rec.name} "

@@ -24,10 +24,11 @@ from dockyard.dockerfile import context, parser
 from dockyard.dockerfile.builder import Builder, BuildError, short, stream
 from dockyard.dockerfile.copier import in_scope
 from dockyard.dockerfile.plan import BuildOptions, Plan, make_plan
-from dockyard.dockerfile.runner import StepRunner
+from dockyard.dockerfile.runner import Containers, StepRunner
 from dockyard.images import reference
 from dockyard.state.buildcache import BuildCacheRepo
 from dockyard.state.db import Database
+from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def _error(message: str, code: int) -> Json:
 
 class Build:
     def __init__(
-        self, cfg: Config, db: Database, images: Any, layers: Any, containers: Any
+        self, cfg: Config, db: Database, images: Any, layers: LayerStore, containers: Containers
     ) -> None:
         self.cfg = cfg
         self.cache = BuildCacheRepo(db)

@@ -1,12 +1,12 @@
-"""Container records. A record is Docker-shaped JSON (Config, HostConfig, State, ...) stored whole,
-with the columns SQLite must index or keep unique (id, name) beside it."""
+"""Container records: the record's JSON text (containercodec.py) stored whole, with the columns
+SQLite must index or keep unique (id, name) beside it."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from dockyard.core.container import ContainerRecord
+from dockyard.state.containercodec import decode, encode
 from dockyard.state.db import Cursor, Database
 
 SCHEMA = """
@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS containers (
 
 
 def _row(r: Any) -> ContainerRecord:
-    return ContainerRecord(r["id"], r["name"], r["created"], r["image_id"], json.loads(r["doc"]))
+    return decode(r["id"], r["name"], r["created"], r["image_id"], r["doc"])
 
 
 class ContainerRepo:
@@ -33,14 +33,14 @@ class ContainerRepo:
     def insert(self, c: Cursor, rec: ContainerRecord) -> None:
         c.execute(
             "INSERT INTO containers (id, name, created, image_id, doc) VALUES (?,?,?,?,?)",
-            (rec.id, rec.name, rec.created, rec.image_id, json.dumps(rec.doc)),
+            (rec.id, rec.name, rec.created, rec.image_id, encode(rec)),
         )
 
     def save(self, rec: ContainerRecord) -> None:
         with self.db.tx() as c:
             c.execute(
                 "UPDATE containers SET name=?, doc=? WHERE id=?",
-                (rec.name, json.dumps(rec.doc), rec.id),
+                (rec.name, encode(rec), rec.id),
             )
 
     def delete(self, cid: str) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from dockyard.network.ports import Published
+from dockyard.core.container import Published
 
 MAPS = {"tcp": "tcp-dnat", "udp": "udp-dnat"}
 

@@ -10,7 +10,7 @@ import shutil
 
 from dockyard import errors
 from dockyard.core import timefmt
-from dockyard.core.container import ContainerRecord
+from dockyard.core.container import ContainerRecord, NetworkState
 from dockyard.core.types import Json
 from dockyard.network.modes import config_conflicts
 from dockyard.rollback import Rollback
@@ -68,13 +68,8 @@ class Creation:
             },
             "Config": cfg,
             "HostConfig": hc,
-            "RestartCount": 0,
-            "ManuallyStopped": False,
-            "LogPath": str(self.shared.container_dir(cid) / f"{cid}-json.log"),
             "Mounts": [],
             "NetworkSettings": _network_settings(hc, body.get("NetworkingConfig")),
-            # the wanted endpoints (N5): network connect/disconnect edit them
-            "NetworkingConfig": body.get("NetworkingConfig") or {"EndpointsConfig": {}},
         }
         with self.shared.create_lock, Rollback() as rb:
             if name is None:
@@ -87,10 +82,14 @@ class Creation:
                 )
             rw = self.layers.create_rw(cid, self.images.top_layer(image.id))
             rb.push(self.layers.remove_rw, cid)
-            doc["MountId"] = rw.mount_id
             self.shared.container_dir(cid).mkdir(mode=0o710, parents=True)
             rb.push(shutil.rmtree, self.shared.container_dir(cid), True)
-            rec = ContainerRecord(cid, name, created, image.id, doc)
+            rec = ContainerRecord(
+                cid, name, created, image.id, doc, mount_id=rw.mount_id,
+                log_path=str(self.shared.container_dir(cid) / f"{cid}-json.log"),
+                # the wanted endpoints (N5): network connect/disconnect edit them
+                net=NetworkState(wanted=dict(_endpoints_config(body))),
+            )  # fmt: skip
             doc["Mounts"] = self._prepare_mounts(rec)
             rb.push(self.launcher.mounts.release, rec, True)
             with self.repo.db.tx() as c:
@@ -146,3 +145,7 @@ def _network_settings(hc: Json, networking: Json | None = None) -> Json:
         "MacAddress": "",
         "Networks": {} if mode in ("default", "bridge", "none") else wanted,
     }
+
+
+def _endpoints_config(body: Json) -> Json:
+    return ((body.get("NetworkingConfig") or {}).get("EndpointsConfig")) or {}

@@ -153,7 +153,7 @@ class Launcher:
                 bundle,
                 runtime=shutil.which("runc") or "runc",
                 runtime_root=self.cfg.runc_root,
-                log_path=Path(rec.doc["LogPath"]),
+                log_path=Path(rec.log_path),
                 exit_file=self.exit_file(cid),
                 sock=self.sock(cid),
                 tty=bool(cfg.get("Tty")),
@@ -274,7 +274,7 @@ class Launcher:
     def logs(
         self, rec: ContainerRecord, *, tail: int | None, is_running: Callable[[], bool], **kw: Any
     ) -> AsyncIterator[tuple[int, bytes]]:
-        return logfile.read_logs(Path(rec.doc["LogPath"]), tail=tail, is_running=is_running, **kw)
+        return logfile.read_logs(Path(rec.log_path), tail=tail, is_running=is_running, **kw)
 
 
 def _spawn(*args: Any, **kw: Any) -> shimlib.ShimHandle:

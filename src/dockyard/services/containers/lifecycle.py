@@ -41,7 +41,7 @@ class Lifecycle:
                 raise errors.Conflict("cannot start a paused container, try unpause instead")
             if st in ("running", "restarting"):
                 raise errors.NotModified("container already started")
-            rec.doc["ManuallyStopped"] = False
+            rec.run.manually_stopped = False
             try:
                 self.supervision.start_locked(rec)
                 return
@@ -56,13 +56,13 @@ class Lifecycle:
     async def stop(self, ref: str, signal: str | None, timeout: int | None) -> None:
         rec = await asyncio.to_thread(self.shared.get, ref)
         if rec.state["Status"] == "restarting":
-            rec.doc["ManuallyStopped"] = True
+            rec.run.manually_stopped = True
             rec.state.update(Status="exited", Restarting=False)
             await asyncio.to_thread(self.repo.save, rec)
             return
         if not running(rec):
             raise errors.NotModified("container already stopped")
-        rec.doc["ManuallyStopped"] = True
+        rec.run.manually_stopped = True
         await asyncio.to_thread(self.repo.save, rec)
         signo = _signal(signal or rec.config.get("StopSignal"))
         if timeout is None:
@@ -91,7 +91,7 @@ class Lifecycle:
                 f"Cannot kill container: {ref}: Container {rec.id} is not running"
             )
         if signo == sig.SIGKILL:
-            rec.doc["ManuallyStopped"] = True
+            rec.run.manually_stopped = True
             self.repo.save(rec)
         self.removal.signal(rec, signo)
 

@@ -42,7 +42,7 @@ class Removal:
                     f"You cannot remove a {what} container {rec.id}. Stop the container before "
                     "attempting removal or force remove"
                 )
-            rec.doc["ManuallyStopped"] = True
+            rec.run.manually_stopped = True
             await asyncio.to_thread(self.repo.save, rec)
             exited = await self.shared.exited(rec.id)
             await asyncio.to_thread(self.signal, rec, sig.SIGKILL)

@@ -65,6 +65,10 @@ class Containers:
     def get(self, ref: str) -> ContainerRecord:
         return self.shared.get(ref)
 
+    async def exited(self, cid: str) -> asyncio.Future[int]:
+        """A future for the container's next exit code (register it before starting)."""
+        return await self.shared.exited(cid)
+
     def lock(self, cid: str) -> threading.Lock:
         """The container's lifecycle lock (network connect/disconnect take it too)."""
         return self.shared.lock(cid)

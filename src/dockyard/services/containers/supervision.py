@@ -56,7 +56,7 @@ class Supervision:
             Error="",
             StartedAt=timefmt.rfc3339_fixed(),
         )
-        rec.doc["ShimPid"] = handle.shim_pid
+        rec.run.shim_pid = handle.shim_pid
         self.repo.save(rec)
         with self.shared.parked_lock:  # attached while we were starting: may miss the first output
             late = self.shared.parked.pop(rec.id, [])
@@ -115,7 +115,7 @@ class Supervision:
                 ExitCode=code,
                 FinishedAt=finished or timefmt.rfc3339_fixed(),
             )
-            rec.doc.pop("ShimPid", None)
+            rec.run.shim_pid = None
             self.repo.save(rec)
         if oom_killed:
             self.shared.publish(rec, "oom")  # Docker's order: oom, then die
@@ -125,20 +125,20 @@ class Supervision:
     async def _maybe_restart(self, rec: ContainerRecord, code: int) -> None:
         policy = rec.host_config.get("RestartPolicy") or {}
         name = policy.get("Name") or "no"
-        if rec.doc.get("ManuallyStopped") or name == "no":
+        if rec.run.manually_stopped or name == "no":
             return
         if name == "on-failure" and (
             code == 0
             or (
                 policy.get("MaximumRetryCount")
-                and rec.doc["RestartCount"] >= policy["MaximumRetryCount"]
+                and rec.run.restart_count >= policy["MaximumRetryCount"]
             )
         ):
             return
         ran = timefmt.parse_rfc3339(rec.state["FinishedAt"]) - timefmt.parse_rfc3339(
             rec.state["StartedAt"]
         )
-        delay = 0.1 if ran > 10 else min(60.0, 0.1 * 2 ** min(rec.doc["RestartCount"], 10))
+        delay = 0.1 if ran > 10 else min(60.0, 0.1 * 2 ** min(rec.run.restart_count, 10))
         rec.state.update(Status="restarting", Restarting=True)
         await asyncio.to_thread(self.repo.save, rec)
         await asyncio.sleep(delay)
@@ -146,13 +146,9 @@ class Supervision:
         def restart() -> None:
             with self.shared.lock(rec.id):
                 cur = self.repo.get(rec.id)
-                if (
-                    cur is None
-                    or cur.doc.get("ManuallyStopped")
-                    or cur.state["Status"] != "restarting"
-                ):
+                if cur is None or cur.run.manually_stopped or cur.state["Status"] != "restarting":
                     return
-                cur.doc["RestartCount"] += 1
+                cur.run.restart_count += 1
                 self.start_locked(cur)
 
         try:
@@ -166,7 +162,7 @@ class Supervision:
         for rec in self.repo.all():
             st = rec.state["Status"]
             if st in ("running", "paused", "restarting"):
-                shim_pid = rec.doc.get("ShimPid")
+                shim_pid = rec.run.shim_pid
                 if shim_pid and self.launcher.adopt(rec, shim_pid):
                     log.info("re-adopted container %s (shim %s)", rec.id[:12], shim_pid)
                     self.shared.on_loop(self.spawn_watcher, rec.id, shim_pid)
@@ -187,7 +183,7 @@ class Supervision:
                 self.repo.delete(rec.id)
                 continue
             policy = (rec.host_config.get("RestartPolicy") or {}).get("Name")
-            if policy in ("always", "unless-stopped") and not rec.doc.get("ManuallyStopped"):
+            if policy in ("always", "unless-stopped") and not rec.run.manually_stopped:
                 try:
                     with self.shared.lock(rec.id):
                         self.start_locked(rec)
