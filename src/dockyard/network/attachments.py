@@ -6,6 +6,7 @@ as in Docker. The embedded DNS serves a container while it has a user-network en
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from dockyard import errors
@@ -24,7 +25,7 @@ from dockyard.network.endpoints import (
 from dockyard.network.records import NetworkRow
 from dockyard.network.usernets import PREDEFINED
 from dockyard.network.views import endpoint_settings, network_settings
-from dockyard.rollback import Rollback
+from dockyard.rollback import Rollback, best_effort
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +105,15 @@ class Attachments:
     def detach_all(self, rec: ContainerRecord) -> None:
         """Every endpoint, the DNS sockets and names: best effort. A user network's address is
         remembered, to be taken again at the next start."""
-        self.ctx.dns.stop(rec.id)
-        self.ctx.names.remove(rec.id)
         cfg = endpoints_config(rec)
+        steps: list[tuple[Callable[..., object], tuple[object, ...]]] = [
+            (self.ctx.dns.stop, (rec.id,)), (self.ctx.names.remove, (rec.id,))]  # fmt: skip
         for ep in self.ctx.repo.endpoints_of(rec.id):
             row = self.ctx.repo.by_id(ep.network_id)
             if row is not None and row.name in cfg and row.name != "bridge":
                 cfg[row.name]["LastIPv4Address"] = ep.ip
-            self.endpoints.detach_live(ep)
+            steps.append((self.endpoints.detach_live, (ep,)))
+        best_effort(steps)
 
     # ---- connect / disconnect -----------------------------------------------------------
 

@@ -14,7 +14,7 @@ Lifecycle:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
@@ -24,6 +24,7 @@ from dockyard.network import ipam, netlink
 from dockyard.network.firewall import forward, nft, ruleset
 from dockyard.network.firewall.ruleset import BridgeRules, Dnat, Peer
 from dockyard.network.spec import BridgeOptions
+from dockyard.rollback import best_effort
 
 log = logging.getLogger(__name__)
 
@@ -120,20 +121,12 @@ class BridgeDriver:
 
     def detach(self, veth: str, mac: str, owner: str, dnats: list[Dnat]) -> list[str]:
         """Best effort: returns what could not be undone."""
-        problems: list[str] = []
-        if self.firewall:
-            batches = [ruleset.delete(self.table, dnats),
-                       ruleset.delete_peer(self.table, Peer(owner, veth, mac))]  # fmt: skip
-            for batch in batches:  # separately: one missing piece must not keep the other
-                try:
-                    nft.apply(batch)
-                except errors.DockyardError as e:
-                    problems.append(str(e))
-        try:
-            netlink.delete_link(veth)
-        except Exception as e:  # noqa: BLE001 - teardown collects, never stops
-            problems.append(f"delete {veth}: {e}")
-        return problems
+        steps: list[tuple[Callable[..., object], tuple[object, ...]]] = []
+        if self.firewall:  # separately: one missing piece must not keep the other
+            steps += [(nft.apply, (ruleset.delete(self.table, dnats),)),
+                      (nft.apply, (ruleset.delete_peer(self.table, Peer(owner, veth, mac)),))]  # fmt: skip
+        steps.append((netlink.delete_link, (veth,)))
+        return [str(e) for e in best_effort(steps)]
 
     def forget_veth(self, veth: str) -> None:
         """A veth no endpoint owns (a crash mid-setup): only the link is left to delete."""

@@ -19,6 +19,7 @@ from dockyard.network.context import NetworkContext
 from dockyard.network.endpoints import Endpoints, bindings, dnats, peer
 from dockyard.network.records import EndpointRow
 from dockyard.network.usernets import UserNetworks
+from dockyard.rollback import best_effort
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class Recovery:
         self.ctx.driver.close()
 
     def _detach(self, ep: EndpointRow) -> None:
-        self.endpoints.detach_live(ep)
-        self.ctx.ports.release(ep.container_id)
-        netns.remove(Path(ep.doc.get("netns") or self.ctx.netns_root / ep.container_id[:12]))
+        best_effort([(self.endpoints.detach_live, (ep,)),
+                     (self.ctx.ports.release, (ep.container_id,)),
+                     (netns.remove, (Path(ep.doc.get("netns") or
+                                          self.ctx.netns_root / ep.container_id[:12]),))])  # fmt: skip

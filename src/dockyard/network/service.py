@@ -36,7 +36,7 @@ from dockyard.network.records import NetworkRepo
 from dockyard.network.recovery import Recovery
 from dockyard.network.usernets import UserNetworks
 from dockyard.network.views import endpoint_settings, network_settings
-from dockyard.rollback import Rollback
+from dockyard.rollback import Rollback, best_effort
 
 log = logging.getLogger(__name__)
 
@@ -260,9 +260,11 @@ class Networks:
     def teardown(self, rec: ContainerRecord) -> None:
         mode = mode_of(rec.host_config)
         if mode != "host" and not mode.startswith("container:"):
-            self.attachments.detach_all(rec)
-            self.ctx.ports.release(rec.id)
-            netns.remove(self.ctx.netns_root / rec.id[:12])
+            problems = best_effort([(self.attachments.detach_all, (rec,)),
+                                    (self.ctx.ports.release, (rec.id,)),
+                                    (netns.remove, (self.ctx.netns_path(rec),))])  # fmt: skip
+            if problems:
+                raise problems[0]
         settings = rec.doc.get("NetworkSettings") or {}
         nets = {
             name: {**endpoint_settings(nid.get("NetworkID", "")),

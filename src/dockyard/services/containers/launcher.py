@@ -25,7 +25,7 @@ from dockyard import errors
 from dockyard.config import Config
 from dockyard.core.container import ContainerRecord
 from dockyard.core.hooks import MountHooks, NetworkHooks, NetworkPlan
-from dockyard.rollback import Rollback
+from dockyard.rollback import Rollback, best_effort
 from dockyard.runtime import logopts
 from dockyard.runtime import logs as logfile
 from dockyard.runtime import shim as shimlib
@@ -211,15 +211,18 @@ class Launcher:
             return 255, ""
 
     def cleanup(self, rec: ContainerRecord) -> None:
-        self.runc.delete(rec.id, force=True)
-        self.network.teardown(rec)
-        self.cgroups.remove(rec.id)  # runc delete removes them; a killed runc may not have
-        try:
-            self.layers.unmount(rec.id)
-        except errors.DockyardError as e:
-            log.warning("unmount %s: %s", rec.id[:12], e)
-        shutil.rmtree(self.bundle(rec.id), ignore_errors=True)
-        self.sock(rec.id).unlink(missing_ok=True)
+        """After an exit and at rm: every step runs even when one fails; then the first failure
+        is raised (rm keeps the record in "removing", finished at the next start)."""
+        problems = best_effort([
+            (self.runc.delete, (rec.id, True)),
+            (self.network.teardown, (rec,)),
+            (self.cgroups.remove, (rec.id,)),  # runc delete removes them; a killed runc may not
+            (self.layers.unmount, (rec.id,)),
+            (shutil.rmtree, (self.bundle(rec.id), True)),
+            (self.sock(rec.id).unlink, (True,)),
+        ])  # fmt: skip
+        if problems:
+            raise problems[0]
 
     def adopt(self, rec: ContainerRecord, shim_pid: int) -> bool:
         try:
