@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 
 from dockyard.config import Config
+from dockyard.core.locks import KeyedLocks
 from dockyard.distribution.endpoints import RegistryOptions
 from dockyard.images.content import ContentStore
 from dockyard.network import records as network_state
@@ -50,11 +51,13 @@ class EngineOptions:
 
 
 class Engine:
+    """Built bottom-up, each piece from pieces already made: the stores, then the services that
+    use them, the container service last."""
+
     def __init__(self, cfg: Config, opts: EngineOptions | None = None) -> None:
         opts = opts or EngineOptions()
         cfg.ensure_dirs()
         self.cfg = cfg
-        self.containers: Containers  # built last; the lambdas below reach it late
         self.db = Database.open(
             cfg.db_path,
             schemas=[
@@ -71,39 +74,40 @@ class Engine:
         self.layers = Layers(self.db, self.driver)
         self.events = Events()
         self.content = ContentStore(cfg.content_root, cfg.tmp_root)
+        # The container records and their lifecycle locks come first: volumes, networks and
+        # images ask them who uses what.
+        records = ContainerRepo(self.db)
+        locks = KeyedLocks()
         self.volume_store = VolumeStore(
             self.db,
             LocalDriver(cfg.data_root / "volumes"),
-            users=lambda: volume_users(self.containers.repo.all()),
+            users=lambda: volume_users(records.all()),
             publish=self.events.publish,
         )
         self.volumes = Volumes(self.volume_store)
         self.networks = build_networks(
             cfg, self.db, opts.bridge, opts.bip, opts.default_address_pools, opts.iptables,
-            lookup=lambda ref: self.containers.get(ref),
+            records, locks,
         )  # fmt: skip
         self.launcher = Launcher(
             cfg,
             self.layers,
             ensure_shim(cfg.data_root / "bin"),
             opts.cgroups,
-            mounts=VolumeMounts(
-                self.volume_store, cfg.data_root, lookup=lambda ref: self.containers.get(ref)
-            ),
+            mounts=VolumeMounts(self.volume_store, cfg.data_root, lookup=records.resolve),
             network=self.networks,
         )
-        # Images ask "is this image used?" of the container service, built just after.
         self.images = Images(
             self.db,
             self.content,
             self.layers,
             self.events,
-            is_in_use=lambda image_id: self.containers.is_image_in_use(image_id),
-            users_of=lambda image_id: self.containers.users_of_image(image_id),
+            is_in_use=records.in_use,
+            users_of=records.using_image,
             registry=opts.registry,
         )
         self.containers = Containers(
-            cfg, ContainerRepo(self.db), self.layers, self.images, self.events, self.launcher
+            cfg, records, self.layers, self.images, self.events, self.launcher, locks
         )
         self.archive = ContainerArchive(self.containers.get, self.layers, self.events)
         self.system = System(
@@ -117,7 +121,6 @@ class Engine:
         self.launcher.loop = loop
         self.events.bind(loop)
         self.networks.dns.bind(loop)
-        self.networks.bind_containers(self.containers.repo.save, self.containers.lock)
         left = await asyncio.to_thread(self.content.clean_tmp)
         if left:
             log.info("removed %d temporary files a previous daemon left", left)

@@ -16,6 +16,7 @@ from dockyard import errors
 from dockyard.config import Config
 from dockyard.core.container import ContainerRecord
 from dockyard.core.hooks import NetworkHooks
+from dockyard.core.locks import KeyedLocks
 from dockyard.network.records import SCHEMA
 from dockyard.network.setup import build_networks
 from dockyard.state.db import Database
@@ -24,13 +25,22 @@ from tests import host_filter
 pytestmark = [pytest.mark.integration]
 
 
-def bridge_networks(root: Path, lookup: Callable[[str], ContainerRecord]
-                    ) -> tuple[NetworkHooks, Callable[[], None]]:  # fmt: skip
+class NoContainers:
+    """The container store as the network service asks it: none but the ones set up here."""
+
+    def resolve(self, ref: str) -> ContainerRecord:
+        raise errors.NotFound(f"No such container: {ref}")
+
+    def save(self, rec: ContainerRecord) -> None:
+        pass
+
+
+def bridge_networks(root: Path) -> tuple[NetworkHooks, Callable[[], None]]:
     cfg = Config(data_root=root / "data", exec_root=root / "exec")
     cfg.ensure_dirs()
     db = Database.open(cfg.db_path, schemas=[SCHEMA])
     bridge = f"dyk{os.getpid() % 100000}"
-    nets = build_networks(cfg, db, bridge, "", (), True, lookup)
+    nets = build_networks(cfg, db, bridge, "", (), True, NoContainers(), KeyedLocks())
     nets.start()
 
     def close() -> None:
@@ -56,10 +66,7 @@ def record(cid: str, host_config: dict[str, object]) -> ContainerRecord:
 
 @pytest.fixture(params=sorted(HOOKS))
 def hooks(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NetworkHooks]:
-    def lookup(ref: str) -> ContainerRecord:
-        raise errors.NotFound(f"No such container: {ref}")
-
-    made, close = HOOKS[request.param](tmp_path, lookup)
+    made, close = HOOKS[request.param](tmp_path)
     yield made
     close()
 

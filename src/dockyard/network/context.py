@@ -6,7 +6,7 @@ each collaborator; nothing else is shared between them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,28 +21,19 @@ from dockyard.network.records import NetworkRepo
 Lookup = Callable[[str], ContainerRecord]
 
 
-def no_lock(cid: str) -> AbstractContextManager[Any]:
-    return nullcontext()
-
-
-def _no_save(rec: ContainerRecord) -> None:
-    raise RuntimeError("the network service was not bound to the container store")
-
-
 @dataclass
 class NetworkContext:
     repo: NetworkRepo
     driver: BridgeDriver  # the default bridge
     netns_root: Path
     lookup: Lookup
+    save: Callable[[ContainerRecord], None]  # the container store's
+    lock_for: Callable[[str], AbstractContextManager[Any]]  # a container's lifecycle lock
     now: Callable[[], str]
     ports: PortReservations = field(default_factory=PortReservations)
     user_drivers: dict[str, BridgeDriver] = field(default_factory=dict)  # network id -> driver
     names: NameTable = field(default_factory=NameTable)
     dns: DnsServer = field(init=False)
-    # The container side, bound once the container service exists (Networks.bind_containers).
-    save: Callable[[ContainerRecord], None] = _no_save
-    lock_for: Callable[[str], AbstractContextManager[Any]] = no_lock
 
     def __post_init__(self) -> None:
         self.dns = DnsServer(self.names)

@@ -63,9 +63,11 @@ class Networks:
         driver: BridgeDriver,
         netns_root: Path,
         lookup: Lookup,
+        save: Callable[[ContainerRecord], None],
+        lock_for: Callable[[str], AbstractContextManager[Any]],
         now: Callable[[], str],
     ) -> None:
-        self.ctx = ctx = NetworkContext(repo, driver, netns_root, lookup, now)
+        self.ctx = ctx = NetworkContext(repo, driver, netns_root, lookup, save, lock_for, now)
         self.usernets = UserNetworks(ctx)
         self.endpoints = Endpoints(ctx)
         self.attachments = Attachments(ctx, self.endpoints)
@@ -107,15 +109,6 @@ class Networks:
     @property
     def dns(self) -> DnsServer:
         return self.ctx.dns
-
-    def bind_containers(
-        self,
-        save: Callable[[ContainerRecord], None],
-        lock_for: Callable[[str], AbstractContextManager[Any]],
-    ) -> None:
-        """The container store's save and per-container lock, once it exists (engine.py)."""
-        self.ctx.save = save
-        self.ctx.lock_for = lock_for
 
     # ---- NetworkHooks ------------------------------------------------------------------------
 

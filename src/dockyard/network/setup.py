@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from ipaddress import IPv4Interface
+from typing import Any, Protocol
 
 from dockyard import errors
 from dockyard.config import Config
 from dockyard.core import timefmt
+from dockyard.core.container import ContainerRecord
 from dockyard.network import ipam
 from dockyard.network.bridge import BridgeDriver
-from dockyard.network.context import Lookup
 from dockyard.network.records import NetworkRepo
 from dockyard.network.service import Networks
 from dockyard.state.db import Database
 
 log = logging.getLogger(__name__)
+
+
+class ContainerStore(Protocol):
+    """What the network service asks of the container side (built before it by engine.py)."""
+
+    def resolve(self, ref: str) -> ContainerRecord: ...  # NotFound in Docker's words
+    def save(self, rec: ContainerRecord) -> None: ...
 
 
 def build_networks(
@@ -25,7 +35,8 @@ def build_networks(
     bip: str,
     pools: tuple[str, ...],
     iptables: bool,
-    lookup: Lookup,
+    containers: ContainerStore,
+    locks: Callable[[str], AbstractContextManager[Any]],
 ) -> Networks:
     if len(bridge) > 15:
         raise errors.InvalidParameter(f"bridge name {bridge!r} is longer than 15 characters")
@@ -38,4 +49,5 @@ def build_networks(
         log.warning("--iptables=false: no NAT, masquerade or FORWARD rules; published ports "
                     "are reserved but not forwarded (D-net-7)")  # fmt: skip
     driver = BridgeDriver(bridge, gateway, parsed, firewall=iptables)
-    return Networks(NetworkRepo(db), driver, cfg.exec_root / "netns", lookup, timefmt.rfc3339_fixed)
+    return Networks(NetworkRepo(db), driver, cfg.exec_root / "netns", containers.resolve,
+                    containers.save, locks, timefmt.rfc3339_fixed)  # fmt: skip

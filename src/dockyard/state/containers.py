@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockyard import errors
 from dockyard.core.container import ContainerRecord
 from dockyard.state.containercodec import decode, encode
 from dockyard.state.db import Cursor, Database
@@ -55,6 +56,20 @@ class ContainerRepo:
         r = self.db.query_one("SELECT * FROM containers WHERE name=?", (name,))
         return _row(r) if r else None
 
+    def resolve(self, ref: str) -> ContainerRecord:
+        """A name, full id or unique id prefix (Docker's order); NotFound in Docker's words."""
+        ref = ref[1:] if ref.startswith("/") else ref
+        rec = self.get(ref) or self.by_name(ref)
+        if rec:
+            return rec
+        if ref:
+            found = self.by_id_prefix(ref)
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise errors.InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
+        raise errors.no_such_container(ref)
+
     def by_id_prefix(self, prefix: str) -> list[ContainerRecord]:
         rows = self.db.query(
             "SELECT * FROM containers WHERE id >= ? AND id < ?", (prefix, prefix + "\uffff")
@@ -85,6 +100,9 @@ class ContainerRepo:
             out.append(rec)
         self._views = fresh  # one swap: concurrent listings each see a consistent map
         return out
+
+    def in_use(self, image_id: str) -> bool:
+        return bool(self.db.query_one("SELECT 1 FROM containers WHERE image_id=?", (image_id,)))
 
     def using_image(self, image_id: str) -> list[ContainerRecord]:
         return [

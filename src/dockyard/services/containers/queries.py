@@ -91,12 +91,6 @@ class Queries:
         except errors.NotFound:
             return False
 
-    def is_image_in_use(self, image_id: str) -> bool:
-        return bool(self.repo.using_image(image_id))
-
-    def users_of_image(self, image_id: str) -> builtins.list[ContainerRecord]:
-        return self.repo.using_image(image_id)
-
     def rename(self, ref: str, new_name: str) -> None:
         rec = self.shared.get(ref)
         new = names.validate(new_name)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -26,6 +25,7 @@ from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord
 from dockyard.core.events import EventBus
 from dockyard.core.filters import prune_selector
+from dockyard.core.locks import KeyedLocks
 from dockyard.core.types import Filters, Json
 from dockyard.services.containers.creation import Creation
 from dockyard.services.containers.execs import Execs
@@ -49,8 +49,9 @@ class Containers:
         images: ImageResolver,
         events: EventBus,
         launcher: Launcher,
+        locks: KeyedLocks,
     ) -> None:
-        self.shared = shared = ContainerShared(cfg, repo, layers, images, events, launcher)
+        self.shared = shared = ContainerShared(cfg, repo, layers, images, events, launcher, locks)
         self.repo = repo
         self.creation = Creation(shared)
         self.removal = Removal(shared)
@@ -68,10 +69,6 @@ class Containers:
     async def exited(self, cid: str) -> asyncio.Future[int]:
         """A future for the container's next exit code (register it before starting)."""
         return await self.shared.exited(cid)
-
-    def lock(self, cid: str) -> threading.Lock:
-        """The container's lifecycle lock (network connect/disconnect take it too)."""
-        return self.shared.lock(cid)
 
     # ---- creation, lifecycle, removal, supervision ---------------------------------------------
 
@@ -119,12 +116,6 @@ class Containers:
 
     def list(self, all: bool, limit: int, size: bool, filters: Filters) -> builtins.list[Json]:
         return self.queries.list(all, limit, size, filters)
-
-    def is_image_in_use(self, image_id: str) -> bool:
-        return self.queries.is_image_in_use(image_id)
-
-    def users_of_image(self, image_id: str) -> builtins.list[ContainerRecord]:
-        return self.queries.users_of_image(image_id)
 
     def rename(self, ref: str, new_name: str) -> None:
         self.queries.rename(ref, new_name)

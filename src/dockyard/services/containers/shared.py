@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from dockyard import errors
 from dockyard.config import Config
 from dockyard.core.container import ContainerRecord
 from dockyard.core.events import EventBus
+from dockyard.core.locks import KeyedLocks
 from dockyard.core.types import Json
 from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.sessions import ShimSession
@@ -63,6 +63,7 @@ class ContainerShared:
     images: ImageResolver
     events: EventBus
     launcher: Launcher
+    locks: KeyedLocks  # shared with the network service (connect/disconnect)
     loop: asyncio.AbstractEventLoop | None = None
     create_lock: threading.Lock = field(default_factory=threading.Lock)
     parked_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,30 +71,16 @@ class ContainerShared:
     exit_waiters: dict[str, list[asyncio.Future[int]]] = field(default_factory=dict)
     remove_waiters: dict[str, list[asyncio.Future[int]]] = field(default_factory=dict)
     watchers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    _locks: dict[str, threading.Lock] = field(default_factory=dict)
-    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
 
     def lock(self, cid: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(cid, threading.Lock())
+        return self.locks(cid)
 
     def forget_lock(self, cid: str) -> None:
-        with self._locks_guard:
-            self._locks.pop(cid, None)
+        self.locks.forget(cid)
 
     def get(self, ref: str) -> ContainerRecord:
         """Resolve a name, full id or unique id prefix (Docker's order)."""
-        ref = ref.lstrip("/") if ref.startswith("/") else ref
-        rec = self.repo.get(ref) or self.repo.by_name(ref)
-        if rec:
-            return rec
-        if ref:
-            found = self.repo.by_id_prefix(ref)
-            if len(found) == 1:
-                return found[0]
-            if len(found) > 1:
-                raise errors.InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
-        raise errors.no_such_container(ref)
+        return self.repo.resolve(ref)
 
     def publish(self, rec: ContainerRecord, action: str, **extra: str) -> None:
         attrs = {"image": rec.config.get("Image", ""), "name": rec.name}
