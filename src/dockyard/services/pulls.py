@@ -85,6 +85,8 @@ class Pulls:
             blobs=self.blobs,
             commit=lambda raw, top, digest: self._commit(ref, raw, top, digest),
             max_downloads=self.options.max_concurrent_downloads,
+            max_retries=self.options.max_download_attempts,
+            retry_unit=self.options.retry_unit,
             platform_asked=asked,
             has_image=lambda image_id: images.repo.get(image_id) is not None,
         )
