@@ -38,8 +38,9 @@ from dockyard.storage.protocols import Layer, LayerStore
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 
-# commit(config bytes, top chain id holding one reference, manifest digest) -> (image id, new)
-Commit = Callable[[bytes, str | None, str], tuple[str, bool]]
+# commit(config bytes, top chain id holding one reference, the manifests to keep: the one the
+# reference resolved to first) -> (image id, new)
+Commit = Callable[[bytes, str | None, tuple[bytes, ...]], tuple[str, bool]]
 
 
 class Cancelled(Exception):
@@ -183,9 +184,8 @@ class PullJob:
                 top = layer.chain_id
             # The manifests stay (push reuses them, so a pulled image keeps its digest).
             assert self.manifest is not None
-            for raw in {self.found.raw, self.manifest.raw}:
-                self.content.put(raw)
-            self.image_id, self.updated = self.commit(self.config_raw, top, self.manifest_digest)
+            kept = tuple(dict.fromkeys((self.found.raw, self.manifest.raw)))
+            self.image_id, self.updated = self.commit(self.config_raw, top, kept)
             top = None  # handed over
         except BaseException:
             self._relay.cancelled.set()  # the downloads stop before the pool is waited for
@@ -198,10 +198,6 @@ class PullJob:
             for lay in todo:
                 if lay.spool is not None:
                     lay.spool.discard()
-
-    @property
-    def manifest_digest(self) -> str:
-        return self.found.digest
 
     # ---- one layer ---------------------------------------------------------------------------
 
