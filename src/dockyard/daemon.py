@@ -55,12 +55,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "(the tests point it at a closed local port)")  # fmt: skip
     p.add_argument("--max-concurrent-downloads", type=int, default=3)
     p.add_argument("--max-concurrent-uploads", type=int, default=5)
+    p.add_argument("--max-download-attempts", type=int, default=5,
+                   help="retries of a failed layer download in a pull")  # fmt: skip
+    # Hidden, tests only (D-registry-4): one step of the retry countdown, in seconds.
+    p.add_argument("--download-retry-unit", type=float, default=1.0, help=argparse.SUPPRESS)
     p.add_argument(
         "--config-file", default="", help=f"daemon.json (default {daemonconfig.DEFAULT_PATH})"
     )
     ns = p.parse_args(argv)
     daemonconfig.apply(ns, daemonconfig.explicit_flags(p, argv),
                        ns.config_file or daemonconfig.DEFAULT_PATH, required=bool(ns.config_file))  # fmt: skip
+    daemonconfig.validate(ns)
     return ns
 
 
@@ -90,6 +95,8 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
             insecure=("127.0.0.0/8", *args.insecure_registry),
             max_concurrent_downloads=args.max_concurrent_downloads,
             max_concurrent_uploads=args.max_concurrent_uploads,
+            max_download_attempts=args.max_download_attempts,
+            retry_unit=args.download_retry_unit,
             hub=args.hub_endpoint,
         ),
     )

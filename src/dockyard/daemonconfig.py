@@ -31,6 +31,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "insecure-registries": ("insecure_registry", "list"),
     "max-concurrent-downloads": ("max_concurrent_downloads", "int"),
     "max-concurrent-uploads": ("max_concurrent_uploads", "int"),
+    "max-download-attempts": ("max_download_attempts", "int"),
 }
 
 
@@ -90,6 +91,12 @@ def apply(ns: argparse.Namespace, explicit: set[str], path: str, required: bool)
             "the following directives are specified both as a flag and in the configuration "
             "file: " + ", ".join(conflicts)
         )
+
+
+def validate(ns: argparse.Namespace) -> None:
+    """Values dockerd refuses to start with, whether a flag or the file gave them."""
+    if ns.max_download_attempts <= 0:
+        raise ConfigError(f"invalid max download attempts: {ns.max_download_attempts}")
 
 
 def explicit_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:

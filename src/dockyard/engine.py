@@ -127,6 +127,7 @@ class Engine:
         await asyncio.to_thread(self.layers.reconcile)
         tops = [r.top_chain_id for r in self.images.repo.all() if r.top_chain_id]
         await asyncio.to_thread(self.layers.reconcile_refs, tops)
+        await asyncio.to_thread(self.images.sweep_content)
         await asyncio.to_thread(self.networks.start)
         await asyncio.to_thread(self.containers.restore)
         await asyncio.to_thread(self.networks.reconcile, self._running_ids)

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from dockyard import errors
+from dockyard.distribution import manifests
 from dockyard.distribution.endpoints import RegistryOptions
-from dockyard.images import archive
+from dockyard.images import archive, reference
 from dockyard.images.content import ContentStore
 from dockyard.services.events import Events
 from dockyard.services.images import Images
@@ -28,6 +29,7 @@ from dockyard.state import images as image_state
 from dockyard.state import layerblobs as layerblob_state
 from dockyard.state import layers as layer_state
 from dockyard.state.db import Database
+from dockyard.state.layerblobs import LayerBlob
 from dockyard.storage.layers import Layers
 from dockyard.storage.overlay2 import Overlay2
 
@@ -377,3 +379,38 @@ def test_pull_from_an_unreachable_registry_says_so_and_stores_nothing(env: Env) 
     with pytest.raises(errors.System, match="dial tcp 127.0.0.1:9: connect: connection refused"):
         env.images.pull("alpine", "latest")
     assert env.images.list(False, {}, False) == []
+
+
+def test_start_sweep_keeps_what_is_named_and_removes_the_rest(env: Env) -> None:
+    """E5 (#13, D-registry-5): the content store sweep at daemon start keeps an image's config
+    and layer tar, a compressed blob whose layer_blobs row names an existing layer, the index a
+    digest reference names and the manifest that index lists; a stray blob (a killed daemon's)
+    and a blob whose row names a layer that is gone go, the row too. While an image's config
+    is unreadable, nothing goes."""
+    image_id = env.images.import_tar(io.BytesIO(make_tar({"a": b"a"})), "example/app", "v1", [], "")
+    content, rows = env.images.content, env.images.layer_blobs
+    inner = content.put(
+        b'{"schemaVersion": 2, "mediaType": "%s"}' % manifests.OCI_MANIFEST.encode()
+    )
+    entry = {"mediaType": manifests.OCI_MANIFEST, "digest": inner, "size": 1}
+    index = content.put(json.dumps({"schemaVersion": 2, "mediaType": manifests.OCI_INDEX,
+                                    "manifests": [entry]}).encode())  # fmt: skip
+    env.images._tag(image_id, reference.parse(f"example/app@{index}"))
+    diff_id = env.images.inspect(image_id)["RootFS"]["Layers"][0]
+    kept = content.put(b"a, compressed")
+    rows.add(LayerBlob(diff_id, kept, manifests.DOCKER_LAYER, 13, "example/app"))
+    gone_layer = sha(b"a layer that is gone")
+    orphan = content.put(b"the blob of a layer that is gone")
+    rows.add(LayerBlob(gone_layer, orphan, manifests.DOCKER_LAYER, 32, "example/app"))
+    stray = content.put(b"left by a killed daemon")
+    before = set(content.digests())
+    assert {image_id, diff_id, kept, index, inner, orphan, stray} <= before
+
+    env.images.sweep_content()
+    assert set(content.digests()) == before - {orphan, stray}
+    assert rows.of(gone_layer) == [] and rows.of(diff_id) != []
+
+    stray = content.put(b"left by a killed daemon")
+    content.path(image_id).write_bytes(b"not a config")
+    env.images.sweep_content()
+    assert content.exists(stray)

@@ -1,12 +1,16 @@
 """E5 / R1: a pull interrupted by kill -9 of the daemon. Nothing is half-stored or visible
 after the restart (no image, no temporary files), and a retried pull reuses the layers that had
-completed ("Already exists") instead of fetching them again."""
+completed ("Already exists") instead of fetching them again. An `rmi` interrupted so leaves
+nothing of the image after the restart, and nothing another image needs is missing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -64,3 +68,74 @@ def test_pull_killed_midway_leaves_nothing_and_a_retry_reuses_finished_layers(
         r = d.dockyard("run", "--rm", f"{name}:1", "cat", "/etc/small")
         assert (r.returncode, r.stdout) == (0, "small\n"), r.stderr
         d.dockyard("rmi", f"{name}:1")
+
+
+def test_rmi_killed_midway_leaves_nothing_orphaned_or_missing(tmp_path: Path) -> None:
+    """E5 / R1 (#13): `rmi` of a pulled image killed by kill -9 while its top layer's files are
+    being removed (the image's record is gone, its config and layer blobs not yet): after the
+    restart nothing of it is left (no blob, layer directory or temporary file), and the image
+    that shares its base layer still has every blob it needs (config, manifest, layer blobs)
+    and runs. The store then holds exactly what it held before the pulls plus that image."""
+    base = {**busybox_files(), "etc/id": File(os.urandom(8).hex().encode())}
+    many = {f"many/{i // 500}/{i}": File(b"x") for i in range(4000)}  # slow to remove
+    oci_layout(tmp_path / "a", [base, many])
+    oci_layout(tmp_path / "b", [base, {"etc/b": File(b"kept\n")}])
+    with registry(tmp_path / "reg") as reg, private_daemon("-pr", f"dyg{os.getpid()}") as d:
+        skopeo_push(tmp_path / "a", "a:1", reg)
+        digest_b = skopeo_push(tmp_path / "b", "b:1", reg)
+        before_blobs, before_dirs = _blobs(d), _layer_dirs(d)
+        for name in ("a", "b"):
+            conn, resp = _pull_lines(d, f"{reg.host}/{name}", "1")
+            assert not [m for m in map(json.loads, resp) if "error" in m]  # type: ignore[call-overload]
+            conn.close()
+        status, a = d.api("GET", f"/images/{reg.host}/a:1/json")
+        assert status == 200
+        status, b = d.api("GET", f"/images/{reg.host}/b:1/json")
+        assert status == 200
+        a_blobs = _blobs(d) - before_blobs - _image_blobs(d, b, digest_b)
+        assert _hex(a["Id"]) in a_blobs and len(a_blobs) == 3  # config, manifest, top layer
+
+        def rmi() -> None:
+            with contextlib.suppress(OSError):  # the daemon dies under it
+                d.api("DELETE", f"/images/{reg.host}/a:1")
+
+        removing = threading.Thread(target=rmi)
+        removing.start()
+        while d.api("GET", f"/images/{a['Id']}/json")[0] == 200:
+            time.sleep(0.002)
+        assert d.proc is not None
+        d.proc.send_signal(signal.SIGKILL)  # the record is gone; the layer's files are not yet
+        d.proc.wait()
+        removing.join()
+        left = _blobs(d) & a_blobs
+        assert _hex(a["Id"]) in left, "the kill came after the blobs were removed"
+
+        d.start()
+        assert _blobs(d) == before_blobs | _image_blobs(d, b, digest_b)
+        assert list((d.data_root / "tmp").iterdir()) == []
+        assert len(_layer_dirs(d) - before_dirs) == 2  # b's two layers
+        r = d.dockyard("run", "--rm", f"{reg.host}/b:1", "cat", "/etc/b")
+        assert (r.returncode, r.stdout) == (0, "kept\n"), r.stderr
+        status, b_again = d.api("GET", f"/images/{reg.host}/b:1/json")
+        assert status == 200 and b_again["RepoDigests"] == [f"{reg.host}/b@{digest_b}"]
+        d.dockyard("rmi", f"{reg.host}/b:1")
+        assert _blobs(d) == before_blobs
+
+
+def _hex(digest: str) -> str:
+    return digest.removeprefix("sha256:")
+
+
+def _blobs(d: Daemon) -> set[str]:
+    return {p.name for p in (d.data_root / "content" / "sha256").iterdir()}
+
+
+def _layer_dirs(d: Daemon) -> set[str]:
+    return {p.name for p in (d.data_root / "overlay2").iterdir() if p.name != "l"}
+
+
+def _image_blobs(d: Daemon, inspected: dict[str, object], manifest: str) -> set[str]:
+    """An image's config and manifest, and the layer blobs the manifest lists."""
+    raw = (d.data_root / "content" / "sha256" / _hex(manifest)).read_bytes()
+    layers = [lay["digest"] for lay in json.loads(raw)["layers"]]
+    return {_hex(str(inspected["Id"])), _hex(manifest), *map(_hex, layers)}

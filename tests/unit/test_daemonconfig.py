@@ -61,3 +61,16 @@ def test_the_daemon_tells_systemd_it_is_ready(
         assert s.recv(64) == b"READY=1"
     monkeypatch.delenv("NOTIFY_SOCKET")
     daemon._notify_systemd(b"READY=1")  # no service manager asked: nothing to do
+
+
+def test_max_download_attempts_from_flag_or_file_and_refused_below_one(tmp_path: Path) -> None:
+    """E5 (#13): --max-download-attempts (default 5) or daemon.json's `max-download-attempts`;
+    0 or less stops the daemon with dockerd's words."""
+    assert daemon.parse_args([]).max_download_attempts == 5
+    assert daemon.parse_args(["--max-download-attempts", "2"]).max_download_attempts == 2
+    path = _write(tmp_path, {"max-download-attempts": 3})
+    assert daemon.parse_args(["--config-file", path]).max_download_attempts == 3
+    with pytest.raises(daemonconfig.ConfigError, match="^invalid max download attempts: 0$"):
+        daemon.parse_args(["--max-download-attempts", "0"])
+    with pytest.raises(daemonconfig.ConfigError, match="^invalid max download attempts: -1$"):
+        daemon.parse_args(["--config-file", _write(tmp_path, {"max-download-attempts": -1})])

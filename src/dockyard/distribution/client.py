@@ -43,6 +43,19 @@ def _verb(method: str) -> str:
     return method[:1] + method[1:].lower()
 
 
+def _addresses(sock: socket.socket | None) -> tuple[str, str]:
+    """host:port of both ends (IPv6 in brackets), or blanks for a closed socket."""
+
+    def name(addr: Any) -> str:
+        host, port = addr[0], addr[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    try:
+        return (name(sock.getsockname()), name(sock.getpeername())) if sock else ("", "")
+    except OSError:
+        return "", ""
+
+
 def registry_error(status: int, body: bytes, fallback: str, challenge: str = "") -> RegistryError:
     """The first error of a registry's error body. A 401 whose Bearer challenge says
     `error="insufficient_scope"` is a refusal (DENIED), as dockerd's client reads it."""
@@ -61,9 +74,26 @@ class Response:
     status: int
     headers: http.client.HTTPMessage
     raw: http.client.HTTPResponse
+    local: str = ""  # the connection's addresses, as Go names them in a read error
+    peer: str = ""
 
     def header(self, name: str) -> str:
         return self.headers.get(name) or ""
+
+    def read_error(self, e: BaseException) -> TransportError:
+        """A body that could not be read to its end, in Go's words: `unexpected EOF` for one
+        cut short, `read tcp A->B: read: connection reset by peer`..."""
+        if isinstance(e, http.client.IncompleteRead):
+            return TransportError("unexpected EOF")
+        if isinstance(e, socket.timeout):
+            reason = "i/o timeout"
+        elif isinstance(e, OSError) and e.strerror:
+            reason = "read: " + e.strerror[:1].lower() + e.strerror[1:]
+        else:
+            reason = str(e) or type(e).__name__
+        return TransportError(
+            f"read tcp {self.local}->{self.peer}: {reason}" if self.peer else reason
+        )
 
     def read(self) -> bytes:
         return self.raw.read()
@@ -114,6 +144,7 @@ class Session:
                 conn.request(
                     method, target, body=body, headers={"User-Agent": USER_AGENT, **headers}
                 )
+                ends = _addresses(conn.sock)  # before a `Connection: close` answer drops it
                 raw = conn.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
                 conn.close()  # a kept-alive connection the server closed: try once more
@@ -123,7 +154,7 @@ class Session:
             except (OSError, ssl.SSLError, http.client.HTTPException) as e:
                 conn.close()
                 raise TransportError(self._describe(method, url, e)) from None
-            return Response(raw.status, raw.headers, raw)
+            return Response(raw.status, raw.headers, raw, *ends)
         raise AssertionError("unreachable")
 
     @staticmethod

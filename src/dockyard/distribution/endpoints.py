@@ -28,6 +28,8 @@ class RegistryOptions:
     certs_dirs: tuple[Path, ...] = CERTS_DIRS
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
+    max_download_attempts: int = 5  # retries of a failed layer download (dockerd 20.10's count)
+    retry_unit: float = 1.0  # seconds per step of the retry countdown (D-registry-4)
     hub: str = DOCKER_HUB  # where docker.io names go after the mirrors (tests: a closed port)
 
 

@@ -2,8 +2,10 @@
 each into a spool, and the layers are extracted in order, each starting as soon as its parent is
 registered and reading its spool while the download is still writing it. Every blob is checked
 against its digest, every layer's tar against the config's diff ID, the config against the
-manifest; layers already in the store are neither downloaded nor extracted. Nothing is visible
-until the image is recorded at the end; on failure every registered layer and spool is dropped.
+manifest; layers already in the store are neither downloaded nor extracted. A download that
+breaks off is tried again as dockerd does (distribution/retry.py), for the bytes the spool lacks:
+the extractor just waits for them. Nothing is visible until the image is recorded at the end; on
+failure every registered layer and spool is dropped.
 
 Lifecycle: `prepare()` (manifest, platform, config: its errors get HTTP statuses), then
 `messages()` yields dockerd's progress stream while the work runs on worker threads."""
@@ -11,17 +13,19 @@ Lifecycle: `prepare()` (manifest, platform, config: its errors get HTTP statuses
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from dockyard import errors
 from dockyard.core.layers import Layer
-from dockyard.distribution import inflate, manifests, progress
-from dockyard.distribution.client import TransportError
+from dockyard.distribution import inflate, manifests, progress, retry
+from dockyard.distribution.client import Response, TransportError
 from dockyard.distribution.manifests import Descriptor, Manifest, Platform
 from dockyard.distribution.remote import Remote
 from dockyard.distribution.spool import Spool
@@ -35,8 +39,9 @@ from dockyard.storage.protocols import LayerStore
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 
-# commit(config bytes, top chain id holding one reference, manifest digest) -> (image id, new)
-Commit = Callable[[bytes, str | None, str], tuple[str, bool]]
+# commit(config bytes, top chain id holding one reference, the manifests to keep: the one the
+# reference resolved to first) -> (image id, new)
+Commit = Callable[[bytes, str | None, tuple[bytes, ...]], tuple[str, bool]]
 
 
 class Cancelled(Exception):
@@ -66,6 +71,8 @@ class PullJob:
     blobs: LayerBlobRepo
     commit: Commit
     max_downloads: int = 3
+    max_retries: int = 5  # --max-download-attempts: retries after a layer's first attempt
+    retry_unit: float = 1.0  # seconds one step of the retry countdown lasts (tests shorten it)
     platform_asked: bool = False  # --platform given: a single manifest must match it
     has_image: Callable[[str], bool] = lambda image_id: False
     manifest: Manifest | None = None
@@ -178,9 +185,8 @@ class PullJob:
                 top = layer.chain_id
             # The manifests stay (push reuses them, so a pulled image keeps its digest).
             assert self.manifest is not None
-            for raw in {self.found.raw, self.manifest.raw}:
-                self.content.put(raw)
-            self.image_id, self.updated = self.commit(self.config_raw, top, self.manifest_digest)
+            kept = tuple(dict.fromkeys((self.found.raw, self.manifest.raw)))
+            self.image_id, self.updated = self.commit(self.config_raw, top, kept)
             top = None  # handed over
         except BaseException:
             self._relay.cancelled.set()  # the downloads stop before the pool is waited for
@@ -194,34 +200,33 @@ class PullJob:
                 if lay.spool is not None:
                     lay.spool.discard()
 
-    @property
-    def manifest_digest(self) -> str:
-        return self.found.digest
-
     # ---- one layer ---------------------------------------------------------------------------
 
     def _download(self, lay: _Layer) -> None:
+        """The blob into the spool, checked; a failed attempt is retried as dockerd does
+        (distribution/retry.py), from where the spool ends, while the extractor waits."""
         spool = lay.spool
         assert spool is not None
+        h = hashlib.sha256()  # over the spool: every attempt only appends to it
+        started = time.monotonic()
         try:
-            if self._cancelled:
-                raise Cancelled()
-            resp = self.remote.blob(lay.desc.digest)
-            total = lay.desc.size or int(resp.header("Content-Length") or 0)
-            h = hashlib.sha256()
-            started, throttle = time.monotonic(), progress.Throttle()
-            try:
-                while chunk := resp.raw.read(CHUNK):
-                    if self._cancelled:
-                        raise Cancelled()
-                    h.update(chunk)
-                    spool.write(chunk)
-                    if throttle.due():
-                        self._emit(
-                            progress.transfer("Downloading", lay.id, spool.size, total, started)
-                        )
-            finally:
-                resp.close()
+            failures = 0
+            while True:
+                try:
+                    self._attempt(lay, spool, h, started)
+                    break
+                except Exception as e:
+                    self.remote.session.close()  # this thread's connection, maybe half-read
+                    failures += 1
+                    if (
+                        isinstance(e, Cancelled)
+                        or not retry.retryable(e)
+                        or failures > self.max_retries
+                    ):
+                        raise
+                    log.info("download of %s failed, retrying (%d/%d): %s", lay.desc.digest,
+                             failures, self.max_retries, e)  # fmt: skip
+                    self._count_down(lay, failures)
             self._emit(progress.layer("Verifying Checksum", lay.id))
             wrong_size = lay.desc.size and spool.size != lay.desc.size
             if "sha256:" + h.hexdigest() != lay.desc.digest or wrong_size:
@@ -231,10 +236,67 @@ class PullJob:
             spool.finish()
             self._emit(progress.layer("Download complete", lay.id))
             lay.downloaded.set()
-        except TransportError as e:
-            spool.fail(errors.System(str(e)))
-        except BaseException as e:  # noqa: BLE001 (the extractor raises it)
+        except (errors.DockyardError, Cancelled) as e:
             spool.fail(e)
+        except BaseException as e:  # noqa: BLE001 (the extractor raises it)
+            spool.fail(errors.System(str(e)))
+
+    def _attempt(self, lay: _Layer, spool: Spool, h: Any, started: float) -> None:
+        """One request for what the spool lacks, appended to it."""
+        if self._cancelled:
+            raise Cancelled()
+        offset = spool.size
+        try:
+            resp = self.remote.blob(lay.desc.digest, offset)
+        except (TransportError, errors.DockyardError):
+            if offset:
+                raise
+            # dockerd's blob reader asks twice before an attempt fails (its size probe, then
+            # its read): a lone 5xx or refused connection costs no countdown.
+            resp = self.remote.blob(lay.desc.digest, offset)
+        try:
+            length = int(resp.header("Content-Length") or -1)  # what this answer should carry
+            total = lay.desc.size or max(length, 0) + (offset if resp.status == 206 else 0)
+            if resp.status == 200 and offset:
+                # The Range was ignored: the whole blob again. What the spool holds is skipped
+                # (the extractor has read it), the rest appended.
+                self._skip(resp, offset)
+                length -= offset
+            throttle = progress.Throttle()
+            while True:
+                try:
+                    chunk = resp.raw.read(CHUNK)
+                except (OSError, http.client.HTTPException) as e:
+                    raise resp.read_error(e) from e
+                if not chunk:
+                    break
+                if self._cancelled:
+                    raise Cancelled()
+                h.update(chunk)
+                spool.write(chunk)
+                if throttle.due():
+                    self._emit(progress.transfer("Downloading", lay.id, spool.size, total, started))
+            if spool.size - offset < length:  # http.client ends a short body quietly
+                raise resp.read_error(http.client.IncompleteRead(b""))
+        finally:
+            resp.close()
+
+    def _skip(self, resp: Response, n: int) -> None:
+        while n > 0:
+            try:
+                data = resp.raw.read(min(n, CHUNK))
+            except (OSError, http.client.HTTPException) as e:
+                raise resp.read_error(e) from e
+            if not data:
+                raise resp.read_error(http.client.IncompleteRead(b"", n))
+            n -= len(data)
+
+    def _count_down(self, lay: _Layer, failures: int) -> None:
+        """dockerd's wait before the next attempt, said on the layer's line each second."""
+        for text in retry.countdown(failures):
+            self._emit(progress.layer(text, lay.id))
+            if self._relay.cancelled.wait(self.retry_unit):
+                raise Cancelled()
 
     def _extract(self, lay: _Layer, parent: str | None) -> Layer:
         spool = lay.spool

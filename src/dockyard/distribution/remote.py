@@ -6,11 +6,12 @@ unauthorized (401), anything else (500)."""
 
 from __future__ import annotations
 
+import http.client
 import logging
 from dataclasses import dataclass
 
 from dockyard import errors
-from dockyard.distribution import manifests
+from dockyard.distribution import manifests, retry
 from dockyard.distribution.auth import Credentials, TokenCache
 from dockyard.distribution.client import (
     RegistryError,
@@ -43,6 +44,13 @@ def translate(err: RegistryError, ref: Reference) -> errors.DockyardError:
     if err.code == "UNAUTHORIZED" or err.status == 401:
         return errors.Unauthorized(text or "unauthorized: authentication required")
     return errors.System(text)
+
+
+def _unexpected(status: int) -> str:
+    """An error status without an error body: Go's client names it so for all but a 4xx."""
+    if 400 <= status < 500:
+        return f"unexpected status {status}"
+    return f"received unexpected HTTP status: {status} {http.client.responses.get(status, '')}".rstrip()
 
 
 @dataclass
@@ -99,9 +107,9 @@ class Remote:
         if resp.status in ok:
             return
         body = resp.read()
-        err = registry_error(resp.status, body, f"unexpected status {resp.status}",
+        err = registry_error(resp.status, body, _unexpected(resp.status),
                              resp.header("WWW-Authenticate"))  # fmt: skip
-        raise translate(err, self.ref)
+        raise translate(err, self.ref) from err  # the cause tells a retry what was said
 
     def manifest(self, tag_or_digest: str) -> manifests.Manifest | manifests.Index:
         """A tag is resolved as dockerd's client does: a HEAD for its digest, then a GET by
@@ -121,10 +129,21 @@ class Remote:
             raise errors.System(f"manifest verification failed for digest {tag_or_digest}")
         return manifests.parse(raw, resp.header("Content-Type"), digest)
 
-    def blob(self, digest: str) -> Response:
-        """A blob's body as a stream (the caller reads and closes it)."""
-        resp = self.session.request("GET", f"blobs/{digest}")
-        self.check(resp)
+    def blob(self, digest: str, offset: int = 0) -> Response:
+        """A blob's body as a stream (the caller reads and closes it); from byte `offset` on
+        when the registry honours the Range (206), else the whole blob (200)."""
+        headers = {"Range": retry.byte_range(offset)} if offset else {}
+        resp = self.session.request("GET", f"blobs/{digest}", headers=headers)
+        if resp.status == 404:  # whatever the body says, as Go's blob reader
+            resp.read()
+            raise errors.NotFound("unknown blob") from RegistryError(404, "BLOB_UNKNOWN", "")
+        self.check(resp, (200, 206) if offset else (200,))
+        if resp.status == 206:
+            try:
+                retry.range_start(resp.header("Content-Range"), offset)
+            except TransportError:
+                resp.close()
+                raise
         return resp
 
     def blob_bytes(self, digest: str) -> bytes:

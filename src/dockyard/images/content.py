@@ -3,7 +3,8 @@
 Lifecycle: `put`/`ingest` write into a temp file in `<data-root>/tmp`, fsync, then rename into place,
 so a blob path either holds the complete verified bytes or does not exist. Blobs are never edited;
 `delete` removes one. Image configs and the original layer tars (kept so `save` reproduces the exact
-bytes whose digests the configs name) live here.
+bytes whose digests the configs name) live here, and pulled manifests and compressed layer blobs;
+images/contentrefs.py says what keeps each.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from dockyard.core.layers import Layer
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.images import config as image_config
 from dockyard.images.content import ContentStore
+from dockyard.images.contentrefs import ContentRefs
 from dockyard.state.images import ImageRecord, ImageRepo
 from dockyard.state.layerblobs import LayerBlobRepo
 from dockyard.storage.protocols import LayerStore
@@ -48,7 +49,7 @@ class ImageWriter:
         self.repo = repo
         self.content = content
         self.layers = layers
-        self.blobs = blobs
+        self.refs = ContentRefs(repo, content, blobs)  # what may go when an image goes
 
     def ingest_tar(self, src: BinaryIO | Iterable[bytes]) -> str:
         """Keep an uncompressed layer tar in the content store; returns its diff id. The blob is
@@ -143,26 +144,10 @@ class ImageWriter:
                 self.layers.get(layer.chain_id)
             except NotFound:
                 removed.append(layer.chain_id)
-        self._drop_blobs(rec.config_digest, [layer.diff_id for layer in chain])
+        diff_ids = [layer.diff_id for layer in chain]
+        self.refs.drop([rec.config_digest, *diff_ids], diff_ids)
         return removed
 
     def forget(self, digests: list[str]) -> None:
         """Drop blobs a failed or empty-layer creation left, unless an image uses them."""
-        self._drop_blobs(None, digests)
-
-    def _drop_blobs(self, config_digest: str | None, diff_ids: list[str]) -> None:
-        still_used: set[str] = set()
-        for other in self.repo.all():
-            try:
-                doc = image_config.parse(self.content.get(other.config_digest))
-            except Exception:  # a broken config must not block deleting another image
-                log.warning("unreadable config of image %s", other.id)
-                continue
-            still_used.update(image_config.diff_ids(doc))
-            still_used.add(other.config_digest)
-        doomed = set(diff_ids) | ({config_digest} if config_digest else set())
-        for digest in doomed - still_used:
-            self.content.delete(digest)
-        if self.blobs is not None:  # the compressed blobs pulled layers came as
-            for digest in self.blobs.forget(sorted(set(diff_ids) - still_used)):
-                self.content.delete(digest)
+        self.refs.drop(digests, digests)

@@ -135,11 +135,17 @@ class Removal:
 
     def _untag(self, refs: Iterable[str], image_id: str) -> Records:
         out: Records = []
+        digests = []
         for r in refs:
             with self.repo.db.tx() as c:
                 self.repo.untag(c, r)
             out.append({"Untagged": reference.familiar(r)})
             self._publish("untag", image_id, image_id)
+            if "@" in r:
+                digests.append(r.rpartition("@")[2])
+        if digests:  # the pulled manifests those names kept, unless another name keeps them
+            content_refs = self.writer.refs
+            content_refs.drop(content_refs.manifests(digests))
         return out
 
     def _delete(self, rec: ImageRecord, prune_parents: bool = False) -> Records:
@@ -179,8 +185,11 @@ class Removal:
                 removed = self._delete(rec)
                 reclaimed += sum(sizes.get(d["Deleted"], 0) for d in removed)
                 deleted.extend(untagged + removed)
-            # Layers a killed pull finished and no image took (kept for a retry to reuse).
-            reclaimed += sum(layer.size for layer in self.layers.prune_dangling())
+            # Layers a killed pull finished and no image took (kept for a retry to reuse), and
+            # the compressed blobs they were pulled as.
+            pruned = self.layers.prune_dangling()
+            self.writer.refs.drop([], [layer.diff_id for layer in pruned])
+            reclaimed += sum(layer.size for layer in pruned)
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def _layer_sizes(self, rec: ImageRecord) -> dict[str, int]:

@@ -68,6 +68,10 @@ class Images(Transfers, Removal):
         self.pulls = Pulls(self, self.layer_blobs, registry, tokens)
         self.pushes = Pushes(self, self.layer_blobs, registry, tokens)
 
+    def sweep_content(self) -> None:
+        """At daemon start: the blobs a killed daemon left that nothing names go (D-registry-5)."""
+        self.writer.refs.sweep({layer.diff_id for layer in self.layers.layers()})
+
     def pull(self, ref: str, tag: str | None, platform: str = "") -> None:
         """A whole pull with no client watching (build's FROM)."""
         self.pulls.pull(ref, tag, platform)

@@ -2,8 +2,9 @@
 manifest (errors here get HTTP statuses) and returns the progress stream, which does the work as
 it is read; `pull()` runs one to the end for callers without a stream (build's FROM).
 
-The image is recorded by `_commit` at the end, under the service's lock: the config blob, the
-record holding the top layer's reference, the tag, and `name@<manifest digest>` for RepoDigests."""
+The image is recorded by `_commit` at the end, under the service's lock: the manifests, the config
+blob, the record holding the top layer's reference, the tag, and `name@<manifest digest>` for
+RepoDigests."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from dockyard import errors
 from dockyard.distribution import progress
 from dockyard.distribution.auth import Credentials, TokenCache
 from dockyard.distribution.endpoints import RegistryOptions
-from dockyard.distribution.manifests import Platform
+from dockyard.distribution.manifests import Platform, digest_of
 from dockyard.distribution.pull import PullJob
 from dockyard.distribution.remote import Remote
 from dockyard.images import reference
@@ -83,8 +84,10 @@ class Pulls:
             layers=images.layers,
             content=images.content,
             blobs=self.blobs,
-            commit=lambda raw, top, digest: self._commit(ref, raw, top, digest),
+            commit=lambda raw, top, kept: self._commit(ref, raw, top, kept),
             max_downloads=self.options.max_concurrent_downloads,
+            max_retries=self.options.max_download_attempts,
+            retry_unit=self.options.retry_unit,
             platform_asked=asked,
             has_image=lambda image_id: images.repo.get(image_id) is not None,
         )
@@ -134,17 +137,20 @@ class Pulls:
             yield progress.encode(progress.error(str(e)))
 
     def _commit(self, ref: reference.Reference, raw: bytes, top: str | None,
-                manifest_digest: str) -> tuple[str, bool]:  # fmt: skip
+                kept: tuple[bytes, ...]) -> tuple[str, bool]:  # fmt: skip
+        """Under the service's lock, so no rmi deletes a manifest between its write and the
+        digest reference that keeps it (D-registry-5)."""
         images = self.images
         with images.lock:
-            image_id, created = images.writer.store(raw, top, None)
-        updated = created
-        if ref.tag is not None:
-            before = images.repo.lookup(str(ref))
-            if before != image_id:
-                images._tag(image_id, ref)
+            for manifest in kept:
+                images.content.put(manifest)
+            image_id, updated = images.writer.store(raw, top, None)
+            if ref.tag is not None:
+                before = images.repo.lookup(str(ref))
+                if before != image_id:
+                    images._tag(image_id, ref)
+                    updated = True
+            if images._add_repo_digest(image_id, ref, digest_of(kept[0])):
                 updated = True
-        if images._add_repo_digest(image_id, ref, manifest_digest):
-            updated = True
         images._publish("pull", image_id, ref.familiar())
         return image_id, updated

@@ -53,6 +53,15 @@ class LayerBlobRepo:
         return [LayerBlob(r["diff_id"], r["digest"], r["media_type"], r["size"], r["source"])
                 for r in rows]  # fmt: skip
 
+    def digests(self) -> set[str]:
+        """Every compressed blob a row names."""
+        return {str(r["digest"]) for r in self.db.query("SELECT DISTINCT digest FROM layer_blobs")}
+
+    def diff_ids(self) -> set[str]:
+        """Every layer a row is about."""
+        rows = self.db.query("SELECT DISTINCT diff_id FROM layer_blobs")
+        return {str(r["diff_id"]) for r in rows}
+
     def remove(self, blob: LayerBlob) -> bool:
         """Drop one row; True while another row still names the same blob."""
         with self.db.tx() as c:
