@@ -215,7 +215,7 @@ def test_rmi_conflicts_and_layer_release(env: Env) -> None:
 def test_shared_layers_and_commit(env: Env) -> None:
     """S1/S6: a committed child shares the parent's layer; history and Parent link them."""
     base = env.images.import_tar(io.BytesIO(make_tar({"base": b"b"})), "base", None, [], "")
-    child = env.images.create_from_layer(
+    child = env.images.transfers.create_from_layer(
         base,
         iter([make_tar({"new": b"nn"})]),
         container_config={"Cmd": ["sh", "-c", "echo"], "Env": ["X=1"]},
@@ -239,7 +239,7 @@ def test_shared_layers_and_commit(env: Env) -> None:
     with pytest.raises(errors.Conflict, match="image has dependent child images"):
         env.images.remove(base, True, False)
     # An empty diff adds a history row, no layer.
-    same = env.images.create_from_layer(child, iter([make_tar({})]), comment="noop")
+    same = env.images.transfers.create_from_layer(child, iter([make_tar({})]), comment="noop")
     assert env.images.inspect(same)["RootFS"]["Layers"] == info["RootFS"]["Layers"]
     assert env.images.history(same)[0]["Size"] == 0
     assert env.images.list(False, {"dangling": ["true"]}, False)[0]["Id"] == same
@@ -268,7 +268,7 @@ def test_list_filters(env: Env) -> None:
 def test_save_load_round_trip(env: Env, tmp_path: Path) -> None:
     """E3: save writes docker-archive + OCI layout; load into a fresh store keeps id and tags."""
     base = env.images.import_tar(io.BytesIO(make_tar({"base": b"b"})), "base", None, [], "")
-    child = env.images.create_from_layer(
+    child = env.images.transfers.create_from_layer(
         base, iter([make_tar({"c": b"c"})]), container_config={"Cmd": ["x"]}, repo="app", tag="1"
     )
     data = b"".join(env.images.save(["app:1"]))
@@ -395,7 +395,7 @@ def test_start_sweep_keeps_what_is_named_and_removes_the_rest(env: Env) -> None:
     entry = {"mediaType": manifests.OCI_MANIFEST, "digest": inner, "size": 1}
     index = content.put(json.dumps({"schemaVersion": 2, "mediaType": manifests.OCI_INDEX,
                                     "manifests": [entry]}).encode())  # fmt: skip
-    env.images._tag(image_id, reference.parse(f"example/app@{index}"))
+    env.images.tag_as(image_id, reference.parse(f"example/app@{index}"))
     diff_id = env.images.inspect(image_id)["RootFS"]["Layers"][0]
     kept = content.put(b"a, compressed")
     rows.add(LayerBlob(diff_id, kept, manifests.DOCKER_LAYER, 13, "example/app"))

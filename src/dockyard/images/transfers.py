@@ -1,7 +1,7 @@
 """How images come in and go out (S6, S7, E3): import, commit, load, save, bootstrap, pull.
 
-A mixin of the image service (services/images.py `Images`): it needs the service's lookups and
-tagging, declared below, and its `writer` for storing. Every path validates names first, then
+A collaborator of the image service (services/images.py `Images`): the catalog's lookups and
+naming, the writer for storing. Every path validates names first, then
 stores blobs and layers, then records the image, so a failure leaves no record and no references.
 """
 
@@ -11,19 +11,18 @@ import logging
 import shutil
 import tarfile
 import tempfile
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from dockyard import errors
 from dockyard.core import timefmt
-from dockyard.core.events import EventBus
 from dockyard.core.types import Json
 from dockyard.images import archive, bootstrap, compression, reference
 from dockyard.images import config as image_config
+from dockyard.images.catalog import ImageCatalog
 from dockyard.images.content import ContentStore
 from dockyard.images.writer import ImageWriter
-from dockyard.state.images import ImageRecord, ImageRepo
+from dockyard.state.images import ImageRecord
 from dockyard.state.layerblobs import LayerBlobRepo
 from dockyard.storage.protocols import LayerStore
 
@@ -31,29 +30,15 @@ log = logging.getLogger(__name__)
 
 
 class Transfers:
-    repo: ImageRepo
-    content: ContentStore
-    layers: LayerStore
-    events: EventBus
-    writer: ImageWriter
-    lock: threading.RLock
-    layer_blobs: LayerBlobRepo
-
-    # Provided by the service.
-    def resolve(self, ref: str) -> ImageRecord:
-        raise NotImplementedError
-
-    def get(self, image_id: str) -> ImageRecord:
-        raise NotImplementedError
-
-    def config(self, image_id: str) -> Json:
-        raise NotImplementedError
-
-    def _tag(self, image_id: str, target: reference.Reference) -> str | None:
-        raise NotImplementedError
-
-    def _publish(self, action: str, image_id: str, name: str) -> None:
-        raise NotImplementedError
+    def __init__(self, catalog: ImageCatalog, layers: LayerStore, writer: ImageWriter,
+                 layer_blobs: LayerBlobRepo) -> None:  # fmt: skip
+        self.catalog = catalog
+        self.repo = catalog.repo
+        self.content = catalog.content
+        self.lock = catalog.lock
+        self.layers = layers
+        self.writer = writer
+        self.layer_blobs = layer_blobs
 
     # ---- import -------------------------------------------------------------------------
 
@@ -82,9 +67,9 @@ class Transfers:
         except BaseException:
             self.writer.forget([diff_id])
             raise
-        self._publish("import", image_id, image_id)
+        self.catalog.publish("import", image_id, image_id)
         if target is not None:
-            self._tag(image_id, target)
+            self.catalog.tag(image_id, target)
         return image_id
 
     def _check_tar(self, diff_id: str) -> None:
@@ -113,8 +98,8 @@ class Transfers:
         """A child image of `parent_image_id` with `layer_tar` as one more layer (an empty tar
         adds a history entry only); returns the image id."""
         target = reference.parse_repo_tag(repo, tag) if repo else None
-        parent = self.get(parent_image_id) if parent_image_id else None
-        parent_doc = self.config(parent.id) if parent else None
+        parent = self.catalog.get(parent_image_id) if parent_image_id else None
+        parent_doc = self.catalog.config(parent.id) if parent else None
         base = (
             container_config
             or (parent_doc or {}).get("config")
@@ -150,7 +135,7 @@ class Transfers:
             if empty:
                 self.writer.forget([diff_id])
         if target is not None:
-            self._tag(image_id, target)
+            self.catalog.tag(image_id, target)
         return image_id
 
     def commit(
@@ -187,12 +172,12 @@ class Transfers:
         """docker-archive + OCI layout in one tar; names resolve before the first byte is sent."""
         wanted: dict[str, list[str]] = {}
         for ref in refs:
-            rec = self.resolve(ref)
+            rec = self.catalog.resolve(ref)
             names = wanted.setdefault(rec.id, [])
             names.extend(n for n in self._save_names(ref, rec) if n not in names)
         images = [self._save_image(image_id, names) for image_id, names in wanted.items()]
         for image_id in wanted:
-            self._publish("save", image_id, image_id)
+            self.catalog.publish("save", image_id, image_id)
         return archive.save_stream(images)
 
     def _save_names(self, ref: str, rec: ImageRecord) -> list[str]:
@@ -206,18 +191,18 @@ class Transfers:
         return [r for r in self.repo.references(rec.id) if r.startswith(named.name + ":")]
 
     def _save_image(self, image_id: str, names: list[str]) -> archive.SaveImage:
-        rec = self.get(image_id)
+        rec = self.catalog.get(image_id)
         raw = self.content.get(rec.config_digest)
         diff_ids = image_config.diff_ids(image_config.parse(raw))
         chain = self.layers.chain(rec.top_chain_id) if rec.top_chain_id else []
         layers = []
         for i, diff_id in enumerate(diff_ids):
             if not self.content.exists(diff_id):
-                self._recover_layer_blob(chain[i].chain_id, diff_id)
+                self.recover_layer_blob(chain[i].chain_id, diff_id)
             layers.append((diff_id, self.content.size(diff_id), _opener(self.content, diff_id)))
         return archive.SaveImage(raw, rec.config_digest, layers, names)
 
-    def _recover_layer_blob(self, chain_id: str, diff_id: str) -> None:
+    def recover_layer_blob(self, chain_id: str, diff_id: str) -> None:
         # A pulled layer is kept as the registry's compressed blob: its tar is that blob
         # decompressed (checked against the diff id), kept from now on.
         for blob in self.layer_blobs.of(diff_id):
@@ -275,10 +260,10 @@ class Transfers:
         except BaseException:
             self.writer.forget(ingested)
             raise
-        self._publish("load", image_id, image_id)
+        self.catalog.publish("load", image_id, image_id)
         lines = []
         for target in targets:
-            previous = self._tag(image_id, target)
+            previous = self.catalog.tag(image_id, target)
             if previous is not None:
                 lines.append(
                     f"The image {target.familiar()} already exists, renaming the old one with ID {previous} to empty string"
@@ -306,8 +291,8 @@ class Transfers:
             if self.repo.get(image_id) is None:
                 top = self.writer.register_chain([diff_id])
                 self.writer.store(raw, top, None)
-                self._publish("import", image_id, image_id)
-        self._tag(image_id, target)
+                self.catalog.publish("import", image_id, image_id)
+        self.catalog.tag(image_id, target)
         log.info("bootstrapped busybox:latest %s from %s", image_id, bb.path)
         return image_id
 

@@ -60,7 +60,7 @@ class BuildJob:
                 raise BuildError("No image was generated. Is your Dockerfile empty?")
             for t in self.opts.tags:
                 ref = reference.parse(t).with_default_tag()
-                await asyncio.to_thread(svc.images._tag, image_id, ref)
+                await asyncio.to_thread(svc.images.tag_as, image_id, ref)
         except BuildError as e:
             yield _error(e.message, e.code)
             return

@@ -1,5 +1,5 @@
-"""Image removal (S6, E3): rmi's rules and prune. A mixin of the image service
-(services/images.py `Images`), which provides the lookups declared below.
+"""Image removal (S6, E3): rmi's rules and prune. A collaborator of the image service
+(services/images.py `Images`), with the catalog's lookups.
 
 moby's rules, as the docker CLI shows them: removing by name untags first and deletes the image
 only when its last name is gone and nothing needs it; removing by id refuses (409) when the image
@@ -10,7 +10,6 @@ intermediate images) go with it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -18,8 +17,9 @@ from dockyard import errors
 from dockyard.core.filters import check_keys, labels_match
 from dockyard.core.types import Filters, Json
 from dockyard.images import reference, views
+from dockyard.images.catalog import ImageCatalog
 from dockyard.images.writer import ImageWriter
-from dockyard.state.images import ImageRecord, ImageRepo
+from dockyard.state.images import ImageRecord
 from dockyard.storage.protocols import LayerStore
 
 RUNNING_STATES = ("running", "paused", "restarting")
@@ -37,22 +37,21 @@ class ImageUser(Protocol):
 
 
 class Removal:
-    repo: ImageRepo
-    layers: LayerStore
-    writer: ImageWriter
-    lock: threading.RLock
-    is_in_use: Callable[[str], bool]
-    users_of: Callable[[str], Sequence[ImageUser]] | None
-
-    # Provided by the service.
-    def resolve(self, ref: str) -> ImageRecord:
-        raise NotImplementedError
-
-    def config(self, image_id: str) -> Json:
-        raise NotImplementedError
-
-    def _publish(self, action: str, image_id: str, name: str) -> None:
-        raise NotImplementedError
+    def __init__(
+        self,
+        catalog: ImageCatalog,
+        layers: LayerStore,
+        writer: ImageWriter,
+        is_in_use: Callable[[str], bool],
+        users_of: Callable[[str], Sequence[ImageUser]] | None,
+    ) -> None:
+        self.catalog = catalog
+        self.repo = catalog.repo
+        self.lock = catalog.lock
+        self.layers = layers
+        self.writer = writer
+        self.is_in_use = is_in_use
+        self.users_of = users_of
 
     def _users(self, image_id: str) -> Users:
         if self.users_of is not None:
@@ -92,7 +91,7 @@ class Removal:
             return self._remove(ref, force, prune=not noprune)
 
     def _remove(self, ref: str, force: bool, prune: bool) -> Records:
-        rec = self.resolve(ref)
+        rec = self.catalog.resolve(ref)
         refs = self.repo.references(rec.id)
         records: Records = []
         # moby's isImageIDPrefix: a ref the image id starts with means "by id", even if hex.
@@ -140,7 +139,7 @@ class Removal:
             with self.repo.db.tx() as c:
                 self.repo.untag(c, r)
             out.append({"Untagged": reference.familiar(r)})
-            self._publish("untag", image_id, image_id)
+            self.catalog.publish("untag", image_id, image_id)
             if "@" in r:
                 digests.append(r.rpartition("@")[2])
         if digests:  # the pulled manifests those names kept, unless another name keeps them
@@ -149,7 +148,7 @@ class Removal:
         return out
 
     def _delete(self, rec: ImageRecord, prune_parents: bool = False) -> Records:
-        self._publish("delete", rec.id, rec.id)
+        self.catalog.publish("delete", rec.id, rec.id)
         removed = self.writer.delete(rec)
         out: Records = [{"Deleted": rec.id}, *({"Deleted": chain_id} for chain_id in removed)]
         parent = self.repo.get(rec.parent) if prune_parents and rec.parent else None
@@ -175,7 +174,7 @@ class Removal:
                     continue
                 if not in_time(rec.created_unix):
                     continue
-                labels = (self.config(rec.id).get("config") or {}).get("Labels") or {}
+                labels = (self.catalog.config(rec.id).get("config") or {}).get("Labels") or {}
                 if not labels_match(labels, filters.get("label") or []):
                     continue
                 if self._users(rec.id) or self.repo.children(rec.id):

@@ -11,12 +11,9 @@ service.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import BinaryIO
 
-from dockyard import errors
-from dockyard.core import timefmt
 from dockyard.core.events import EventBus
 from dockyard.core.filters import labels_match
 from dockyard.core.types import Filters, Json
@@ -24,6 +21,7 @@ from dockyard.distribution.auth import Credentials, TokenCache
 from dockyard.distribution.endpoints import RegistryOptions
 from dockyard.images import config as image_config
 from dockyard.images import reference, views
+from dockyard.images.catalog import ImageCatalog
 from dockyard.images.content import ContentStore
 from dockyard.images.transfers import Transfers
 from dockyard.images.writer import ImageWriter
@@ -43,7 +41,11 @@ Records = list[Json]
 Names = list[str]
 
 
-class Images(Transfers, Removal):
+class Images:
+    """The image service's one face: lookups and naming on the catalog (images/catalog.py),
+    import/commit/save/load/bootstrap on transfers, rmi/prune on removal, registries on pulls
+    and pushes; each built with what it uses."""
+
     def __init__(
         self,
         db: Database,
@@ -54,35 +56,90 @@ class Images(Transfers, Removal):
         users_of: Callable[[str], Sequence[ImageUser]] | None = None,
         registry: RegistryOptions | None = None,
     ) -> None:
-        self.repo = ImageRepo(db)
+        self.catalog = catalog = ImageCatalog(ImageRepo(db), content, events)
+        self.repo = catalog.repo
+        self.lock = catalog.lock  # held by writers of records and names (a build's commit too)
         self.content = content
         self.layers = layers
-        self.events = events
-        self.is_in_use = is_in_use
-        self.users_of = users_of
         self.layer_blobs = LayerBlobRepo(db)
         self.writer = ImageWriter(self.repo, content, layers, self.layer_blobs)
-        self.lock = threading.RLock()
+        self.transfers = Transfers(catalog, layers, self.writer, self.layer_blobs)
+        self.removal = Removal(catalog, layers, self.writer, is_in_use, users_of)
         registry = registry or RegistryOptions()
         tokens = TokenCache()  # one per daemon: pulls and pushes reuse each other's tokens
-        self.pulls = Pulls(self, self.layer_blobs, registry, tokens)
-        self.pushes = Pushes(self, self.layer_blobs, registry, tokens)
+        self.pulls = Pulls(catalog, layers, self.writer, self.layer_blobs, registry, tokens)
+        self.pushes = Pushes(catalog, layers, self.transfers.recover_layer_blob,
+                             self.layer_blobs, registry, tokens)  # fmt: skip
 
     def sweep_content(self) -> None:
         """At daemon start: the blobs a killed daemon left that nothing names go (D-registry-5)."""
         self.writer.refs.sweep({layer.diff_id for layer in self.layers.layers()})
 
+    # ---- lookups (the catalog's) ---------------------------------------------------------
+
+    def resolve(self, ref: str) -> ImageRecord:
+        return self.catalog.resolve(ref)
+
+    def get(self, image_id: str) -> ImageRecord:
+        return self.catalog.get(image_id)
+
+    def config(self, image_id: str) -> Json:
+        return self.catalog.config(image_id)
+
+    def raw_config(self, image_id: str) -> bytes:
+        return self.catalog.raw_config(image_id)
+
+    def top_layer(self, image_id: str) -> str | None:
+        return self.catalog.top_layer(image_id)
+
+    def tag_as(self, image_id: str, target: reference.Reference) -> str | None:
+        """Point `target` at the image (a build's `-t`); the image it pointed at before."""
+        return self.catalog.tag(image_id, target)
+
+    # ---- transfers, removal, registries ---------------------------------------------------
+
+    def import_tar(self, src: BinaryIO, repo: str | None, tag: str | None,
+                   changes: Names, message: str) -> str:  # fmt: skip
+        return self.transfers.import_tar(src, repo, tag, changes, message)
+
+    def commit(
+        self,
+        *,
+        parent: str | None,
+        layer_tar: BinaryIO | Iterable[bytes],
+        container_config: Json,
+        config_override: Json | None,
+        changes: Names,
+        author: str,
+        comment: str,
+        container_id: str,
+        repo: str | None,
+        tag: str | None,
+    ) -> str:
+        return self.transfers.commit(
+            parent=parent, layer_tar=layer_tar, container_config=container_config,
+            config_override=config_override, changes=changes, author=author, comment=comment,
+            container_id=container_id, repo=repo, tag=tag,
+        )  # fmt: skip
+
+    def save(self, refs: Names) -> Iterator[bytes]:
+        return self.transfers.save(refs)
+
+    def load(self, src: BinaryIO) -> Names:
+        return self.transfers.load(src)
+
+    def bootstrap_busybox(self) -> str:
+        return self.transfers.bootstrap_busybox()
+
+    def remove(self, ref: str, force: bool, noprune: bool) -> Records:
+        return self.removal.remove(ref, force, noprune)
+
+    def prune(self, filters: Filters) -> Json:
+        return self.removal.prune(filters)
+
     def pull(self, ref: str, tag: str | None, platform: str = "") -> None:
         """A whole pull with no client watching (build's FROM)."""
         self.pulls.pull(ref, tag, platform)
-
-    def _add_repo_digest(self, image_id: str, ref: reference.Reference, digest: str) -> bool:
-        """`name@<manifest digest>` for RepoDigests (after a pull or a push); True if new."""
-        digested = reference.Reference(ref.domain, ref.path, None, digest)
-        if self.repo.lookup(str(digested)) == image_id:
-            return False
-        self._tag(image_id, digested)
-        return True
 
     def pull_stream(
         self, name: str, tag: str | None, platform: str, creds: Credentials
@@ -94,60 +151,6 @@ class Images(Transfers, Removal):
 
     def login(self, server: str, creds: Credentials) -> str:
         return self.pushes.login(server, creds)
-
-    # ---- lookups ------------------------------------------------------------------------
-
-    def resolve(self, ref: str) -> ImageRecord:
-        """By name[:tag], name@digest, full id, or id prefix; NotFound `No such image: <ref>`."""
-        found = self._find(ref)
-        if found is None:
-            raise errors.no_such_image(reference.missing_image_name(ref))
-        return found
-
-    def _find(self, ref: str) -> ImageRecord | None:
-        if not ref:
-            return None
-        bare = ref.removeprefix("sha256:")
-        if reference.is_full_id(ref):
-            return self.repo.get("sha256:" + bare)
-        if not (ref.startswith("sha256:") and reference.is_id_prefix(ref)):
-            try:
-                named = reference.parse(ref).with_default_tag()
-            except errors.InvalidParameter:
-                named = None
-            if named is not None:
-                image_id = self.repo.lookup(str(named))
-                if image_id is not None:
-                    return self.repo.get(image_id)
-        if reference.is_id_prefix(ref):
-            matches = self.repo.by_prefix(bare)
-            if len(matches) > 1:
-                raise errors.InvalidParameter(f"ambiguous image reference: {ref}")
-            if matches:
-                return matches[0]
-        if not reference.is_id_prefix(ref) and not reference.is_full_id(ref):
-            reference.parse(ref)  # an invalid name is a 400, not a 404
-        return None
-
-    def get(self, image_id: str) -> ImageRecord:
-        rec = self.repo.get(image_id)
-        if rec is None:
-            raise errors.no_such_image(image_id)
-        return rec
-
-    def config(self, image_id: str) -> Json:
-        """The whole image config document (`config`, `rootfs`, `history`, ...)."""
-        return image_config.parse(self.content.get(self.get(image_id).config_digest))
-
-    def raw_config(self, image_id: str) -> bytes:
-        return self.content.get(self.get(image_id).config_digest)
-
-    def top_layer(self, image_id: str) -> str | None:
-        return self.get(image_id).top_chain_id
-
-    def references_for(self, image_id: str) -> Names:
-        """Familiar tags and digests of an image: ["busybox:latest"]."""
-        return [reference.familiar(r) for r in self.repo.references(image_id)]
 
     # ---- ImageService: queries ----------------------------------------------------------
 
@@ -199,7 +202,7 @@ class Images(Transfers, Removal):
             cur_doc = doc if cur is rec else self.config(cur.id)
             last = len(image_config.history_with_layers(cur_doc)) - 1
             if last >= 0 and last not in ids:
-                ids[last] = (cur.id, self.references_for(cur.id))
+                ids[last] = (cur.id, self.catalog.references_for(cur.id))
             cur = self.repo.get(cur.parent) if cur.parent else None
         return views.history(doc, sizes, ids)
 
@@ -207,23 +210,4 @@ class Images(Transfers, Removal):
 
     def tag(self, ref: str, repo: str, tag: str | None) -> None:
         rec = self.resolve(ref)
-        target = reference.parse_repo_tag(repo, tag)
-        self._tag(rec.id, target)
-
-    def _tag(self, image_id: str, target: reference.Reference) -> str | None:
-        """Point `target` at the image; returns the image it pointed at before, if another."""
-        now = time.time_ns()
-        with self.lock, self.repo.db.tx() as c:
-            previous = self.repo.tag(c, str(target), image_id, now)
-            self.repo.set_last_tag_time(c, image_id, timefmt.rfc3339nano(now))
-        self._publish("tag", image_id, target.familiar())
-        return previous
-
-    def _publish(self, action: str, image_id: str, name: str) -> None:
-        attrs = {"name": name}
-        try:
-            labels = (self.config(image_id).get("config") or {}).get("Labels") or {}
-            attrs.update({k: v for k, v in labels.items() if k != "name"})
-        except errors.NotFound:
-            pass  # a deleted image's event carries its name only
-        self.events.publish("image", action, image_id, attrs)
+        self.catalog.tag(rec.id, reference.parse_repo_tag(repo, tag))

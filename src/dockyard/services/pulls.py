@@ -13,7 +13,6 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING
 
 from dockyard import errors
 from dockyard.distribution import progress
@@ -23,10 +22,10 @@ from dockyard.distribution.manifests import Platform, digest_of
 from dockyard.distribution.pull import PullJob
 from dockyard.distribution.remote import Remote
 from dockyard.images import reference
+from dockyard.images.catalog import ImageCatalog
+from dockyard.images.writer import ImageWriter
 from dockyard.state.layerblobs import LayerBlobRepo
-
-if TYPE_CHECKING:
-    from dockyard.services.images import Images
+from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +43,11 @@ def pull_reference(name: str, tag: str | None) -> reference.Reference:
 
 
 class Pulls:
-    def __init__(self, images: Images, blobs: LayerBlobRepo, options: RegistryOptions,
-                 tokens: TokenCache) -> None:  # fmt: skip
-        self.images = images
+    def __init__(self, catalog: ImageCatalog, layers: LayerStore, writer: ImageWriter,
+                 blobs: LayerBlobRepo, options: RegistryOptions, tokens: TokenCache) -> None:  # fmt: skip
+        self.catalog = catalog
+        self.layers = layers
+        self.writer = writer
         self.blobs = blobs
         self.options = options
         self.tokens = tokens
@@ -76,20 +77,19 @@ class Pulls:
              asked: bool = False) -> PullJob:  # fmt: skip
         remote, found = Remote.connect(ref, self.options, creds, self.tokens)
         assert found is not None
-        images = self.images
         job = PullJob(
             remote=remote,
             found=found,
             platform=wanted,
-            layers=images.layers,
-            content=images.content,
+            layers=self.layers,
+            content=self.catalog.content,
             blobs=self.blobs,
             commit=lambda raw, top, kept: self._commit(ref, raw, top, kept),
             max_downloads=self.options.max_concurrent_downloads,
             max_retries=self.options.max_download_attempts,
             retry_unit=self.options.retry_unit,
             platform_asked=asked,
-            has_image=lambda image_id: images.repo.get(image_id) is not None,
+            has_image=lambda image_id: self.catalog.repo.get(image_id) is not None,
         )
         try:
             job.prepare()
@@ -140,17 +140,16 @@ class Pulls:
                 kept: tuple[bytes, ...]) -> tuple[str, bool]:  # fmt: skip
         """Under the service's lock, so no rmi deletes a manifest between its write and the
         digest reference that keeps it (D-registry-5)."""
-        images = self.images
-        with images.lock:
+        with self.catalog.lock:
             for manifest in kept:
-                images.content.put(manifest)
-            image_id, updated = images.writer.store(raw, top, None)
+                self.catalog.content.put(manifest)
+            image_id, updated = self.writer.store(raw, top, None)
             if ref.tag is not None:
-                before = images.repo.lookup(str(ref))
+                before = self.catalog.repo.lookup(str(ref))
                 if before != image_id:
-                    images._tag(image_id, ref)
+                    self.catalog.tag(image_id, ref)
                     updated = True
-            if images._add_repo_digest(image_id, ref, digest_of(kept[0])):
+            if self.catalog.add_repo_digest(image_id, ref, digest_of(kept[0])):
                 updated = True
-        images._publish("pull", image_id, ref.familiar())
+        self.catalog.publish("pull", image_id, ref.familiar())
         return image_id, updated

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from dockyard import errors
 from dockyard.distribution import progress
@@ -21,18 +20,21 @@ from dockyard.distribution.push import LocalLayer, PushJob
 from dockyard.distribution.remote import Remote
 from dockyard.images import config as image_config
 from dockyard.images import reference
+from dockyard.images.catalog import ImageCatalog
+from dockyard.images.content import ContentStore
 from dockyard.state.layerblobs import LayerBlobRepo
-
-if TYPE_CHECKING:
-    from dockyard.services.images import Images
+from dockyard.storage.protocols import LayerStore
 
 log = logging.getLogger(__name__)
 
 
 class Pushes:
-    def __init__(self, images: Images, blobs: LayerBlobRepo, options: RegistryOptions,
-                 tokens: TokenCache) -> None:  # fmt: skip
-        self.images = images
+    def __init__(self, catalog: ImageCatalog, layers: LayerStore,
+                 recover_layer_blob: Callable[[str, str], None], blobs: LayerBlobRepo,
+                 options: RegistryOptions, tokens: TokenCache) -> None:  # fmt: skip
+        self.catalog = catalog
+        self.layers = layers
+        self.recover_layer_blob = recover_layer_blob
         self.blobs = blobs
         self.options = options
         self.tokens = tokens
@@ -51,7 +53,7 @@ class Pushes:
         """The tags to push, as dockerd finds them: the repository must have some reference,
         then the tag asked for (or every tag)."""
         found = []
-        for image_id, refs in sorted(self.images.repo.all_references().items()):
+        for image_id, refs in sorted(self.catalog.repo.all_references().items()):
             for r in refs:
                 named = reference.parse(r)
                 if named.name == ref.name:
@@ -61,7 +63,7 @@ class Pushes:
                 f"An image does not exist locally with the tag: {ref.familiar_name}"
             )
         if ref.tag is not None:
-            tagged_id = self.images.repo.lookup(str(ref))
+            tagged_id = self.catalog.repo.lookup(str(ref))
             if tagged_id is None:
                 raise errors.NotFound(f"tag does not exist: {ref.familiar()}")
             return [(ref, tagged_id)]
@@ -80,8 +82,8 @@ class Pushes:
                 job = self._job(remote, target, image_id)
                 for msg in job.messages():
                     yield progress.encode(msg)
-                self.images._add_repo_digest(image_id, target, job.digest)
-                self.images._publish("push", image_id, target.familiar())
+                self.catalog.add_repo_digest(image_id, target, job.digest)
+                self.catalog.publish("push", image_id, target.familiar())
         except errors.DockyardError as e:
             yield progress.encode(progress.error(e.message))
         except Exception as e:  # noqa: BLE001 (the stream is started: say it there)
@@ -92,19 +94,18 @@ class Pushes:
                 remote.session.close()
 
     def _job(self, remote: Remote, target: reference.Reference, image_id: str) -> PushJob:
-        images = self.images
-        rec = images.get(image_id)
-        raw = images.content.get(rec.config_digest)
+        rec = self.catalog.get(image_id)
+        raw = self.catalog.content.get(rec.config_digest)
         diff_ids = image_config.diff_ids(image_config.parse(raw))
-        chain = images.layers.chain(rec.top_chain_id) if rec.top_chain_id else []
-        layers = [LocalLayer(d, _tar(images, layer.chain_id, d))
+        chain = self.layers.chain(rec.top_chain_id) if rec.top_chain_id else []
+        layers = [LocalLayer(d, _tar(self.catalog.content, self.recover_layer_blob, layer.chain_id, d))
                   for d, layer in zip(diff_ids, chain, strict=True)]  # fmt: skip
         return PushJob(
             remote=Remote(target, remote.session),
             ref=target,
             config_raw=raw,
             layers=layers,
-            content=images.content,
+            content=self.catalog.content,
             blobs=self.blobs,
             pulled_manifest=self._pulled_manifest(image_id, rec.config_digest),
             max_uploads=self.options.max_concurrent_uploads,
@@ -112,8 +113,8 @@ class Pushes:
 
     def _pulled_manifest(self, image_id: str, config_digest: str) -> bytes | None:
         """The single-platform manifest this image was pulled as, if it is kept."""
-        content = self.images.content
-        for r in self.images.repo.references(image_id):
+        content = self.catalog.content
+        for r in self.catalog.repo.references(image_id):
             digest = r.rpartition("@")[2] if "@" in r else ""
             if not digest or not content.exists(digest):
                 continue
@@ -151,13 +152,14 @@ class Pushes:
         return "Login Succeeded"
 
 
-def _tar(images: Images, chain_id: str, diff_id: str) -> Callable[[], Iterator[bytes]]:
+def _tar(content: ContentStore, recover: Callable[[str, str], None], chain_id: str,
+         diff_id: str) -> Callable[[], Iterator[bytes]]:  # fmt: skip
     """The layer's tar, exactly as its diff id says (kept, or recovered from its blob)."""
 
     def chunks() -> Iterator[bytes]:
-        if not images.content.exists(diff_id):
-            images._recover_layer_blob(chain_id, diff_id)
-        yield from images.content.read_chunks(diff_id)
+        if not content.exists(diff_id):
+            recover(chain_id, diff_id)
+        yield from content.read_chunks(diff_id)
 
     return chunks
 
