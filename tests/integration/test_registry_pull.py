@@ -544,6 +544,40 @@ def test_two_platform_index(daemon: Daemon, tmp_path: Path) -> None:
             forget(daemon, reg.host, *ids)
 
 
+def test_kept_manifests_go_with_the_last_digest_reference(daemon: Daemon, tmp_path: Path) -> None:
+    """E5 (#13): a pull keeps the index and the manifest it came as (a push back keeps the
+    digest); pulled into two repositories, they stay while either one's RepoDigests names them,
+    and go with the last: after both rmi the content store holds what it held before."""
+    plats = [("linux", "amd64", ""), ("linux", "arm64", "v8")]
+    index_digest = app_layout(tmp_path / "multi", platforms=plats, hello=b"kept\n")
+    with R.registry(tmp_path) as reg:
+        for repo in ("t/one", "t/two"):
+            R.skopeo_push(tmp_path / "multi", f"{repo}:1", reg)
+        amd64 = next(
+            e["digest"]
+            for e in R.manifest(reg, "t/one:1")[2]["manifests"]
+            if e["platform"]["architecture"] == "amd64"
+        )
+        before = content_blobs(daemon)
+        try:
+            for repo in ("t/one", "t/two"):
+                status, msgs = pull(daemon, f"{reg.host}/{repo}", "1")
+                assert failure(status, msgs) == "", msgs
+            kept = {d.removeprefix("sha256:") for d in (index_digest, amd64)}
+            assert kept <= content_blobs(daemon) - before
+            r = docker(daemon, "rmi", f"{reg.host}/t/one:1")
+            assert r.returncode == 0 and "Deleted" not in r.stdout, r
+            assert inspect(daemon, f"{reg.host}/t/two:1")["RepoDigests"] == [
+                f"{reg.host}/t/two@{index_digest}"
+            ]
+            assert kept <= content_blobs(daemon) - before
+            r = docker(daemon, "rmi", f"{reg.host}/t/two:1")
+            assert r.returncode == 0 and "Deleted: " in r.stdout, r
+            assert content_blobs(daemon) == before
+        finally:
+            forget(daemon, reg.host)
+
+
 # ---------------------------------------------------------------------------------------------
 # Authentication and transport
 
