@@ -21,9 +21,13 @@ def available() -> bool:
     return bool(shutil.which("dockerd") and shutil.which("docker") and os.geteuid() == 0)
 
 
-def docker(sock: str, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def docker(
+    sock: str, *args: str, stdin: bytes | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
-    return subprocess.run(["docker", *args], env=env, input=stdin, capture_output=True, timeout=120)
+    return subprocess.run(
+        ["docker", *args], env=env, input=stdin, capture_output=True, timeout=timeout
+    )
 
 
 def busybox_tar(root: Path) -> bytes:

@@ -490,7 +490,8 @@ def registry(
     proxy_ca: Path | None = None,
 ) -> Iterator[Registry]:
     """Run a docker-registry on a free 127.0.0.1 port, its files in a new directory under `base`;
-    yield it once it answers GET /v2/, stop it (and its token server) after.
+    yield it once it answers GET /v2/; after, stop it (and its token server) and remove its
+    storage (the blobs; its config and log stay with the test's files).
 
     auth: None (open), "basic" (htpasswd) or "token" (the harness's token server). tls: serve
     HTTPS with a certificate from a new test CA (`Registry.ca_cert`). proxy_of: the URL of another
@@ -562,6 +563,7 @@ def registry(
         yield reg
     finally:
         reg.stop()
+        shutil.rmtree(reg.storage, ignore_errors=True)
 
 
 def _base_config(reg: Registry) -> dict[str, Any]:

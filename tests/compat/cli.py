@@ -12,12 +12,24 @@ from tests.conftest import Daemon
 DOCKER = shutil.which("docker")
 
 
-def docker(d: Daemon, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `docker ARGS` against `d`; the test is skipped on a machine without the CLI."""
+def docker(
+    d: Daemon,
+    *args: str,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run `docker ARGS` against `d` (with `env` added to its environment); the test is skipped
+    on a machine without the CLI."""
     if DOCKER is None:
         pytest.skip("no docker CLI installed")
     return subprocess.run(
-        [DOCKER, *args], env=d.env(), capture_output=True, text=True, input=input, timeout=60
+        [DOCKER, *args],
+        env={**d.env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
     )
 
 

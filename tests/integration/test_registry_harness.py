@@ -105,6 +105,7 @@ def test_open_registry_serves_what_skopeo_pushed(tmp_path: Path) -> None:
         assert (reg.storage / "docker" / "registry" / "v2" / "repositories" / "team").is_dir()
     assert proc is not None and proc.poll() is not None
     assert refused(port)
+    assert not reg.storage.exists() and reg.log.is_file()  # the blobs go, the log stays
 
 
 def test_basic_auth_registry(tmp_path: Path) -> None:
