@@ -75,9 +75,10 @@ def tls_context(verify: bool = True, certs: tuple[Path, ...] = (),
                     raise errors.System(f"missing key {key} for client certificate {name}. Note "
                                         "that CA certificates should use the extension .crt")  # fmt: skip
                 ctx.load_cert_chain(str(path), str(d / key))
-            elif name.endswith(".key") and name.removesuffix(".key") + ".cert" not in names:
+            elif name.endswith(".key"):
                 cert = name.removesuffix(".key") + ".cert"
-                raise errors.System(f"Missing client certificate {cert} for key {name}")
+                if cert not in names:
+                    raise errors.System(f"Missing client certificate {cert} for key {name}")
     return ctx
 
 
