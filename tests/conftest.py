@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from dockyard.runtime.cgroups import CgroupHost
-from tests import clis, host_filter
+from tests import clis, host_filter, ownaddress
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -348,6 +348,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         name = link.split(":")[1].strip().split("@")[0]
         if mine.match(name):
             left.append(f"link {name}")
+    left += [f"link {name}" for name in ownaddress.left_behind()]  # a registry's own address
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     left += [
         f"nft {t}"

@@ -1,11 +1,13 @@
 """Real registries for the registry tests (#13, E5: pull/push/login/mirrors over the OCI
-distribution protocol), started and stopped by the tests themselves on 127.0.0.1.
+distribution protocol), started and stopped by the tests themselves on 127.0.0.1 (or on an address
+of the test's own, tests/ownaddress.py).
 
 - `registry()` runs Debian's `docker-registry` (distribution 2.8) on a free loopback port with its
   own config, storage and log under the test's directory: open, with Basic auth (an htpasswd file,
   bcrypt), or with Docker's token auth, in which case the harness also runs a small token server
   (RS256 JWTs, the signing certificate in the `x5c` header, every request recorded so a test can
-  assert which scopes a client asked for); optionally over HTTPS with a test CA, and optionally as
+  assert which scopes a client asked for); optionally over HTTPS with a test CA (a certificate
+  for another name on request, and client certificates required on request), and optionally as
   a pull-through cache (`proxy_of`) of another registry, the way a mirror works.
 - `oci_layout()` writes an OCI image layout (one manifest per platform, an image index for more
   than one) with real, deterministic tar layers, gzip, zstd or uncompressed; `busybox_layout()`
@@ -116,11 +118,11 @@ def default_policy(user: str | None, typ: str, name: str, actions: list[str]) ->
 
 @dataclass
 class Registry:
-    """A running docker-registry; `host` is what goes in image references (127.0.0.1:PORT)."""
+    """A running docker-registry; `host` is what goes in image references (ADDRESS:PORT)."""
 
     base: Path  # this registry's own directory (config, storage, certificates, log)
     host: str
-    url: str  # http(s)://127.0.0.1:PORT
+    url: str  # http(s)://ADDRESS:PORT
     auth: str | None  # None, "basic" or "token"
     user: str | None
     password: str | None
@@ -129,6 +131,9 @@ class Registry:
     log: Path
     ca_cert: Path | None = None  # the test CA (tls=True): trust it to talk to this registry
     certs_d: Path | None = None  # a certs.d tree: certs_d/HOST/ca.crt, as dockerd reads it
+    # client_certs=True: the client certificate and key the registry accepts (also in certs_d/HOST
+    # as client.cert and client.key)
+    client_cert: tuple[Path, Path] | None = None
     proxy_of: str | None = None
     service: str = ""  # token auth: the service (the JWT audience) and issuer
     issuer: str = ""
@@ -210,10 +215,10 @@ def _terminate(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
             proc.wait()
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+def free_port(address: str = "127.0.0.1") -> int:
+    """A TCP port on `address` that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((address, 0))
         return int(s.getsockname()[1])
 
 
@@ -253,20 +258,34 @@ def make_ca(dest: Path) -> tuple[Path, Path]:
 
 
 def make_server_cert(
-    dest: Path, ca: tuple[Path, Path], *, name: str = "server"
+    dest: Path,
+    ca: tuple[Path, Path],
+    *,
+    name: str = "server",
+    san: str = "IP:127.0.0.1,DNS:localhost",
 ) -> tuple[Path, Path]:
-    """A server certificate signed by `ca` for 127.0.0.1 (IP SAN) and localhost: (cert, key)."""
-    crt, key, csr, ext = (
-        dest / f"{name}.crt",
-        dest / f"{name}.key",
-        dest / f"{name}.csr",
-        dest / f"{name}.ext",
+    """A server certificate signed by `ca` for the subjectAltName `san`: (NAME.crt, NAME.key)."""
+    return _signed_cert(
+        dest / f"{name}.crt", ca, f"subjectAltName={san}\nextendedKeyUsage=serverAuth"
     )
+
+
+def make_client_cert(
+    dest: Path, ca: tuple[Path, Path], *, name: str = "client"
+) -> tuple[Path, Path]:
+    """A client certificate signed by `ca` (TLS client authentication), named as certs.d wants
+    it: (NAME.cert, NAME.key)."""
+    return _signed_cert(dest / f"{name}.cert", ca, "extendedKeyUsage=clientAuth")
+
+
+def _signed_cert(crt: Path, ca: tuple[Path, Path], extensions: str) -> tuple[Path, Path]:
+    """An EC P-256 certificate at `crt` (its key beside it, NAME.key), valid for a day, signed by
+    `ca`, with `extensions` (openssl's extfile lines) besides a leaf's usual ones."""
+    key, csr, ext = crt.with_suffix(".key"), crt.with_suffix(".csr"), crt.with_suffix(".ext")
     _run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-          "-keyout", str(key), "-out", str(csr), "-subj", "/CN=127.0.0.1"])  # fmt: skip
+          "-keyout", str(key), "-out", str(csr), "-subj", f"/CN=dockyard test {crt.stem}"])  # fmt: skip
     ext.write_text(
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\n"
-        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        f"{extensions}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
     )
     _run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]),
           "-set_serial", str(secrets.randbits(63)), "-days", "1", "-extfile", str(ext),
@@ -466,16 +485,22 @@ def _registry_env(proxy_ca: Path | None) -> dict[str, str]:
     return env
 
 
-def _ssl_context(ca_cert: Path | None) -> ssl.SSLContext:
-    if ca_cert is not None:
-        return ssl.create_default_context(cafile=str(ca_cert))
-    return ssl.create_default_context()
+def _ssl_context(ca_cert: Path | None, client: tuple[Path, Path] | None,
+                 check_hostname: bool) -> ssl.SSLContext:  # fmt: skip
+    ctx = ssl.create_default_context(cafile=str(ca_cert) if ca_cert is not None else None)
+    ctx.check_hostname = check_hostname
+    if client is not None:
+        ctx.load_cert_chain(*client)
+    return ctx
 
 
-def _connection(url: str, ca_cert: Path | None, timeout: float = 30) -> http.client.HTTPConnection:
+def _connection(url: str, ca_cert: Path | None, timeout: float = 30,
+                client: tuple[Path, Path] | None = None,
+                check_hostname: bool = True) -> http.client.HTTPConnection:  # fmt: skip
     u = urllib.parse.urlsplit(url)
     if u.scheme == "https":
-        return http.client.HTTPSConnection(u.netloc, timeout=timeout, context=_ssl_context(ca_cert))
+        ctx = _ssl_context(ca_cert, client, check_hostname)
+        return http.client.HTTPSConnection(u.netloc, timeout=timeout, context=ctx)
     return http.client.HTTPConnection(u.netloc, timeout=timeout)
 
 
@@ -485,16 +510,23 @@ def registry(
     *,
     auth: str | None = None,
     tls: bool = False,
+    address: str = "127.0.0.1",
+    san: str | None = None,
+    client_certs: bool = False,
     proxy_of: str | None = None,
     proxy_auth: tuple[str, str] | None = None,
     proxy_ca: Path | None = None,
 ) -> Iterator[Registry]:
-    """Run a docker-registry on a free 127.0.0.1 port, its files in a new directory under `base`;
-    yield it once it answers GET /v2/; after, stop it (and its token server) and remove its
-    storage (the blobs; its config and log stay with the test's files).
+    """Run a docker-registry on a free port of `address` (127.0.0.1, or an address the test made,
+    tests/ownaddress.py: no other), its files in a new directory under `base`; yield it once it
+    answers GET /v2/, stop it (and its token server) after and remove its storage (the blobs; its config
+    and log stay with the test's files).
 
     auth: None (open), "basic" (htpasswd) or "token" (the harness's token server). tls: serve
-    HTTPS with a certificate from a new test CA (`Registry.ca_cert`). proxy_of: the URL of another
+    HTTPS with a certificate from a new test CA (`Registry.ca_cert`) for the subjectAltName `san`
+    (default `IP:<address>,DNS:localhost`; another name makes a certificate that does not match).
+    client_certs (with tls): require a client certificate signed by the test CA (distribution's
+    `http.tls.clientcas`), made as `Registry.client_cert`. proxy_of: the URL of another
     registry this one caches (a pull-through mirror), with `proxy_auth` as its credentials there
     and `proxy_ca` the CA it trusts for it (an https one: the other registry's `ca_cert`).
     distribution 2.8 asks the remote's /v2/ once at start and gives `proxy_auth` to the Bearer
@@ -503,6 +535,8 @@ def registry(
     """
     if auth not in (None, "basic", "token"):
         raise ValueError(f"auth must be None, 'basic' or 'token', not {auth!r}")
+    if (san is not None or client_certs) and not tls:
+        raise ValueError("san and client_certs need tls=True")
     base.mkdir(parents=True, exist_ok=True)
     own = Path(tempfile.mkdtemp(prefix="registry-", dir=base))
     reg = Registry(
@@ -523,9 +557,12 @@ def registry(
         server_tls: ssl.SSLContext | None = None
         if tls:
             ca = make_ca(own / "ca")
-            crt, key = make_server_cert(own / "ca", ca)
+            crt, key = make_server_cert(own / "ca", ca, san=san or f"IP:{address},DNS:localhost")
             reg.ca_cert = ca[0]
             cfg["http"]["tls"] = {"certificate": str(crt), "key": str(key)}
+            if client_certs:
+                reg.client_cert = make_client_cert(own / "ca", ca)
+                cfg["http"]["tls"]["clientcas"] = [str(ca[0])]
             server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             server_tls.load_cert_chain(crt, key)
         if auth is not None:
@@ -554,12 +591,14 @@ def registry(
             cfg["proxy"] = {"remoteurl": proxy_of}
             if proxy_auth is not None:
                 cfg["proxy"]["username"], cfg["proxy"]["password"] = proxy_auth
-        _start(reg, cfg, proxy_ca)
+        _start(reg, cfg, proxy_ca, address)
         if tls:
             assert reg.ca_cert is not None
             reg.certs_d = own / "certs.d"
             (reg.certs_d / reg.host).mkdir(parents=True)
             shutil.copy(reg.ca_cert, reg.certs_d / reg.host / "ca.crt")
+            for src in reg.client_cert or ():
+                shutil.copy(src, reg.certs_d / reg.host / src.name)
         yield reg
     finally:
         reg.stop()
@@ -583,16 +622,16 @@ def _base_config(reg: Registry) -> dict[str, Any]:
     }
 
 
-def _start(reg: Registry, cfg: dict[str, Any], proxy_ca: Path | None) -> None:
-    """Start docker-registry on a free port (a few tries: the port may be taken between finding
-    it and the registry binding it) and wait until GET /v2/ answers 200 or 401."""
+def _start(reg: Registry, cfg: dict[str, Any], proxy_ca: Path | None, address: str) -> None:
+    """Start docker-registry on a free port of `address` (a few tries: the port may be taken
+    between finding it and the registry binding it) and wait until GET /v2/ answers 200 or 401."""
     scheme = "https" if "tls" in cfg["http"] else "http"
     for _attempt in range(5):
-        port = free_port()
-        cfg["http"]["addr"] = f"127.0.0.1:{port}"
+        port = free_port(address)
+        reg.host = cfg["http"]["addr"] = f"{address}:{port}"
+        reg.url = f"{scheme}://{reg.host}"
         # JSON is YAML: no YAML library needed, and no quoting surprises.
         reg.config.write_text(json.dumps(cfg, indent=2))
-        reg.host, reg.url = f"127.0.0.1:{port}", f"{scheme}://127.0.0.1:{port}"
         with open(reg.log, "ab") as logf:
             reg.proc = subprocess.Popen(
                 [REGISTRY_BIN, "serve", str(reg.config)],
@@ -604,7 +643,9 @@ def _start(reg: Registry, cfg: dict[str, Any], proxy_ca: Path | None) -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and reg.proc.poll() is None:
             with contextlib.suppress(OSError, http.client.HTTPException):
-                conn = _connection(reg.url, reg.ca_cert, timeout=2)
+                # The name is not checked: a test may ask for a certificate for another one.
+                conn = _connection(reg.url, reg.ca_cert, timeout=2, client=reg.client_cert,
+                                   check_hostname=False)  # fmt: skip
                 try:
                     conn.request("GET", "/v2/")
                     if conn.getresponse().status in (200, 401):
@@ -679,7 +720,7 @@ def http_get(
         hdrs["Authorization"] = "Basic " + base64.b64encode(":".join(who).encode()).decode()
 
     def once(h: dict[str, str]) -> tuple[int, email.message.Message, bytes]:
-        conn = _connection(reg.url, reg.ca_cert)
+        conn = _connection(reg.url, reg.ca_cert, client=reg.client_cert)
         try:
             conn.request(method, path, headers=h)
             resp = conn.getresponse()

@@ -50,6 +50,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="a mirror for docker.io images, tried first")  # fmt: skip
     p.add_argument("--insecure-registry", action="append", default=[],
                    help="host[:port] or CIDR spoken to without TLS verification (127.0.0.0/8 is)")  # fmt: skip
+    p.add_argument("--registry-certs-dir", default="",
+                   help="dockyard's own: the certs.d directory read after /etc/docker/certs.d "
+                        "(default /etc/dockyard/certs.d): HOST:PORT/ca.crt, client.cert, "
+                        "client.key")  # fmt: skip
     p.add_argument("--hub-endpoint", default="registry-1.docker.io",
                    help="dockyard's own: where docker.io names are pulled from after the mirrors "
                         "(the tests point it at a closed local port)")  # fmt: skip
@@ -81,9 +85,11 @@ def _lock(data_root: Path) -> int:
 
 async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     from dockyard.api.server import serve
-    from dockyard.distribution.endpoints import RegistryOptions
+    from dockyard.distribution.endpoints import CERTS_DIRS, DOCKER_CERTS_DIR, RegistryOptions
     from dockyard.engine import Engine, EngineOptions
 
+    own_certs = args.registry_certs_dir  # in place of /etc/dockyard/certs.d (D-registry-6)
+    certs_dirs = (DOCKER_CERTS_DIR, Path(own_certs)) if own_certs else CERTS_DIRS
     opts = EngineOptions(
         cgroups=args.cgroups,
         bridge=args.bridge,
@@ -93,6 +99,7 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
         registry=RegistryOptions(
             mirrors=tuple(args.registry_mirror),
             insecure=("127.0.0.0/8", *args.insecure_registry),
+            certs_dirs=certs_dirs,
             max_concurrent_downloads=args.max_concurrent_downloads,
             max_concurrent_uploads=args.max_concurrent_uploads,
             max_download_attempts=args.max_download_attempts,

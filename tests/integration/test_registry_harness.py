@@ -1,7 +1,8 @@
 """The registry harness (tests/registry.py) that the tests of #13 (E5: pull/push/login/mirrors)
 stand on, proven against independent clients before any dockyard code relies on it: skopeo pushes
 to and pulls from open, Basic, token and TLS registries; the harness's token server grants what
-Docker's token flow asks, and the registry really checks its signatures; OCI layouts keep zstd
+Docker's token flow asks, and the registry really checks its signatures; a TLS registry on an
+address of the test's own wants client certificates when asked to; OCI layouts keep zstd
 layers and platform indexes as written; a real dockerd pushes busybox, pulls it back, and pulls it
 through a `proxy_of` mirror."""
 
@@ -24,6 +25,7 @@ import pytest
 
 from tests import oracle as oracle_dockerd
 from tests import registry as R
+from tests.ownaddress import own_address
 
 pytestmark = pytest.mark.integration
 
@@ -246,6 +248,41 @@ def test_tls_registry(tmp_path: Path, auth: str | None) -> None:
             assert reg.realm and reg.realm.startswith("https://")
             R.skopeo_pull("public/app:1", reg, tmp_path / "pulled", anon=True)
             assert "repository:public/app:pull" in reg.scopes_requested(authenticated=False)
+
+
+def get_v2(host: str, ca_cert: Path) -> int:
+    """GET /v2/ over TLS trusting `ca_cert`, without a client certificate: the status."""
+    conn = http.client.HTTPSConnection(host, timeout=5, context=ssl.create_default_context(
+        cafile=str(ca_cert)))  # fmt: skip
+    try:
+        conn.request("GET", "/v2/")
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_tls_registry_at_an_own_address_with_client_certificates(tmp_path: Path) -> None:
+    """A registry on an address of the test's own (tests/ownaddress.py) that wants client
+    certificates: its certificate names that address; a client trusting the CA but without a
+    client certificate is refused in the handshake; skopeo with certs_d/HOST (ca.crt,
+    client.cert, client.key) pushes and the harness reads back. A certificate asked for another
+    name does not verify for the address. The address is gone afterwards."""
+    R.oci_layout(tmp_path / "img", two_layers())
+    with own_address() as addr:
+        with R.registry(tmp_path, tls=True, address=addr, client_certs=True) as reg:
+            assert reg.host.startswith(f"{addr}:") and reg.ca_cert and reg.cert_dir
+            assert sorted(p.name for p in reg.cert_dir.iterdir()) == [
+                "ca.crt", "client.cert", "client.key"]  # fmt: skip
+            with pytest.raises(ssl.SSLError, match="BAD_CERTIFICATE"):
+                get_v2(reg.host, reg.ca_cert)
+            digest = R.skopeo_push(tmp_path / "img", "t/app:1", reg)
+            assert R.manifest(reg, "t/app:1")[1] == digest
+        with R.registry(tmp_path, tls=True, address=addr, san="DNS:registry.invalid") as other:
+            assert other.ca_cert
+            with pytest.raises(ssl.SSLCertVerificationError, match="IP address mismatch"):
+                get_v2(other.host, other.ca_cert)
+    held = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout
+    assert f" {addr}/" not in held
 
 
 def test_zstd_and_uncompressed_layers_stay_as_written(tmp_path: Path) -> None:

@@ -691,8 +691,8 @@ def test_token_auth_one_clients_token_is_not_anothers(daemon: Daemon, tmp_path: 
 def test_tls_registry_at_loopback(daemon: Daemon, tmp_path: Path) -> None:
     """E5 (#13): a registry that speaks only HTTPS (certificate from a test CA) on 127.0.0.1
     pulls: 127.0.0.0/8 is an insecure registry by default, as in dockerd, so the certificate is
-    not verified. (dockyard reads certs.d only under /etc, with no daemon flag to point it
-    elsewhere, so a test cannot show that an untrusted registry elsewhere is refused.)"""
+    not verified. (Verification itself, certs.d and client certificates are proven in
+    test_registry_tls.py, on an address of the test's own and a daemon's --registry-certs-dir.)"""
     app_layout(tmp_path / "img", hello=b"tls\n")
     with R.registry(tmp_path, tls=True) as reg:
         assert reg.url.startswith("https://")

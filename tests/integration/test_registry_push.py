@@ -53,10 +53,15 @@ def push(d: Daemon, name: str, tag: str, *, auth: str = ANONYMOUS) -> tuple[int,
 
 def oracle_push(sock: str, name: str, tag: str) -> tuple[int, Messages]:
     """The same request to the oracle dockerd."""
+    return oracle_post(sock, f"/images/{name}/push?tag={tag}")
+
+
+def oracle_post(sock: str, path: str) -> tuple[int, Messages]:
+    """POST `path` to the oracle dockerd without credentials: (status, the stream's messages,
+    or the error document alone)."""
     conn = UnixHTTPConnection(sock, timeout=120)
     try:
-        conn.request("POST", f"/images/{name}/push?tag={tag}",
-                     headers={"X-Registry-Auth": ANONYMOUS})  # fmt: skip
+        conn.request("POST", path, headers={"X-Registry-Auth": ANONYMOUS})
         resp = conn.getresponse()
         return resp.status, parse_stream(resp.read())
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from dockyard.distribution import manifests, progress
 from dockyard.distribution.auth import Challenge, Credentials
 from dockyard.distribution.endpoints import RegistryOptions, endpoints, is_insecure
 from dockyard.distribution.manifests import Platform
+from tests import registry as R
 
 
 def test_platform_parse_and_match() -> None:
@@ -101,9 +103,40 @@ def test_endpoints_mirrors_hub_and_insecure(tmp_path: Path) -> None:
         "myreg:5000", ("myreg:5000",)
     )
     assert not is_insecure("192.0.2.1", ("127.0.0.0/8",))
+    # dockerd: a name listed without a port is not that host on a port; a scheme is dropped
+    assert not is_insecure("198.18.0.5:5000", ("198.18.0.5",))
+    assert is_insecure("198.18.0.5", ("198.18.0.5",))
+    assert is_insecure("198.18.0.5:5000", ("http://198.18.0.5:5000",))
+    assert is_insecure("198.18.0.5:5000", ("198.18.0.0/15",))
     hubless = RegistryOptions(hub="127.0.0.1:9")
     assert [(e.scheme, e.host) for e in endpoints("docker.io", hubless)] == [
         ("https", "127.0.0.1:9"), ("http", "127.0.0.1:9")]  # fmt: skip
+
+
+def test_certs_dir_client_pairs_as_dockerd(tmp_path: Path) -> None:
+    """A client certificate needs its key and a key its certificate, or the endpoint cannot be
+    used, in dockerd's words; a CA alone (`.crt`) is read."""
+    ca = R.make_ca(tmp_path / "ca")
+    d = tmp_path / "certs.d" / "198.18.0.5:5000"
+    d.mkdir(parents=True)
+    shutil.copy(ca[0], d / "ca.crt")
+    ep = endpoints("198.18.0.5:5000", RegistryOptions(certs_dirs=(tmp_path / "certs.d",)))[0]
+    assert ep.verify and ep.certs == (d,)
+    assert ep.ssl_context() is not None
+    cert, key = R.make_client_cert(tmp_path, ca)
+    shutil.copy(cert, d / "client.cert")
+    with pytest.raises(errors.System) as missing_key:
+        ep.ssl_context()
+    assert missing_key.value.message == (
+        "missing key client.key for client certificate client.cert. Note that CA certificates "
+        "should use the extension .crt"
+    )
+    shutil.copy(key, d / "client.key")
+    assert ep.ssl_context() is not None
+    (d / "client.cert").unlink()
+    with pytest.raises(errors.System) as missing_cert:
+        ep.ssl_context()
+    assert missing_cert.value.message == "Missing client certificate client.cert for key client.key"
 
 
 def test_progress_bar_is_dockerds() -> None:

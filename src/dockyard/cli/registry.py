@@ -105,10 +105,11 @@ def _login(ns: argparse.Namespace, s: Session) -> int:
     elif ns.password:
         s.warn("WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
     user = ns.username
-    if not user or not password:
-        stored_user, stored_password = credentials.get(ns.server or "docker.io")
-        if not user and stored_user and not password:
-            user, password = stored_user, stored_password
+    if not user and not password:  # the docker CLI tries what it keeps first
+        stored = credentials.get(ns.server or "docker.io")
+        if stored.username and stored.password:
+            s.print("Authenticating with existing credentials...")
+            user, password = stored.username, stored.password
     if not user:
         user = input("Username: ").strip()
     if not password:
@@ -124,7 +125,10 @@ def _login(ns: argparse.Namespace, s: Session) -> int:
         answer = s.client.post("/auth", None, body)
     except APIError as e:
         raise CLIError(f"Error response from daemon: {e.message}") from None
-    credentials.store(ns.server or "docker.io", user, password)
+    try:
+        credentials.store(ns.server or "docker.io", user, password)
+    except credentials.HelperError as e:
+        raise CLIError(f"Error saving credentials: {e}") from None
     s.print(str((answer or {}).get("Status") or "Login Succeeded"))
     return 0
 
@@ -134,11 +138,12 @@ def _logout_flags(p: Parser) -> None:
 
 
 def _logout(ns: argparse.Namespace, s: Session) -> int:
-    key = credentials.server_key(ns.server)
-    if not credentials.erase(ns.server or "docker.io"):
-        s.print(f"Not logged in to {key}")
-        return 0
-    s.print(f"Removing login credentials for {key}")
+    """As the docker CLI (20.10 and later): the same line whether or not there was a login; a
+    warning only when no name could be erased."""
+    s.print(f"Removing login credentials for {credentials.server_key(ns.server)}")
+    failed = credentials.erase(ns.server or "docker.io")
+    if failed:
+        s.warn("WARNING: could not erase credentials:\n" + "\n".join(failed))
     return 0
 
 

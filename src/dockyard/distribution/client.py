@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard import errors
+from dockyard.distribution import tlserrors
 from dockyard.distribution.auth import Challenge, Credentials, TokenCache, scope
 from dockyard.distribution.endpoints import Endpoint, tls_context
 
@@ -159,10 +160,13 @@ class Session:
 
     @staticmethod
     def _describe(method: str, url: str, e: BaseException) -> str:
+        """Go's url.Error for a request that got no answer, as dockerd words it."""
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
-        if isinstance(e, ConnectionRefusedError):
-            host = urllib.parse.urlsplit(url).netloc
-            reason = f"dial tcp {host}: connect: connection refused"
+        parts = urllib.parse.urlsplit(url)
+        if isinstance(e, ssl.SSLError):
+            reason = tlserrors.describe(e, parts.hostname or "", parts.port or 443)
+        elif isinstance(e, ConnectionRefusedError):
+            reason = f"dial tcp {parts.netloc}: connect: connection refused"
         elif isinstance(e, socket.timeout):
             reason = "i/o timeout"
         return f'{_verb(method)} "{url}": {reason}'

@@ -1,8 +1,10 @@
 """Where a registry is and how to talk to it (E5): `docker.io` names go to the mirrors first
 (`--registry-mirror`) and then to registry-1.docker.io; every registry is tried over HTTPS with
-the system CAs plus `certs.d/HOST[:PORT]/*.crt` (client certificates: `*.cert` + `*.key`), and an
-insecure one (`--insecure-registry`, 127.0.0.0/8 by default as dockerd) also without verification
-and over plain HTTP."""
+the system CAs plus `certs.d/HOST[:PORT]/*.crt` (client certificates: `*.cert` + `*.key`, each
+with its pair or the pull fails, as in dockerd), and an insecure one (`--insecure-registry`:
+HOST[:PORT] as the reference names it, or a CIDR; 127.0.0.0/8 by default as dockerd) also
+without verification and over plain HTTP. The certs.d directories are /etc/docker/certs.d, then
+/etc/dockyard/certs.d or the one `--registry-certs-dir` names (D-registry-6)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockyard import errors
 from dockyard.images.reference import DEFAULT_DOMAIN
 
 DOCKER_HUB = "registry-1.docker.io"
-CERTS_DIRS = (Path("/etc/docker/certs.d"), Path("/etc/dockyard/certs.d"))
+DOCKER_CERTS_DIR = Path("/etc/docker/certs.d")
+CERTS_DIRS = (DOCKER_CERTS_DIR, Path("/etc/dockyard/certs.d"))
 
 
 @dataclass(frozen=True)
@@ -62,12 +66,21 @@ def tls_context(verify: bool = True, certs: tuple[Path, ...] = (),
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     for d in certs:
-        for ca in sorted(d.glob("*.crt")):
-            ctx.load_verify_locations(cafile=str(ca))
-        for cert in sorted(d.glob("*.cert")):
-            key = cert.with_suffix(".key")
-            if key.exists():
-                ctx.load_cert_chain(str(cert), str(key))
+        names = {p.name for p in d.iterdir()}
+        for name in sorted(names):
+            path = d / name
+            if name.endswith(".crt"):
+                ctx.load_verify_locations(cafile=str(path))
+            elif name.endswith(".cert"):
+                key = name.removesuffix(".cert") + ".key"
+                if key not in names:
+                    raise errors.System(f"missing key {key} for client certificate {name}. Note "
+                                        "that CA certificates should use the extension .crt")  # fmt: skip
+                ctx.load_cert_chain(str(path), str(d / key))
+            elif name.endswith(".key"):
+                cert = name.removesuffix(".key") + ".cert"
+                if cert not in names:
+                    raise errors.System(f"Missing client certificate {cert} for key {name}")
     return ctx
 
 
@@ -78,11 +91,15 @@ def _hostname(host: str) -> str:
 
 
 def is_insecure(host: str, insecure: tuple[str, ...]) -> bool:
-    """As dockerd: listed by name (host or host:port), or an address of it inside a listed CIDR."""
-    if host in insecure or _hostname(host) in insecure:
+    """As dockerd: listed by the name the reference gives (`host:port` with its port, a scheme
+    ignored), or an address of it inside a listed CIDR. A host listed without a port is not
+    that host on another port."""
+    if host in (i.split("://", 1)[-1] for i in insecure):
         return True
     nets = []
     for item in insecure:
+        if "/" not in item:  # a bare address is a name, as Go's ParseCIDR wants the prefix
+            continue
         try:
             nets.append(ipaddress.ip_network(item, strict=False))
         except ValueError:

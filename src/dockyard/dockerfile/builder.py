@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import logging
 import tempfile
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from dockyard.dockerfile.parser import Instruction, parse_line
 from dockyard.dockerfile.plan import Plan, Stage
 from dockyard.dockerfile.stage import DEFAULT_SHELL, BuildError, StageState, short, stream
 from dockyard.images import config as image_config
+from dockyard.images import reference
 
 log = logging.getLogger(__name__)
 __all__ = ["BuildError", "Builder", "short", "stream"]
@@ -53,7 +55,11 @@ class Builder(CopySteps):
             n += 1
             yield stream(f"Step {n}/{total} : {stage.base.original}")
             yield stream("\n")
-            state = await asyncio.to_thread(self._from, stage, plan.escape)
+            base = self._base_ref(stage, plan.escape)
+            if await asyncio.to_thread(self._needs_pull, base):
+                async for msg in self._pull(base):
+                    yield msg
+            state = await asyncio.to_thread(self._from, base)
             yield stream(f" ---> {short(state.image_id)}\n" if state.image_id else "")
             triggers = list(state.config.get("OnBuild") or [])
             if triggers:
@@ -83,22 +89,42 @@ class Builder(CopySteps):
 
     # ---- FROM --------------------------------------------------------------------------
 
-    def _from(self, stage: Stage, escape: str) -> StageState:
+    def _base_ref(self, stage: Stage, escape: str) -> str:
         env = {k: v for k, v in self.global_args.items() if v is not None}
-        ref = expand.word(expand.raw_words(stage.base.rest, escape)[0], env, escape)
+        return expand.word(expand.raw_words(stage.base.rest, escape)[0], env, escape)
+
+    def _needs_pull(self, ref: str) -> bool:
+        """--pull pulls every base; else a base that is neither scratch, an earlier stage nor
+        a local image is pulled (E5), as dockerd does."""
+        if ref.lower() == "scratch" or ref.lower() in self.stage_images:
+            return False
+        if self.opts.pull:
+            return True
+        try:
+            self.images.resolve(ref)
+        except errors.NotFound:
+            return True
+        return False
+
+    async def _pull(self, ref: str) -> AsyncIterator[Json]:
+        """The pull's own progress messages, in the build stream (the docker CLI draws them)."""
+        named = reference.parse(ref)
+        tag = None if named.tag or named.digest else reference.DEFAULT_TAG
+        lines = await asyncio.to_thread(self.images.pull_progress, ref, tag)
+        while (line := await asyncio.to_thread(next, lines, None)) is not None:
+            msg = json.loads(line)
+            if "error" in msg:
+                raise BuildError(msg["error"])
+            yield msg
+
+    def _from(self, ref: str) -> StageState:
         state = StageState()
         if ref.lower() == "scratch":
             return state
         if ref.lower() in self.stage_images:
             image_id = self.stage_images[ref.lower()]
         else:
-            if self.opts.pull:
-                self.images.pull(ref, None)  # --pull: the base is pulled even when present (E5)
-            try:
-                image_id = self.images.resolve(ref).id
-            except errors.NotFound:
-                self.images.pull(ref, None)  # a missing base is pulled, as dockerd does
-                image_id = self.images.resolve(ref).id
+            image_id = self.images.resolve(ref).id
         state.image_id = image_id
         if image_id is not None:
             state.config = copy.deepcopy(self.images.config(image_id).get("config") or {})

@@ -138,8 +138,12 @@ class Images:
         return self.removal.prune(filters)
 
     def pull(self, ref: str, tag: str | None, platform: str = "") -> None:
-        """A whole pull with no client watching (build's FROM)."""
+        """A whole pull with no client watching; its first error is raised."""
         self.pulls.pull(ref, tag, platform)
+
+    def pull_progress(self, ref: str, tag: str | None) -> Iterator[bytes]:
+        """An anonymous pull's progress stream (build's FROM shows it in the build's stream)."""
+        return self.pulls.start(ref, tag)
 
     def pull_stream(
         self, name: str, tag: str | None, platform: str, creds: Credentials
