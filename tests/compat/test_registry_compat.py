@@ -130,6 +130,34 @@ def test_docker_cli_pull_run_push(daemon: Daemon, tmp_path: Path) -> None:
             forget(daemon, reg.host)
 
 
+def test_docker_cli_build_pulls_its_base_with_progress(daemon: Daemon, tmp_path: Path) -> None:
+    """E5 (#13): `docker build` of a Dockerfile whose FROM is not here pulls it and shows the
+    pull's own progress in the build's output, as dockerd's builder does: 'Pulling from',
+    'Pull complete', the Digest and Status lines, then the base's id and the next step."""
+    app_layout(tmp_path / "img", hello=b"base\n")
+    (tmp_path / "ctx").mkdir()
+    with R.registry(tmp_path) as reg:
+        digest = R.skopeo_push(tmp_path / "img", "t/base:1", reg, fmt="v2s2")
+        config = R.manifest(reg, "t/base:1")[2]["config"]["digest"]
+        ref = f"{reg.host}/t/base:1"
+        (tmp_path / "ctx" / "Dockerfile").write_text(f"FROM {ref}\nLABEL built=yes\n")
+        try:
+            out = ok(docker(daemon, "build", "-q=false", "-t", "dy-from-pull",
+                            str(tmp_path / "ctx"))).splitlines()  # fmt: skip
+            at = out.index(f"Step 1/2 : FROM {ref}")
+            pulled = out[at + 1 : out.index("Step 2/2 : LABEL built=yes")]
+            assert pulled[0] == "1: Pulling from t/base", out
+            assert any(line.endswith(": Pull complete") for line in pulled), out
+            assert f"Digest: {digest}" in pulled and (
+                f"Status: Downloaded newer image for {ref}" in pulled
+            ), out
+            assert pulled[-1] == f" ---> {config.removeprefix('sha256:')[:12]}", out
+            assert ok(docker(daemon, "image", "inspect", "-f", "{{.Id}}", ref)).strip() == config
+        finally:
+            docker(daemon, "rmi", "dy-from-pull")
+            forget(daemon, reg.host)
+
+
 def test_docker_cli_login_pull_push_logout(
     daemon: Daemon, tmp_path: Path, own_docker_config: Path
 ) -> None:

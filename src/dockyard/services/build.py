@@ -53,7 +53,8 @@ class BuildJob:
         )
         try:
             async for msg in builder.run(self.plan):
-                if not self.opts.quiet and msg.get("stream"):
+                # text, and a FROM's pull progress; -q keeps only the final id, as dockerd
+                if not self.opts.quiet and (msg.get("stream") or "status" in msg):
                     yield msg
             image_id = builder.result
             if image_id is None:
