@@ -387,6 +387,13 @@ def clean(e: Engine) -> None:
     left = e.docker("images", "-aq").split()
     if left:
         raise CaseError(f"images left after rmi -f and image prune -af: {left}")
+    settle()
+
+
+def settle() -> None:
+    """Write back what earlier cases left dirty, so every timed case starts from the same disk
+    state (without it the writeback of a previous pull lands in the next one's time)."""
+    os.sync()
 
 
 def already_exists(out: str) -> int:
@@ -478,6 +485,7 @@ class Run:
     def with_base(self, e: Engine) -> float:
         clean(e)
         e.docker("pull", self.img.base)
+        settle()
         mark = e.log_mark()
         t0 = time.perf_counter()
         out = e.docker("pull", self.img.gzip)
@@ -499,6 +507,7 @@ class Run:
                 outs: list[str] = []
 
                 def push_once() -> float:
+                    settle()
                     t0 = time.perf_counter()
                     outs.append(e.docker("push", ref))
                     return time.perf_counter() - t0
