@@ -111,7 +111,7 @@ class Engine:
         )
         self.archive = ContainerArchive(self.containers.get, self.layers, self.events)
         self.system = System(
-            cfg, self.containers, self.images, self.layers, self.volumes, self.launcher.cgroups
+            cfg, records, self.images, self.layers, self.volumes, self.launcher.cgroups
         )
         self.build = Build(cfg, self.db, self.images, self.layers, self.containers)
 

@@ -58,6 +58,8 @@ def test_register_is_content_addressed(store: LayerStore) -> None:
     assert top.parent == a.chain_id and top.chain_id != top.diff_id
     assert [layer.chain_id for layer in store.chain(top.chain_id)] == [a.chain_id, top.chain_id]
     assert store.get(top.chain_id) == top
+    dirs = store.diff_dirs(top.chain_id)
+    assert len(dirs) == 2 and (dirs[0] / "app/main").is_file() and (dirs[1] / "etc/os").is_file()
 
 
 def test_references_hold_layers_until_the_last_release(store: LayerStore) -> None:

@@ -7,16 +7,17 @@ they are content-addressed and shared on disk with every image that has the same
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from dockyard.core import timefmt
 from dockyard.core.types import Json
+from dockyard.dockerfile.images import BuildImages
 from dockyard.images import config as image_config
 
 
 class StepCommitter:
-    def __init__(self, images: Any) -> None:
-        self.images = images  # services.images.Images: writer, lock, get, config
+    def __init__(self, images: BuildImages) -> None:
+        self.images = images
 
     def commit(
         self,

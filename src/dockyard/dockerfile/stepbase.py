@@ -12,18 +12,20 @@ from typing import Any
 
 from dockyard.core.types import Json
 from dockyard.dockerfile.commit import StepCommitter
+from dockyard.dockerfile.images import BuildImages
 from dockyard.dockerfile.plan import BuildOptions
 from dockyard.dockerfile.rootview import RootView
 from dockyard.dockerfile.runner import StepRunner
 from dockyard.dockerfile.stage import DEFAULT_SHELL, StageState, short, stream
 from dockyard.state.buildcache import BuildCacheRepo
+from dockyard.storage.protocols import LayerStore
 
 
 class StepBase:
     def __init__(
         self,
-        images: Any,
-        layers: Any,
+        images: BuildImages,
+        layers: LayerStore,
         cache: BuildCacheRepo,
         runner: StepRunner,
         context: Path,
@@ -100,9 +102,7 @@ class StepBase:
         if image_id is None:
             return RootView([])
         top = self.images.get(image_id).top_chain_id
-        chain = self.layers.chain(top) if top else []
-        driver = self.layers.driver
-        return RootView([driver.diff_dir(layer.cache_id) for layer in reversed(chain)])
+        return RootView(self.layers.diff_dirs(top) if top else [])
 
     async def _metadata_layer(
         self, state: StageState, key: str, comment: str, layer: Any

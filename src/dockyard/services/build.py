@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from dockyard import errors
 from dockyard.config import Config
@@ -23,6 +23,7 @@ from dockyard.core.types import Json
 from dockyard.dockerfile import context, parser
 from dockyard.dockerfile.builder import Builder, BuildError, short, stream
 from dockyard.dockerfile.copier import in_scope
+from dockyard.dockerfile.images import BuildImages
 from dockyard.dockerfile.plan import BuildOptions, Plan, make_plan
 from dockyard.dockerfile.runner import Containers, StepRunner
 from dockyard.images import reference
@@ -89,7 +90,12 @@ def _error(message: str, code: int) -> Json:
 
 class Build:
     def __init__(
-        self, cfg: Config, db: Database, images: Any, layers: LayerStore, containers: Containers
+        self,
+        cfg: Config,
+        db: Database,
+        images: BuildImages,
+        layers: LayerStore,
+        containers: Containers,
     ) -> None:
         self.cfg = cfg
         self.cache = BuildCacheRepo(db)

@@ -8,14 +8,18 @@ import time
 from collections.abc import Hashable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard import errors
 from dockyard.config import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, Config
 from dockyard.core.container import ContainerRecord
-from dockyard.core.types import Json
+from dockyard.core.types import Filters, Json
 from dockyard.runtime.cgroups import CgroupHost
 from dockyard.services.containers import status
+from dockyard.services.volumes import Volumes
+from dockyard.state.containers import ContainerRepo
+from dockyard.state.images import ImageRecord
+from dockyard.storage.protocols import LayerStore
 
 
 def _runc_version() -> str:
@@ -31,14 +35,22 @@ def _runc_version() -> str:
     return ""
 
 
+class Images(Protocol):
+    """What `info` and `system df` ask of the image service."""
+
+    def list(self, all: bool, filters: Filters, digests: bool) -> list[Json]: ...
+    def get(self, image_id: str) -> ImageRecord: ...
+    def top_layer(self, image_id: str) -> str | None: ...
+
+
 class System:
     def __init__(
         self,
         cfg: Config,
-        containers: Any,
-        images: Any,
-        layers: Any,
-        volumes: Any = None,
+        containers: ContainerRepo,
+        images: Images,
+        layers: LayerStore,
+        volumes: Volumes | None = None,
         cgroups: CgroupHost | None = None,
     ) -> None:
         self.cfg = cfg
@@ -88,7 +100,7 @@ class System:
         return self._runc_commit
 
     def info(self) -> Json:
-        recs = self.containers.repo.all()
+        recs = self.containers.all()
         states = [r.state["Status"] for r in recs]
         uname = os.uname()
         mem = 0
@@ -177,7 +189,7 @@ class System:
         once in LayersSize), containers with SizeRw, volumes with {Size, RefCount}. Trees that
         cannot have changed since the last call are not walked again (storage/usage.py)."""
         images = self.images.list(False, {}, False)
-        recs = self.containers.repo.all()
+        recs = self.containers.all()
         containers = self._container_rows(recs)
         users: dict[str, int] = {}
         for c in containers:
@@ -223,20 +235,21 @@ class System:
         return rows
 
     def _volume_rows(self, recs: list[ContainerRecord]) -> list[Json]:
-        if self.volumes is None:
+        volumes = self.volumes
+        if volumes is None:
             return []
         by_id = {r.id: r for r in recs}
 
         def stamp(name: str) -> Hashable | None:
             """None while a running container may write to the volume; else what changes when
             one of its users runs again or a new user is created (and may populate it)."""
-            users = [by_id.get(cid) for cid in self.volumes.store.users_of(name)]
+            users = [by_id.get(cid) for cid in volumes.store.users_of(name)]
             stamps = [size_stamp(u) if u is not None else None for u in users]
             if any(s is None for s in stamps):
                 return None
             return tuple(sorted((u.id, s) for u, s in zip(users, stamps, strict=True) if u))
 
-        rows: list[Json] = self.volumes.usage(stamp)
+        rows: list[Json] = volumes.usage(stamp)
         return rows
 
 

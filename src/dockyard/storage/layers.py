@@ -88,6 +88,10 @@ class Layers:
         out.reverse()
         return out
 
+    def diff_dirs(self, chain_id: str) -> list[Path]:
+        """The chain's diff/ directories, top first: a read-only view's lower dirs."""
+        return [self.driver.diff_dir(layer.cache_id) for layer in reversed(self.chain(chain_id))]
+
     def layers(self) -> list[Layer]:
         return self._repo.all()
 
