@@ -34,6 +34,11 @@ class Config:
     host: str = DEFAULT_HOST
     log_level: str = "info"
     runtime: str = "runc"
+    # What a container gets when its create request leaves it out (dockerd's daemon options):
+    init: bool = False  # --init: docker-init (tini) as PID 1 unless HostConfig.Init says no
+    init_path: str = ""  # --init-path; "" = Debian's static tini, else docker-init/tini on PATH
+    log_driver: str = "json-file"  # --log-driver
+    log_opts: tuple[tuple[str, str], ...] = ()  # --log-opt key=value, in the order given
 
     @property
     def socket(self) -> Path:
