@@ -14,9 +14,10 @@ checked at create here, so a bad value leaves no container behind (D-logs-2).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dockyard import errors
 
@@ -30,6 +31,7 @@ LOCAL_MAX_SIZE = 20 * 1024 * 1024
 LOCAL_MAX_FILES = 5
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
+T = TypeVar("T")
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
@@ -119,29 +121,25 @@ def _json_file(opts: dict[str, str]) -> LogSettings:
     return LogSettings(JSON_FILE, size, files if size else 1, compress)
 
 
+def _local_value(opts: dict[str, str], key: str, parse: Callable[[str], T], default: T) -> T:
+    """One of local's options; its error in local's words (`invalid value for max-size: ...`)."""
+    if key not in opts:
+        return default
+    prefix = (
+        "error reading compress log option"
+        if key == "compress"
+        else (f"invalid value for {key}: {opts[key]}")
+    )
+    try:
+        return parse(opts[key])
+    except errors.InvalidParameter as e:
+        raise errors.InvalidParameter(f"{prefix}: {e.message}") from None
+
+
 def _local(opts: dict[str, str]) -> LogSettings:
-    size, files, compress = LOCAL_MAX_SIZE, LOCAL_MAX_FILES, True
-    if "max-size" in opts:
-        try:
-            size = human_size(opts["max-size"])
-        except errors.InvalidParameter as e:
-            raise errors.InvalidParameter(
-                f"invalid value for max-size: {opts['max-size']}: {e.message}"
-            ) from None
-    if "max-file" in opts:
-        try:
-            files = _atoi(opts["max-file"])
-        except errors.InvalidParameter as e:
-            raise errors.InvalidParameter(
-                f"invalid value for max-file: {opts['max-file']}: {e.message}"
-            ) from None
-    if "compress" in opts:
-        try:
-            compress = _parse_bool(opts["compress"])
-        except errors.InvalidParameter as e:
-            raise errors.InvalidParameter(
-                f"error reading compress log option: {e.message}"
-            ) from None
+    size = _local_value(opts, "max-size", human_size, LOCAL_MAX_SIZE)
+    files = _local_value(opts, "max-file", _atoi, LOCAL_MAX_FILES)
+    compress = _local_value(opts, "compress", _parse_bool, True)
     if files < 0:
         raise errors.InvalidParameter("max file count cannot be less than 0")
     if compress and files <= 1:
