@@ -54,7 +54,7 @@ class Config:
 
     @property
     def containers_root(self) -> Path:
-        """Per-container files: config, hostconfig, logs (`<id>/<id>-json.log`), hosts, resolv.conf."""
+        """Per-container files: logs (`<id>/<id>-json.log`, `<id>/local-logs/`), hosts, resolv.conf."""
         return self.data_root / "containers"
 
     @property
