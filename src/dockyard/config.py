@@ -34,6 +34,11 @@ class Config:
     host: str = DEFAULT_HOST
     log_level: str = "info"
     runtime: str = "runc"
+    # What a container gets when its create request leaves it out (dockerd's daemon options):
+    init: bool = False  # --init: docker-init (tini) as PID 1 unless HostConfig.Init says no
+    init_path: str = ""  # --init-path; "" = Debian's static tini, else docker-init/tini on PATH
+    log_driver: str = "json-file"  # --log-driver
+    log_opts: tuple[tuple[str, str], ...] = ()  # --log-opt key=value, in the order given
 
     @property
     def socket(self) -> Path:
@@ -49,7 +54,7 @@ class Config:
 
     @property
     def containers_root(self) -> Path:
-        """Per-container files: config, hostconfig, logs (`<id>/<id>-json.log`), hosts, resolv.conf."""
+        """Per-container files: logs (`<id>/<id>-json.log`, `<id>/local-logs/`), hosts, resolv.conf."""
         return self.data_root / "containers"
 
     @property

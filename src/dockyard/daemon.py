@@ -19,6 +19,7 @@ from typing import Any
 from dockyard import daemonconfig, errors, heap
 from dockyard.api import lazyaiohttp
 from dockyard.config import DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, Config, default_host, socket_path
+from dockyard.runtime import logopts
 from dockyard.runtime.cgroups import CgroupHost
 
 log = logging.getLogger("dockyard.daemon")
@@ -63,6 +64,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="retries of a failed layer download in a pull")  # fmt: skip
     # Hidden, tests only (D-registry-4): one step of the retry countdown, in seconds.
     p.add_argument("--download-retry-unit", type=float, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument("--init", action="store_true",
+                   help="run an init (tini) as PID 1 in containers that do not choose")  # fmt: skip
+    p.add_argument("--init-path", default="", help="the docker-init binary (default: tini-static)")
+    p.add_argument("--log-driver", default="json-file",
+                   help="containers' default log driver: json-file, local or none")  # fmt: skip
+    p.add_argument("--log-opt", action="append", default=[],
+                   help="key=value options of the default log driver")  # fmt: skip
     p.add_argument(
         "--config-file", default="", help=f"daemon.json (default {daemonconfig.DEFAULT_PATH})"
     )
@@ -70,6 +78,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     daemonconfig.apply(ns, daemonconfig.explicit_flags(p, argv),
                        ns.config_file or daemonconfig.DEFAULT_PATH, required=bool(ns.config_file))  # fmt: skip
     daemonconfig.validate(ns)
+    try:  # dockerd refuses to start with a log option its default driver does not take
+        ns.log_driver, ns.log_opts = logopts.daemon_default(ns.log_driver, ns.log_opt)
+    except ValueError as e:
+        raise daemonconfig.ConfigError(str(e)) from None
     return ns
 
 
@@ -186,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         exec_root=Path(args.exec_root),
         host="unix://" + socket_path(host),
         log_level=level,
+        init=args.init,
+        init_path=args.init_path,
+        log_driver=args.log_driver,
+        log_opts=args.log_opts,
     )
     try:
         args.cgroups = CgroupHost.detect(args.exec_opt, args.cgroup_parent)

@@ -32,6 +32,10 @@ KEYS: dict[str, tuple[str, str]] = {
     "max-concurrent-downloads": ("max_concurrent_downloads", "int"),
     "max-concurrent-uploads": ("max_concurrent_uploads", "int"),
     "max-download-attempts": ("max_download_attempts", "int"),
+    "init": ("init", "bool"),
+    "init-path": ("init_path", "str"),
+    "log-driver": ("log_driver", "str"),
+    "log-opts": ("log_opt", "map"),
 }
 
 
@@ -48,6 +52,10 @@ def _value(key: str, kind: str, raw: Any) -> Any:
         if not isinstance(raw, list):
             raise ConfigError(f"{key}: a list is expected")
         return [f"base={p.get('base')},size={p.get('size')}" for p in raw if isinstance(p, dict)]
+    if kind == "map":
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{key}: an object is expected")
+        return [f"{k}={v}" for k, v in raw.items()]
     if kind == "bool":
         return bool(raw)
     if kind == "flag":

@@ -74,3 +74,29 @@ def test_max_download_attempts_from_flag_or_file_and_refused_below_one(tmp_path:
         daemon.parse_args(["--max-download-attempts", "0"])
     with pytest.raises(daemonconfig.ConfigError, match="^invalid max download attempts: -1$"):
         daemon.parse_args(["--config-file", _write(tmp_path, {"max-download-attempts": -1})])
+
+
+def test_init_and_log_defaults_from_the_file_and_flags(tmp_path: Path) -> None:
+    """E6: daemon.json's `init`, `init-path`, `log-driver` and `log-opts` as dockerd's; the same
+    as flags (`--log-opt` repeated); an option the driver does not take stops the daemon."""
+    path = _write(tmp_path, {"init": True, "init-path": "/usr/bin/tini-static",
+                             "log-driver": "local", "log-opts": {"max-size": "5m", "max-file": "2"}})  # fmt: skip
+    ns = daemon.parse_args(["--config-file", path])
+    assert (ns.init, ns.init_path, ns.log_driver) == (True, "/usr/bin/tini-static", "local")
+    assert ns.log_opts == (("max-size", "5m"), ("max-file", "2"))
+    ns = daemon.parse_args(["--log-driver", "json-file", "--log-opt", "max-size=1m",
+                            "--log-opt", "max-file=3"])  # fmt: skip
+    assert (ns.init, ns.log_driver, ns.log_opts) == (
+        False,
+        "json-file",
+        (("max-size", "1m"), ("max-file", "3")),
+    )
+    path = _write(tmp_path, {"log-driver": "local", "log-opts": {"bogus": "1"}})
+    with pytest.raises(
+        daemonconfig.ConfigError,
+        match="failed to set log opts: unknown log opt 'bogus' for log driver local",
+    ):
+        daemon.parse_args(["--config-file", path])
+    with pytest.raises(daemonconfig.ConfigError, match="specified both as a flag and in the "
+                       "configuration file: log-driver"):  # fmt: skip
+        daemon.parse_args(["--config-file", path, "--log-driver", "none"])

@@ -16,13 +16,21 @@ from dockyard.runtime.logs import log_files, read_logs
 
 def test_options_parse_docker_sizes_and_counts() -> None:
     """E4: max-size uses decimal units (10m = 10,000,000); max-file counts the live file."""
-    assert logopts.parse(None) == logopts.Rotation(0, 1)
-    assert logopts.parse({"Type": "json-file", "Config": {}}) == logopts.Rotation(0, 1)
+    json_file = logopts.JSON_FILE
+    assert logopts.parse(None) == logopts.LogSettings(json_file, 0, 1)
+    assert logopts.parse({"Type": "json-file", "Config": {}}) == logopts.LogSettings(
+        json_file, 0, 1
+    )
     cfg = {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
-    assert logopts.parse(cfg) == logopts.Rotation(10_000_000, 3)
-    assert logopts.parse({"Config": {"max-size": "1k"}}) == logopts.Rotation(1000, 1)
+    assert logopts.parse(cfg) == logopts.LogSettings(json_file, 10_000_000, 3)
+    assert logopts.parse({"Config": {"max-size": "1k"}}) == logopts.LogSettings(json_file, 1000, 1)
     assert logopts.parse({"Config": {"max-size": "1.5KB"}}).max_size == 1500
-    assert logopts.parse({"Type": "none", "Config": {"whatever": "x"}}) == logopts.Rotation()
+    # max-file without max-size: accepted, as dockerd does, and nothing rotates
+    assert logopts.parse({"Config": {"max-file": "3"}}) == logopts.LogSettings(json_file, 0, 1)
+    cfg = {"Config": {"max-size": "1k", "max-file": "2", "compress": "true"}}
+    assert logopts.parse(cfg) == logopts.LogSettings(json_file, 1000, 2, compress=True)
+    none = logopts.parse({"Type": "none", "Config": {"whatever": "x"}})
+    assert none == logopts.LogSettings("none") and not none.readable
 
 
 @pytest.mark.parametrize(
@@ -31,7 +39,16 @@ def test_options_parse_docker_sizes_and_counts() -> None:
         ({"max-size": "abc"}, "invalid size: 'abc'"),
         ({"max-size": "0"}, "max-size must be a positive number"),
         ({"max-size": "1m", "max-file": "0"}, "max-file cannot be less than 1"),
-        ({"max-file": "3"}, "max-file cannot be set when max-size is not set"),
+        ({"max-size": "1m", "compress": "yes"}, 'strconv.ParseBool: parsing "yes": invalid syntax'),
+        (
+            {"max-size": "1m", "compress": "true"},
+            "compress cannot be true when max-file is less than 2 or max-size is not set",
+        ),
+        ({"mode": "sometimes"}, "logger: logging mode not supported: sometimes"),
+        (
+            {"max-buffer-size": "1m"},
+            "logger: max-buffer-size option is only supported with 'mode=non-blocking'",
+        ),
         ({"max-size": "1m", "max-file": "x"}, 'strconv.Atoi: parsing "x": invalid syntax'),
         ({"bogus": "1"}, "unknown log opt 'bogus' for json-file log driver"),
     ],

@@ -51,7 +51,7 @@ class ContainerRecord:
     image_id: str
     doc: dict[str, Any] = field(default_factory=dict)
     mount_id: str = ""  # overlay2/<mount_id>: the writable layer (creation)
-    log_path: str = ""  # the json-file log (creation)
+    log_path: str = ""  # the log driver's file, set at creation ("" for none; runtime/logopts.py)
     run: RunState = field(default_factory=RunState)
     net: NetworkState = field(default_factory=NetworkState)
 

@@ -238,7 +238,11 @@ class Builder(CopySteps):
             "User": state.config.get("User") or "",
             "AttachStdout": True,
             "AttachStderr": True,
-            "HostConfig": {"NetworkMode": self.opts.networkmode or "default"},
+            # RUN output is read back from the json-file log, whatever the daemon's default
+            "HostConfig": {
+                "NetworkMode": self.opts.networkmode or "default",
+                "LogConfig": {"Type": "json-file", "Config": {}},
+            },
         }
         result: dict[str, Any] = {}
         async for msg in self.runner.run(body, result):

@@ -1,15 +1,18 @@
-"""Reading a container's json-file log (what dockyard-shim writes) for `docker logs`.
+"""Reading a container's log (what dockyard-shim writes) for `docker logs`: json-file or local.
 
-Each line is `{"log": "...", "stream": "stdout"|"stderr", "time": "<RFC3339Nano>"}`; with
-`--log-opt max-size` the shim rotates `<log>` to `<log>.1` ... and reading spans the set. Tail seeks
+json-file: each line is `{"log": "...", "stream": "stdout"|"stderr", "time": "<RFC3339Nano>"}`;
+local: size-framed protobuf entries (runtime/locallog.py). With `max-size` the shim rotates
+`<log>` to `<log>.1` ... (`<log>.N.gz` with compress) and reading spans the set. Tail seeks
 backwards from the end so `--tail 10` on a big log reads only its last blocks; follow polls the
-file for appended lines until the container stops and the file is drained."""
+file for appended entries until the container stops and the file is drained."""
 
 from __future__ import annotations
 
 import asyncio
 import calendar
 import contextlib
+import gzip
+import io
 import json
 import logging
 import os
@@ -19,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
+
+from dockyard.runtime import locallog
 
 log = logging.getLogger(__name__)
 
@@ -89,30 +94,63 @@ def tail_offset(f: BinaryIO, n: int) -> int:
 
 
 def log_files(path: Path) -> list[Path]:
-    """The json-file set, oldest first: `<log>.N` ... `<log>.1` (rotated by the shim), `<log>`."""
+    """The set, oldest first: `<log>.N` ... `<log>.1` (rotated by the shim; `<log>.N.gz` once
+    compressed, the plain file while its gzip runs), `<log>`."""
     rotated: list[Path] = []
-    while (older := path.with_name(f"{path.name}.{len(rotated) + 1}")).exists():
-        rotated.append(older)
+    while True:
+        older = path.with_name(f"{path.name}.{len(rotated) + 1}")
+        packed = older.with_name(older.name + ".gz")
+        if older.exists():
+            rotated.append(older)
+        elif packed.exists():
+            rotated.append(packed)
+        else:
+            break
     return [*reversed(rotated), path]
 
 
-def _tail_starts(files: list[Path], n: int) -> list[tuple[Path, int]]:
-    """Where to start reading each file so that only the last `n` lines of the set are read."""
+def _open(p: Path) -> BinaryIO:
+    """A log file for reading; a gzip'd one decompressed whole (rotated files are bounded by
+    max-size). A plain rotated file the shim compressed meanwhile is read from its .gz."""
+    if p.suffix != ".gz":
+        try:
+            return p.open("rb")
+        except FileNotFoundError:
+            if not p.with_name(p.name + ".gz").exists():
+                raise
+            p = p.with_name(p.name + ".gz")
+    with gzip.open(p, "rb") as z:
+        return io.BytesIO(z.read())
+
+
+def _tail(f: BinaryIO, n: int, local: bool) -> tuple[int, int]:
+    """(offset of the file's last `n` entries, how many entries from there: < n when the whole
+    file holds fewer)."""
+    if local:
+        return locallog.tail_offset(f, n)
+    start = tail_offset(f, n)
+    if start > 0 or n <= 0:
+        return start, n
+    f.seek(0)  # the whole file is in the tail: count its lines
+    count = 0
+    while block := f.read(BLOCK):
+        count += block.count(b"\n")
+    return 0, count
+
+
+def _tail_starts(files: list[Path], n: int, local: bool) -> list[tuple[Path, int]]:
+    """Where to start reading each file so that only the last `n` entries of the set are read."""
     out: list[tuple[Path, int]] = []
     for i, p in enumerate(reversed(files)):
         try:
-            with p.open("rb") as f:
-                start = tail_offset(f, n)
-                if start > 0 or i == len(files) - 1:
-                    return [(p, start), *out]
-                f.seek(0)  # the whole file is in the tail: count its lines
-                while block := f.read(BLOCK):
-                    n -= block.count(b"\n")
+            with _open(p) as f:
+                start, count = _tail(f, n, local)
         except FileNotFoundError:
             continue
+        if count >= n or i == len(files) - 1:
+            return [(p, start), *out]
+        n -= count
         out.insert(0, (p, 0))
-        if n <= 0:
-            break
     return out
 
 
@@ -129,14 +167,14 @@ def _rotated_away(path: Path, f: BinaryIO) -> bool:
 
 
 async def _chunks(
-    path: Path, tail: int | None, follow: bool, is_running: Callable[[], bool]
+    path: Path, tail: int | None, follow: bool, is_running: Callable[[], bool], local: bool
 ) -> AsyncGenerator[bytes, None]:
     """The bytes of the log set from the tail start on; following the live file across
     rotations until the container stopped and everything is read."""
     files = log_files(path)
-    starts = [(p, 0) for p in files] if tail is None else _tail_starts(files, tail)
+    starts = [(p, 0) for p in files] if tail is None else _tail_starts(files, tail, local)
     for p, offset in starts[:-1]:  # rotated files: complete, never written again
-        with contextlib.suppress(FileNotFoundError), p.open("rb") as f:
+        with contextlib.suppress(FileNotFoundError), _open(p) as f:
             f.seek(offset)
             while chunk := f.read(BLOCK):
                 yield chunk
@@ -181,22 +219,25 @@ async def read_logs(
     timestamps: bool = False,
     tail: int | None = None,
     is_running: Callable[[], bool] = lambda: False,
+    local: bool = False,
 ) -> AsyncIterator[tuple[int, bytes]]:
     """Yield (stream id, bytes) for `docker logs`, across rotated files (oldest first).
-    `since`/`until` are unix times (0 = unset), `tail` None = everything. Follow ends once the
-    container stopped and the file is drained."""
+    `since`/`until` are unix times (0 = unset), `tail` None = everything, `local` the local
+    driver's format. Follow ends once the container stopped and the file is drained."""
     wanted = {1} if stdout else set()
     if stderr:
         wanted.add(2)
     pending = b""
-    chunks = _chunks(path, tail, follow, is_running)
+    chunks = _chunks(path, tail, follow, is_running, local)
     try:
         async for chunk in chunks:
             pending += chunk
-            lines = pending.split(b"\n")
-            pending = lines.pop()  # an incomplete line waits for the rest
-            for line in lines:
-                entry = parse_line(line) if line else None
+            try:
+                entries, pending = _entries(pending, local)
+            except locallog.CorruptLog as e:
+                log.warning("%s: %s", path, e)
+                return
+            for entry in entries:
                 if entry is None or entry.stream not in wanted:
                     continue
                 if since and entry.timestamp < since:
@@ -208,3 +249,18 @@ async def read_logs(
             await asyncio.sleep(0)
     finally:
         await chunks.aclose()
+
+
+def _entries(pending: bytes, local: bool) -> tuple[list[LogEntry | None], bytes]:
+    """The complete entries at the start of `pending` and what is left (an entry cut short
+    waits for the rest)."""
+    if local:
+        bodies, used = locallog.split(pending)
+        out: list[LogEntry | None] = []
+        for body in bodies:
+            stream, data, nanos = locallog.decode_entry(body)
+            out.append(LogEntry(stream, data, nanos // 10**9, nanos % 10**9))
+        return out, pending[used:]
+    lines = pending.split(b"\n")
+    rest = lines.pop()
+    return [parse_line(line) if line else None for line in lines], rest

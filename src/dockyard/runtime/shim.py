@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard import errors
+from dockyard.runtime.logopts import LOCAL, LogSettings
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,7 @@ def _args(
     tty: bool,
     stdin: bool,
     stdin_once: bool,
-    log_max_size: int = 0,
-    log_max_files: int = 1,
+    log: LogSettings | None = None,
     systemd_cgroup: bool = False,
 ) -> list[str]:
     argv = [str(binary), "--id", id, "--bundle", str(bundle), "--runtime", runtime]
@@ -66,8 +66,13 @@ def _args(
     argv += ["--sock", str(sock), "--pid-file", str(pid_file), "--sync-fd", str(sync_fd)]
     if log_path is not None:
         argv += ["--log", str(log_path)]
-        if log_max_size > 0:  # json-file rotation (runtime/logopts.py)
-            argv += ["--log-max-size", str(log_max_size), "--log-max-files", str(log_max_files)]
+        log = log or LogSettings()
+        if log.driver == LOCAL:  # protobuf frames instead of JSON lines (D-logs-1)
+            argv += ["--log-format", "local"]
+        if log.max_size > 0:  # rotation (runtime/logopts.py)
+            argv += ["--log-max-size", str(log.max_size), "--log-max-files", str(log.max_files)]
+            if log.compress and log.max_files > 1:
+                argv.append("--log-compress")
     flags = (("--tty", tty), ("--stdin", stdin), ("--stdin-once", stdin_once),
              ("--systemd-cgroup", systemd_cgroup))  # fmt: skip
     argv += [flag for flag, on in flags if on]
@@ -134,7 +139,7 @@ class Shim:
         bundle: Path,
         runtime: str,
         runtime_root: Path,
-        log_path: Path,
+        log_path: Path | None,
         exit_file: Path,
         sock: Path,
         *,
@@ -142,8 +147,7 @@ class Shim:
         stdin: bool,
         stdin_once: bool,
         pid_file: Path | None = None,
-        log_max_size: int = 0,
-        log_max_files: int = 1,
+        log: LogSettings | None = None,
         systemd_cgroup: bool = False,
     ) -> ShimHandle:
         """Run `runc create` under a new shim; blocks until the container is created."""
@@ -152,7 +156,7 @@ class Shim:
         def argv(sync_w: int) -> list[str]:
             return _args(binary, id, bundle, runtime, runtime_root, exit_file, sock, pid_file,
                          sync_w, log_path, tty, stdin, stdin_once,
-                         log_max_size, log_max_files, systemd_cgroup)  # fmt: skip
+                         log, systemd_cgroup)  # fmt: skip
 
         sync_r, line = _start(argv)
         try:

@@ -268,7 +268,8 @@ def build_spec(
     Host facts are inputs so the function stays pure: `host_cap_bounding` (the CapBnd mask or
     names; bounds --privileged and ALL), `host_rlimits` (name -> (soft, hard) or hard, as from
     resource.getrlimit), `swap_accounting` (memory.memsw exists). `init_binary` (a tini-like
-    init on the host) is used when HostConfig.Init is true."""
+    init on the host; the caller decides from HostConfig.Init and the daemon's --init) is
+    bind-mounted read-only at /sbin/docker-init and runs `docker-init -- CMD`, as dockerd does."""
     hc = host_config
     args = list(process_args)
     privileged = bool(hc.get("Privileged"))
@@ -281,7 +282,7 @@ def build_spec(
     if uid == 0:
         capabilities.update(effective=caps, permitted=caps)
     extra = list(mounts)
-    if hc.get("Init") and init_binary:
+    if init_binary:
         extra.append(
             {
                 "destination": "/sbin/docker-init",

@@ -1,5 +1,6 @@
-"""The populate rule (S8): at create, an empty volume mounted where the image has a non-empty
-directory receives a copy of it. Owner, mode, timestamps, xattrs, symlinks (as links), hard links
+"""The populate rule (S8): at create, an empty volume mounted where the image has a directory
+receives a copy of it (an empty directory gives only its owner, mode and times, as moby's
+fs.CopyDir does). Owner, mode, timestamps, xattrs, symlinks (as links), hard links
 (as links), device nodes and fifos are kept, like moby's fs.CopyDir; the volume directory itself
 takes the image directory's owner and mode. Nothing outside the container's root is read: the
 image path is resolved with its symlinks scoped to the root."""
@@ -26,14 +27,11 @@ def scoped(root: Path, path: str) -> Path | None:
 
 
 def source_dir(rootfs: Path, destination: str) -> Path | None:
-    """The image directory to copy from, or None when the rule does not apply (missing, not a
-    directory, or empty)."""
+    """The image directory to copy from, or None when the rule does not apply (missing or not a
+    directory)."""
     src = scoped(rootfs, destination)
     if src is None or not src.is_dir() or src.is_symlink():
         return None
-    with os.scandir(src) as it:
-        if next(it, None) is None:
-            return None
     return src
 
 
@@ -108,7 +106,7 @@ def copy_tree(src: Path, dst: Path) -> None:
 
 
 def populate(rootfs: Path, destination: str, volume_dir: Path) -> bool:
-    """Apply the rule; True when something was copied."""
+    """Apply the rule; True when the volume took the image directory's contents and metadata."""
     src = source_dir(rootfs, destination)
     if src is None:
         return False

@@ -2,7 +2,8 @@
  * dockyard-shim: the per-container (or per-exec) monitor.
  *
  * One small C process per running container so that a container outlives the daemon
- * (live-restore): it owns the container's stdio, appends Docker json-file log lines, serves
+ * (live-restore): it owns the container's stdio, appends Docker json-file log lines (or the
+ * `local` driver's length-framed protobuf entries, D-logs-1), serves
  * attach clients on a unix socket and records the exit code in a file the daemon reads later.
  * It is C rather than Python to stay near conmon's ~2 MiB RSS.
  *
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -47,8 +49,10 @@ static struct {
     const char *process;
     int sync_fd, tty, stdin_, stdin_once, exec, no_wait;
     int systemd_cgroup; /* runc --systemd-cgroup: cgroupsPath is slice:prefix:name */
-    long long log_max_size; /* json-file max-size in bytes; 0: never rotate */
-    int log_max_files;      /* json-file max-file: the live file plus max-file - 1 rotated */
+    long long log_max_size; /* max-size in bytes; 0: never rotate */
+    int log_max_files;      /* max-file: the live file plus max-file - 1 rotated */
+    int log_local;          /* --log-format local: moby's local driver framing */
+    int log_compress;       /* gzip rotated files: <log>.N.gz */
 } o = {.runtime = "runc", .sync_fd = -1, .log_max_files = 1};
 
 struct buf {
@@ -247,24 +251,126 @@ static void json_escape(struct buf *b, const unsigned char *p, size_t n)
 }
 
 static long long log_size; /* bytes in the live log file */
+static pid_t compress_pid;  /* the gzip of <log>.1 still running, or 0 */
+static sigset_t child_mask; /* the signal mask children start with */
 
-/* Docker's json-file rotation: <log>.N-1 -> <log>.N ... <log> -> <log>.1, then a fresh <log>;
-   with max-file 1 the live file is truncated instead. Readers follow by inode (runtime/logs.py). */
+/* gzip <log>.1 into <log>.1.gz in a child (gzip removes the source when done, so a reader sees
+   either the plain file or the complete .gz); the next rotation waits for it first. */
+static void compress_rotated(const char *path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &child_mask, NULL);
+        execlp("gzip", "gzip", "-n", "-f", "-q", path, (char *)NULL);
+        _exit(127);
+    }
+    compress_pid = pid > 0 ? pid : 0;
+}
+
+/* Docker's rotation (moby loggerutils): <log>.N-1 -> <log>.N ... <log> -> <log>.1 (the rotated
+   ones gzip'd with compress), then a fresh <log>; with max-file 1 the live file is truncated
+   instead. Readers follow by inode (runtime/logs.py). */
 static void rotate_log(void)
 {
     char from[4200], to[4200];
+    const char *ext = o.log_compress ? ".gz" : "";
     close(log_fd);
     if (o.log_max_files > 1) {
+        if (compress_pid > 0) {
+            while (waitpid(compress_pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            compress_pid = 0;
+        }
+        snprintf(to, sizeof to, "%s.%d%s", o.log, o.log_max_files - 1, ext);
+        unlink(to);
         for (int i = o.log_max_files - 1; i > 1; i--) {
-            snprintf(from, sizeof from, "%s.%d", o.log, i - 1);
-            snprintf(to, sizeof to, "%s.%d", o.log, i);
+            snprintf(from, sizeof from, "%s.%d%s", o.log, i - 1, ext);
+            snprintf(to, sizeof to, "%s.%d%s", o.log, i, ext);
             rename(from, to); /* missing while the set fills up: fine */
         }
         snprintf(to, sizeof to, "%s.1", o.log);
         rename(o.log, to);
+        if (o.log_compress)
+            compress_rotated(to);
     }
     log_fd = open(o.log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
     log_size = 0;
+}
+
+/* ---------- local log entries ---------- */
+
+static void put_varint(struct buf *b, uint64_t v)
+{
+    unsigned char c[10];
+    size_t k = 0;
+    do {
+        c[k] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            c[k] |= 0x80;
+        k++;
+    } while (v);
+    buf_append(b, c, k);
+}
+
+static void put_bytes(struct buf *b, unsigned char tag, const void *p, size_t n)
+{
+    buf_append(b, &tag, 1);
+    put_varint(b, n);
+    buf_append(b, p, n);
+}
+
+/* Per stream: the id and ordinal of the partial message being written (moby's copier). */
+static struct {
+    char id[65];
+    int ordinal;
+} partial[3];
+
+/* moby's logdriver.LogEntry: source (1), time_nano (2), line (3), partial (4),
+   partial_log_metadata (5: last (1), id (2), ordinal (3)); framed as
+   [u32 big-endian size][entry][u32 big-endian size]. A line's own newline is not stored. */
+static void local_entry(struct buf *line, int stream_id, const char *p, size_t n)
+{
+    static struct buf e, md;
+    struct timespec ts;
+    int complete = p[n - 1] == '\n';
+    const char *source = stream_id == 2 ? "stderr" : "stdout";
+    clock_gettime(CLOCK_REALTIME, &ts);
+    e.len = 0;
+    put_bytes(&e, 0x0a, source, strlen(source));
+    unsigned char tag = 0x10;
+    buf_append(&e, &tag, 1);
+    put_varint(&e, (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
+    put_bytes(&e, 0x1a, p, complete ? n - 1 : n);
+    if (!complete || partial[stream_id].ordinal) {
+        if (!partial[stream_id].ordinal) {
+            unsigned char r[32];
+            if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+                memset(r, 0, sizeof r);
+            for (int i = 0; i < 32; i++)
+                snprintf(partial[stream_id].id + 2 * i, 3, "%02x", r[i]);
+        }
+        partial[stream_id].ordinal++;
+        md.len = 0;
+        if (complete) {
+            unsigned char last[2] = {0x08, 0x01};
+            buf_append(&md, last, 2);
+        }
+        put_bytes(&md, 0x12, partial[stream_id].id, 64);
+        tag = 0x18;
+        buf_append(&md, &tag, 1);
+        put_varint(&md, (uint64_t)partial[stream_id].ordinal);
+        unsigned char flag[2] = {0x20, 0x01};
+        buf_append(&e, flag, 2);
+        put_bytes(&e, 0x2a, md.data, md.len);
+        if (complete)
+            partial[stream_id].ordinal = 0;
+    }
+    unsigned char size[4] = {(unsigned char)(e.len >> 24), (unsigned char)(e.len >> 16),
+                             (unsigned char)(e.len >> 8), (unsigned char)e.len};
+    buf_append(line, size, 4);
+    buf_append(line, e.data, e.len);
+    buf_append(line, size, 4);
 }
 
 static void log_entry(int stream_id, const char *p, size_t n)
@@ -274,6 +380,10 @@ static void log_entry(int stream_id, const char *p, size_t n)
     if (log_fd < 0 || n == 0)
         return;
     line.len = 0;
+    if (o.log_local) {
+        local_entry(&line, stream_id, p, n);
+        goto write;
+    }
     buf_append(&line, "{\"log\":\"", 8);
     json_escape(&line, (const unsigned char *)p, n);
     const char *mid = stream_id == 2 ? "\",\"stream\":\"stderr\",\"time\":\"" : "\",\"stream\":\"stdout\",\"time\":\"";
@@ -281,6 +391,7 @@ static void log_entry(int stream_id, const char *p, size_t n)
     format_time(ts, sizeof ts);
     buf_append(&line, ts, strlen(ts));
     buf_append(&line, "\"}\n", 3);
+write:
     /* As Docker: the size is checked before each entry, so a file may end one entry past it. */
     if (o.log_max_size > 0 && log_size >= o.log_max_size) {
         rotate_log();
@@ -706,7 +817,9 @@ static int reap(pid_t pid, int *status)
     int st, found = 0;
     pid_t r;
     while ((r = waitpid(-1, &st, WNOHANG)) > 0)
-        if (r == pid) {
+        if (r == compress_pid) {
+            compress_pid = 0;
+        } else if (r == pid) {
             *status = st;
             found = 1;
         }
@@ -794,6 +907,9 @@ static void run_loop(pid_t pid, const sigset_t *oldmask)
             pump_stream(&streams[i]);
     for (int i = 0; i < 2; i++)
         log_lines(&streams[i], 1);
+    if (compress_pid > 0) /* the rotated file is complete before the exit is reported */
+        while (waitpid(compress_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
     write_exit_file(status);
 
     /* Give attach clients up to a second to take the last frames, then hang up. */
@@ -824,7 +940,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: dockyard-shim --id ID --bundle DIR --runtime-root ROOT --exit-file F "
                     "--sock S --pid-file F --sync-fd N [--runtime R] [--log F] [--tty] [--stdin] "
-                    "[--stdin-once] [--log-max-size BYTES] [--log-max-files N] [--systemd-cgroup] "
+                    "[--stdin-once] [--log-max-size BYTES] [--log-max-files N] [--log-format json|local] "
+                    "[--log-compress] [--systemd-cgroup] "
                     "[--exec --process P [--no-wait]]\n");
     exit(2);
 }
@@ -840,6 +957,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--exec")) o.exec = 1;
         else if (!strcmp(a, "--no-wait")) o.no_wait = 1;
         else if (!strcmp(a, "--systemd-cgroup")) o.systemd_cgroup = 1;
+        else if (!strcmp(a, "--log-compress")) o.log_compress = 1;
+        else if (!strcmp(a, "--log-format") && i + 1 < argc) o.log_local = !strcmp(argv[++i], "local");
         else if (!strcmp(a, "--sync-fd") && i + 1 < argc) o.sync_fd = atoi(argv[++i]);
         else if (!strcmp(a, "--log-max-size") && i + 1 < argc) o.log_max_size = atoll(argv[++i]);
         else if (!strcmp(a, "--log-max-files") && i + 1 < argc) o.log_max_files = atoi(argv[++i]);
@@ -897,6 +1016,7 @@ int main(int argc, char **argv)
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
     sigprocmask(SIG_BLOCK, &mask, &oldmask);
+    child_mask = oldmask;
     sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sig_fd < 0)
         fail("signalfd: %s", strerror(errno));

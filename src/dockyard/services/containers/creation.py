@@ -14,6 +14,7 @@ from dockyard.core.container import ContainerRecord, NetworkState
 from dockyard.core.types import Json
 from dockyard.network.modes import config_conflicts
 from dockyard.rollback import Rollback
+from dockyard.runtime import logopts
 from dockyard.services.containers import names, record
 from dockyard.services.containers.shared import ContainerShared
 
@@ -32,7 +33,11 @@ class Creation:
         image_ref = body.get("Image") or ""
         if not image_ref:
             raise errors.InvalidParameter("No image specified")  # docker-cli never sends this
-        hc = record.host_config(body.get("HostConfig"), self.launcher.cgroups.default_cgroupns)
+        hc = record.host_config(
+            body.get("HostConfig"),
+            self.launcher.cgroups.default_cgroupns,
+            (self.shared.cfg.log_driver, dict(self.shared.cfg.log_opts)),
+        )
         if name:
             name = names.validate(name)
         warnings = self.launcher.network.validate(hc, body.get("NetworkingConfig"))
@@ -86,7 +91,9 @@ class Creation:
             rb.push(shutil.rmtree, self.shared.container_dir(cid), True)
             rec = ContainerRecord(
                 cid, name, created, image.id, doc, mount_id=rw.mount_id,
-                log_path=str(self.shared.container_dir(cid) / f"{cid}-json.log"),
+                log_path=logopts.log_file(
+                    self.shared.container_dir(cid), cid, hc["LogConfig"]["Type"]
+                ),
                 # the wanted endpoints (N5): network connect/disconnect edit them
                 net=NetworkState(wanted=dict(_endpoints_config(body))),
             )  # fmt: skip

@@ -26,7 +26,7 @@ from dockyard.config import Config
 from dockyard.core.container import ContainerRecord
 from dockyard.core.hooks import MountHooks, NetworkHooks, NetworkPlan
 from dockyard.rollback import Rollback, best_effort
-from dockyard.runtime import logopts
+from dockyard.runtime import initbinary, logopts
 from dockyard.runtime import logs as logfile
 from dockyard.runtime import shim as shimlib
 from dockyard.runtime import spec as ocispec
@@ -125,6 +125,11 @@ class Launcher:
             process_args=[rec.doc["Path"], *rec.doc["Args"]],
             host_cap_bounding=self.cap_bounding,
             host_rlimits=self._rlimits,
+            init_binary=(
+                initbinary.resolve(self.cfg.init_path)
+                if initbinary.wanted(hc.get("Init"), self.cfg.init)
+                else None
+            ),
         )
 
     def launch(
@@ -146,21 +151,23 @@ class Launcher:
             (bundle / "config.json").write_text(json.dumps(spec))
             self.runc.delete(cid, force=True)
             cfg = rec.config
-            rotation = logopts.parse(rec.host_config.get("LogConfig"))
+            settings = logopts.parse(rec.host_config.get("LogConfig"))
+            log_path = Path(rec.log_path) if settings.readable and rec.log_path else None
+            if log_path is not None:
+                log_path.parent.mkdir(mode=0o700, exist_ok=True)  # local-logs/
             handle = _spawn(
                 self.shim_binary,
                 cid,
                 bundle,
                 runtime=shutil.which("runc") or "runc",
                 runtime_root=self.cfg.runc_root,
-                log_path=Path(rec.log_path),
+                log_path=log_path,
                 exit_file=self.exit_file(cid),
                 sock=self.sock(cid),
                 tty=bool(cfg.get("Tty")),
                 stdin=bool(cfg.get("OpenStdin")),
                 stdin_once=bool(cfg.get("StdinOnce")),
-                log_max_size=rotation.max_size,
-                log_max_files=rotation.max_files,
+                log=settings,
                 systemd_cgroup=self.cgroups.systemd,
             )
             rb.push(self.runc.delete, cid, True)
@@ -277,7 +284,10 @@ class Launcher:
     def logs(
         self, rec: ContainerRecord, *, tail: int | None, is_running: Callable[[], bool], **kw: Any
     ) -> AsyncIterator[tuple[int, bytes]]:
-        return logfile.read_logs(Path(rec.log_path), tail=tail, is_running=is_running, **kw)
+        local = (rec.host_config.get("LogConfig") or {}).get("Type") == logopts.LOCAL
+        return logfile.read_logs(
+            Path(rec.log_path), tail=tail, is_running=is_running, local=local, **kw
+        )
 
 
 def _spawn(*args: Any, **kw: Any) -> shimlib.ShimHandle:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from dockyard import errors
 from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Filters, Json
+from dockyard.runtime import logopts
 from dockyard.services.containers import names, status
 from dockyard.services.containers.execs import Execs
 from dockyard.services.containers.shared import ContainerShared, running
@@ -37,7 +38,8 @@ class Queries:
             "ResolvConfPath": d.get("ResolvConfPath", ""),
             "HostnamePath": d.get("HostnamePath", ""),
             "HostsPath": d.get("HostsPath", ""),
-            "LogPath": rec.log_path,
+            # dockerd shows json-file's path only: local's files are no API (moby container.go)
+            "LogPath": rec.log_path if _driver(rec) == logopts.JSON_FILE else "",
             "Name": "/" + rec.name,
             "RestartCount": rec.run.restart_count,
             "Driver": "overlay2",
@@ -139,6 +141,8 @@ class Queries:
         tail: str,
     ) -> AsyncIterator[tuple[int, bytes]]:
         rec = self.shared.get(ref)
+        if _driver(rec) == logopts.NONE:
+            raise errors.Unsupported("configured logging driver does not support reading")
         n = None if tail in ("", "all") else int(tail) if tail.lstrip("-").isdigit() else None
         return self.launcher.logs(
             rec,
@@ -154,3 +158,7 @@ class Queries:
 
     def _is_running_now(self, cid: str) -> bool:
         return cid in self.shared.watchers
+
+
+def _driver(rec: ContainerRecord) -> str:
+    return (rec.host_config.get("LogConfig") or {}).get("Type") or logopts.JSON_FILE

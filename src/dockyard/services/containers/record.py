@@ -106,7 +106,7 @@ def command_of(cfg: dict[str, Any]) -> list[str]:
 
 
 def validate_host_config(hc: dict[str, Any]) -> None:
-    logopts.parse(hc.get("LogConfig"))  # json-file's max-size/max-file, Docker's wording
+    logopts.parse(hc.get("LogConfig"))  # the driver and its options, dockerd's wording
     cgroupns = hc.get("CgroupnsMode") or ""
     if cgroupns not in ("", "host", "private"):
         raise errors.InvalidParameter(f"invalid cgroup namespace mode: {cgroupns}")
@@ -149,16 +149,21 @@ def validate_host_config(hc: dict[str, Any]) -> None:
             )
 
 
-def host_config(hc_in: dict[str, Any] | None, cgroupns: str = "host") -> dict[str, Any]:
+def host_config(
+    hc_in: dict[str, Any] | None,
+    cgroupns: str = "host",
+    log_default: tuple[str, dict[str, str]] = (logopts.JSON_FILE, {}),
+) -> dict[str, Any]:
     """HostConfig with Docker's defaults filled in, as inspect shows them. `cgroupns` is the
-    daemon's default cgroup namespace mode (private on a cgroup v2 host, host on v1)."""
+    daemon's default cgroup namespace mode (private on a cgroup v2 host, host on v1);
+    `log_default` the daemon's log driver and options (merged into LogConfig as dockerd does)."""
     hc = copy.deepcopy(hc_in or {})
+    hc["LogConfig"] = logopts.merge(hc.get("LogConfig"), *log_default)
     validate_host_config(hc)
     hc["CgroupnsMode"] = hc.get("CgroupnsMode") or cgroupns
     defaults: dict[str, Any] = {
         "Binds": None,
         "ContainerIDFile": "",
-        "LogConfig": {"Type": "json-file", "Config": {}},
         "NetworkMode": "default",
         "PortBindings": {},
         "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},

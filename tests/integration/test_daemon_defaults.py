@@ -1,0 +1,73 @@
+"""What a daemon's own options give containers that do not choose (E6): `--init` with
+`--init-path`, and `--log-driver` with `--log-opt`, merged into each container's LogConfig as
+dockerd does (inspect shows the merged options). One private daemon with those flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.compat.cli import docker, ok
+from tests.conftest import Daemon, private_daemon
+from tests.integration.test_init import _pid1
+
+pytestmark = [pytest.mark.compat, pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+def defaults_daemon() -> Iterator[Daemon]:
+    with private_daemon(
+        "defaults",
+        f"dyi{os.getpid()}",
+        "--init",
+        "--init-path",
+        "/usr/bin/tini-static",
+        "--log-driver",
+        "local",
+        "--log-opt",
+        "max-file=2",
+        "--log-opt",
+        "compress=false",
+    ) as d:
+        yield d
+
+
+def test_daemon_init_default_and_opting_out(defaults_daemon: Daemon) -> None:
+    """E6: with the daemon's --init every container gets docker-init unless it says
+    `--init=false` (HostConfig.Init false); inspect shows null for the one that did not choose."""
+    d = defaults_daemon
+    assert _pid1(ok(docker(d, "run", "--rm", "busybox", "ps"))) == "/sbin/docker-init -- ps"
+    assert _pid1(ok(docker(d, "run", "--rm", "--init=false", "busybox", "ps"))) == "ps"
+    cid = ok(docker(d, "create", "busybox", "true")).strip()
+    assert ok(docker(d, "inspect", "-f", "{{json .HostConfig.Init}}", cid)) == "null\n"
+    docker(d, "rm", cid)
+
+
+def test_daemon_log_driver_default_is_merged(defaults_daemon: Daemon) -> None:
+    """E6: no --log-driver: the daemon's `local` with its options (the container's own win);
+    another driver keeps only its own options; logs read back from local-logs/."""
+    d = defaults_daemon
+    fmt = "{{json .HostConfig.LogConfig}} [{{.LogPath}}]"
+    cid = ok(docker(d, "run", "-d", "--log-opt", "max-file=3", "busybox", "echo", "hello"))
+    cid = cid.strip()
+    try:
+        ok(docker(d, "wait", cid))
+        assert ok(docker(d, "inspect", "-f", fmt, cid)) == (
+            '{"Type":"local","Config":{"compress":"false","max-file":"3"}} []\n'
+        )
+        assert ok(docker(d, "logs", cid)) == "hello\n"
+        assert (d.data_root / "containers" / cid / "local-logs" / "container.log").is_file()
+    finally:
+        docker(d, "rm", "-f", cid)
+    cid = ok(docker(d, "run", "-d", "--log-driver", "json-file", "busybox", "echo", "hi")).strip()
+    try:
+        ok(docker(d, "wait", cid))
+        out = ok(docker(d, "inspect", "-f", fmt, cid))
+        log_path = d.data_root / "containers" / cid / f"{cid}-json.log"
+        assert out == f'{{"Type":"json-file","Config":{{}}}} [{log_path}]\n'
+        assert Path(log_path).read_text().startswith('{"log":"hi\\n","stream":"stdout"')
+    finally:
+        docker(d, "rm", "-f", cid)
