@@ -157,7 +157,7 @@ def test_host_cpu_reads_proc_stat_as_dockerd(tmp_path: Path) -> None:
     stat = tmp_path / "stat"
     stat.write_text("cpu  100 1 50 1000 5 0 2 7 0 0\ncpu0 50 0 25 500 2 0 1 3 0 0\n"
                     "cpu1 50 1 25 500 3 0 1 4 0 0\nintr 12345\nctxt 99\n")  # fmt: skip
-    total, online = cgroupstats.host_cpu(stat)
+    total, online = cgroupstats.host_cpu(str(stat))
     assert total == (100 + 1 + 50 + 1000 + 5 + 0 + 2) * 10**9 // cgroupstats.CLOCK_TICKS
     assert online == 2
 
