@@ -17,22 +17,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.engine import BenchDaemon, Engine, run_d_many, sh  # noqa: E402
-from tests import oracle as oracle_dockerd  # noqa: E402
-from tests.conftest import teardown_host_state  # noqa: E402
+from bench.engine import (  # noqa: E402
+    Engine,
+    finish,
+    report,
+    run_d_many,
+    sh,
+    start_daemon,
+    start_oracle,
+)
 
 from dockyard.services.containers.stats import MAX_AGE  # noqa: E402
 
@@ -65,10 +67,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--many", type=int, default=100)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir="/var/tmp"))
-    d = BenchDaemon(tmp, tmp / "data", tmp / "exec", tmp / "dy.sock", "dockyard-bench-stats")
-    d.start()
-    d.api("POST", "/dockyard/images/bootstrap")
+    d = start_daemon("dockyard-bench-stats")
+    tmp = d.root
     assert d.proc is not None
     dy = Engine("dockyard", d.env())
     results: dict[str, dict[str, list[float]]] = {}
@@ -79,10 +79,7 @@ def main() -> None:
         results.setdefault(case, {}).setdefault(e.name, []).append(value)
 
     try:
-        oracle = None
-        if oracle_dockerd.available():
-            sock = stack.enter_context(oracle_dockerd.private_dockerd(tmp / "oracle"))
-            oracle = Engine("dockerd", dict(os.environ, DOCKER_HOST=f"unix://{sock}"))
+        oracle = start_oracle(stack, tmp)
         engines = [dy] + ([oracle] if oracle else [])
         running = {e.name: run_d_many(e, args.many) for e in engines}
         c0 = cpu_seconds(d.proc.pid)
@@ -100,23 +97,8 @@ def main() -> None:
         for e in engines:
             e.docker("rm", "-f", *running[e.name])
     finally:
-        d.api("POST", "/containers/prune")
-        d.stop()
-        teardown_host_state(d)
-        stack.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    print(f"{'case':58} {'dockyard':>10} {'dockerd':>10} {'ratio':>7}")
-    report = {}
-    for case, per in results.items():
-        a = statistics.median(per["dockyard"])
-        b = statistics.median(per["dockerd"]) if "dockerd" in per else None
-        ratio = f"{a / b:.2f}" if b else "-"
-        theirs = f"{b:9.3f}s" if b is not None else f"{'-':>10}"
-        print(f"{case:58} {a:9.3f}s {theirs} {ratio:>7}")
-        report[case] = {"dockyard": a, "dockerd": b}
-    (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "stats.json").write_text(json.dumps(report, indent=2))
+        finish(d, stack, tmp)
+    report(results, "stats")
 
 
 if __name__ == "__main__":
