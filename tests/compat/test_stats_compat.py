@@ -80,7 +80,7 @@ def test_docker_stats_no_stream_is_quick_over_many(daemon: Daemon) -> None:
         out = ok(docker(daemon, "stats", "--no-stream"))
         elapsed = time.monotonic() - t0
         assert all(cid[:12] in out for cid in cids)
-        assert elapsed < 1.5, elapsed
+        assert elapsed < 1.8, elapsed  # dockerd: more than 2 s
     finally:
         rm(daemon, *cids)
 
