@@ -102,15 +102,57 @@ class BenchDaemon(Daemon):
         raise RuntimeError("daemon did not answer /_ping")
 
 
+def start_daemon(cgroup_parent: str) -> BenchDaemon:
+    """A bench daemon in a fresh directory under /var/tmp, busybox bootstrapped."""
+    tmp = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir="/var/tmp"))
+    d = BenchDaemon(tmp, tmp / "data", tmp / "exec", tmp / "dy.sock", cgroup_parent)
+    d.start()
+    d.api("POST", "/dockyard/images/bootstrap")
+    return d
+
+
+def start_oracle(stack: contextlib.ExitStack, tmp: Path) -> Engine | None:
+    """The private dockerd (stopped when `stack` closes), when dockerd is installed."""
+    if not oracle_dockerd.available():
+        return None
+    sock = stack.enter_context(oracle_dockerd.private_dockerd(tmp / "oracle"))
+    return Engine("dockerd", dict(os.environ, DOCKER_HOST=f"unix://{sock}"))
+
+
+def finish(d: BenchDaemon, stack: contextlib.ExitStack, tmp: Path) -> None:
+    """Remove the bench daemon with everything it made, the oracle (in `stack`) and `tmp`."""
+    d.api("POST", "/containers/prune")
+    d.stop()
+    teardown_host_state(d)
+    stack.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(results: dict[str, dict[str, list[float]]], name: str) -> None:
+    """Print each case's medians and the dockyard/dockerd ratio (seconds, or KiB for RSS);
+    write them to bench/results/<name>.json."""
+    width = max([len(case) for case in results] + [4])
+    print(f"{'case':{width}} {'dockyard':>12} {'dockerd':>12} {'ratio':>7}")
+    doc = {}
+    for case, per in results.items():
+        a = statistics.median(per["dockyard"])
+        b = statistics.median(per["dockerd"]) if "dockerd" in per else None
+        unit = "" if "RSS" in case else "s"
+        theirs = f"{b:11.3f}{unit}" if b is not None else f"{'-':>{11 + len(unit)}}"
+        ratio = f"{a / b:.2f}" if b else "-"
+        print(f"{case:{width}} {a:11.3f}{unit} {theirs} {ratio:>7}")
+        doc[case] = {"dockyard": a, "dockerd": b}
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / f"{name}.json").write_text(json.dumps(doc, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--many", type=int, default=50)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir="/var/tmp"))
-    d = BenchDaemon(tmp, tmp / "data", tmp / "exec", tmp / "dy.sock", "dockyard-bench")
-    d.start()
-    d.api("POST", "/dockyard/images/bootstrap")
+    d = start_daemon("dockyard-bench")
+    tmp = d.root
     time.sleep(1)
     assert d.proc is not None
     fresh_rss = rss_kib(d.proc.pid)
@@ -129,10 +171,7 @@ def main() -> None:
     record(f"daemon fresh RSS KiB (idle {IDLE_SECONDS:.0f} s)", dy, fresh_idle_rss)
 
     try:
-        oracle = None
-        if oracle_dockerd.available():
-            sock = stack.enter_context(oracle_dockerd.private_dockerd(tmp / "oracle"))
-            oracle = Engine("dockerd", dict(os.environ, DOCKER_HOST=f"unix://{sock}"))
+        oracle = start_oracle(stack, tmp)
         engines = [dy] + ([oracle] if oracle else [])
         for _ in range(args.rounds):
             for e in engines:
@@ -172,25 +211,8 @@ def main() -> None:
             pid = int((tmp / "oracle" / "d.pid").read_text())
             record("daemon idle RSS KiB (after the runs)", oracle, rss_kib(pid))
     finally:
-        d.api("POST", "/containers/prune")
-        d.stop()
-        teardown_host_state(d)
-        stack.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    print(f"{'case':45} {'dockyard':>12} {'dockerd':>12} {'ratio':>7}")
-    report = {}
-    for case, per in results.items():
-        a = statistics.median(per["dockyard"])
-        b = statistics.median(per["dockerd"]) if "dockerd" in per else None
-        unit = "" if "RSS" in case else "s"
-        ratio = f"{a / b:.2f}" if b else "-"
-        print(
-            f"{case:45} {a:11.3f}{unit} {(b if b is not None else float('nan')):11.3f}{unit} {ratio:>7}"
-        )
-        report[case] = {"dockyard": a, "dockerd": b}
-    (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "engine.json").write_text(json.dumps(report, indent=2))
+        finish(d, stack, tmp)
+    report(results, "engine")
 
 
 if __name__ == "__main__":

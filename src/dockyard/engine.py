@@ -107,7 +107,14 @@ class Engine:
             registry=opts.registry,
         )
         self.containers = Containers(
-            cfg, records, self.layers, self.images, self.events, self.launcher, locks
+            cfg,
+            records,
+            self.layers,
+            self.images,
+            self.events,
+            self.launcher,
+            locks,
+            interfaces=self.networks,
         )
         self.archive = ContainerArchive(self.containers.get, self.layers, self.events)
         self.system = System(

@@ -1,11 +1,13 @@
 """Go-units arithmetic as Docker prints and parses it, shared by the daemon and the (lightweight,
-stdlib-only) CLI: human durations, decimal sizes with three significant digits, RAMInBytes."""
+stdlib-only) CLI: human durations, decimal sizes with three significant digits, binary sizes
+(BytesSize), RAMInBytes."""
 
 from __future__ import annotations
 
 import re
 
 _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 _BINARY_MULT = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 _RAM_RE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
 
@@ -45,6 +47,15 @@ def human_size(size: float, precision: int = 3) -> str:
         size /= 1000.0
         i += 1
     return f"%.{precision}g%s" % (size, _DECIMAL_UNITS[i])
+
+
+def bytes_size(size: float) -> str:
+    """go-units BytesSize: binary units, `%.4g` (`docker stats` MEM USAGE / LIMIT)."""
+    i = 0
+    while size >= 1024.0 and i < len(_BINARY_UNITS) - 1:
+        size /= 1024.0
+        i += 1
+    return f"{size:.4g}{_BINARY_UNITS[i]}"
 
 
 def ram_in_bytes(text: str) -> int:

@@ -18,7 +18,7 @@ from dockyard.api.codec import (
     query_time,
     read_json_object,
 )
-from dockyard.api.engine import engine
+from dockyard.api.engine import api_version, engine
 from dockyard.api.inline import InlineCall
 from dockyard.api.session import serve_session
 from dockyard.api.stream import (
@@ -176,6 +176,31 @@ async def top(request: web.Request) -> web.StreamResponse:
     return json_response(
         await asyncio.to_thread(engine(request).containers.top, _ref(request), ps_args)
     )
+
+
+ONE_SHOT_SINCE = (1, 41)
+
+
+async def stats(request: web.Request) -> web.StreamResponse:
+    """stream (default): one sample a second; stream=false: one sample with a real precpu;
+    one-shot (API >= 1.41): one sample at once, no precpu."""
+    q = request.query
+    stream = query_bool(q, "stream", default=True)
+    one_shot = api_version(request) >= ONE_SHOT_SINCE and query_bool(q, "one-shot")
+    containers = engine(request).containers
+    if not stream:
+        return json_response(await containers.stats_once(_ref(request), one_shot))
+    frames = await containers.stats_stream(_ref(request))  # a missing container: 404 first
+    try:
+        if one_shot:
+            raise InvalidParameter("cannot have stream=true and one-shot=true")
+        resp = await start_stream(request, "application/json")
+        async for doc in frames:
+            await resp.write(encode(doc))
+        await resp.write_eof()
+        return resp
+    finally:
+        await close_iterator(frames)
 
 
 async def rename(request: web.Request) -> web.StreamResponse:

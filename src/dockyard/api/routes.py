@@ -50,6 +50,7 @@ ROUTES: list[Route] = [
     Route("POST", "/containers/{id}/wait", containers.wait),
     Route("GET", "/containers/{id}/logs", containers.logs),
     Route("GET", "/containers/{id}/top", containers.top),
+    Route("GET", "/containers/{id}/stats", containers.stats),
     Route("POST", "/containers/{id}/rename", containers.rename),
     Route("GET", "/containers/{id}/changes", containers.changes),
     Route("GET", "/containers/{id}/export", containers.export),

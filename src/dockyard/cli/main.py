@@ -27,6 +27,7 @@ TOP: dict[str, tuple[str, str]] = {
     "ps": ("containers", "ps"),
     "logs": ("containers", "logs"),
     "top": ("containers", "top"),
+    "stats": ("stats", "stats"),
     "diff": ("containers", "diff"),
     "export": ("containers", "export"),
     "cp": ("cp", "cp"),
@@ -52,7 +53,11 @@ TOP: dict[str, tuple[str, str]] = {
 
 GROUPS: dict[str, dict[str, tuple[str, str]]] = {
     "container": {
-        **{k: v for k, v in TOP.items() if v[0] in ("run", "execs", "lifecycle", "containers")},
+        **{
+            k: v
+            for k, v in TOP.items()
+            if v[0] in ("run", "execs", "lifecycle", "containers", "stats")
+        },
         "ls": ("containers", "ps"),
         "list": ("containers", "ps"),
         "remove": ("lifecycle", "rm"),

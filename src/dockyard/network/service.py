@@ -25,7 +25,7 @@ from dockyard import errors
 from dockyard.core.container import ContainerRecord, Published
 from dockyard.core.hooks import NetworkPlan
 from dockyard.core.types import Filters, Json
-from dockyard.network import links, netlink, netns, ports, resolv
+from dockyard.network import counters, links, netlink, netns, ports, resolv
 from dockyard.network.attachments import Attachments, hosts_names
 from dockyard.network.bridge import BridgeDriver
 from dockyard.network.context import Lookup, NetworkContext
@@ -109,6 +109,19 @@ class Networks:
     @property
     def dns(self) -> DnsServer:
         return self.ctx.dns
+
+    def interface_stats(self, rec: ContainerRecord) -> dict[str, Json]:
+        """The container's interfaces' counters for `stats` (network/counters.py); a
+        container:NAME joiner shows NAME's, as dockerd follows the shared sandbox."""
+        for _ in range(8):  # a chain of joiners, bounded
+            mode = mode_of(rec.host_config)
+            if not mode.startswith("container:"):
+                break
+            try:
+                rec = self.ctx.lookup(mode.removeprefix("container:"))
+            except errors.NotFound:
+                return {}
+        return counters.interface_stats(self.ctx.repo.endpoints_of(rec.id))
 
     # ---- NetworkHooks ------------------------------------------------------------------------
 

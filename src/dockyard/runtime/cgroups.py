@@ -125,8 +125,18 @@ class CgroupHost:
             with contextlib.suppress(OSError):
                 os.rmdir(d)
 
+    def controller_dir(self, cid: str, controller: str) -> Path:
+        """Where a controller's files for the container are: its one directory on v2, the
+        controller's hierarchy on v1 (`cpu` and `cpuacct` name the same one where they are
+        mounted together, through the host's symlinks)."""
+        rel = self._relative(cid)
+        return self.root / rel if self.version == 2 else self.root / controller / rel
+
+    def unified_dir(self, cid: str) -> Path:
+        """The container's v2 directory (every controller's files in one place)."""
+        return self.root / self._relative(cid)
+
     def memory_dir(self, cid: str) -> Path:
         """Where the container's memory files are (memory.max on v2, memory.limit_in_bytes
         under the memory controller on v1)."""
-        rel = self._relative(cid)
-        return self.root / rel if self.version == 2 else self.root / "memory" / rel
+        return self.controller_dir(cid, "memory")

@@ -8,6 +8,7 @@ what it uses, and answers every call by handing it to the one that holds it:
     supervision.py  the one way to start a process, exit watching, OOMKilled, restart
                     policies, re-adoption after a daemon restart
     queries.py      inspect, ps (sizes), changes, top, export, logs, rename
+    stats.py        stats: cgroup and interface counters, one sample or a stream
     execs.py        exec instances
 Commit and prune stay here. Each multi-step setup runs under one Rollback so a failure leaves
 nothing half-made.
@@ -35,6 +36,7 @@ from dockyard.services.containers.queries import Queries
 from dockyard.services.containers.removal import Removal
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.services.containers.shared import ContainerShared, ImageResolver
+from dockyard.services.containers.stats import InterfaceStats, Stats
 from dockyard.services.containers.supervision import Supervision
 from dockyard.state.containers import ContainerRepo
 from dockyard.storage.protocols import LayerStore
@@ -50,6 +52,7 @@ class Containers:
         events: EventBus,
         launcher: Launcher,
         locks: KeyedLocks,
+        interfaces: InterfaceStats | None = None,
     ) -> None:
         self.shared = shared = ContainerShared(cfg, repo, layers, images, events, launcher, locks)
         self.repo = repo
@@ -59,6 +62,7 @@ class Containers:
         self.lifecycle = Lifecycle(shared, self.supervision, self.removal)
         self.execs = Execs(shared)
         self.queries = Queries(shared, self.execs)
+        self.stats = Stats(shared, launcher.cgroups, interfaces)
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         self.shared.loop = loop
@@ -148,6 +152,12 @@ class Containers:
             ref, follow=follow, stdout=stdout, stderr=stderr, since=since, until=until,
             timestamps=timestamps, tail=tail,
         )  # fmt: skip
+
+    async def stats_once(self, ref: str, one_shot: bool) -> Json:
+        return await self.stats.once(ref, one_shot)
+
+    async def stats_stream(self, ref: str) -> AsyncIterator[Json]:
+        return await self.stats.stream(ref)
 
     # ---- commit / prune ------------------------------------------------------------------
 
