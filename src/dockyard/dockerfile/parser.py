@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from dockyard.errors import InvalidParameter
+from dockyard.images import healthcheck
 
 INSTRUCTIONS = frozenset(
     "ADD ARG CMD COPY ENTRYPOINT ENV EXPOSE FROM HEALTHCHECK LABEL MAINTAINER ONBUILD RUN SHELL"
@@ -24,7 +25,7 @@ FLAGS: dict[str, frozenset[str]] = {
     "COPY": frozenset({"from", "chown", "chmod", "link", "parents", "exclude"}),
     "FROM": frozenset({"platform"}),
     "RUN": frozenset({"mount", "network", "security"}),
-    "HEALTHCHECK": frozenset({"interval", "timeout", "start-period", "start-interval", "retries"}),
+    "HEALTHCHECK": healthcheck.FLAGS,
 }
 JSON_FORMS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"})
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
@@ -148,6 +149,11 @@ def parse_line(no: int, text: str, *, nested: bool = False) -> Instruction:
             raise parse_error(no, f"{inner.cmd} isn't allowed as an ONBUILD trigger")
     if not rest and cmd not in ("RUN", "CMD", "ENTRYPOINT"):
         raise parse_error(no, f"{cmd} requires at least one argument")
+    if cmd == "HEALTHCHECK":  # checked with the whole file, before any step, as dockerd does
+        try:
+            healthcheck.parse(rest, flags)
+        except ValueError as e:
+            raise parse_error(no, str(e)) from None
     return Instruction(cmd, rest, no, text.strip(), flags, form)
 
 
