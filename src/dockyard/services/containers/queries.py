@@ -32,7 +32,7 @@ class Queries:
             "Created": rec.created,
             "Path": d["Path"],
             "Args": d["Args"],
-            "State": dict(rec.state),
+            "State": _state(rec),
             "Image": rec.image_id,
             "ResolvConfPath": d.get("ResolvConfPath", ""),
             "HostnamePath": d.get("HostnamePath", ""),
@@ -154,3 +154,11 @@ class Queries:
 
     def _is_running_now(self, cid: str) -> bool:
         return cid in self.shared.watchers
+
+
+def _state(rec: ContainerRecord) -> Json:
+    """State as inspect shows it: with `Health` once a healthcheck has been set up (E6)."""
+    st = dict(rec.state)
+    if rec.health is not None:
+        st["Health"] = rec.health.doc()
+    return st

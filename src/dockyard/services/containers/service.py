@@ -9,6 +9,7 @@ what it uses, and answers every call by handing it to the one that holds it:
                     policies, re-adoption after a daemon restart
     queries.py      inspect, ps (sizes), changes, top, export, logs, rename
     execs.py        exec instances
+    health.py       healthchecks: the probe timer per running container, State.Health
 Commit and prune stay here. Each multi-step setup runs under one Rollback so a failure leaves
 nothing half-made.
 """
@@ -29,6 +30,7 @@ from dockyard.core.locks import KeyedLocks
 from dockyard.core.types import Filters, Json
 from dockyard.services.containers.creation import Creation
 from dockyard.services.containers.execs import Execs
+from dockyard.services.containers.health import Health
 from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.lifecycle import Lifecycle
 from dockyard.services.containers.queries import Queries
@@ -55,9 +57,10 @@ class Containers:
         self.repo = repo
         self.creation = Creation(shared)
         self.removal = Removal(shared)
-        self.supervision = Supervision(shared, self.removal)
-        self.lifecycle = Lifecycle(shared, self.supervision, self.removal)
         self.execs = Execs(shared)
+        self.health = Health(shared, self.execs)
+        self.supervision = Supervision(shared, self.removal, self.health)
+        self.lifecycle = Lifecycle(shared, self.supervision, self.removal, self.health)
         self.queries = Queries(shared, self.execs)
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
