@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
+from dockyard.core.timefmt import parse_rfc3339
 from tests.conftest import Daemon, UnixHTTPConnection, private_daemon
 
 pytestmark = pytest.mark.integration
@@ -40,7 +41,9 @@ def _state(d: Daemon, cid: str) -> dict[str, Any]:
 
 
 def _until(what: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
+    """Poll until `what()` is truthy; `timeout` is what an idle host needs, a busy shared one
+    gets three times that (it returns as soon as the condition holds)."""
+    deadline = time.monotonic() + 3 * timeout
     while True:
         got = what()
         if got or time.monotonic() > deadline:
@@ -68,16 +71,15 @@ def test_healthy_container_reaches_healthy_after_one_interval(daemon: Daemon) ->
         )
         took = time.monotonic() - started
         assert h, _health(daemon, cid)
-        assert 0.4 < took < 3, took  # the first probe runs one interval after start
+        assert 0.4 < took < 10, took  # the first probe runs one interval after start
         entry = h["Log"][0]
         assert entry["ExitCode"] == 0 and entry["Output"] in ("ok\nerr\n", "err\nok\n")
         assert entry["Start"] <= entry["End"] and entry["Start"] > _state(daemon, cid)["StartedAt"]
         assert h["FailingStreak"] == 0
         # the log keeps the last five results only
-        assert _until(lambda: len(_health(daemon, cid)["Log"]) == 5, 6)
-        time.sleep(1.2)
-        log = _health(daemon, cid)["Log"]
-        assert len(log) == 5 and log[0]["Start"] > entry["Start"]
+        assert _until(lambda: len(_health(daemon, cid)["Log"]) == 5, 20)
+        assert _until(lambda: _health(daemon, cid)["Log"][0]["Start"] > entry["Start"], 20)
+        assert len(_health(daemon, cid)["Log"]) == 5
         # probes are forgotten execs, as in dockerd
         assert daemon.api("GET", f"/containers/{cid}/json")[1]["ExecIDs"] is None
     finally:
@@ -88,8 +90,10 @@ def test_failures_count_up_to_retries_then_unhealthy(daemon: Daemon) -> None:
     cid = _run(daemon, {"Test": ["CMD", "sh", "-c", "echo no; exit 3"], "Interval": 300 * MS,
                         "Retries": 3})  # fmt: skip
     try:
-        first = _until(lambda: _health(daemon, cid)["Log"] and _health(daemon, cid), 5)
-        assert first["Status"] == "starting" and first["FailingStreak"] in (1, 2)
+        first = _until(lambda: _health(daemon, cid)["Log"] and _health(daemon, cid), 15)
+        # retries: below 3 failures in a row it is still starting
+        assert first["FailingStreak"] >= 1
+        assert (first["Status"] == "starting") == (first["FailingStreak"] < 3), first
         h = _until(
             lambda: _health(daemon, cid)["Status"] == "unhealthy" and _health(daemon, cid), 5
         )
@@ -104,12 +108,12 @@ def test_recovery_resets_the_streak(daemon: Daemon) -> None:
     cid = _run(daemon, {"Test": ["CMD-SHELL", "test -e /tmp/ok"], "Interval": 300 * MS,
                         "Retries": 1})  # fmt: skip
     try:
-        assert _until(lambda: _health(daemon, cid)["Status"] == "unhealthy", 5)
+        assert _until(lambda: _health(daemon, cid)["Status"] == "unhealthy", 15)
         status, out = daemon.api("POST", f"/containers/{cid}/exec",
                                  {"Cmd": ["touch", "/tmp/ok"]})  # fmt: skip
         assert status == 201
         assert daemon.api("POST", f"/exec/{out['Id']}/start", {"Detach": True})[0] == 200
-        h = _until(lambda: _health(daemon, cid)["Status"] == "healthy" and _health(daemon, cid), 5)
+        h = _until(lambda: _health(daemon, cid)["Status"] == "healthy" and _health(daemon, cid), 15)
         assert h and h["FailingStreak"] == 0 and h["Log"][-1]["ExitCode"] == 0
     finally:
         _rm(daemon, cid)
@@ -138,15 +142,22 @@ def test_failures_within_the_start_period_do_not_count(daemon: Daemon) -> None:
     cid = _run(daemon, {"Test": ["CMD", "false"], "Interval": 300 * MS,
                         "StartPeriod": 2500 * MS, "Retries": 1})  # fmt: skip
     try:
-        assert _until(lambda: len(_health(daemon, cid)["Log"]) >= 3, 5)
-        h = _health(daemon, cid)
-        in_period = time.monotonic()
-        assert h["Status"] == "starting" and h["FailingStreak"] == 0, h
+        started = parse_rfc3339(_state(daemon, cid)["StartedAt"])
+
+        def counted(log: list[dict[str, Any]]) -> int:
+            return sum(parse_rfc3339(e["Start"]) - started >= 2.5 for e in log)
+
+        h = _until(lambda: len(_health(daemon, cid)["Log"]) >= 2 and _health(daemon, cid), 15)
+        if counted(h["Log"]) == 0:  # every failure so far was within the start period
+            assert h["Status"] == "starting" and h["FailingStreak"] == 0, h
         h = _until(
             lambda: _health(daemon, cid)["Status"] == "unhealthy" and _health(daemon, cid), 5
         )
-        assert h and h["FailingStreak"] >= 1
-        assert time.monotonic() - in_period > 0.3
+        assert h, _health(daemon, cid)
+        assert counted(h["Log"]) >= 1  # only a failure after the period made it unhealthy
+        in_period = [e for e in h["Log"] if parse_rfc3339(e["Start"]) - started < 2.5]
+        after = len(h["Log"]) - len(in_period)
+        assert h["FailingStreak"] == after if len(h["Log"]) < 5 else h["FailingStreak"] >= after
     finally:
         _rm(daemon, cid)
 
@@ -155,7 +166,7 @@ def test_output_is_capped_as_dockerd_caps_it(daemon: Daemon) -> None:
     cid = _run(daemon, {"Test": ["CMD-SHELL", "head -c 5000 /dev/zero | tr '\\0' x"],
                         "Interval": 300 * MS})  # fmt: skip
     try:
-        h = _until(lambda: _health(daemon, cid)["Log"] and _health(daemon, cid), 5)
+        h = _until(lambda: _health(daemon, cid)["Log"] and _health(daemon, cid), 15)
         assert h["Log"][0]["Output"] == "x" * 4096 + "..."
     finally:
         _rm(daemon, cid)
@@ -164,7 +175,7 @@ def test_output_is_capped_as_dockerd_caps_it(daemon: Daemon) -> None:
 def test_stop_leaves_unhealthy_and_start_begins_again(daemon: Daemon) -> None:
     cid = _run(daemon, {"Test": ["CMD", "true"], "Interval": 300 * MS})
     try:
-        assert _until(lambda: _health(daemon, cid)["Status"] == "healthy", 5)
+        assert _until(lambda: _health(daemon, cid)["Status"] == "healthy", 15)
         assert daemon.api("POST", f"/containers/{cid}/stop?t=0")[0] == 204
         h = _health(daemon, cid)
         assert h["Status"] == "unhealthy" and h["FailingStreak"] == 0
@@ -174,7 +185,7 @@ def test_stop_leaves_unhealthy_and_start_begins_again(daemon: Daemon) -> None:
         assert daemon.api("POST", f"/containers/{cid}/start")[0] == 204
         h = _health(daemon, cid)
         assert h["Status"] == "starting" and len(h["Log"]) == n  # the log is kept
-        assert _until(lambda: _health(daemon, cid)["Status"] == "healthy", 5)
+        assert _until(lambda: _health(daemon, cid)["Status"] == "healthy", 15)
     finally:
         _rm(daemon, cid)
 
@@ -182,7 +193,7 @@ def test_stop_leaves_unhealthy_and_start_begins_again(daemon: Daemon) -> None:
 def test_pause_stops_probes_and_unpause_resumes_them(daemon: Daemon) -> None:
     cid = _run(daemon, {"Test": ["CMD", "true"], "Interval": 300 * MS})
     try:
-        assert _until(lambda: _health(daemon, cid)["Status"] == "healthy", 5)
+        assert _until(lambda: _health(daemon, cid)["Status"] == "healthy", 15)
         assert daemon.api("POST", f"/containers/{cid}/pause")[0] == 204
         time.sleep(0.5)
         last = _health(daemon, cid)["Log"][-1]["Start"]
@@ -207,7 +218,7 @@ def test_no_healthcheck_and_none_turn_the_image_probe_off(daemon: Daemon) -> Non
         off = _run(daemon, {"Test": ["NONE"]}, "dy-health-img")
         from_none = _run(daemon, None, "dy-health-none")
         cids += [inherited, off, from_none]
-        assert _until(lambda: _health(daemon, inherited).get("Status") == "healthy", 5)
+        assert _until(lambda: _health(daemon, inherited).get("Status") == "healthy", 15)
         for cid in (off, from_none):
             st = _state(daemon, cid)
             assert "Health" not in st
@@ -313,12 +324,12 @@ def test_probes_resume_after_kill9_and_restart_of_the_daemon(own_daemon: Daemon)
     cid = _run(d, {"Test": ["CMD-SHELL", "echo $((`cat /tmp/n 2>/dev/null || echo 0` + 1)) > "
                             "/tmp/n; test `cat /tmp/n` -lt 4"],
                    "Interval": 300 * MS, "Retries": 2})  # fmt: skip
-    assert _until(lambda: _health(d, cid)["Status"] == "healthy", 5)
+    assert _until(lambda: _health(d, cid)["Status"] == "healthy", 15)
     d.stop(signal.SIGKILL)
     time.sleep(0.5)
     d.start()
     h = _health(d, cid)
     assert h["Status"] == "healthy" and h["Log"], h  # kept in the record
-    h = _until(lambda: _health(d, cid)["Status"] == "unhealthy" and _health(d, cid), 6)
+    h = _until(lambda: _health(d, cid)["Status"] == "unhealthy" and _health(d, cid), 15)
     assert h and h["FailingStreak"] >= 2, _health(d, cid)
     _rm(d, cid)

@@ -99,7 +99,8 @@ class Health:
             while True:
                 await asyncio.sleep(interval)
                 result = await self._probe(rec, timeout_ns)
-                await asyncio.to_thread(self._record, rec.id, result, hc, started_at)
+                if not await asyncio.to_thread(self._record, rec.id, result, hc, started_at):
+                    return
         except asyncio.CancelledError:
             pass
         except Exception:  # a probe must never take the daemon down
@@ -113,11 +114,11 @@ class Health:
         cfg = rec.config
         body = {"Cmd": probe_argv(cfg), "AttachStdout": True, "AttachStderr": True,
                 "User": cfg.get("User") or "", "WorkingDir": cfg.get("WorkingDir") or ""}  # fmt: skip
-        pid = 0
+        started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
-        def on_started(p: int) -> None:
-            nonlocal pid
-            pid = p
+        def on_started(pid: int) -> None:
+            if not started.done():
+                started.set_result(pid)
 
         run = asyncio.ensure_future(self.execs.run_captured(rec, body, MAX_OUTPUT, on_started))
         try:
@@ -125,21 +126,24 @@ class Health:
             if not done:
                 result = _result(start_ns, -1, f"Health check exceeded timeout "
                                                f"({timefmt.duration_text(timeout_ns)})")  # fmt: skip
-                await self._end(run, pid)
+                await self._end(run, started)
                 return result
             code, out, dropped = run.result()
         except errors.DockyardError as e:
             return _result(start_ns, -1, e.message)
         except asyncio.CancelledError:
-            await self._end(run, pid)
+            await self._end(run, started)
             raise
         text = out.decode(errors="replace") + ("..." if dropped else "")
         return _result(start_ns, code, text)
 
-    async def _end(self, run: asyncio.Future[Any], pid: int) -> None:
-        """SIGTERM a probe that ran too long (or whose container stops), SIGKILL after the
-        grace, and wait for it, so ended probes never pile up."""
-        if pid:
+    async def _end(self, run: asyncio.Future[Any], started: asyncio.Future[int]) -> None:
+        """SIGTERM a probe that ran too long (or whose container stops), once it has started,
+        SIGKILL after the grace, and wait for it, so ended probes never pile up."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({run, started}, return_when=asyncio.FIRST_COMPLETED)
+        if started.done() and not run.done():
+            pid = started.result()
             _signal(pid, signal.SIGTERM)
             done, _ = await asyncio.wait({run}, timeout=TERM_GRACE)
             if not done:
@@ -147,12 +151,13 @@ class Health:
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.shield(run)
 
-    def _record(self, cid: str, result: Json, hc: Json, started_at: float) -> None:
-        """dockerd's handleProbeResult, under the container's lock, then saved."""
+    def _record(self, cid: str, result: Json, hc: Json, started_at: float) -> bool:
+        """dockerd's handleProbeResult, under the container's lock, then saved; False when the
+        container is gone or no longer running (the result is dropped, as dockerd drops it)."""
         with self.shared.lock(cid):
             rec = self.shared.repo.get(cid)
             if rec is None or rec.health is None or rec.state["Status"] != "running":
-                return  # stopped while probing: the result is dropped, as dockerd does
+                return False
             h = rec.health
             old = h.status
             h.log = [*h.log, result][-MAX_LOG:]
@@ -168,6 +173,7 @@ class Health:
             self.shared.repo.save(rec)
         if h.status != old:
             self.shared.publish(rec, f"health_status: {h.status}")
+        return True
 
 
 def _result(start_ns: int, code: int, output: str) -> Json:

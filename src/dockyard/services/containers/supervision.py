@@ -86,6 +86,7 @@ class Supervision:
 
     async def _watch(self, cid: str, shim_pid: int) -> None:
         code, finished = await self.launcher.wait_exit(cid, shim_pid)
+        self.health.unwatch(cid)  # probes stop with the process (also when it is being removed)
         rec = await asyncio.to_thread(self._record_exit, cid, code, finished)
         self.shared.watchers.pop(cid, None)
         for fut in self.shared.exit_waiters.pop(cid, []):
@@ -122,7 +123,6 @@ class Supervision:
             rec.run.shim_pid = None
             mark_stopped(rec)
             self.repo.save(rec)
-        self.shared.on_loop(self.health.unwatch, cid)
         if oom_killed:
             self.shared.publish(rec, "oom")  # Docker's order: oom, then die
         self.shared.publish(rec, "die", exitCode=str(code))
