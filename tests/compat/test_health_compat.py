@@ -10,30 +10,17 @@ import os
 import random
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.compat.cli import docker, ok
-from tests.conftest import Daemon
+from tests.conftest import Daemon, until
 
 pytestmark = [pytest.mark.compat, pytest.mark.integration]
 
 COMPOSE = os.environ.get("COMPOSE_V1", "/usr/bin/docker-compose")
-
-
-def _until(what: Callable[[], Any], timeout: float) -> Any:
-    """Poll until `what()` is truthy; `timeout` is what an idle host needs, a busy shared one
-    gets three times that (it returns as soon as the condition holds)."""
-    deadline = time.monotonic() + 3 * timeout
-    while True:
-        got = what()
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(0.1)
 
 
 def _name(prefix: str) -> str:
@@ -54,7 +41,7 @@ def test_docker_cli_run_ps_status_and_filter(daemon: Daemon) -> None:
         def health(name: str) -> str:
             return ok(docker(daemon, "inspect", "-f", "{{.State.Health.Status}}", name)).strip()
 
-        assert _until(lambda: health(good) == "healthy" and health(bad) == "unhealthy", 8)
+        assert until(lambda: health(good) == "healthy" and health(bad) == "unhealthy", 8)
 
         def rows(value: str) -> dict[str, str]:
             out = ok(docker(daemon, "ps", "--filter", f"health={value}", "--format",
@@ -94,9 +81,9 @@ def test_docker_cli_build_healthcheck_and_no_healthcheck(daemon: Daemon, tmp_pat
         ok(docker(daemon, "run", "-d", "--name", names[0], tag, "sleep", "300"))
         ok(docker(daemon, "run", "-d", "--name", names[1], "--no-healthcheck", tag, "sleep", "300"))
         state = lambda n: ok(docker(daemon, "inspect", "-f", "{{json .State.Health}}", n)).strip()  # noqa: E731
-        assert _until(lambda: '"unhealthy"' in state(names[0]), 6)
+        assert until(lambda: '"unhealthy"' in state(names[0]), 6)
         ok(docker(daemon, "exec", names[0], "touch", "/tmp/up"))
-        assert _until(lambda: '"healthy"' in state(names[0]), 6)
+        assert until(lambda: '"healthy"' in state(names[0]), 6)
         assert state(names[1]) == "null"
         out = ok(docker(daemon, "ps", "--filter", f"name={names[1]}", "--format", "{{.Status}}"))
         assert out.startswith("Up ") and "(" not in out
@@ -120,7 +107,7 @@ def test_dockyard_cli_health_flags(daemon: Daemon) -> None:
         cfg = daemon.api("GET", f"/containers/{name}/json")[1]["Config"]["Healthcheck"]
         assert cfg == {"Test": ["CMD-SHELL", "echo fine"], "Interval": 300_000_000,
                        "Timeout": 2_000_000_000, "StartPeriod": 1_000_000_000, "Retries": 4}  # fmt: skip
-        assert _until(lambda: "(healthy)" in daemon.dockyard("ps", "--filter", f"name={name}").stdout,
+        assert until(lambda: "(healthy)" in daemon.dockyard("ps", "--filter", f"name={name}").stdout,
                       6)  # fmt: skip
         r = daemon.dockyard("run", "--rm", "--no-healthcheck", "--health-retries", "1", "busybox")
         assert (
@@ -149,7 +136,7 @@ def test_docker_py_container_health(daemon: Daemon) -> None:
             c.reload()
             return bool(c.health == "healthy")
 
-        assert _until(healthy, 6)
+        assert until(healthy, 6)
         assert c.attrs["State"]["Health"]["Log"][-1]["ExitCode"] == 0
         plain = client.containers.run("busybox", ["sleep", "300"], detach=True)
         plain.reload()
@@ -245,7 +232,7 @@ def test_state_health_and_image_match_dockerd(daemon: Daemon, oracle: str, tmp_p
                     h = json.loads(_oracle_docker(w, "inspect", "-f", "{{json .State.Health}}", n))
                     return h if h["Status"] == s and len(h["Log"]) >= 2 else None
 
-                got[where][k] = _shape(_until(settled, 10) or {})
+                got[where][k] = _shape(until(settled, 10) or {})
         assert got[sock] == got[oracle]
         assert got[sock]["slow"]["results"] == {(-1, "Health check exceeded timeout (250ms)")}
         for where in (sock, oracle):

@@ -8,7 +8,7 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from dockyard.core.timefmt import parse_rfc3339
-from tests.conftest import Daemon, UnixHTTPConnection, private_daemon
+from tests.conftest import Daemon, UnixHTTPConnection, private_daemon, until
 
 pytestmark = pytest.mark.integration
 
@@ -40,17 +40,6 @@ def _state(d: Daemon, cid: str) -> dict[str, Any]:
     return st
 
 
-def _until(what: Callable[[], Any], timeout: float) -> Any:
-    """Poll until `what()` is truthy; `timeout` is what an idle host needs, a busy shared one
-    gets three times that (it returns as soon as the condition holds)."""
-    deadline = time.monotonic() + 3 * timeout
-    while True:
-        got = what()
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(0.05)
-
-
 def _health(d: Daemon, cid: str) -> dict[str, Any]:
     h: dict[str, Any] = _state(d, cid).get("Health") or {}
     return h
@@ -66,7 +55,7 @@ def test_healthy_container_reaches_healthy_after_one_interval(daemon: Daemon) ->
     cid = _run(daemon, {"Test": ["CMD-SHELL", "echo ok; echo err >&2"], "Interval": 500 * MS})
     try:
         assert _health(daemon, cid) == {"Status": "starting", "FailingStreak": 0, "Log": []}
-        h = _until(
+        h = until(
             lambda: _health(daemon, cid).get("Status") == "healthy" and _health(daemon, cid), 5
         )
         took = time.monotonic() - started
@@ -77,8 +66,8 @@ def test_healthy_container_reaches_healthy_after_one_interval(daemon: Daemon) ->
         assert entry["Start"] <= entry["End"] and entry["Start"] > _state(daemon, cid)["StartedAt"]
         assert h["FailingStreak"] == 0
         # the log keeps the last five results only
-        assert _until(lambda: len(_health(daemon, cid)["Log"]) == 5, 20)
-        assert _until(lambda: _health(daemon, cid)["Log"][0]["Start"] > entry["Start"], 20)
+        assert until(lambda: len(_health(daemon, cid)["Log"]) == 5, 20)
+        assert until(lambda: _health(daemon, cid)["Log"][0]["Start"] > entry["Start"], 20)
         assert len(_health(daemon, cid)["Log"]) == 5
         # probes are forgotten execs, as in dockerd
         assert daemon.api("GET", f"/containers/{cid}/json")[1]["ExecIDs"] is None
@@ -90,13 +79,11 @@ def test_failures_count_up_to_retries_then_unhealthy(daemon: Daemon) -> None:
     cid = _run(daemon, {"Test": ["CMD", "sh", "-c", "echo no; exit 3"], "Interval": 300 * MS,
                         "Retries": 3})  # fmt: skip
     try:
-        first = _until(lambda: _health(daemon, cid)["Log"] and _health(daemon, cid), 15)
+        first = until(lambda: _health(daemon, cid)["Log"] and _health(daemon, cid), 15)
         # retries: below 3 failures in a row it is still starting
         assert first["FailingStreak"] >= 1
         assert (first["Status"] == "starting") == (first["FailingStreak"] < 3), first
-        h = _until(
-            lambda: _health(daemon, cid)["Status"] == "unhealthy" and _health(daemon, cid), 5
-        )
+        h = until(lambda: _health(daemon, cid)["Status"] == "unhealthy" and _health(daemon, cid), 5)
         assert h and h["FailingStreak"] >= 3
         assert all(e["ExitCode"] == 3 and e["Output"] == "no\n" for e in h["Log"])
         # a container that becomes healthy again: streak reset
@@ -108,12 +95,12 @@ def test_recovery_resets_the_streak(daemon: Daemon) -> None:
     cid = _run(daemon, {"Test": ["CMD-SHELL", "test -e /tmp/ok"], "Interval": 300 * MS,
                         "Retries": 1})  # fmt: skip
     try:
-        assert _until(lambda: _health(daemon, cid)["Status"] == "unhealthy", 15)
+        assert until(lambda: _health(daemon, cid)["Status"] == "unhealthy", 15)
         status, out = daemon.api("POST", f"/containers/{cid}/exec",
                                  {"Cmd": ["touch", "/tmp/ok"]})  # fmt: skip
         assert status == 201
         assert daemon.api("POST", f"/exec/{out['Id']}/start", {"Detach": True})[0] == 200
-        h = _until(lambda: _health(daemon, cid)["Status"] == "healthy" and _health(daemon, cid), 15)
+        h = until(lambda: _health(daemon, cid)["Status"] == "healthy" and _health(daemon, cid), 15)
         assert h and h["FailingStreak"] == 0 and h["Log"][-1]["ExitCode"] == 0
     finally:
         _rm(daemon, cid)
@@ -123,9 +110,7 @@ def test_a_probe_over_its_timeout_fails_and_is_killed(daemon: Daemon) -> None:
     cid = _run(daemon, {"Test": ["CMD-SHELL", "sleep 7"], "Interval": 300 * MS,
                         "Timeout": 400 * MS, "Retries": 2})  # fmt: skip
     try:
-        h = _until(
-            lambda: _health(daemon, cid)["Status"] == "unhealthy" and _health(daemon, cid), 6
-        )
+        h = until(lambda: _health(daemon, cid)["Status"] == "unhealthy" and _health(daemon, cid), 6)
         assert h, _health(daemon, cid)
         for e in h["Log"]:
             assert e["ExitCode"] == -1
@@ -147,12 +132,10 @@ def test_failures_within_the_start_period_do_not_count(daemon: Daemon) -> None:
         def counted(log: list[dict[str, Any]]) -> int:
             return sum(parse_rfc3339(e["Start"]) - started >= 2.5 for e in log)
 
-        h = _until(lambda: len(_health(daemon, cid)["Log"]) >= 2 and _health(daemon, cid), 15)
+        h = until(lambda: len(_health(daemon, cid)["Log"]) >= 2 and _health(daemon, cid), 15)
         if counted(h["Log"]) == 0:  # every failure so far was within the start period
             assert h["Status"] == "starting" and h["FailingStreak"] == 0, h
-        h = _until(
-            lambda: _health(daemon, cid)["Status"] == "unhealthy" and _health(daemon, cid), 5
-        )
+        h = until(lambda: _health(daemon, cid)["Status"] == "unhealthy" and _health(daemon, cid), 5)
         assert h, _health(daemon, cid)
         assert counted(h["Log"]) >= 1  # only a failure after the period made it unhealthy
         in_period = [e for e in h["Log"] if parse_rfc3339(e["Start"]) - started < 2.5]
@@ -166,7 +149,7 @@ def test_output_is_capped_as_dockerd_caps_it(daemon: Daemon) -> None:
     cid = _run(daemon, {"Test": ["CMD-SHELL", "head -c 5000 /dev/zero | tr '\\0' x"],
                         "Interval": 300 * MS})  # fmt: skip
     try:
-        h = _until(lambda: _health(daemon, cid)["Log"] and _health(daemon, cid), 15)
+        h = until(lambda: _health(daemon, cid)["Log"] and _health(daemon, cid), 15)
         assert h["Log"][0]["Output"] == "x" * 4096 + "..."
     finally:
         _rm(daemon, cid)
@@ -175,7 +158,7 @@ def test_output_is_capped_as_dockerd_caps_it(daemon: Daemon) -> None:
 def test_stop_leaves_unhealthy_and_start_begins_again(daemon: Daemon) -> None:
     cid = _run(daemon, {"Test": ["CMD", "true"], "Interval": 300 * MS})
     try:
-        assert _until(lambda: _health(daemon, cid)["Status"] == "healthy", 15)
+        assert until(lambda: _health(daemon, cid)["Status"] == "healthy", 15)
         assert daemon.api("POST", f"/containers/{cid}/stop?t=0")[0] == 204
         h = _health(daemon, cid)
         assert h["Status"] == "unhealthy" and h["FailingStreak"] == 0
@@ -185,7 +168,7 @@ def test_stop_leaves_unhealthy_and_start_begins_again(daemon: Daemon) -> None:
         assert daemon.api("POST", f"/containers/{cid}/start")[0] == 204
         h = _health(daemon, cid)
         assert h["Status"] == "starting" and len(h["Log"]) == n  # the log is kept
-        assert _until(lambda: _health(daemon, cid)["Status"] == "healthy", 15)
+        assert until(lambda: _health(daemon, cid)["Status"] == "healthy", 15)
     finally:
         _rm(daemon, cid)
 
@@ -193,14 +176,14 @@ def test_stop_leaves_unhealthy_and_start_begins_again(daemon: Daemon) -> None:
 def test_pause_stops_probes_and_unpause_resumes_them(daemon: Daemon) -> None:
     cid = _run(daemon, {"Test": ["CMD", "true"], "Interval": 300 * MS})
     try:
-        assert _until(lambda: _health(daemon, cid)["Status"] == "healthy", 15)
+        assert until(lambda: _health(daemon, cid)["Status"] == "healthy", 15)
         assert daemon.api("POST", f"/containers/{cid}/pause")[0] == 204
         time.sleep(0.5)
         last = _health(daemon, cid)["Log"][-1]["Start"]
         time.sleep(0.8)
         assert _health(daemon, cid)["Log"][-1]["Start"] == last
         assert daemon.api("POST", f"/containers/{cid}/unpause")[0] == 204
-        assert _until(lambda: _health(daemon, cid)["Log"][-1]["Start"] > last, 3)
+        assert until(lambda: _health(daemon, cid)["Log"][-1]["Start"] > last, 3)
     finally:
         _rm(daemon, cid)
 
@@ -218,7 +201,7 @@ def test_no_healthcheck_and_none_turn_the_image_probe_off(daemon: Daemon) -> Non
         off = _run(daemon, {"Test": ["NONE"]}, "dy-health-img")
         from_none = _run(daemon, None, "dy-health-none")
         cids += [inherited, off, from_none]
-        assert _until(lambda: _health(daemon, inherited).get("Status") == "healthy", 15)
+        assert until(lambda: _health(daemon, inherited).get("Status") == "healthy", 15)
         for cid in (off, from_none):
             st = _state(daemon, cid)
             assert "Health" not in st
@@ -279,7 +262,7 @@ def test_ps_status_filter_and_events(daemon: Daemon) -> None:
     slow = _run(daemon, {"Test": ["CMD", "true"], "Interval": 60_000 * MS})
     plain = _run(daemon, None)
     try:
-        assert _until(lambda: _health(daemon, good)["Status"] == "healthy"
+        assert until(lambda: _health(daemon, good)["Status"] == "healthy"
                       and _health(daemon, bad)["Status"] == "unhealthy", 5)  # fmt: skip
 
         def listed(value: str) -> dict[str, str]:
@@ -298,9 +281,9 @@ def test_ps_status_filter_and_events(daemon: Daemon) -> None:
             "GET", "/containers/json?filters=" + quote(json.dumps({"health": ["x"]}))
         )
         assert (status, out["message"]) == (400, "Unrecognised filter value for health: x")
-        until = time.time()
+        end = time.time()
         q = quote(json.dumps({"container": [good, bad]}))
-        raw = _raw(daemon, f"/events?since={since}&until={until}&filters={q}")
+        raw = _raw(daemon, f"/events?since={since}&until={end}&filters={q}")
         events = [json.loads(line) for line in raw.decode().splitlines() if line]
         actions = [(e["id"], e["Action"]) for e in events]
         assert (good, "health_status: healthy") in actions
@@ -324,12 +307,12 @@ def test_probes_resume_after_kill9_and_restart_of_the_daemon(own_daemon: Daemon)
     cid = _run(d, {"Test": ["CMD-SHELL", "echo $((`cat /tmp/n 2>/dev/null || echo 0` + 1)) > "
                             "/tmp/n; test `cat /tmp/n` -lt 4"],
                    "Interval": 300 * MS, "Retries": 2})  # fmt: skip
-    assert _until(lambda: _health(d, cid)["Status"] == "healthy", 15)
+    assert until(lambda: _health(d, cid)["Status"] == "healthy", 15)
     d.stop(signal.SIGKILL)
     time.sleep(0.5)
     d.start()
     h = _health(d, cid)
     assert h["Status"] == "healthy" and h["Log"], h  # kept in the record
-    h = _until(lambda: _health(d, cid)["Status"] == "unhealthy" and _health(d, cid), 15)
+    h = until(lambda: _health(d, cid)["Status"] == "unhealthy" and _health(d, cid), 15)
     assert h and h["FailingStreak"] >= 2, _health(d, cid)
     _rm(d, cid)

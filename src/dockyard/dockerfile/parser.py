@@ -8,12 +8,12 @@ Errors are Docker's: `dockerfile parse error line N: ...` (400 before the build 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 
 from dockyard.errors import InvalidParameter
 from dockyard.images import healthcheck
+from dockyard.images.jsonform import json_form
 
 INSTRUCTIONS = frozenset(
     "ADD ARG CMD COPY ENTRYPOINT ENV EXPOSE FROM HEALTHCHECK LABEL MAINTAINER ONBUILD RUN SHELL"
@@ -119,18 +119,6 @@ def _split_flags(cmd: str, rest: str, line: int) -> tuple[dict[str, str], str]:
     return flags, rest
 
 
-def _json_form(rest: str) -> list[str] | None:
-    if not rest.startswith("["):
-        return None
-    try:
-        value = json.loads(rest)
-    except ValueError:
-        return None  # not JSON: the shell form, as Docker falls back
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    return None
-
-
 def parse_line(no: int, text: str, *, nested: bool = False) -> Instruction:
     parts = re.split(r"\s+", text.strip(), maxsplit=1)
     word, rest = parts[0], (parts[1].strip() if len(parts) > 1 else "")
@@ -138,7 +126,7 @@ def parse_line(no: int, text: str, *, nested: bool = False) -> Instruction:
     if cmd not in INSTRUCTIONS:
         raise parse_error(no, f"unknown instruction: {word}")
     flags, rest = _split_flags(cmd, rest, no)
-    form = _json_form(rest) if cmd in JSON_FORMS else None
+    form = json_form(rest) if cmd in JSON_FORMS else None
     if cmd == "SHELL" and form is None:
         raise parse_error(no, "SHELL requires the arguments to be in JSON form")
     if cmd == "ONBUILD":

@@ -4,12 +4,12 @@ variable substitution is not done."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from dockyard.core import timefmt
 from dockyard.errors import InvalidParameter
 from dockyard.images import healthcheck
+from dockyard.images.jsonform import json_form
 
 VALID = (
     "CMD",
@@ -49,7 +49,7 @@ def parse(line: str) -> tuple[str, Any] | None:
     if kind == "EXPOSE":
         return kind, _ports(words(rest))
     if kind == "VOLUME":
-        arr = _json_array(rest)
+        arr = json_form(rest)
         vols = arr if arr is not None else words(rest)
         if not vols or any(not v for v in vols):
             raise InvalidParameter("VOLUME specified can not be an empty string")
@@ -63,20 +63,8 @@ def parse(line: str) -> tuple[str, Any] | None:
     return kind, rest  # ONBUILD keeps the nested instruction as written
 
 
-def _json_array(rest: str) -> list[str] | None:
-    if not rest.startswith("["):
-        return None
-    try:
-        value = json.loads(rest)
-    except ValueError:
-        return None
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    return None
-
-
 def _command(rest: str) -> list[str]:
-    arr = _json_array(rest)
+    arr = json_form(rest)
     if arr is not None:
         return arr
     return [*SHELL, rest]

@@ -10,6 +10,7 @@ from typing import Any
 
 from dockyard.core import timefmt
 from dockyard.core.types import Json
+from dockyard.images.jsonform import json_form
 
 FLAGS = frozenset({"interval", "timeout", "start-period", "retries"})
 _MIN = 1_000_000  # dockerd's container.MinimumDuration (1ms)
@@ -25,7 +26,7 @@ def parse(rest: str, flags: dict[str, str]) -> Json:
         return {"Test": ["NONE"]}
     if typ != "CMD":
         raise ValueError(f'Unknown type "{typ}" in HEALTHCHECK (try CMD)')
-    form = _json_args(args)
+    form = json_form(args)
     if form is not None:
         test = ["CMD", *form]
     elif args:
@@ -53,18 +54,6 @@ def parse(rest: str, flags: dict[str, str]) -> Json:
             raise ValueError(f"--retries must be at least 1 (not {n})")
         hc["Retries"] = n
     return hc
-
-
-def _json_args(args: str) -> list[str] | None:
-    if not args.startswith("["):
-        return None
-    try:
-        value = json.loads(args)
-    except ValueError:
-        return None
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    return None
 
 
 def merged(new: Json, parent: Any) -> Json:
