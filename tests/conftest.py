@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,6 +251,17 @@ def teardown_host_state(d: Daemon) -> list[str]:
     subprocess.run(["ip", "link", "del", d.bridge], capture_output=True, check=False)
     remove_cgroups(d.cgroup_parent)
     return leaks
+
+
+def until(what: Callable[[], Any], timeout: float) -> Any:
+    """Poll `what()` until it is truthy and return that value (or the last falsy one); `timeout`
+    is what an idle host needs, a busy shared one gets three times that."""
+    deadline = time.monotonic() + 3 * timeout
+    while True:
+        got = what()
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
 
 
 @contextmanager

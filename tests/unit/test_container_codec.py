@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import json
 
-from dockyard.core.container import ContainerRecord, NetworkState, Published, RunState
+from dockyard.core.container import (
+    ContainerRecord,
+    HealthState,
+    NetworkState,
+    Published,
+    RunState,
+)
 from dockyard.state.containercodec import ENGINE, decode, encode
 
 DOC = {"State": {"Status": "running"}, "Config": {"Image": "busybox"}, "HostConfig": {}}
@@ -39,3 +45,19 @@ def test_legacy_records_are_read_into_the_fields() -> None:
     assert rec.net == NetworkState({"n1": {}}, True, {"eth": 1},
                                    [Published("tcp", 80, "0.0.0.0", 1)], {"80/tcp": 1})  # fmt: skip
     assert "MountId" not in json.loads(encode(rec))
+
+
+def test_health_state_round_trips_and_is_absent_by_default() -> None:
+    """E6: State.Health is a typed field, kept across a daemon restart like dockerd's."""
+    result = {"Start": "2026-12-06T00:00:01Z", "End": "2026-12-06T00:00:02Z", "ExitCode": -1,
+              "Output": "Health check exceeded timeout (1s)"}  # fmt: skip
+    rec = ContainerRecord("c" * 64, "h", "t", "i", json.loads(json.dumps(DOC)),
+                          health=HealthState("unhealthy", 3, [result]))  # fmt: skip
+    text = encode(rec)
+    assert json.loads(text)[ENGINE]["health"]["failing_streak"] == 3
+    assert "Health" not in json.loads(text)["State"]  # the typed field, not an engine key in doc
+    back = decode(rec.id, rec.name, rec.created, rec.image_id, text)
+    assert back.health == HealthState("unhealthy", 3, [result])
+    assert back.health.doc() == {"Status": "unhealthy", "FailingStreak": 3, "Log": [result]}
+    plain = ContainerRecord("d" * 64, "p", "t", "i", json.loads(json.dumps(DOC)))
+    assert decode(plain.id, "p", "t", "i", encode(plain)).health is None

@@ -10,6 +10,7 @@ from typing import Any
 
 from dockyard.cli.command import CLIError, Parser, env_file_lines, flag_error
 from dockyard.cli.portspec import parse_mount, parse_ports, parse_ulimit
+from dockyard.core import timefmt
 from dockyard.units import ram_in_bytes
 
 
@@ -29,6 +30,16 @@ def nano_cpus(value: str) -> int:
     except ValueError:
         raise flag_error(value, "--cpus", f"failed to parse {value} as a rational number") from None
     return int(round(cpus * 1e9))
+
+
+def go_duration(flag: str) -> Any:
+    def parse(value: str) -> int:
+        try:
+            return timefmt.parse_duration_ns(value)
+        except ValueError as exc:
+            raise flag_error(value, flag, str(exc)) from None
+
+    return parse
 
 
 def add_flags(p: Parser) -> None:
@@ -91,6 +102,12 @@ def add_flags(p: Parser) -> None:
     a("--link", action="append", default=[])
     a("--stop-signal", default="")
     a("--stop-timeout", type=int, default=None)
+    a("--health-cmd", default="")
+    a("--health-interval", type=go_duration("--health-interval"), default=0)
+    a("--health-timeout", type=go_duration("--health-timeout"), default=0)
+    a("--health-start-period", type=go_duration("--health-start-period"), default=0)
+    a("--health-retries", type=int, default=0)
+    a("--no-healthcheck", action="store_true")
     a("--init", action="store_true")
     a("--ipc", default="")
     a("--cgroupns", default="")  # private | host; the daemon's default when empty
@@ -200,6 +217,27 @@ def _attach(ns: argparse.Namespace) -> tuple[bool, bool, bool]:
     return ns.interactive, True, True
 
 
+def healthcheck(ns: argparse.Namespace) -> dict[str, Any] | None:
+    """--health-* and --no-healthcheck as docker-cli turns them into Config.Healthcheck (E6)."""
+    timings = (ns.health_interval, ns.health_timeout, ns.health_start_period, ns.health_retries)
+    if ns.no_healthcheck:
+        if ns.health_cmd or any(timings):
+            raise CLIError("--no-healthcheck conflicts with --health-* options", 125)
+        return {"Test": ["NONE"]}
+    if not ns.health_cmd and not any(timings):
+        return None
+    for flag, value in (("--health-interval", ns.health_interval),
+                        ("--health-timeout", ns.health_timeout),
+                        ("--health-retries", ns.health_retries),
+                        ("--health-start-period", ns.health_start_period)):  # fmt: skip
+        if value < 0:
+            raise CLIError(f"{flag} cannot be negative", 125)
+    out: dict[str, Any] = {"Test": ["CMD-SHELL", ns.health_cmd] if ns.health_cmd else None,
+                           "Interval": ns.health_interval, "Timeout": ns.health_timeout,
+                           "StartPeriod": ns.health_start_period, "Retries": ns.health_retries}  # fmt: skip
+    return {k: v for k, v in out.items() if v}
+
+
 def build(ns: argparse.Namespace) -> dict[str, Any]:
     """The JSON body of POST /containers/create."""
     env: list[str] = []
@@ -242,6 +280,9 @@ def build(ns: argparse.Namespace) -> dict[str, Any]:
         config["StopSignal"] = ns.stop_signal
     if ns.stop_timeout is not None:
         config["StopTimeout"] = ns.stop_timeout
+    health = healthcheck(ns)
+    if health is not None:
+        config["Healthcheck"] = health
     network = ns.network or "default"
     host: dict[str, Any] = {
         "Binds": binds or None,

@@ -44,6 +44,19 @@ class NetworkState:
 
 
 @dataclass
+class HealthState:
+    """Owned by services/containers/health.py: `State.Health` as dockerd keeps it (E6)."""
+
+    status: str = "starting"  # starting, healthy, unhealthy
+    failing_streak: int = 0
+    log: list[dict[str, Any]] = field(default_factory=list)  # the last 5 probe results
+
+    def doc(self) -> dict[str, Any]:
+        return {"Status": self.status, "FailingStreak": self.failing_streak,
+                "Log": [dict(r) for r in self.log]}  # fmt: skip
+
+
+@dataclass
 class ContainerRecord:
     id: str
     name: str  # without the leading "/"
@@ -54,6 +67,7 @@ class ContainerRecord:
     log_path: str = ""  # the log driver's file, set at creation ("" for none; runtime/logopts.py)
     run: RunState = field(default_factory=RunState)
     net: NetworkState = field(default_factory=NetworkState)
+    health: HealthState | None = None  # None: no healthcheck has run (inspect shows no Health)
 
     @property
     def state(self) -> dict[str, Any]:

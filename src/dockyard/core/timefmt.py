@@ -95,3 +95,58 @@ def api_timestamp(value: str, now: float) -> str:
             parsed = parsed.astimezone()
         return f"{parsed.timestamp():.9f}"
     raise ValueError(f'failed to parse value as time or duration: "{value}"')
+
+
+def duration_text(ns: int) -> str:
+    """Go's time.Duration.String: 300ms, 1s, 1.5s, 1m30s, 2h0m0s (E6's timeout message)."""
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= size or unit == "ns":
+                return sign + _trim(ns / size if size > 1 else ns, size) + unit
+    secs, frac = divmod(ns, 1_000_000_000)
+    h, rest = divmod(secs, 3600)
+    m, s = divmod(rest, 60)
+    s_text = str(s) + (f".{frac:09d}".rstrip("0") if frac else "")
+    if h:
+        return f"{sign}{h}h{m}m{s_text}s"
+    if m:
+        return f"{sign}{m}m{s_text}s"
+    return f"{sign}{s_text}s"
+
+
+def _trim(value: float, size: int) -> str:
+    digits = len(str(size)) - 1
+    text = f"{value:.{digits}f}" if digits else str(int(value))
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+_GO_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,
+             "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}  # fmt: skip
+_GO_PART = re.compile(r"(\d*\.?\d*)([^\d.]*)")
+
+
+def parse_duration_ns(text: str) -> int:
+    """Go's time.ParseDuration in nanoseconds; ValueError carries Go's message."""
+    quoted = '"' + text + '"'
+    s = text[1:] if text[:1] in "+-" else text
+    if s == "0":
+        return 0
+    if not s:
+        raise ValueError(f"time: invalid duration {quoted}")
+    total, pos = 0.0, 0
+    while pos < len(s):
+        m = _GO_PART.match(s, pos)
+        assert m is not None
+        num, unit = m.groups()
+        if num in ("", "."):
+            raise ValueError(f"time: invalid duration {quoted}")
+        if not unit:
+            raise ValueError(f"time: missing unit in duration {quoted}")
+        if unit not in _GO_UNITS:
+            raise ValueError(f'time: unknown unit "{unit}" in duration {quoted}')
+        total += float(num) * _GO_UNITS[unit]
+        pos = m.end()
+    return -int(total) if text.startswith("-") else int(total)

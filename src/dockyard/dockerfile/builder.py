@@ -28,7 +28,7 @@ from dockyard.dockerfile.parser import Instruction, parse_line
 from dockyard.dockerfile.plan import Plan, Stage
 from dockyard.dockerfile.stage import DEFAULT_SHELL, BuildError, StageState, short, stream
 from dockyard.images import config as image_config
-from dockyard.images import reference
+from dockyard.images import healthcheck, reference
 
 log = logging.getLogger(__name__)
 __all__ = ["BuildError", "Builder", "short", "stream"]
@@ -183,6 +183,9 @@ class Builder(CopySteps):
                 yield msg
             return
         env = self._env(state)
+        note = healthcheck.overridden(state.config.get("Healthcheck"))
+        if ins.cmd == "HEALTHCHECK" and note:
+            yield {"stream": note}
         try:
             cfg, comment = steps.apply(ins, state.config, env, escape, shell)
         except errors.InvalidParameter as e:

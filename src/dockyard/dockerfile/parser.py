@@ -8,11 +8,12 @@ Errors are Docker's: `dockerfile parse error line N: ...` (400 before the build 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 
 from dockyard.errors import InvalidParameter
+from dockyard.images import healthcheck
+from dockyard.images.jsonform import json_form
 
 INSTRUCTIONS = frozenset(
     "ADD ARG CMD COPY ENTRYPOINT ENV EXPOSE FROM HEALTHCHECK LABEL MAINTAINER ONBUILD RUN SHELL"
@@ -24,7 +25,7 @@ FLAGS: dict[str, frozenset[str]] = {
     "COPY": frozenset({"from", "chown", "chmod", "link", "parents", "exclude"}),
     "FROM": frozenset({"platform"}),
     "RUN": frozenset({"mount", "network", "security"}),
-    "HEALTHCHECK": frozenset({"interval", "timeout", "start-period", "start-interval", "retries"}),
+    "HEALTHCHECK": healthcheck.FLAGS,
 }
 JSON_FORMS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"})
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
@@ -118,18 +119,6 @@ def _split_flags(cmd: str, rest: str, line: int) -> tuple[dict[str, str], str]:
     return flags, rest
 
 
-def _json_form(rest: str) -> list[str] | None:
-    if not rest.startswith("["):
-        return None
-    try:
-        value = json.loads(rest)
-    except ValueError:
-        return None  # not JSON: the shell form, as Docker falls back
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    return None
-
-
 def parse_line(no: int, text: str, *, nested: bool = False) -> Instruction:
     parts = re.split(r"\s+", text.strip(), maxsplit=1)
     word, rest = parts[0], (parts[1].strip() if len(parts) > 1 else "")
@@ -137,7 +126,7 @@ def parse_line(no: int, text: str, *, nested: bool = False) -> Instruction:
     if cmd not in INSTRUCTIONS:
         raise parse_error(no, f"unknown instruction: {word}")
     flags, rest = _split_flags(cmd, rest, no)
-    form = _json_form(rest) if cmd in JSON_FORMS else None
+    form = json_form(rest) if cmd in JSON_FORMS else None
     if cmd == "SHELL" and form is None:
         raise parse_error(no, "SHELL requires the arguments to be in JSON form")
     if cmd == "ONBUILD":
@@ -148,6 +137,11 @@ def parse_line(no: int, text: str, *, nested: bool = False) -> Instruction:
             raise parse_error(no, f"{inner.cmd} isn't allowed as an ONBUILD trigger")
     if not rest and cmd not in ("RUN", "CMD", "ENTRYPOINT"):
         raise parse_error(no, f"{cmd} requires at least one argument")
+    if cmd == "HEALTHCHECK":  # checked with the whole file, before any step, as dockerd does
+        try:
+            healthcheck.parse(rest, flags)
+        except ValueError as e:
+            raise parse_error(no, str(e)) from None
     return Instruction(cmd, rest, no, text.strip(), flags, form)
 
 

@@ -16,9 +16,7 @@ from dockyard.core.types import Json
 from dockyard.dockerfile import expand
 from dockyard.dockerfile.parser import Instruction
 from dockyard.errors import InvalidParameter
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$")
-_UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+from dockyard.images import healthcheck
 
 
 def env_map(cfg: Json) -> dict[str, str]:
@@ -45,43 +43,6 @@ def command_form(ins: Instruction, shell: list[str]) -> list[str]:
     if ins.json is not None:
         return list(ins.json)
     return [*shell, ins.rest]
-
-
-def _duration(flag: str, value: str) -> int:
-    if not value:
-        return 0
-    m = _DURATION.match(value)
-    if m is None:
-        raise InvalidParameter(f'time: invalid duration "{value}"')
-    return int(float(m.group(1)) * _UNITS[m.group(2)])
-
-
-def _healthcheck(ins: Instruction, shell: list[str]) -> Json:
-    rest = ins.rest.strip()
-    word, _, after = rest.partition(" ")
-    if word.upper() == "NONE":
-        if after.strip():
-            raise InvalidParameter("HEALTHCHECK NONE takes no arguments")
-        return {"Test": ["NONE"]}
-    if word.upper() != "CMD":
-        raise InvalidParameter(f'Unknown type "{word.upper()}" in HEALTHCHECK (try CMD)')
-    after = after.strip()
-    try:
-        form = json.loads(after) if after.startswith("[") else None
-    except ValueError:
-        form = None
-    test = ["CMD", *form] if isinstance(form, list) else ["CMD-SHELL", after]
-    hc: Json = {"Test": test}
-    for flag, key in (("interval", "Interval"), ("timeout", "Timeout"),
-                      ("start-period", "StartPeriod"), ("start-interval", "StartInterval")):  # fmt: skip
-        if flag in ins.flags:
-            hc[key] = _duration(flag, ins.flags[flag])
-    if "retries" in ins.flags:
-        try:
-            hc["Retries"] = int(ins.flags["retries"])
-        except ValueError:
-            raise InvalidParameter(f"invalid retries value {ins.flags['retries']}") from None
-    return hc
 
 
 def apply(
@@ -139,8 +100,12 @@ def apply(
         cfg["StopSignal"] = expand.word(ins.rest, env, escape)
         return cfg, "STOPSIGNAL " + cfg["StopSignal"]
     if cmd == "HEALTHCHECK":
-        cfg["Healthcheck"] = _healthcheck(ins, shell)
-        return cfg, f"HEALTHCHECK {json.dumps(cfg['Healthcheck'], sort_keys=True)}"
+        try:
+            hc = healthcheck.parse(ins.rest, ins.flags)
+        except ValueError as e:
+            raise InvalidParameter(str(e)) from None
+        cfg["Healthcheck"] = healthcheck.merged(hc, cfg_in.get("Healthcheck"))
+        return cfg, healthcheck.history(hc)
     if cmd == "ONBUILD":
         trigger = ins.rest.strip()
         cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), trigger]

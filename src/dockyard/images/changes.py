@@ -4,11 +4,12 @@ variable substitution is not done."""
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
+from dockyard.core import timefmt
 from dockyard.errors import InvalidParameter
+from dockyard.images import healthcheck
+from dockyard.images.jsonform import json_form
 
 VALID = (
     "CMD",
@@ -24,16 +25,6 @@ VALID = (
     "WORKDIR",
 )
 SHELL = ["/bin/sh", "-c"]
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNITS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "ms": 1_000_000,
-    "s": 10**9,
-    "m": 60 * 10**9,
-    "h": 3600 * 10**9,
-}
 
 
 def parse(line: str) -> tuple[str, Any] | None:
@@ -58,7 +49,7 @@ def parse(line: str) -> tuple[str, Any] | None:
     if kind == "EXPOSE":
         return kind, _ports(words(rest))
     if kind == "VOLUME":
-        arr = _json_array(rest)
+        arr = json_form(rest)
         vols = arr if arr is not None else words(rest)
         if not vols or any(not v for v in vols):
             raise InvalidParameter("VOLUME specified can not be an empty string")
@@ -72,20 +63,8 @@ def parse(line: str) -> tuple[str, Any] | None:
     return kind, rest  # ONBUILD keeps the nested instruction as written
 
 
-def _json_array(rest: str) -> list[str] | None:
-    if not rest.startswith("["):
-        return None
-    try:
-        value = json.loads(rest)
-    except ValueError:
-        return None
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    return None
-
-
 def _command(rest: str) -> list[str]:
-    arr = _json_array(rest)
+    arr = json_form(rest)
     if arr is not None:
         return arr
     return [*SHELL, rest]
@@ -171,48 +150,27 @@ def _ports(specs: list[str]) -> list[str]:
 
 
 def duration_ns(text: str) -> int:
-    """Go's time.ParseDuration for the units HEALTHCHECK flags use."""
-    pos, total = 0, 0.0
-    for m in _DURATION_RE.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(text) or not text:
-        raise InvalidParameter(f'time: invalid duration "{text}"')
-    return int(total)
+    """Go's time.ParseDuration, as HEALTHCHECK flags read it."""
+    try:
+        return timefmt.parse_duration_ns(text)
+    except ValueError as e:
+        raise InvalidParameter(str(e)) from None
 
 
 def _healthcheck(rest: str) -> dict[str, Any]:
-    hc: dict[str, Any] = {}
-    flags = {
-        "--interval": "Interval",
-        "--timeout": "Timeout",
-        "--start-period": "StartPeriod",
-        "--start-interval": "StartInterval",
-    }
+    """`--change 'HEALTHCHECK ...'`: the Dockerfile instruction's reading (images/healthcheck.py)."""
+    flags: dict[str, str] = {}
     tail = rest.strip()
     while tail.startswith("--"):
         flag, _, tail = tail.partition(" ")
         tail = tail.strip()
-        name, _, value = flag.partition("=")
-        if name == "--retries":
-            try:
-                hc["Retries"] = int(value)
-            except ValueError:
-                raise InvalidParameter(f'invalid argument "{value}" for --retries') from None
-        elif name in flags:
-            hc[flags[name]] = duration_ns(value)
-        else:
-            raise InvalidParameter(f"Unknown flag: {name.lstrip('-')}")
-    mode, _, tail = tail.partition(" ")
-    if not mode:
+        name, _, value = flag[2:].partition("=")
+        if name not in healthcheck.FLAGS:
+            raise InvalidParameter(f"Unknown flag: {name}")
+        flags[name] = value
+    if not tail:
         raise InvalidParameter("Missing command after HEALTHCHECK CMD")
-    if mode.upper() == "NONE":
-        return {"Test": ["NONE"]}
-    if mode.upper() != "CMD":
-        raise InvalidParameter(f'Unknown type "{mode}" in HEALTHCHECK (try CMD)')
-    tail = tail.strip()
-    arr = _json_array(tail)
-    hc["Test"] = ["CMD", *arr] if arr is not None else ["CMD-SHELL", tail]
-    return hc
+    try:
+        return healthcheck.parse(tail, flags)
+    except ValueError as e:
+        raise InvalidParameter(str(e)) from None

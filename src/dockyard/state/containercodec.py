@@ -7,7 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dockyard.core.container import ContainerRecord, NetworkState, Published, RunState
+from dockyard.core.container import (
+    ContainerRecord,
+    HealthState,
+    NetworkState,
+    Published,
+    RunState,
+)
 
 ENGINE = "_engine"
 # Top-level doc keys of records written before the typed fields (read, never written).
@@ -16,7 +22,7 @@ _LEGACY = ("MountId", "LogPath", "ShimPid", "ManuallyStopped", "RestartCount",
 
 
 def encode(rec: ContainerRecord) -> str:
-    run, net = rec.run, rec.net
+    run, net, health = rec.run, rec.net, rec.health
     engine = {
         "mount_id": rec.mount_id,
         "log_path": rec.log_path,
@@ -26,6 +32,9 @@ def encode(rec: ContainerRecord) -> str:
                 "published": [[p.proto, p.container_port, p.host_ip, p.host_port]
                               for p in net.published],
                 "last_ports": net.last_ports},
+        "health": None if health is None else
+                  {"status": health.status, "failing_streak": health.failing_streak,
+                   "log": health.log},
     }  # fmt: skip
     return json.dumps({**rec.doc, ENGINE: engine})
 
@@ -37,6 +46,7 @@ def decode(cid: str, name: str, created: str, image_id: str, text: str) -> Conta
     if engine is None:
         engine = _from_legacy(legacy)
     run, net = engine.get("run") or {}, engine.get("net") or {}
+    health = engine.get("health")
     return ContainerRecord(
         cid, name, created, image_id, doc,
         mount_id=engine.get("mount_id") or "",
@@ -49,6 +59,9 @@ def decode(cid: str, name: str, created: str, image_id: str, text: str) -> Conta
              for p in net.get("published") or []],
             dict(net.get("last_ports") or {}),
         ),
+        health=None if health is None else
+               HealthState(str(health.get("status") or "starting"),
+                           int(health.get("failing_streak") or 0), list(health.get("log") or [])),
     )  # fmt: skip
 
 

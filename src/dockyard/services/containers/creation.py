@@ -42,6 +42,7 @@ class Creation:
             name = names.validate(name)
         warnings = self.launcher.network.validate(hc, body.get("NetworkingConfig"))
         config_conflicts(body, hc)
+        record.validate_healthcheck(body.get("Healthcheck"))
         image = self.images.resolve(image_ref)
         cfg = record.merge_config(body, self.images.config(image.id).get("config") or {})
         self.launcher.mounts.validate(cfg, hc)

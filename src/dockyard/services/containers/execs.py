@@ -8,6 +8,7 @@ import json
 import logging
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class ExecInstance:
     pid: int = 0
     shim_pid: int = 0
     dir: Path = field(default_factory=Path)
+    rec: ContainerRecord | None = None  # the container as exec_start saw it (exec_die's attrs)
 
     def inspect(self) -> Json:
         c = self.config
@@ -143,6 +145,7 @@ class Execs:
             systemd_cgroup=launcher.cgroups.systemd,
         )
         inst.shim_pid = handle.pid
+        inst.rec = rec
         self.shared.publish(rec, f"exec_start: {' '.join(inst.config['Cmd'])}", execID=inst.id)
         if detach:
             await handle.started()
@@ -183,6 +186,32 @@ class Execs:
         inst.running = False
         shutil.rmtree(inst.dir, ignore_errors=True)
         self.launcher.sock(inst.id).unlink(missing_ok=True)
+        if inst.rec is not None:  # as dockerd 20.10: every exec's end is an event
+            self.shared.publish(inst.rec, "exec_die", execID=inst.id, exitCode=str(code))
+
+    async def run_captured(
+        self, rec: ContainerRecord, body: Json, limit: int, on_started: Callable[[int], None]
+    ) -> tuple[int, bytes, bool]:
+        """Run an exec to its end, its stdout and stderr interleaved, the first `limit` bytes
+        kept (the rest is read and dropped); the instance is forgotten after, as dockerd
+        forgets a healthcheck's. Returns (exit code, output, whether output was dropped);
+        `on_started(pid)` is called once the process runs."""
+        exec_id = self.create(rec, body)["Id"]
+        inst = self._by_id[exec_id]
+        try:
+            session = await self.start(exec_id, detach=False, tty=False)
+            assert session is not None
+            if inst.pid:
+                on_started(inst.pid)
+            out = bytearray()
+            dropped = False
+            async for _, data in session.output():
+                room = limit - len(out)
+                out += data[:room]
+                dropped = dropped or len(data) > room
+            return (inst.exit_code if inst.exit_code is not None else -1), bytes(out), dropped
+        finally:
+            self._by_id.pop(exec_id, None)
 
     def inspect(self, exec_id: str) -> Json:
         return self._get(exec_id).inspect()

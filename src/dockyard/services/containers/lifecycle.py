@@ -16,6 +16,7 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.core.types import Json
+from dockyard.services.containers.health import Health
 from dockyard.services.containers.removal import Removal
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.services.containers.shared import ContainerShared, running
@@ -25,8 +26,11 @@ log = logging.getLogger(__name__)
 
 
 class Lifecycle:
-    def __init__(self, shared: ContainerShared, supervision: Supervision, removal: Removal) -> None:
+    def __init__(
+        self, shared: ContainerShared, supervision: Supervision, removal: Removal, health: Health
+    ) -> None:
         self.shared = shared
+        self.health = health
         self.repo = shared.repo
         self.launcher = shared.launcher
         self.supervision = supervision
@@ -113,6 +117,7 @@ class Lifecycle:
             self.launcher.runc.pause(rec.id)
             rec.state.update(Status="paused", Paused=True)
             self.repo.save(rec)
+        self.shared.on_loop(self.health.unwatch, rec.id)  # a paused container is not probed
         self.shared.publish(rec, "pause")
 
     def unpause(self, ref: str) -> None:
@@ -124,6 +129,7 @@ class Lifecycle:
             self.launcher.runc.resume(rec.id)
             rec.state.update(Status="running", Paused=False)
             self.repo.save(rec)
+        self.shared.on_loop(self.health.watch, rec)
         self.shared.publish(rec, "unpause")
 
     async def wait(self, ref: str, condition: str) -> Json:

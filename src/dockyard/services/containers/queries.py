@@ -33,7 +33,7 @@ class Queries:
             "Created": rec.created,
             "Path": d["Path"],
             "Args": d["Args"],
-            "State": dict(rec.state),
+            "State": _state(rec),
             "Image": rec.image_id,
             "ResolvConfPath": d.get("ResolvConfPath", ""),
             "HostnamePath": d.get("HostnamePath", ""),
@@ -162,3 +162,11 @@ class Queries:
 
 def _driver(rec: ContainerRecord) -> str:
     return (rec.host_config.get("LogConfig") or {}).get("Type") or logopts.JSON_FILE
+
+
+def _state(rec: ContainerRecord) -> Json:
+    """State as inspect shows it: with `Health` once a healthcheck has been set up (E6)."""
+    st = dict(rec.state)
+    if rec.health is not None:
+        st["Health"] = rec.health.doc()
+    return st

@@ -95,10 +95,40 @@ def merge_config(body: dict[str, Any], image_cfg: dict[str, Any]) -> dict[str, A
     cfg["Labels"] = labels
     if not cfg.get("StopSignal") and image_cfg.get("StopSignal"):
         cfg["StopSignal"] = image_cfg["StopSignal"]
-    if cfg.get("Healthcheck") is None and image_cfg.get("Healthcheck"):
-        cfg["Healthcheck"] = image_cfg["Healthcheck"]
+    cfg["Healthcheck"] = merge_healthcheck(cfg.get("Healthcheck"), image_cfg.get("Healthcheck"))
+    if cfg["Healthcheck"] is None:
+        del cfg["Healthcheck"]
     cfg["OnBuild"] = image_cfg.get("OnBuild")
     return cfg
+
+
+def merge_healthcheck(mine: Any, image: Any) -> Any:
+    """dockerd's merge (E6): the image's healthcheck unless the container has one; then each
+    field the container leaves unset (empty Test, zero durations/retries) comes from the image,
+    so `--no-healthcheck` (Test ["NONE"]) keeps the image's timings, as inspect shows."""
+    if not mine:
+        return copy.deepcopy(image) if image else None
+    out = dict(mine)
+    for k, v in (image or {}).items():
+        if not out.get(k):
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+_MIN_DURATION = 1_000_000  # 1ms, dockerd's container.MinimumDuration
+
+
+def validate_healthcheck(hc: Any) -> None:
+    """Config.Healthcheck as dockerd 20.10 checks it at create (400, its words)."""
+    if not hc:
+        return
+    for key in ("Interval", "Timeout"):
+        if 0 != (hc.get(key) or 0) < _MIN_DURATION:
+            raise errors.InvalidParameter(f"{key} in Healthcheck cannot be less than 1ms")
+    if (hc.get("Retries") or 0) < 0:
+        raise errors.InvalidParameter("Retries in Healthcheck cannot be negative")
+    if 0 != (hc.get("StartPeriod") or 0) < _MIN_DURATION:
+        raise errors.InvalidParameter("StartPeriod in Healthcheck cannot be less than 1ms")
 
 
 def command_of(cfg: dict[str, Any]) -> list[str]:

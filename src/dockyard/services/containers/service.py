@@ -10,6 +10,7 @@ what it uses, and answers every call by handing it to the one that holds it:
     queries.py      inspect, ps (sizes), changes, top, export, logs, rename
     stats.py        stats: cgroup and interface counters, one sample or a stream
     execs.py        exec instances
+    health.py       healthchecks: the probe timer per running container, State.Health
 Commit and prune stay here. Each multi-step setup runs under one Rollback so a failure leaves
 nothing half-made.
 """
@@ -30,6 +31,7 @@ from dockyard.core.locks import KeyedLocks
 from dockyard.core.types import Filters, Json
 from dockyard.services.containers.creation import Creation
 from dockyard.services.containers.execs import Execs
+from dockyard.services.containers.health import Health
 from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.lifecycle import Lifecycle
 from dockyard.services.containers.queries import Queries
@@ -58,9 +60,10 @@ class Containers:
         self.repo = repo
         self.creation = Creation(shared)
         self.removal = Removal(shared)
-        self.supervision = Supervision(shared, self.removal)
-        self.lifecycle = Lifecycle(shared, self.supervision, self.removal)
         self.execs = Execs(shared)
+        self.health = Health(shared, self.execs)
+        self.supervision = Supervision(shared, self.removal, self.health)
+        self.lifecycle = Lifecycle(shared, self.supervision, self.removal, self.health)
         self.queries = Queries(shared, self.execs)
         self.stats = Stats(shared, launcher.cgroups, interfaces)
 

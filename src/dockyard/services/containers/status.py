@@ -8,7 +8,7 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.core import timefmt
-from dockyard.core.container import ContainerRecord
+from dockyard.core.container import ContainerRecord, HealthState
 from dockyard.core.filters import labels_match
 from dockyard.units import human_duration
 
@@ -28,12 +28,19 @@ def state_name(st: dict[str, Any]) -> str:
     return str(st["Status"])
 
 
-def status_text(st: dict[str, Any], now: float | None = None) -> str:
+def status_text(
+    st: dict[str, Any], now: float | None = None, health: HealthState | None = None
+) -> str:
     now = time.time() if now is None else now
     status = st["Status"]
     if status in ("running", "paused"):
         up = f"Up {human_duration(now - timefmt.parse_rfc3339(st['StartedAt']))}"
-        return up + " (Paused)" if status == "paused" else up
+        if status == "paused":
+            return up + " (Paused)"
+        if health is not None:  # E6: (healthy), (unhealthy), (health: starting)
+            word = health.status
+            return f"{up} (health: {word})" if word == "starting" else f"{up} ({word})"
+        return up
     if status == "restarting":
         ago = human_duration(now - timefmt.parse_rfc3339(st["FinishedAt"]))
         return f"Restarting ({st['ExitCode']}) {ago} ago"
@@ -53,6 +60,7 @@ _FILTER_KEYS = {
     "isolation", "network", "publish", "expose", "volume", "is-task",
 }  # fmt: skip
 _STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+_HEALTH = ("starting", "healthy", "unhealthy", "none")
 
 
 def validate_filters(filters: dict[str, list[str]]) -> None:
@@ -63,6 +71,10 @@ def validate_filters(filters: dict[str, list[str]]) -> None:
             for v in values:
                 if v not in _STATUSES:
                     raise errors.InvalidParameter(f"invalid filter 'status={v}'")
+        if k == "health":
+            for v in values:
+                if v not in _HEALTH:
+                    raise errors.InvalidParameter(f"Unrecognised filter value for health: {v}")
 
 
 def matches(
@@ -85,9 +97,16 @@ def matches(
             return False
         if k == "exited" and (st["Status"] != "exited" or str(st["ExitCode"]) not in values):
             return False
+        if k == "health" and health_word(rec) not in values:
+            return False
         if k == "ancestor" and not any(image_matches(v, rec.image_id) for v in values):
             return False
     return True
+
+
+def health_word(rec: ContainerRecord) -> str:
+    """What `health=` filters on: the health status, `none` without a healthcheck."""
+    return "none" if rec.health is None else rec.health.status
 
 
 def summary(rec: ContainerRecord, image_ref: str, now: float) -> dict[str, Any]:
@@ -106,7 +125,7 @@ def summary(rec: ContainerRecord, image_ref: str, now: float) -> dict[str, Any]:
         "Ports": _ports(rec.doc.get("NetworkSettings", {}).get("Ports") or {}),
         "Labels": cfg.get("Labels") or {},
         "State": rec.state["Status"],
-        "Status": status_text(rec.state, now),
+        "Status": status_text(rec.state, now, rec.health),
         "HostConfig": {"NetworkMode": mode},
         "NetworkSettings": {"Networks": rec.doc.get("NetworkSettings", {}).get("Networks", {})},
         "Mounts": rec.doc.get("Mounts") or [],

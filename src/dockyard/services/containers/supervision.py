@@ -12,6 +12,7 @@ import shutil
 from dockyard import errors
 from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord
+from dockyard.services.containers.health import Health, mark_stopped, reset_for_start
 from dockyard.services.containers.removal import Removal
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.services.containers.shared import ContainerShared
@@ -20,8 +21,9 @@ log = logging.getLogger(__name__)
 
 
 class Supervision:
-    def __init__(self, shared: ContainerShared, removal: Removal) -> None:
+    def __init__(self, shared: ContainerShared, removal: Removal, health: Health) -> None:
         self.shared = shared
+        self.health = health
         self.repo = shared.repo
         self.layers = shared.layers
         self.launcher = shared.launcher
@@ -57,6 +59,7 @@ class Supervision:
             StartedAt=timefmt.rfc3339_fixed(),
         )
         rec.run.shim_pid = handle.shim_pid
+        reset_for_start(rec)
         self.repo.save(rec)
         with self.shared.parked_lock:  # attached while we were starting: may miss the first output
             late = self.shared.parked.pop(rec.id, [])
@@ -64,6 +67,7 @@ class Supervision:
             self.shared.on_loop(self.connect_late, rec, session)
         self.shared.publish(rec, "start")
         self.shared.on_loop(self.spawn_watcher, rec.id, handle.shim_pid)
+        self.shared.on_loop(self.health.watch, rec)
 
     def connect_late(self, rec: ContainerRecord, session: ShimSession) -> None:
         async def connect() -> None:
@@ -82,6 +86,7 @@ class Supervision:
 
     async def _watch(self, cid: str, shim_pid: int) -> None:
         code, finished = await self.launcher.wait_exit(cid, shim_pid)
+        self.health.unwatch(cid)  # probes stop with the process (also when it is being removed)
         rec = await asyncio.to_thread(self._record_exit, cid, code, finished)
         self.shared.watchers.pop(cid, None)
         for fut in self.shared.exit_waiters.pop(cid, []):
@@ -116,6 +121,7 @@ class Supervision:
                 FinishedAt=finished or timefmt.rfc3339_fixed(),
             )
             rec.run.shim_pid = None
+            mark_stopped(rec)
             self.repo.save(rec)
         if oom_killed:
             self.shared.publish(rec, "oom")  # Docker's order: oom, then die
@@ -166,6 +172,8 @@ class Supervision:
                 if shim_pid and self.launcher.adopt(rec, shim_pid):
                     log.info("re-adopted container %s (shim %s)", rec.id[:12], shim_pid)
                     self.shared.on_loop(self.spawn_watcher, rec.id, shim_pid)
+                    if st == "running":  # probes resume where they were
+                        self.shared.on_loop(self.health.watch, rec)
                     continue
                 code, finished = self.launcher.read_exit(rec)
                 oom_killed = self.launcher.oom_killed(rec.id)
@@ -175,6 +183,7 @@ class Supervision:
                     OOMKilled=oom_killed,
                     ExitCode=code, FinishedAt=finished or timefmt.rfc3339_fixed(),
                 )  # fmt: skip
+                mark_stopped(rec)
                 self.repo.save(rec)
             elif st == "removing":
                 self.launcher.cleanup(rec)
