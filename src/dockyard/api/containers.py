@@ -18,7 +18,7 @@ from dockyard.api.codec import (
     query_time,
     read_json_object,
 )
-from dockyard.api.engine import engine
+from dockyard.api.engine import api_version, engine
 from dockyard.api.inline import InlineCall
 from dockyard.api.session import serve_session
 from dockyard.api.stream import (
@@ -99,8 +99,16 @@ async def restart(request: web.Request) -> web.StreamResponse:
 
 async def kill(request: web.Request) -> web.StreamResponse:
     signal = query_str(request.query, "signal") or "SIGKILL"
-    await asyncio.to_thread(engine(request).containers.kill, _ref(request), signal)
+    await engine(request).containers.kill(_ref(request), signal)
     return _done()
+
+
+async def update(request: web.Request) -> web.StreamResponse:
+    body = await read_json_object(request) or {}
+    if api_version(request) < (1, 40):
+        body.pop("PidsLimit", None)  # not part of the update before API 1.40
+    result = await asyncio.to_thread(engine(request).containers.update, _ref(request), body)
+    return json_response(result)
 
 
 async def pause(request: web.Request) -> web.StreamResponse:

@@ -24,6 +24,7 @@ TOP: dict[str, tuple[str, str]] = {
     "rm": ("lifecycle", "rm"),
     "wait": ("lifecycle", "wait"),
     "rename": ("lifecycle", "rename"),
+    "update": ("update", "update"),
     "ps": ("containers", "ps"),
     "logs": ("containers", "logs"),
     "top": ("containers", "top"),
@@ -52,7 +53,11 @@ TOP: dict[str, tuple[str, str]] = {
 
 GROUPS: dict[str, dict[str, tuple[str, str]]] = {
     "container": {
-        **{k: v for k, v in TOP.items() if v[0] in ("run", "execs", "lifecycle", "containers")},
+        **{
+            k: v
+            for k, v in TOP.items()
+            if v[0] in ("run", "execs", "lifecycle", "containers", "update")
+        },
         "ls": ("containers", "ps"),
         "list": ("containers", "ps"),
         "remove": ("lifecycle", "rm"),

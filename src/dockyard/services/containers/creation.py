@@ -32,7 +32,8 @@ class Creation:
         image_ref = body.get("Image") or ""
         if not image_ref:
             raise errors.InvalidParameter("No image specified")  # docker-cli never sends this
-        hc = record.host_config(body.get("HostConfig"), self.launcher.cgroups.default_cgroupns)
+        cgroups = self.launcher.cgroups
+        hc = record.host_config(body.get("HostConfig"), cgroups.default_cgroupns, cgroups.features)
         if name:
             name = names.validate(name)
         warnings = self.launcher.network.validate(hc, body.get("NetworkingConfig"))
