@@ -8,7 +8,7 @@ from typing import Any
 
 from dockyard.cli.client import quote_path
 from dockyard.cli.command import CLIError, Command, Parser, Session, for_each
-from dockyard.cli.runflags import mem_bytes, nano_cpus, restart_policy
+from dockyard.cli.runflags import mem_bytes, nano_cpus, restart_policy, swap_bytes
 
 # flag dest -> the Resources field it fills
 _FIELDS = {
@@ -32,7 +32,7 @@ def _flags(p: Parser) -> None:
     a("-c", "--cpu-shares", type=int, default=None)
     a("-m", "--memory", type=mem_bytes("-m, --memory"), default=None)
     a("--memory-reservation", type=mem_bytes("--memory-reservation"), default=None)
-    a("--memory-swap", type=mem_bytes("--memory-swap"), default=None)
+    a("--memory-swap", type=swap_bytes("--memory-swap"), default=None)
     a("--kernel-memory", type=mem_bytes("--kernel-memory"), default=None)
     a("--restart", default=None)
     a("--pids-limit", type=int, default=None)

@@ -167,6 +167,14 @@ def host_config(
         "BlkioWeight": 0,
         "CpuPeriod": 0,
         "CpuQuota": 0,
+        "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0,
+        "KernelMemory": 0,
+        "KernelMemoryTCP": 0,
+        "CpuCount": 0,
+        "CpuPercent": 0,
+        "IOMaximumIOps": 0,
+        "IOMaximumBandwidth": 0,
         "CpusetCpus": "",
         "CpusetMems": "",
         "Devices": [],
@@ -182,6 +190,8 @@ def host_config(
         "MaskedPaths": None,
         "ReadonlyPaths": None,
     }
+    if hc.get("PidsLimit") is not None and hc["PidsLimit"] <= 0:
+        hc["PidsLimit"] = None  # 0 and -1 both mean unlimited: dockerd stores neither
     for k, v in defaults.items():
         if hc.get(k) is None:
             hc[k] = copy.deepcopy(v)
