@@ -136,8 +136,8 @@ async def wait(request: web.Request) -> web.StreamResponse:
     the body follows when the condition is met."""
     ref = _ref(request)
     condition = request.query.get("condition") or "not-running"
-    if condition not in ("not-running", "next-exit", "removed"):
-        raise InvalidParameter(f"invalid condition: {condition!r}")
+    if condition not in ("next-exit", "removed"):
+        condition = "not-running"  # dockerd 20.10 reads any other value so
     containers = engine(request).containers
     await asyncio.to_thread(containers.inspect, ref)  # a missing container is a 404, not a 200
     resp = await start_stream(request, "application/json")

@@ -148,9 +148,8 @@ class Lifecycle:
         self.shared.publish(rec, "unpause")
 
     async def wait(self, ref: str, condition: str) -> Json:
-        condition = condition or "not-running"
-        if condition not in ("not-running", "next-exit", "removed"):
-            raise errors.InvalidParameter(f'invalid condition: "{condition}"')
+        if condition not in ("next-exit", "removed"):
+            condition = "not-running"  # dockerd 20.10: any other value, or none
         rec = await asyncio.to_thread(self.shared.get, ref)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[int] = loop.create_future()
