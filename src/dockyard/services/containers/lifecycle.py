@@ -15,6 +15,7 @@ import signal as sig
 from typing import Any
 
 from dockyard import errors
+from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Json
 from dockyard.services.containers.removal import Removal
 from dockyard.services.containers.sessions import ShimSession
@@ -94,9 +95,11 @@ class Lifecycle:
             raise errors.Conflict(
                 f"Cannot kill container: {ref}: Container {rec.id} is not running"
             )
-        rec.run.manually_stopped = True
-        await asyncio.to_thread(self.repo.save, rec)
         exited = await self.shared.exited(rec.id) if signo == sig.SIGKILL else None
+        marked = await asyncio.to_thread(self._mark_stopped, rec.id)
+        if marked is None:
+            return  # it exited meanwhile: nothing left to kill
+        rec = marked
         await asyncio.to_thread(self.removal.signal, rec, signo)
         if rec.state["Status"] == "paused" and signo == sig.SIGKILL:
             await asyncio.to_thread(self.removal.thaw, rec)
@@ -107,6 +110,17 @@ class Lifecycle:
                 raise errors.System(
                     "tried to kill container, but did not receive an exit event"
                 ) from None
+
+    def _mark_stopped(self, cid: str) -> ContainerRecord | None:
+        """Under the lock the exit is recorded with: a running container is marked stopped by
+        the user (and returned); None once it is no longer running."""
+        with self.shared.lock(cid):
+            rec = self.shared.get(cid)
+            if not running(rec):
+                return None
+            rec.run.manually_stopped = True
+            self.repo.save(rec)
+            return rec
 
     def _call_off_restart(self, cid: str) -> None:
         with self.shared.lock(cid):
