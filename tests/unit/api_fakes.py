@@ -113,8 +113,12 @@ class FakeContainers:
     async def restart(self, ref: str, signal: str | None, timeout: int | None) -> None:
         self._get(ref)
 
-    def kill(self, ref: str, signal: str) -> None:
+    async def kill(self, ref: str, signal: str) -> None:
         self.calls.append(("kill", (ref, signal)))
+
+    def update(self, ref: str, body: Json) -> Json:
+        self.calls.append(("update", (ref, body)))
+        return {"Warnings": None}
 
     def pause(self, ref: str) -> None: ...
     def unpause(self, ref: str) -> None: ...

@@ -99,8 +99,16 @@ async def restart(request: web.Request) -> web.StreamResponse:
 
 async def kill(request: web.Request) -> web.StreamResponse:
     signal = query_str(request.query, "signal") or "SIGKILL"
-    await asyncio.to_thread(engine(request).containers.kill, _ref(request), signal)
+    await engine(request).containers.kill(_ref(request), signal)
     return _done()
+
+
+async def update(request: web.Request) -> web.StreamResponse:
+    body = await read_json_object(request) or {}
+    if api_version(request) < (1, 40):
+        body.pop("PidsLimit", None)  # not part of the update before API 1.40
+    result = await asyncio.to_thread(engine(request).containers.update, _ref(request), body)
+    return json_response(result)
 
 
 async def pause(request: web.Request) -> web.StreamResponse:
@@ -128,8 +136,8 @@ async def wait(request: web.Request) -> web.StreamResponse:
     the body follows when the condition is met."""
     ref = _ref(request)
     condition = request.query.get("condition") or "not-running"
-    if condition not in ("not-running", "next-exit", "removed"):
-        raise InvalidParameter(f"invalid condition: {condition!r}")
+    if condition not in ("next-exit", "removed"):
+        condition = "not-running"  # dockerd 20.10 reads any other value so
     containers = engine(request).containers
     await asyncio.to_thread(containers.inspect, ref)  # a missing container is a 404, not a 200
     resp = await start_stream(request, "application/json")

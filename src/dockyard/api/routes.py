@@ -48,6 +48,7 @@ ROUTES: list[Route] = [
     Route("POST", "/containers/{id}/pause", containers.pause),
     Route("POST", "/containers/{id}/unpause", containers.unpause),
     Route("POST", "/containers/{id}/wait", containers.wait),
+    Route("POST", "/containers/{id}/update", containers.update),
     Route("GET", "/containers/{id}/logs", containers.logs),
     Route("GET", "/containers/{id}/top", containers.top),
     Route("GET", "/containers/{id}/stats", containers.stats),

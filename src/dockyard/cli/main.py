@@ -24,6 +24,7 @@ TOP: dict[str, tuple[str, str]] = {
     "rm": ("lifecycle", "rm"),
     "wait": ("lifecycle", "wait"),
     "rename": ("lifecycle", "rename"),
+    "update": ("update", "update"),
     "ps": ("containers", "ps"),
     "logs": ("containers", "logs"),
     "top": ("containers", "top"),
@@ -56,7 +57,7 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         **{
             k: v
             for k, v in TOP.items()
-            if v[0] in ("run", "execs", "lifecycle", "containers", "stats")
+            if v[0] in ("run", "execs", "lifecycle", "containers", "stats", "update")
         },
         "ls": ("containers", "ps"),
         "list": ("containers", "ps"),

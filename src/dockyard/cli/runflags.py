@@ -24,6 +24,16 @@ def mem_bytes(flag: str) -> Any:
     return parse
 
 
+def swap_bytes(flag: str) -> Any:
+    """--memory-swap: a size, or -1 for unlimited swap (docker-cli's MemSwapBytes)."""
+    sizes = mem_bytes(flag)
+
+    def parse(value: str) -> int:
+        return -1 if value.strip() == "-1" else int(sizes(value))
+
+    return parse
+
+
 def nano_cpus(value: str) -> int:
     try:
         cpus = float(value)
@@ -68,7 +78,7 @@ def add_flags(p: Parser) -> None:
     a("-h", "--hostname", default="")
     a("--domainname", default="")
     a("-m", "--memory", type=mem_bytes("-m, --memory"), default=0)
-    a("--memory-swap", type=mem_bytes("--memory-swap"), default=0)
+    a("--memory-swap", type=swap_bytes("--memory-swap"), default=0)
     a("--memory-reservation", type=mem_bytes("--memory-reservation"), default=0)
     a("--shm-size", type=mem_bytes("--shm-size"), default=0)
     a("--cpus", type=nano_cpus, default=0)

@@ -220,12 +220,18 @@ def loopback_up(netns_path: Path) -> None:
 
 
 def master_of(name: str) -> str:
-    """The name of the bridge a link is enslaved to, or ""."""
+    """The name of the bridge a link is enslaved to, or "" (also when the link, or its bridge,
+    goes away meanwhile: another daemon on the host may delete its veths at any time)."""
     with IPRoute() as ip:
-        idx = _index(ip, name)
-        if idx is None:
-            return ""
-        master = ip.get_links(idx)[0].get_attr("IFLA_MASTER")
-        if not master:
-            return ""
-        return str(ip.get_links(master)[0].get_attr("IFLA_IFNAME"))
+        try:
+            idx = _index(ip, name)
+            if idx is None:
+                return ""
+            master = ip.get_links(idx)[0].get_attr("IFLA_MASTER")
+            if not master:
+                return ""
+            return str(ip.get_links(master)[0].get_attr("IFLA_IFNAME"))
+        except NetlinkError as e:
+            if e.code == _ENODEV:
+                return ""
+            raise

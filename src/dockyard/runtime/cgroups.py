@@ -11,6 +11,7 @@ namespace by default on v2 and the host's on v1. With cgroupfs a container's cgr
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,25 @@ def slice_path(name: str) -> str:
     stem = name.removesuffix(".slice")
     parts = stem.split("-")
     return "/".join("-".join(parts[: i + 1]) + ".slice" for i in range(len(parts)))
+
+
+@dataclass(frozen=True)
+class CgroupFeatures:
+    """What the host's cgroups can limit, as dockerd's sysinfo finds it: a limit the host cannot
+    apply is discarded with a warning (blkio weight, kernel memory), a cpuset outside the host's
+    CPUs or memory nodes is refused."""
+
+    blkio_weight: bool
+    kernel_memory: bool  # v1 only: memory.kmem.limit_in_bytes
+    cpus: str  # the CPUs a container may use ("0-1"), "" when unknown
+    mems: str  # the memory nodes ("0")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 @dataclass(frozen=True)
@@ -140,3 +160,24 @@ class CgroupHost:
         """Where the container's memory files are (memory.max on v2, memory.limit_in_bytes
         under the memory controller on v1)."""
         return self.controller_dir(cid, "memory")
+
+    @functools.cached_property
+    def features(self) -> CgroupFeatures:
+        """Read once, from the hierarchies' roots: v1 the controllers' files (blkio.weight,
+        memory.kmem.limit_in_bytes, cpuset.cpus/mems), v2 the root's cgroup.controllers (io) and
+        cpuset.cpus.effective / cpuset.mems.effective; no kernel memory on v2."""
+        r = self.root
+        if self.version == 2:
+            controllers = _read(r / "cgroup.controllers").split()
+            return CgroupFeatures(
+                blkio_weight="io" in controllers,
+                kernel_memory=False,
+                cpus=_read(r / "cpuset.cpus.effective"),
+                mems=_read(r / "cpuset.mems.effective"),
+            )
+        return CgroupFeatures(
+            blkio_weight=(r / "blkio" / "blkio.weight").exists(),
+            kernel_memory=(r / "memory" / "memory.kmem.limit_in_bytes").exists(),
+            cpus=_read(r / "cpuset" / "cpuset.cpus"),
+            mems=_read(r / "cpuset" / "cpuset.mems"),
+        )

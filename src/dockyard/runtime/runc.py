@@ -112,7 +112,14 @@ class Runc:
         return items
 
     def update(self, id: str, resources: dict[str, Any]) -> None:
-        self._check("update", "--resources", "-", id, input=json.dumps(resources).encode())
+        """New cgroup limits for a live (or paused) container; a refusal reads as containerd
+        words runc's (`... exit status 1: unable to set memory limit to ...`)."""
+        proc = self._run("update", "--resources", "-", id, input=json.dumps(resources).encode())
+        if proc.returncode != 0:
+            raise errors.System(
+                f"runc did not terminate successfully: exit status {proc.returncode}: "
+                f"{_message(proc)}\n: unknown"
+            )
 
 
 def _message(proc: subprocess.CompletedProcess[bytes]) -> str:

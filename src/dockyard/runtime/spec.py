@@ -92,14 +92,16 @@ def process_args(config: Json) -> list[str]:
 
 
 def container_env(config: Json) -> list[str]:
-    """Docker's base environment overridden by the container's Env."""
+    """Docker's base environment overridden by the container's Env; an entry without "=" is
+    not set (and unsets a default of that name), as dockerd's ReplaceOrAppendEnvValues."""
     env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={config.get('Hostname') or ''}"]
     if config.get("Tty"):
         env.append("TERM=xterm")
     for item in config.get("Env") or []:
-        key = item.split("=", 1)[0]
+        key, sep, _ = item.partition("=")
         env = [e for e in env if e.split("=", 1)[0] != key]
-        env.append(item)
+        if sep:
+            env.append(item)
     return env
 
 
@@ -227,6 +229,8 @@ def _resources(hc: Json, swap_accounting: bool) -> Json:
         cpu["mems"] = hc["CpusetMems"]
     if cpu:
         res["cpu"] = cpu
+    if hc.get("BlkioWeight"):
+        res["blockIO"] = {"weight": int(hc["BlkioWeight"])}
     if hc.get("PidsLimit") and int(hc["PidsLimit"]) > 0:
         res["pids"] = {"limit": int(hc["PidsLimit"])}
     return res

@@ -33,10 +33,12 @@ class Creation:
         image_ref = body.get("Image") or ""
         if not image_ref:
             raise errors.InvalidParameter("No image specified")  # docker-cli never sends this
+        cgroups = self.launcher.cgroups
         hc = record.host_config(
             body.get("HostConfig"),
-            self.launcher.cgroups.default_cgroupns,
+            cgroups.default_cgroupns,
             (self.shared.cfg.log_driver, dict(self.shared.cfg.log_opts)),
+            cgroups.features,
         )
         if name:
             name = names.validate(name)

@@ -102,7 +102,8 @@ class Execs:
         )
         base["user"] = {**base.get("user", {}), "uid": uid, "gid": gid, "additionalGids": gids}
         base["args"] = list(c["Cmd"])
-        base["env"] = merge_env(base.get("env") or [], c.get("Env") or [])
+        env = merge_env(base.get("env") or [], c.get("Env") or [])
+        base["env"] = [e for e in env if "=" in e]  # `-e NAME` unset in the client: not set
         base["terminal"] = tty
         if c.get("WorkingDir"):
             base["cwd"] = c["WorkingDir"]

@@ -15,6 +15,7 @@ import signal as sig
 from typing import Any
 
 from dockyard import errors
+from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Json
 from dockyard.services.containers.health import Health
 from dockyard.services.containers.removal import Removal
@@ -46,6 +47,7 @@ class Lifecycle:
             if st in ("running", "restarting"):
                 raise errors.NotModified("container already started")
             rec.run.manually_stopped = False
+            rec.run.restart_count = 0  # a user's start begins a new count, as dockerd's
             try:
                 self.supervision.start_locked(rec)
                 return
@@ -60,9 +62,7 @@ class Lifecycle:
     async def stop(self, ref: str, signal: str | None, timeout: int | None) -> None:
         rec = await asyncio.to_thread(self.shared.get, ref)
         if rec.state["Status"] == "restarting":
-            rec.run.manually_stopped = True
-            rec.state.update(Status="exited", Restarting=False)
-            await asyncio.to_thread(self.repo.save, rec)
+            await asyncio.to_thread(self._call_off_restart, rec.id)
             return
         if not running(rec):
             raise errors.NotModified("container already stopped")
@@ -76,7 +76,7 @@ class Lifecycle:
         exited = await self.shared.exited(rec.id)
         await asyncio.to_thread(self.removal.signal, rec, signo)
         if rec.state["Status"] == "paused":
-            await asyncio.to_thread(self.launcher.runc.resume, rec.id)
+            await asyncio.to_thread(self.removal.thaw, rec)
         try:
             if timeout < 0:
                 await exited
@@ -87,17 +87,52 @@ class Lifecycle:
             await exited
         self.shared.publish(rec, "stop")
 
-    def kill(self, ref: str, signal: str) -> None:
-        rec = self.shared.get(ref)
+    async def kill(self, ref: str, signal: str) -> None:
+        """dockerd's: SIGKILL (the default) returns once the container has exited; any other
+        signal is only sent. Any kill counts as a stop by the user (unless-stopped)."""
+        rec = await asyncio.to_thread(self.shared.get, ref)
         signo = _signal(signal or "SIGKILL")
+        if rec.state["Status"] == "restarting":  # no process: the pending restart is called off
+            await asyncio.to_thread(self._call_off_restart, rec.id)
+            return
         if not running(rec):
             raise errors.Conflict(
                 f"Cannot kill container: {ref}: Container {rec.id} is not running"
             )
-        if signo == sig.SIGKILL:
+        exited = await self.shared.exited(rec.id) if signo == sig.SIGKILL else None
+        marked = await asyncio.to_thread(self._mark_stopped, rec.id)
+        if marked is None:
+            return  # it exited meanwhile: nothing left to kill
+        rec = marked
+        await asyncio.to_thread(self.removal.signal, rec, signo)
+        if rec.state["Status"] == "paused" and signo == sig.SIGKILL:
+            await asyncio.to_thread(self.removal.thaw, rec)
+        if exited is not None:
+            try:
+                await asyncio.wait_for(exited, 10)
+            except TimeoutError:
+                raise errors.System(
+                    "tried to kill container, but did not receive an exit event"
+                ) from None
+
+    def _mark_stopped(self, cid: str) -> ContainerRecord | None:
+        """Under the lock the exit is recorded with: a running container is marked stopped by
+        the user (and returned); None once it is no longer running."""
+        with self.shared.lock(cid):
+            rec = self.shared.get(cid)
+            if not running(rec):
+                return None
             rec.run.manually_stopped = True
             self.repo.save(rec)
-        self.removal.signal(rec, signo)
+            return rec
+
+    def _call_off_restart(self, cid: str) -> None:
+        with self.shared.lock(cid):
+            rec = self.shared.get(cid)
+            if rec.state["Status"] == "restarting":
+                rec.run.manually_stopped = True
+                rec.state.update(Status="exited", Restarting=False)
+                self.repo.save(rec)
 
     async def restart(self, ref: str, signal: str | None, timeout: int | None) -> None:
         rec = await asyncio.to_thread(self.shared.get, ref)
@@ -133,9 +168,8 @@ class Lifecycle:
         self.shared.publish(rec, "unpause")
 
     async def wait(self, ref: str, condition: str) -> Json:
-        condition = condition or "not-running"
-        if condition not in ("not-running", "next-exit", "removed"):
-            raise errors.InvalidParameter(f'invalid condition: "{condition}"')
+        if condition not in ("next-exit", "removed"):
+            condition = "not-running"  # dockerd 20.10: any other value, or none
         rec = await asyncio.to_thread(self.shared.get, ref)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[int] = loop.create_future()

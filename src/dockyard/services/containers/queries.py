@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from dockyard import errors
 from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Filters, Json
+from dockyard.network import links
 from dockyard.runtime import logopts
 from dockyard.services.containers import names, status
 from dockyard.services.containers.execs import Execs
@@ -48,7 +49,7 @@ class Queries:
             "ProcessLabel": "",
             "AppArmorProfile": "",
             "ExecIDs": self.execs.ids_for(rec.id) or None,
-            "HostConfig": rec.host_config,
+            "HostConfig": self._host_config(rec),
             "GraphDriver": self.layers.rw_graph_driver(rec.id),
             "Mounts": d.get("Mounts") or [],
             "Config": rec.config,
@@ -57,6 +58,22 @@ class Queries:
         if size:
             out.update(self._sizes(rec))
         return out
+
+    def _host_config(self, rec: ContainerRecord) -> Json:
+        """HostConfig as stored, its Links as dockerd shows them: `/target:/self/alias`, the
+        targets' names of now, a removed target's link gone."""
+        hc = rec.host_config
+        if not hc.get("Links"):
+            return hc
+        shown = []
+        for spec in hc["Links"]:
+            link = links.parse(spec)
+            try:
+                target = self.shared.get(link.name)
+            except errors.NotFound:
+                continue
+            shown.append(f"/{target.name}:/{rec.name}/{link.alias}")
+        return {**hc, "Links": shown or None}
 
     def _sizes(self, rec: ContainerRecord, bases: dict[str, int] | None = None) -> Json:
         """SizeRw walks the writable layer unless the container is stopped and was walked

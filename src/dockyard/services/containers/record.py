@@ -6,13 +6,12 @@ mutating anything); the messages are Docker's."""
 from __future__ import annotations
 
 import copy
-import os
 from typing import Any
 
 from dockyard import errors
 from dockyard.runtime import logopts, seccomp
-
-MIN_MEMORY = 6 * 1024 * 1024
+from dockyard.runtime.cgroups import CgroupFeatures
+from dockyard.services.containers import limits
 
 _CONFIG_KEYS = [
     "Hostname",
@@ -45,25 +44,14 @@ _CONFIG_KEYS = [
 _RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 
 
-def _env_map(env: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in env:
-        k, _, v = item.partition("=")
-        out[k] = v
-    return out
-
-
 def merge_env(image_env: list[str], ctr_env: list[str]) -> list[str]:
-    """Image variables first, a container variable with the same key replaces it in place."""
-    merged = _env_map(image_env)
-    for item in ctr_env:
-        k, sep, v = item.partition("=")
-        if not sep:
-            # `-e NAME` without a value: the CLI resolved it already; keep as given.
-            merged.setdefault(k, "")
-            continue
-        merged[k] = v
-    return [f"{k}={v}" for k, v in merged.items()]
+    """Image variables first, a container variable with the same key replaces it in place. A
+    container entry without "=" (`-e NAME` with NAME unset in the client, or the API's own) is
+    kept as given: dockerd stores it so and leaves the variable out of the process."""
+    merged: dict[str, str] = {}
+    for item in [*image_env, *ctr_env]:
+        merged[item.split("=", 1)[0]] = item
+    return list(merged.values())
 
 
 def merge_config(body: dict[str, Any], image_cfg: dict[str, Any]) -> dict[str, Any]:
@@ -135,61 +123,47 @@ def command_of(cfg: dict[str, Any]) -> list[str]:
     return list(cfg.get("Entrypoint") or []) + list(cfg.get("Cmd") or [])
 
 
-def validate_host_config(hc: dict[str, Any]) -> None:
+def validate_host_config(hc: dict[str, Any], host: CgroupFeatures | None = None) -> None:
     logopts.parse(hc.get("LogConfig"))  # the driver and its options, dockerd's wording
     cgroupns = hc.get("CgroupnsMode") or ""
     if cgroupns not in ("", "host", "private"):
         raise errors.InvalidParameter(f"invalid cgroup namespace mode: {cgroupns}")
     seccomp.validate(hc.get("SecurityOpt"))
-    rp = hc.get("RestartPolicy") or {}
-    name = rp.get("Name") or ""
-    if name not in _RESTART_POLICIES:
-        raise errors.InvalidParameter(f"invalid restart policy '{name}'")  # dockerd 20.10's
-    retries = rp.get("MaximumRetryCount") or 0
-    if retries < 0:
-        raise errors.InvalidParameter(
-            "invalid restart policy: maximum retry count can't be negative"
-        )
-    if retries and name != "on-failure":
-        raise errors.InvalidParameter(
-            "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-        )
+    check_restart_policy(hc.get("RestartPolicy") or {})
+    name = (hc.get("RestartPolicy") or {}).get("Name") or ""
     if hc.get("AutoRemove") and name not in ("", "no"):
         raise errors.InvalidParameter("can't create 'AutoRemove' container with restart policy")
-    memory = hc.get("Memory") or 0
-    if memory < 0 or 0 < memory < MIN_MEMORY:
-        raise errors.InvalidParameter("Minimum memory limit allowed is 6MB")
-    swap = hc.get("MemorySwap") or 0
-    if memory and swap > 0 and swap < memory:
+    limits.check(hc, host, update=False)
+
+
+def check_restart_policy(rp: dict[str, Any]) -> None:
+    """dockerd 20.10's validateRestartPolicy (create and update)."""
+    name = rp.get("Name") or ""
+    retries = rp.get("MaximumRetryCount") or 0
+    if name not in _RESTART_POLICIES:
+        raise errors.InvalidParameter(f"invalid restart policy '{name}'")
+    if name in ("always", "unless-stopped", "no") and retries != 0:
         raise errors.InvalidParameter(
-            "Minimum memoryswap limit should be larger than memory limit, see usage"
+            f"maximum retry count cannot be used with restart policy '{name}'"
         )
-    nano = hc.get("NanoCpus") or 0
-    if nano:
-        if hc.get("CpuPeriod") or hc.get("CpuQuota"):
-            raise errors.InvalidParameter(
-                "Conflicting options: Nano CPUs and CPU Period cannot both be set"
-                if hc.get("CpuPeriod")
-                else "Conflicting options: Nano CPUs and CPU Quota cannot both be set"
-            )
-        ncpu = os.cpu_count() or 1
-        if nano < 0 or nano > ncpu * 10**9:
-            raise errors.InvalidParameter(
-                f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
-            )
+    if name == "on-failure" and retries < 0:
+        raise errors.InvalidParameter("maximum retry count cannot be negative")
 
 
 def host_config(
     hc_in: dict[str, Any] | None,
     cgroupns: str = "host",
     log_default: tuple[str, dict[str, str]] = (logopts.JSON_FILE, {}),
+    host: CgroupFeatures | None = None,
 ) -> dict[str, Any]:
     """HostConfig with Docker's defaults filled in, as inspect shows them. `cgroupns` is the
     daemon's default cgroup namespace mode (private on a cgroup v2 host, host on v1);
-    `log_default` the daemon's log driver and options (merged into LogConfig as dockerd does)."""
+    `log_default` the daemon's log driver and options (merged into LogConfig as dockerd does);
+    `host` what the host's cgroups can limit (a limit it cannot apply is dropped, as dockerd
+    does)."""
     hc = copy.deepcopy(hc_in or {})
     hc["LogConfig"] = logopts.merge(hc.get("LogConfig"), *log_default)
-    validate_host_config(hc)
+    validate_host_config(hc, host)
     hc["CgroupnsMode"] = hc.get("CgroupnsMode") or cgroupns
     defaults: dict[str, Any] = {
         "Binds": None,
@@ -228,6 +202,14 @@ def host_config(
         "BlkioWeight": 0,
         "CpuPeriod": 0,
         "CpuQuota": 0,
+        "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0,
+        "KernelMemory": 0,
+        "KernelMemoryTCP": 0,
+        "CpuCount": 0,
+        "CpuPercent": 0,
+        "IOMaximumIOps": 0,
+        "IOMaximumBandwidth": 0,
         "CpusetCpus": "",
         "CpusetMems": "",
         "Devices": [],
@@ -243,6 +225,8 @@ def host_config(
         "MaskedPaths": None,
         "ReadonlyPaths": None,
     }
+    if hc.get("PidsLimit") is not None and hc["PidsLimit"] <= 0:
+        hc["PidsLimit"] = None  # 0 and -1 both mean unlimited: dockerd stores neither
     for k, v in defaults.items():
         if hc.get(k) is None:
             hc[k] = copy.deepcopy(v)

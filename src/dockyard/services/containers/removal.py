@@ -29,12 +29,28 @@ class Removal:
             log.debug("kill %s: %s", rec.id[:12], e)
         self.shared.publish(rec, "kill", signal=str(signo))
 
+    def thaw(self, rec: ContainerRecord) -> None:
+        """Resume a paused container so a signal sent to it lands; it may have exited already
+        (a frozen process still dies of SIGKILL), and its runc state gone with it."""
+        try:
+            self.launcher.runc.resume(rec.id)
+        except errors.DockyardError as e:
+            log.debug("resume %s: %s", rec.id[:12], e)
+
     async def remove(self, ref: str, force: bool, volumes: bool) -> None:
         rec = await asyncio.to_thread(self.shared.get, ref)
         await self.remove_id(rec.id, force=force, volumes=volumes)
 
     async def remove_id(self, cid: str, *, force: bool, volumes: bool) -> None:
         rec = await asyncio.to_thread(self.shared.get, cid)
+        if rec.state["Status"] == "restarting":
+            if not force:
+                raise errors.Conflict(
+                    f"You cannot remove a restarting container {rec.id}. Stop the container "
+                    "before attempting removal or force remove"
+                )
+            rec.run.manually_stopped = True  # the pending restart sees it and gives up
+            await asyncio.to_thread(self.repo.save, rec)
         if running(rec):
             if not force:
                 what = "paused" if rec.state["Status"] == "paused" else "running"
@@ -47,7 +63,7 @@ class Removal:
             exited = await self.shared.exited(rec.id)
             await asyncio.to_thread(self.signal, rec, sig.SIGKILL)
             if rec.state["Status"] == "paused":
-                await asyncio.to_thread(self.launcher.runc.resume, rec.id)
+                await asyncio.to_thread(self.thaw, rec)
             await exited
         code = await asyncio.to_thread(self._destroy, rec.id, volumes)
         for s in self.shared.parked.pop(rec.id, []):

@@ -7,6 +7,7 @@ what it uses, and answers every call by handing it to the one that holds it:
     removal.py      rm (force: kill first), the cleanup behind it
     supervision.py  the one way to start a process, exit watching, OOMKilled, restart
                     policies, re-adoption after a daemon restart
+    update.py       update: new limits and restart policy, applied live (runc update)
     queries.py      inspect, ps (sizes), changes, top, export, logs, rename
     stats.py        stats: cgroup and interface counters, one sample or a stream
     execs.py        exec instances
@@ -40,6 +41,7 @@ from dockyard.services.containers.sessions import ShimSession
 from dockyard.services.containers.shared import ContainerShared, ImageResolver
 from dockyard.services.containers.stats import InterfaceStats, Stats
 from dockyard.services.containers.supervision import Supervision
+from dockyard.services.containers.update import Update
 from dockyard.state.containers import ContainerRepo
 from dockyard.storage.protocols import LayerStore
 
@@ -64,6 +66,7 @@ class Containers:
         self.health = Health(shared, self.execs)
         self.supervision = Supervision(shared, self.removal, self.health)
         self.lifecycle = Lifecycle(shared, self.supervision, self.removal, self.health)
+        self.updates = Update(shared)
         self.queries = Queries(shared, self.execs)
         self.stats = Stats(shared, launcher.cgroups, interfaces)
 
@@ -91,8 +94,11 @@ class Containers:
     async def restart(self, ref: str, signal: str | None, timeout: int | None) -> None:
         await self.lifecycle.restart(ref, signal, timeout)
 
-    def kill(self, ref: str, signal: str) -> None:
-        self.lifecycle.kill(ref, signal)
+    async def kill(self, ref: str, signal: str) -> None:
+        await self.lifecycle.kill(ref, signal)
+
+    def update(self, ref: str, body: Json) -> Json:
+        return self.updates.update(ref, body)
 
     def pause(self, ref: str) -> None:
         self.lifecycle.pause(ref)

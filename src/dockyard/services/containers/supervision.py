@@ -191,13 +191,32 @@ class Supervision:
                 shutil.rmtree(self.shared.container_dir(rec.id), ignore_errors=True)
                 self.repo.delete(rec.id)
                 continue
-            policy = (rec.host_config.get("RestartPolicy") or {}).get("Name")
-            if policy in ("always", "unless-stopped") and not rec.run.manually_stopped:
+            if restarts_at_daemon_start(rec):
+                # dockerd starts these afresh: a new count, no longer stopped by the user
+                rec.run.restart_count = 0
+                rec.run.manually_stopped = False
                 try:
                     with self.shared.lock(rec.id):
                         self.start_locked(rec)
                 except errors.DockyardError as e:
                     log.warning("could not restart %s: %s", rec.id[:12], e)
+
+
+def restarts_at_daemon_start(rec: ContainerRecord) -> bool:
+    """dockerd's restart manager asked at daemon start about a container that is not running:
+    `always` restarts even after a user's stop, `unless-stopped` unless the user stopped it,
+    `on-failure` after a non-zero exit while retries are left; never a container never started."""
+    if timefmt.is_zero(rec.state.get("StartedAt") or timefmt.ZERO_TIME):
+        return False
+    policy = rec.host_config.get("RestartPolicy") or {}
+    name, most = policy.get("Name") or "no", int(policy.get("MaximumRetryCount") or 0)
+    if name == "always":
+        return True
+    if name == "unless-stopped":
+        return not rec.run.manually_stopped
+    if name == "on-failure":
+        return rec.state["ExitCode"] != 0 and (most == 0 or rec.run.restart_count < most)
+    return False
 
 
 _BACKGROUND: set[asyncio.Task[None]] = set()
