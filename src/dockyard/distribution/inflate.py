@@ -1,10 +1,11 @@
 """A layer's decompression on a thread of its own (E5): gunzip (zlib) or zstd (the zstandard
-module, through images/compression.py) runs beside the tar extraction that reads its output (both let go of the GIL, as
-hashlib does), a few MiB ahead at most, so a pull uses both cores without holding a layer in
-memory. An uncompressed layer is read as it is."""
+module, through images/compression.py) and the sha256 of the output (the diff ID) run beside the
+tar extraction that reads it (all three let go of the GIL), a few MiB ahead at most, so a pull
+uses both cores without holding a layer in memory. An uncompressed layer is read as it is."""
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 import zlib
@@ -27,6 +28,7 @@ class Inflater:
         self._kind = kind  # "gzip" or "zstd"
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=AHEAD)
         self._stop = threading.Event()
+        self._sha = hashlib.sha256()  # the diff ID, hashed here, beside the extraction
         self._buf = memoryview(b"")
         self._done = False
         self._thread = threading.Thread(target=self._run, name="inflate", daemon=True)
@@ -44,6 +46,7 @@ class Inflater:
     def _run(self) -> None:
         try:
             for out in self._chunks():
+                self._sha.update(out)
                 if self._stop.is_set() or not self._put(out):
                     return
             self._put(_END)
@@ -77,6 +80,10 @@ class Inflater:
 
     def readable(self) -> bool:
         return True
+
+    def digest(self) -> str:
+        """sha256 of everything decompressed: the layer's diff ID once the reader saw the end."""
+        return "sha256:" + self._sha.hexdigest()
 
     def read(self, n: int = -1) -> bytes:
         if not self._buf:

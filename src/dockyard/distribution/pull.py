@@ -319,7 +319,7 @@ class PullJob:
         inflater = None
         try:
             tar, inflater = inflate.opened(Counting())
-            layer = self.layers.register(tar, parent)
+            layer = self.layers.register(tar, parent, inflater.digest if inflater else None)
         except (errors.DockyardError, Cancelled):
             raise
         except Exception as e:

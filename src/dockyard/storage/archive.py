@@ -12,7 +12,6 @@ import contextlib
 import errno
 import logging
 import os
-import shutil
 import stat
 import tarfile
 from pathlib import Path
@@ -89,9 +88,13 @@ def _write_file(pfd: int, name: str, data: IO[bytes] | None) -> None:
     fd = os.open(
         name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=pfd
     )
-    with os.fdopen(fd, "wb", closefd=True) as out:
-        if data is not None:
-            shutil.copyfileobj(data, out, _CHUNK)
+    try:
+        while data is not None and (chunk := data.read(_CHUNK)):
+            view = memoryview(chunk)
+            while view:  # a regular file takes it whole; a short write goes on where it ended
+                view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _apply_whiteout(root_fd: int, parts: tuple[str, ...], ti: tarfile.TarInfo) -> None:

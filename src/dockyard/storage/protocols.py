@@ -20,7 +20,7 @@ Lifecycle of a container's layers (S2-S4):
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -45,7 +45,10 @@ class Driver(Protocol):
 
 
 class LayerStore(Protocol):
-    def register(self, tar: BinaryIO, parent: str | None) -> Layer: ...
+    # `digest`: the stream hashes itself (a pull's inflater); read once the tar is drained
+    def register(
+        self, tar: BinaryIO, parent: str | None, digest: Callable[[], str] | None = None
+    ) -> Layer: ...
     def get(self, chain_id: str) -> Layer: ...  # errors.NotFound
     def chain(self, chain_id: str) -> list[Layer]: ...  # base first
     def diff_dirs(self, chain_id: str) -> list[Path]: ...  # top first, for read-only views
