@@ -20,8 +20,7 @@ from dockyard.runtime import spec as ocispec
 from dockyard.services.containers import files
 from dockyard.services.containers.record import merge_env
 from dockyard.services.containers.sessions import ShimSession
-from dockyard.services.containers.shared import ContainerShared
-from dockyard.services.containers.supervision import keep_alive
+from dockyard.services.containers.shared import ContainerShared, keep_alive
 
 log = logging.getLogger(__name__)
 

@@ -110,3 +110,12 @@ class ContainerShared:
 
 def running(rec: ContainerRecord) -> bool:
     return rec.state["Status"] in ("running", "paused")
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def keep_alive(task: asyncio.Task[None]) -> None:
+    """The loop holds tasks weakly: keep fire-and-forget ones alive until they finish."""
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)

@@ -15,7 +15,7 @@ from dockyard.core.container import ContainerRecord
 from dockyard.services.containers.health import Health, mark_stopped, reset_for_start
 from dockyard.services.containers.removal import Removal
 from dockyard.services.containers.sessions import ShimSession
-from dockyard.services.containers.shared import ContainerShared
+from dockyard.services.containers.shared import ContainerShared, keep_alive
 
 log = logging.getLogger(__name__)
 
@@ -217,12 +217,3 @@ def restarts_at_daemon_start(rec: ContainerRecord) -> bool:
     if name == "on-failure":
         return rec.state["ExitCode"] != 0 and (most == 0 or rec.run.restart_count < most)
     return False
-
-
-_BACKGROUND: set[asyncio.Task[None]] = set()
-
-
-def keep_alive(task: asyncio.Task[None]) -> None:
-    """The loop holds tasks weakly: keep fire-and-forget ones alive until they finish."""
-    _BACKGROUND.add(task)
-    task.add_done_callback(_BACKGROUND.discard)
