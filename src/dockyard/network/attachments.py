@@ -174,7 +174,7 @@ class Attachments:
 
     def _connect_live(self, rec: ContainerRecord, row: NetworkRow) -> None:
         path = Path((rec.doc.get("NetworkSettings") or {}).get("SandboxKey") or
-                    self.ctx.netns_root / rec.id[:12])  # fmt: skip
+                    self.ctx.netns_path(rec))  # fmt: skip
         used = [str(ep.doc.get("ifname") or "eth0") for ep in self.ctx.repo.endpoints_of(rec.id)]
         with Rollback() as rb:
             ep = self.endpoints.attach(rec, row, path, next_ifname(rec, row, used), None, rb)

@@ -192,7 +192,7 @@ class Networks:
                 else f"/proc/{other.state['Pid']}/ns/net",
                 files=files_of,
             )
-        path = self.ctx.netns_root / rec.id[:12]
+        path = self.ctx.netns_path(rec)
         resolv_text = resolv.build(
             hc.get("Dns") or [], hc.get("DnsSearch") or [], hc.get("DnsOptions") or []
         )
@@ -215,7 +215,7 @@ class Networks:
         published ports on the gateway endpoint; with a user network among them, the embedded
         DNS is the resolver, as in libnetwork."""
         hc = rec.host_config
-        path = self.ctx.netns_root / rec.id[:12]
+        path = self.ctx.netns_path(rec)
         link_hosts, link_env = self._links(rec) if mode == "bridge" else ([], [])
         with Rollback() as rb:
             published = self._reserve_ports(rec, mode, rb)
