@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import resource
 import shutil
 import subprocess
@@ -245,7 +246,10 @@ class Launcher:
 
     def top(self, cid: str, ps_args: str) -> dict[str, Any]:
         pids = set(self.runc.ps(cid))
-        out = subprocess.run(["ps", *ps_args.split()], capture_output=True, text=True, check=False)
+        # ps sizes its columns from COLUMNS when set: not from whoever started the daemon
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        out = subprocess.run(["ps", *ps_args.split()], capture_output=True, text=True,
+                             check=False, env=env)  # fmt: skip
         if out.returncode != 0:
             raise errors.System(f"Error running ps: {out.stderr.strip()}")
         lines = out.stdout.splitlines()
