@@ -91,6 +91,55 @@ def test_hostile_entries_write_nothing_outside(
     assert not Path("/tmp/pwned-by-test").exists()
 
 
+@pytest.mark.parametrize(
+    "entries",
+    [
+        # The directory a member was just written into is replaced, then written through.
+        [("a", None, ""), ("a/f1", b"1", ""), ("a", b"", ".."), ("a/f2", b"2", "")],
+        [("d", None, ""), ("d/e", None, ""), ("d/e/f", b"1", ""), ("d/e", b"now a file", ""),
+         ("d/e/g", b"2", "")],
+    ],
+)  # fmt: skip
+def test_replaced_parent_is_not_written_through(
+    tmp_path: Path, entries: list[tuple[str, bytes | None, str]]
+) -> None:
+    """The extractor keeps the last parent directory open between members: a member that
+    replaces that directory must make the next one fail as a fresh walk would."""
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(InvalidParameter, match="non-directory"):
+        archive.apply_tar(io.BytesIO(tar_of(entries)), dest)
+    assert sorted(os.listdir(tmp_path)) == ["dest"]
+
+
+def test_sparse_member_is_refused_and_unknown_types_skipped(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        odd = tarfile.TarInfo("odd")
+        odd.type, odd.size = b"Z", 600  # an unknown type with data, which tarfile skips
+        tf.addfile(odd, io.BytesIO(b"z" * 600))
+        after = tarfile.TarInfo("after")
+        after.size = 2
+        tf.addfile(after, io.BytesIO(b"ok"))
+    archive.apply_tar(io.BytesIO(buf.getvalue()), tmp_path)
+    assert (tmp_path / "after").read_bytes() == b"ok"
+    assert not (tmp_path / "odd").exists()
+
+    sparse = tarfile.TarInfo("holes")
+    sparse.type = tarfile.GNUTYPE_SPARSE
+    with pytest.raises(InvalidParameter, match="sparse"):
+        archive.apply_tar(io.BytesIO(sparse.tobuf(tarfile.GNU_FORMAT) + bytes(1024)), tmp_path)
+    assert not (tmp_path / "holes").exists()
+
+
+def test_bad_pax_record_is_refused(tmp_path: Path) -> None:
+    pax = tarfile.TarInfo("././@PaxHeader")
+    pax.type, pax.size = tarfile.XHDTYPE, 10
+    data = pax.tobuf(tarfile.USTAR_FORMAT) + b"no-length!".ljust(512, b"\0") + bytes(1024)
+    with pytest.raises(InvalidParameter, match="bad pax record"):
+        archive.apply_tar(io.BytesIO(data), tmp_path)
+
+
 def test_truncated_tar_is_refused(tmp_path: Path) -> None:
     data = tar_of([("a", b"1", ""), ("b", b"2", "")])
     with pytest.raises(InvalidParameter):

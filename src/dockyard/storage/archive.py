@@ -1,7 +1,9 @@
 """Layer tars into an overlay diff/ directory (S1, S3, S6, E3); the way out is layerexport.py.
 
-Import (`apply_tar`) parses headers with stdlib tarfile but does its own extraction: tarfile's
-extraction filters reject device nodes, and overlay whiteouts *are* device nodes. Every path is
+Import (`apply_tar`) reads the stream with tarstream's TarReader (headers parsed by tarfile's
+TarInfo, data copied straight into each file; tarfile's own stream mode copied its whole buffer
+on every header) and does its own extraction: tarfile's extraction filters reject device nodes,
+and overlay whiteouts *are* device nodes. Every path is
 opened component by component relative to a directory fd with O_NOFOLLOW, so neither `..`,
 absolute names nor a symlink planted earlier in the same tar can make us write outside `dest`.
 """
@@ -15,11 +17,12 @@ import os
 import stat
 import tarfile
 from pathlib import Path
-from typing import IO, BinaryIO, Self
+from typing import BinaryIO
 
 from dockyard.core.tarpaths import Escape, member_parts
 from dockyard.errors import InvalidParameter
 from dockyard.storage.beneath import DIR_FLAGS, open_below, remove_existing
+from dockyard.storage.tarstream import TarReader
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,6 @@ WHITEOUT_OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _OVERLAY_XATTRS = "trusted.overlay."
 _XATTR_PAX = "SCHILY.xattr."
-_CHUNK = 1 << 20
 
 
 def clean_name(name: str) -> tuple[str, ...]:
@@ -67,56 +69,93 @@ def _xattrs(ti: tarfile.TarInfo) -> dict[str, bytes]:
     return out
 
 
+def _set_xattrs(target: int | str, ti: tarfile.TarInfo) -> None:
+    for xname, value in _xattrs(ti).items():
+        try:
+            if isinstance(target, int):
+                os.setxattr(target, xname, value)
+            else:
+                os.setxattr(target, xname, value, follow_symlinks=False)
+        except OSError as e:
+            if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            log.debug("xattr %s unsupported on %s", xname, ti.name)
+
+
 def _apply_meta(pfd: int, name: str, ti: tarfile.TarInfo) -> None:
     os.chown(name, ti.uid, ti.gid, dir_fd=pfd, follow_symlinks=False)
     if not ti.issym():
         # After chown: chown clears setuid/setgid bits.
         os.chmod(name, ti.mode & 0o7777, dir_fd=pfd)
-    for xname, value in _xattrs(ti).items():
-        try:
-            os.setxattr(f"/proc/self/fd/{pfd}/{name}", xname, value, follow_symlinks=False)
-        except OSError as e:
-            if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise
-            log.debug("xattr %s unsupported on %s", xname, ti.name)
+    _set_xattrs(f"/proc/self/fd/{pfd}/{name}", ti)
     if not ti.isdir():
         ns = int(ti.mtime * 1_000_000_000)
         os.utime(name, ns=(ns, ns), dir_fd=pfd, follow_symlinks=False)
 
 
-def _write_file(pfd: int, name: str, data: IO[bytes] | None) -> None:
-    fd = os.open(
-        name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=pfd
-    )
+class _Parents:
+    """The directory fd of the last member's parent, kept for the next member: a layer's files
+    come directory by directory, and opening every component again cost most of the syscalls
+    of a small file. One entry is always safe: a member only removes or replaces entries
+    *inside* its parent, never the parent's own path, and a member elsewhere moves the cache."""
+
+    def __init__(self, root_fd: int) -> None:
+        self._root_fd = root_fd
+        self._parts: tuple[str, ...] | None = None
+        self._fd = -1
+
+    def open(self, parts: tuple[str, ...]) -> int:
+        """A borrowed fd on root/parts (made when missing); valid until the next call."""
+        if parts != self._parts:
+            fd = _open_dir(self._root_fd, parts, create=True)
+            self.close()
+            self._parts, self._fd = parts, fd
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._parts, self._fd = None, -1
+
+
+def _write_file(pfd: int, name: str, ti: tarfile.TarInfo, reader: TarReader) -> None:
+    """A regular file with its metadata, set through the open fd (no path lookups): created
+    exclusively, so what was there is removed (Docker's rule) only when there was something."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        while data is not None and (chunk := data.read(_CHUNK)):
-            view = memoryview(chunk)
-            while view:  # a regular file takes it whole; a short write goes on where it ended
-                view = view[os.write(fd, view) :]
+        fd = os.open(name, flags, 0o600, dir_fd=pfd)
+    except FileExistsError:
+        remove_existing(pfd, name, keep_dir=False)
+        fd = os.open(name, flags, 0o600, dir_fd=pfd)
+    try:
+        reader.copy_to(fd, ti.size)
+        os.fchown(fd, ti.uid, ti.gid)
+        os.fchmod(fd, ti.mode & 0o7777)  # after chown: chown clears setuid/setgid bits
+        _set_xattrs(fd, ti)
+        ns = int(ti.mtime * 1_000_000_000)
+        os.utime(fd, ns=(ns, ns))  # last: the writes above moved the mtime
     finally:
         os.close(fd)
 
 
-def _apply_whiteout(root_fd: int, parts: tuple[str, ...], ti: tarfile.TarInfo) -> None:
+def _apply_whiteout(parents: _Parents, parts: tuple[str, ...], ti: tarfile.TarInfo) -> None:
     base = parts[-1]
-    pfd = _open_dir(root_fd, parts[:-1], create=True)
-    try:
-        if base == WHITEOUT_OPAQUE:
-            os.setxattr(pfd, OPAQUE_XATTR, b"y")
-        elif base.startswith(WHITEOUT_META_PREFIX):
-            log.debug("skipping whiteout meta entry %s", ti.name)
-        else:
-            target = base[len(WHITEOUT_PREFIX) :]
-            remove_existing(pfd, target, keep_dir=False)
-            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
-            os.chown(target, ti.uid, ti.gid, dir_fd=pfd, follow_symlinks=False)
-    finally:
-        os.close(pfd)
+    pfd = parents.open(parts[:-1])
+    if base == WHITEOUT_OPAQUE:
+        os.setxattr(pfd, OPAQUE_XATTR, b"y")
+    elif base.startswith(WHITEOUT_META_PREFIX):
+        log.debug("skipping whiteout meta entry %s", ti.name)
+    else:
+        target = base[len(WHITEOUT_PREFIX) :]
+        remove_existing(pfd, target, keep_dir=False)
+        os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
+        os.chown(target, ti.uid, ti.gid, dir_fd=pfd, follow_symlinks=False)
 
 
 def _apply_member(
-    root_fd: int, tf: tarfile.TarFile, ti: tarfile.TarInfo, parts: tuple[str, ...]
-) -> None:
+    root_fd: int, parents: _Parents, reader: TarReader, ti: tarfile.TarInfo,
+    parts: tuple[str, ...],
+) -> None:  # fmt: skip
     base = parts[-1]
     if ti.islnk():
         # Hardlink targets must already be inside this layer; resolve them just as safely.
@@ -124,90 +163,60 @@ def _apply_member(
         if not target:
             raise InvalidParameter(f"invalid hardlink {ti.name!r} -> {ti.linkname!r}")
         tpfd = _open_dir(root_fd, target[:-1], create=False)
-        pfd = _open_dir(root_fd, parts[:-1], create=True)
         try:
+            pfd = parents.open(parts[:-1])
             remove_existing(pfd, base, keep_dir=False)
             os.link(target[-1], base, src_dir_fd=tpfd, dst_dir_fd=pfd, follow_symlinks=False)
         except FileNotFoundError as e:
             raise InvalidParameter(f"hardlink target {ti.linkname!r} not found") from e
         finally:
             os.close(tpfd)
-            os.close(pfd)
         return
-    pfd = _open_dir(root_fd, parts[:-1], create=True)
-    try:
-        remove_existing(pfd, base, keep_dir=ti.isdir())
-        if ti.isdir():
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(base, 0o700, dir_fd=pfd)
-        elif ti.isreg():
-            _write_file(pfd, base, tf.extractfile(ti))
-        elif ti.issym():
-            os.symlink(ti.linkname, base, dir_fd=pfd)
-        elif ti.ischr() or ti.isblk():
-            kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK
-            os.mknod(base, kind | 0o600, os.makedev(ti.devmajor, ti.devminor), dir_fd=pfd)
-        elif ti.isfifo():
-            os.mkfifo(base, 0o600, dir_fd=pfd)
-        else:
-            log.warning("skipping tar entry %s of unsupported type %r", ti.name, ti.type)
-            return
-        _apply_meta(pfd, base, ti)
-    finally:
-        os.close(pfd)
-
-
-# Not in typeshed's tarfile stubs.
-_CLEAN_END: tuple[type[Exception], ...] = (
-    vars(tarfile)["EOFHeaderError"],
-    vars(tarfile)["EmptyHeaderError"],
-)
-
-
-class _StrictTarInfo(tarfile.TarInfo):
-    """tarfile takes a corrupt or truncated header after the first member for the end of the
-    archive; a cut-off upload must not register as a shorter layer."""
-
-    @classmethod
-    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> Self:
-        try:
-            return super().fromtarfile(tarfile_)
-        except _CLEAN_END:
-            raise  # zero blocks, or EOF exactly on a header boundary: a proper end
-        except tarfile.HeaderError as e:
-            if tarfile_.offset == 0:
-                raise
-            raise InvalidParameter(f"invalid tar stream: {e}") from e
+    pfd = parents.open(parts[:-1])
+    if ti.isreg():
+        _write_file(pfd, base, ti, reader)
+        return
+    remove_existing(pfd, base, keep_dir=ti.isdir())
+    if ti.isdir():
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(base, 0o700, dir_fd=pfd)
+    elif ti.issym():
+        os.symlink(ti.linkname, base, dir_fd=pfd)
+    elif ti.ischr() or ti.isblk():
+        kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK
+        os.mknod(base, kind | 0o600, os.makedev(ti.devmajor, ti.devminor), dir_fd=pfd)
+    elif ti.isfifo():
+        os.mkfifo(base, 0o600, dir_fd=pfd)
+    else:
+        log.warning("skipping tar entry %s of unsupported type %r", ti.name, ti.type)
+        return
+    _apply_meta(pfd, base, ti)
 
 
 def apply_tar(stream: BinaryIO, dest: Path) -> int:
     """Unpack a layer tar into `dest` (an overlay diff/ dir), converting `.wh.` entries to overlay
     whiteouts. Reads the stream once, front to back. Returns the number of entries applied."""
     root_fd = os.open(dest, DIR_FLAGS)
+    parents = _Parents(root_fd)
     dir_times: list[tuple[tuple[str, ...], float]] = []
     count = 0
     try:
-        with tarfile.open(
-            fileobj=stream,
-            mode="r|",
-            errors="surrogateescape",
-            tarinfo=_StrictTarInfo,
-            bufsize=_CHUNK,  # tarfile reads 10 KiB at a time by default: a call per record
-        ) as tf:
-            for ti in tf:
-                parts = clean_name(ti.name)
-                if not parts:
-                    continue  # "./": the layer root keeps its own metadata
-                base = parts[-1]
-                if base.startswith(WHITEOUT_PREFIX):
-                    if base[len(WHITEOUT_PREFIX) :] in ("", ".", ".."):
-                        raise InvalidParameter(f"invalid whiteout name {ti.name!r}")
-                    _apply_whiteout(root_fd, parts, ti)
-                else:
-                    _apply_member(root_fd, tf, ti, parts)
-                    if ti.isdir():
-                        dir_times.append((parts, ti.mtime))
-                count += 1
+        reader = TarReader(stream)
+        for ti in reader:
+            parts = clean_name(ti.name)
+            if not parts:
+                continue  # "./": the layer root keeps its own metadata
+            base = parts[-1]
+            if base.startswith(WHITEOUT_PREFIX):
+                if base[len(WHITEOUT_PREFIX) :] in ("", ".", ".."):
+                    raise InvalidParameter(f"invalid whiteout name {ti.name!r}")
+                _apply_whiteout(parents, parts, ti)
+            else:
+                _apply_member(root_fd, parents, reader, ti, parts)
+                if ti.isdir():
+                    dir_times.append((parts, ti.mtime))
+            count += 1
+        parents.close()
         # Directory mtimes last: creating entries inside a directory bumps its mtime.
         for parts, mtime in reversed(dir_times):
             pfd = _open_dir(root_fd, parts[:-1], create=False)
@@ -216,8 +225,7 @@ def apply_tar(stream: BinaryIO, dest: Path) -> int:
                 os.utime(parts[-1], ns=(ns, ns), dir_fd=pfd, follow_symlinks=False)
             finally:
                 os.close(pfd)
-    except tarfile.TarError as e:
-        raise InvalidParameter(f"invalid tar stream: {e}") from e
     finally:
+        parents.close()
         os.close(root_fd)
     return count

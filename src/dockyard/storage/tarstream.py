@@ -30,14 +30,17 @@ def padded(size: int) -> int:
 def _pax_records(data: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
     pos = 0
-    while pos < len(data) and data[pos : pos + 1] != b"\0":
-        space = data.index(b" ", pos)
-        length = int(data[pos:space])
-        if length <= 0:
-            raise InvalidParameter("invalid tar stream: bad pax record")
-        key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
-        out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
-        pos += length
+    try:
+        while pos < len(data) and data[pos : pos + 1] != b"\0":
+            space = data.index(b" ", pos)
+            length = int(data[pos:space])
+            if length <= 0:
+                raise ValueError(length)
+            key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
+            out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+            pos += length
+    except ValueError:
+        raise InvalidParameter("invalid tar stream: bad pax record") from None
     return out
 
 
@@ -77,7 +80,9 @@ class TarReader:
             ti = self._next()
             if ti is None:
                 return
-            self._unread = padded(ti.size) if ti.type in tarfile.REGULAR_TYPES else 0
+            # Data follows regular files and, as tarfile reads it, entries of unknown types.
+            has_data = ti.type in tarfile.REGULAR_TYPES or ti.type not in tarfile.SUPPORTED_TYPES
+            self._unread = padded(ti.size) if has_data else 0
             yield ti
 
     def _next(self) -> tarfile.TarInfo | None:
@@ -112,6 +117,13 @@ class TarReader:
     def _apply(
         ti: tarfile.TarInfo, pax: dict[str, str], name: str | None, link: str | None
     ) -> tarfile.TarInfo:
+        if (
+            ti.type == tarfile.GNUTYPE_SPARSE
+            or "GNU.sparse.major" in pax
+            or "GNU.sparse.map" in pax
+        ):
+            # Go's writer never makes them; their data is not the file's bytes as stored.
+            raise InvalidParameter(f"invalid tar stream: sparse file {ti.name!r} is not supported")
         ti.name = pax.get("path", name or ti.name)
         ti.linkname = pax.get("linkpath", link or ti.linkname)
         if ti.isdir():
