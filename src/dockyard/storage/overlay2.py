@@ -29,7 +29,7 @@ from typing import BinaryIO
 from dockyard.core.layers import Change
 from dockyard.errors import InvalidParameter, NotFound, System
 from dockyard.rollback import Rollback
-from dockyard.storage import archive, changes, layerexport, mount
+from dockyard.storage import archive, changes, fsflags, layerexport, mount
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class Overlay2:
         self.root = root
         root.mkdir(parents=True, exist_ok=True, mode=0o710)
         (root / LINK_DIR).mkdir(exist_ok=True, mode=0o700)
+        fsflags.mark_top_dir(root)  # each layer in a block group of its own (ext4)
         self._lock = threading.RLock()
         self._mounts: dict[str, int] = {}
         self._index_off = "index=off," if _index_off_supported() else ""

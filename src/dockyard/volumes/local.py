@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.errors import InvalidParameter
-from dockyard.storage import usage
+from dockyard.storage import fsflags, usage
 
 DRIVER = "local"
 VALID_OPTIONS = ("type", "device", "o", "size")
@@ -76,6 +76,7 @@ class LocalDriver:
         self._root = str(root)
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o701)  # others may traverse to a bind-mounted _data, not list names
+        fsflags.mark_top_dir(root)  # each volume in a block group of its own (ext4)
         with os.scandir(root) as it:
             for entry in it:
                 if entry.name.startswith(_SPARE_PREFIX):
