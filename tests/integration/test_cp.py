@@ -279,3 +279,34 @@ def test_client_refuses_escaping_symlink_from_container(
         and err == f'invalid symlink "{tmp_path}/esc" -> "../../../../../../../../etc/passwd"'
     )
     assert not (tmp_path / "esc").exists()
+
+
+def test_copy_cut_short_leaves_no_truncated_file(daemon: Daemon, ctr: str) -> None:
+    """R1, S11: a copy whose body ends early (a client gone, or a daemon killed: the extractor
+    sees the same end of its input) leaves neither a truncated new file nor a damaged old one;
+    a file appears under its name only once complete."""
+    import socket
+    import time
+
+    size = 4 << 20
+    whole = make_tar(entry("big", size=size), entry("f", size=size), data=b"z" * size)
+    for path in ("/tmp", "/d"):  # a new name, and over the existing /d/f ("hi")
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(str(daemon.socket))
+        s.sendall(f"PUT /containers/{ctr}/archive?path={quote(path)} HTTP/1.1\r\nHost: d\r\n"
+                  f"Content-Type: application/x-tar\r\nContent-Length: {len(whole)}\r\n\r\n"
+                  .encode())  # fmt: skip
+        s.sendall(whole[: 512 + (1 << 20)])  # big's header and 1 MiB of its 4
+        s.close()
+        deadline = time.monotonic() + 20
+        listing = ""  # settled once two listings 0.2 s apart agree
+        while time.monotonic() < deadline:
+            listing = sh(daemon, ctr, f"ls -la {path}")
+            time.sleep(0.2)
+            if listing == sh(daemon, ctr, f"ls -la {path}"):
+                break
+        assert " big" not in listing, listing
+    assert sh(daemon, ctr, "cat /d/f") == "hi\n"
+    # and a whole copy still works, replacing the old file
+    assert request(daemon, "PUT", ctr, "/d", make_tar(entry("f", size=3), data=b"new"))[0] == 200
+    assert sh(daemon, ctr, "cat /d/f") == "new"

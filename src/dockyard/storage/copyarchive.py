@@ -78,14 +78,20 @@ def _xattrs(ti: tarfile.TarInfo) -> list[tuple[str, bytes]]:
 def _write_file(
     pfd: int, name: str, tr: TarReader, ti: tarfile.TarInfo, shown: str, opts: ExtractOptions
 ) -> None:
-    """A regular file: created with O_EXCL (only when that fails is the old entry looked at),
-    filled, and given its metadata through the open fd: no further path lookups per file."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    """A regular file, written as an unnamed O_TMPFILE inode in its directory and linked in
+    under its name only once complete (an old entry is removed then), so a copy cut short (the
+    daemon killed, the client gone) never leaves a truncated file under a real name; it also
+    leaves nothing to clean up, as the kernel frees an unlinked inode with its last fd. Where
+    the filesystem has no O_TMPFILE (overlayfs before Linux 6.6), the file is created with
+    O_EXCL in place. Metadata is set through the open fd: no further path lookups per file."""
     try:
-        fd = os.open(name, flags, 0o600, dir_fd=pfd)
-    except FileExistsError:
-        _place(pfd, name, ti, shown, opts)
-        fd = os.open(name, flags, 0o600, dir_fd=pfd)
+        fd = os.open(".", os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC, 0o600, dir_fd=pfd)
+        unnamed = True
+    except OSError as e:
+        if e.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            raise
+        fd = _create_excl(pfd, name, ti, shown, opts)
+        unnamed = False
     try:
         tr.copy_to(fd, ti.size)
         if opts.chown is not None:
@@ -98,8 +104,30 @@ def _write_file(
                 os.setxattr(fd, key, value)
         ns = int(ti.mtime * 1e9)
         os.utime(fd, ns=(ns, ns))
+        if unnamed:
+            _link_in(fd, pfd, name, ti, shown, opts)
     finally:
         os.close(fd)
+
+
+def _create_excl(pfd: int, name: str, ti: tarfile.TarInfo, shown: str, opts: ExtractOptions) -> int:
+    """O_EXCL creation; only when that fails is the old entry looked at."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(name, flags, 0o600, dir_fd=pfd)
+    except FileExistsError:
+        _place(pfd, name, ti, shown, opts)
+        return os.open(name, flags, 0o600, dir_fd=pfd)
+
+
+def _link_in(fd: int, pfd: int, name: str, ti: tarfile.TarInfo, shown: str,
+             opts: ExtractOptions) -> None:  # fmt: skip
+    source = f"/proc/self/fd/{fd}"
+    try:
+        os.link(source, name, dst_dir_fd=pfd, follow_symlinks=True)
+    except FileExistsError:
+        _place(pfd, name, ti, shown, opts)
+        os.link(source, name, dst_dir_fd=pfd, follow_symlinks=True)
 
 
 def _meta(pfd: int, name: str, ti: tarfile.TarInfo, opts: ExtractOptions) -> None:
