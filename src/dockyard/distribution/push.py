@@ -68,9 +68,10 @@ class PushJob:
         with ThreadPoolExecutor(max_workers=max(1, self.max_uploads),
                                 thread_name_prefix="push-up") as pool:  # fmt: skip
             futures = [pool.submit(self._layer, lay) for lay in reversed(self.layers)]
+            config = pool.submit(self._config)  # beside the layers: nothing refers to it yet
             pushed = {f.result().diff_id: f.result() for f in futures}
+            config.result()
         descs = [pushed[lay.diff_id] for lay in self.layers]
-        self._config()
         raw, media_type = self._manifest(descs)
         resp = self.remote.session.request("PUT", f"manifests/{self.ref.tag}", body=raw,
                                            headers={"Content-Type": media_type},
