@@ -16,7 +16,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from dockyard import daemonconfig, errors, heap
+from dockyard import daemonconfig, errors, heap, ownership
 from dockyard.api import lazyaiohttp
 from dockyard.config import DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, Config, default_host, socket_path
 from dockyard.runtime import logopts
@@ -210,15 +210,31 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     heap.limit_arenas()  # before the first worker thread (dockyard/heap.py)
     lazyaiohttp.install()  # before anything imports aiohttp: the server half only
+    cfg.data_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock_fd = _lock(cfg.data_root)
+    try:
+        claims = ownership.claim(
+            ownership.resources(
+                bridge=args.bridge if args.bridge != "none" else None,
+                cgroup_parent=None if args.cgroups.systemd else args.cgroups.parent,
+                exec_root=cfg.exec_root,
+                socket=cfg.socket,
+            ),
+            cfg.data_root,
+        )
+    except ownership.Held as e:
+        sys.stderr.write(f"dockyard: failed to start daemon: {e}\n")
+        os.close(lock_fd)
+        return 1
     cfg.ensure_dirs()
     cfg.socket.parent.mkdir(parents=True, exist_ok=True)
-    lock_fd = _lock(cfg.data_root)
     pidfile = Path(args.pidfile) if args.pidfile else cfg.exec_root / "dockyard.pid"
     pidfile.write_text(f"{os.getpid()}\n")
     try:
         _run(_serve(cfg, args, pidfile))
     finally:  # reached only when start-up fails
         pidfile.unlink(missing_ok=True)
+        claims.release()
         os.close(lock_fd)
     return 1
 

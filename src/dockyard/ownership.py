@@ -1,0 +1,93 @@
+"""Host-wide ownership of what a daemon changes outside its own directories (R1).
+
+Two dockyard daemons on one host must never touch each other's bridge (and the nft table named
+after it), cgroup parent, exec root or API socket. Each daemon takes, before it changes
+anything, an exclusive flock(2) on one file per such resource under OWNERS_DIR (`/run`: gone at
+boot) and holds the fds for its lifetime. A resource whose lock is held is refused with the
+holder's pid and data root, and nothing is changed; the kernel drops a killed daemon's locks,
+so a restart after a crash takes them back at once, without trusting any pid file.
+
+Lifecycle: `claim(resources, data_root)` at start (raises Held) -> the returned Claims is kept
+open while the daemon runs -> `Claims.release()` at exit (or the process ends).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+OWNERS_DIR = Path("/run/dockyard-owners")
+
+
+class Held(Exception):
+    """A resource another live daemon holds; the message says which and who."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str  # "bridge", "cgroup parent", "exec root", "socket"
+    name: str
+
+    @property
+    def file(self) -> str:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)[:64]
+        digest = hashlib.sha256(self.name.encode()).hexdigest()[:12]
+        return f"{self.kind.replace(' ', '-')}-{safe}-{digest}.lock"
+
+
+def resources(*, bridge: str | None, cgroup_parent: str | None, exec_root: Path,
+              socket: Path) -> list[Resource]:  # fmt: skip
+    """What one daemon claims: its default bridge (and so the nft table named after it), its
+    cgroupfs parent directory (None with the systemd driver: system.slice is everyone's, and
+    each container is a scope of its own), its exec root (runc state, shims' sockets) and its
+    API socket."""
+    out = [Resource("exec root", str(exec_root.resolve())),
+           Resource("socket", str(socket.resolve()))]  # fmt: skip
+    if cgroup_parent is not None:
+        out.insert(0, Resource("cgroup parent", cgroup_parent.strip("/") or "/"))
+    if bridge:
+        out.insert(0, Resource("bridge", bridge))
+    return out
+
+
+class Claims:
+    def __init__(self, fds: list[int]) -> None:
+        self._fds = fds
+
+    def release(self) -> None:
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds = []
+
+
+def claim(wanted: list[Resource], data_root: Path, owners: Path = OWNERS_DIR) -> Claims:
+    """Lock every resource or none: the first one held raises Held, the others taken so far
+    are let go again."""
+    owners.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fds: list[int] = []
+    try:
+        for res in wanted:
+            fd = os.open(owners / res.file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fds.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 4096, 0).decode(errors="replace").split("\n")
+                pid = holder[0] if holder and holder[0] else "?"
+                root = holder[1] if len(holder) > 1 and holder[1] else "?"
+                raise Held(
+                    f"{res.kind} {res.name} is held by another dockyard daemon (pid {pid}, "
+                    f"data root {root}); give this one its own (--bridge, --cgroup-parent, "
+                    f"--exec-root, -H)"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n{data_root}\n".encode(), 0)
+    except BaseException:
+        Claims(fds).release()
+        raise
+    return Claims(fds)
