@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -70,3 +71,25 @@ def test_restart_always_container_is_started_again_by_a_new_daemon(own_daemon: D
     assert d.api("POST", f"/containers/{cid}/stop?t=0")[0] == 204
     _, info = d.api("GET", f"/containers/{cid}/json")
     assert info["State"]["Status"] == "exited"
+
+
+def test_freezer_left_apart_from_the_record_is_settled_at_restart(own_daemon: Daemon) -> None:
+    """R1: a daemon killed between freezing a container and saving it (commit pauses the
+    source; pause saves after runc) must not leave a "running" container frozen, nor a thawed
+    one recorded as paused."""
+    d = own_daemon
+    frozen = _start(d, ["sleep", "600"])
+    thawed = _start(d, ["sleep", "600"])
+    assert d.api("POST", f"/containers/{thawed}/pause")[0] == 204
+    runc = ["runc", "--root", str(d.exec_root / "runc")]
+    subprocess.run([*runc, "pause", frozen], check=True)  # as a commit cut short leaves it
+    subprocess.run([*runc, "resume", thawed], check=True)  # as an unpause cut short
+    assert d.cgroups.frozen(frozen) and not d.cgroups.frozen(thawed)
+    d.stop(signal.SIGKILL)
+    d.start()
+    for cid in (frozen, thawed):
+        _, info = d.api("GET", f"/containers/{cid}/json")
+        assert (info["State"]["Status"], info["State"]["Paused"]) == ("running", False)
+        assert not d.cgroups.frozen(cid)
+        r = d.dockyard("exec", cid, "echo", "alive")
+        assert (r.returncode, r.stdout) == (0, "alive\n"), r.stderr

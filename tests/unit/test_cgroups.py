@@ -78,3 +78,23 @@ def test_cgroupns_mode_default_and_validation() -> None:
     assert record.host_config({"CgroupnsMode": "host"}, "private")["CgroupnsMode"] == "host"
     with pytest.raises(errors.InvalidParameter, match="^invalid cgroup namespace mode: bogus$"):
         record.host_config({"CgroupnsMode": "bogus"})
+
+
+def test_frozen_reads_the_freezer_as_runc_does(tmp_path: Path) -> None:
+    """R1: the daemon's restart compares this with the record (a pause or commit cut short)."""
+    (tmp_path / "v1").mkdir()
+    v1 = CgroupHost.detect(["native.cgroupdriver=cgroupfs"], "", _v1(tmp_path / "v1"))
+    assert not v1.frozen("c1")  # no cgroup at all
+    freezer = tmp_path / "v1/freezer/dockyard/c1"
+    freezer.mkdir(parents=True)
+    for state, frozen in (("FROZEN\n", True), ("FREEZING\n", True), ("THAWED\n", False)):
+        (freezer / "freezer.state").write_text(state)
+        assert v1.frozen("c1") is frozen
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2/cgroup.controllers").write_text("cpu memory pids\n")
+    v2 = CgroupHost.detect(["native.cgroupdriver=systemd"], "", tmp_path / "v2")
+    scope = tmp_path / "v2/system.slice/dockyard-c1.scope"
+    scope.mkdir(parents=True)
+    for value, frozen in (("1\n", True), ("0\n", False)):
+        (scope / "cgroup.freeze").write_text(value)
+        assert v2.frozen("c1") is frozen

@@ -161,6 +161,17 @@ class CgroupHost:
         under the memory controller on v1)."""
         return self.controller_dir(cid, "memory")
 
+    def frozen(self, cid: str) -> bool:
+        """Whether the container's processes are frozen (runc pause), read from the cgroup as
+        runc itself decides: v2 `cgroup.freeze`, v1 the freezer's `freezer.state`."""
+        try:
+            if self.version == 2:
+                return (self.unified_dir(cid) / "cgroup.freeze").read_text().strip() == "1"
+            state = (self.controller_dir(cid, "freezer") / "freezer.state").read_text().strip()
+        except OSError:
+            return False  # no cgroup (yet, or any more): nothing is frozen
+        return state in ("FROZEN", "FREEZING")
+
     @functools.cached_property
     def features(self) -> CgroupFeatures:
         """Read once, from the hierarchies' roots: v1 the controllers' files (blkio.weight,

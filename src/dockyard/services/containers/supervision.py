@@ -162,6 +162,27 @@ class Supervision:
         except errors.DockyardError as e:
             log.warning("restart of %s failed: %s", rec.id[:12], e)
 
+    def _settle_freezer(self, rec: ContainerRecord) -> str:
+        """A daemon killed between freezing a container and saving it (pause, or commit's
+        pause) leaves the record and the cgroup apart: a container the record says runs is
+        thawed, one it says is paused but is not frozen is recorded running. Returns the
+        status now."""
+        st = rec.state["Status"]
+        if st == "restarting":
+            return st
+        frozen = self.launcher.cgroups.frozen(rec.id)
+        if st == "running" and frozen:
+            log.info("thawing %s, left frozen by an interrupted pause or commit", rec.id[:12])
+            try:
+                self.launcher.runc.resume(rec.id)
+            except errors.DockyardError as e:
+                log.warning("could not thaw %s: %s", rec.id[:12], e)
+        elif st == "paused" and not frozen:
+            rec.state.update(Status="running", Paused=False)
+            self.repo.save(rec)
+            return "running"
+        return st
+
     def restore(self) -> None:
         """Re-adopt containers whose shim survived a daemon restart; record exits that happened
         while the daemon was down; start containers whose restart policy says so."""
@@ -171,6 +192,7 @@ class Supervision:
                 shim_pid = rec.run.shim_pid
                 if shim_pid and self.launcher.adopt(rec, shim_pid):
                     log.info("re-adopted container %s (shim %s)", rec.id[:12], shim_pid)
+                    st = self._settle_freezer(rec)
                     self.shared.on_loop(self.spawn_watcher, rec.id, shim_pid)
                     if st == "running":  # probes resume where they were
                         self.shared.on_loop(self.health.watch, rec)
