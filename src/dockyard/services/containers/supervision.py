@@ -167,7 +167,7 @@ class Supervision:
         pause) leaves the record and the cgroup apart: a container the record says runs is
         thawed, one it says is paused but is not frozen is recorded running. Returns the
         status now."""
-        st = rec.state["Status"]
+        st = str(rec.state["Status"])
         if st == "restarting":
             return st
         frozen = self.launcher.cgroups.frozen(rec.id)
