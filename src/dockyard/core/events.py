@@ -36,6 +36,31 @@ class Event:
         return body
 
 
+def container_attributes(config: Json, name: str, extra: dict[str, str]) -> dict[str, str]:
+    """A container event's Actor.Attributes as dockerd merges them: the action's own, then the
+    container's labels over them, then `image` (when set) and `name` over both."""
+    attrs = dict(extra)
+    attrs.update({k: str(v) for k, v in (config.get("Labels") or {}).items()})
+    if config.get("Image"):
+        attrs["image"] = str(config["Image"])
+    attrs["name"] = name.lstrip("/")
+    return attrs
+
+
+def publish_volumes(bus: EventBus, cid: str, mounts: list[Json], action: str) -> None:
+    """dockerd's volume `mount`/`unmount` events for a container's named and anonymous volumes
+    (its `.Mounts` of type volume), in mount order."""
+    for m in sorted(mounts, key=lambda m: str(m.get("Destination", ""))):
+        if m.get("Type") != "volume" or not m.get("Name"):
+            continue
+        attrs = {"driver": str(m.get("Driver") or "local"), "container": cid}
+        if action == "mount":
+            attrs["destination"] = str(m.get("Destination", ""))
+            attrs["read/write"] = "true" if m.get("RW", True) else "false"
+            attrs["propagation"] = str(m.get("Propagation") or "")
+        bus.publish("volume", action, str(m["Name"]), attrs)
+
+
 class EventBus(Protocol):
     def publish(
         self, type: str, action: str, actor_id: str, attributes: dict[str, str]
