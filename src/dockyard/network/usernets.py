@@ -66,6 +66,7 @@ class UserNetworks:
                     raise
                 rb.commit()
             self.ctx.user_drivers[nid] = drv
+        self.ctx.event(row, "create")
         return {"Id": nid, "Warning": ""}
 
     def _driver_for_row(self, row: NetworkRow) -> BridgeDriver:
@@ -102,6 +103,7 @@ class UserNetworks:
             drv.destroy()
         except Exception as e:  # noqa: BLE001 - the row is gone; leftovers are logged
             log.warning("removing bridge of %s: %s", row.name, e)
+        self.ctx.event(row, "destroy")
 
     def prune(self, filters: dict[str, list[str]]) -> Json:
         # moby 20.10's network prune words an unknown key "Invalid filter"

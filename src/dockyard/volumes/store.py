@@ -132,10 +132,10 @@ class VolumeStore:
                     self.driver.remove(name)
                     raise
                 self._records = {**self._map(), name: rec}
-                self._event("create", name)
             if cid is not None:
                 self.reference(name, cid)
-            return rec, created
+        self._event("create", name)  # dockerd: on every create, of a new volume or a known one
+        return rec, created
 
     def take(self, name: str, cid: str) -> VolumeRecord:
         """Reference an existing volume for `cid` (`--volumes-from`): never creates one."""
