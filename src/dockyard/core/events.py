@@ -23,7 +23,8 @@ class Event:
         body: Json = {
             "Type": self.type,
             "Action": self.action,
-            "Actor": {"ID": self.actor_id, "Attributes": self.attributes},
+            # Go marshals a map with its keys sorted
+            "Actor": {"ID": self.actor_id, "Attributes": dict(sorted(self.attributes.items()))},
             "scope": "local",
             "time": secs,
             "timeNano": self.time_nano,
