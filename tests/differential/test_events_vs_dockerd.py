@@ -6,6 +6,7 @@ values) must be the same, event for event and in order."""
 from __future__ import annotations
 
 import json
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -57,6 +58,9 @@ def _steps(tmp: Path) -> list[tuple[str, ...]]:
         ("cp", str(tmp / "h"), "evd-c2:/tmp/h"),
         ("export", "-o", str(tmp / "x.tar"), "evd-c2"),
         ("rm", "-f", "evd-c2"),
+        ("run", "-d", "-t", "--name", "evd-t", "--network", "none", "busybox", "sleep", "300"),
+        ("@resize", "evd-t"),
+        ("rm", "-f", "evd-t"),
         ("tag", "busybox", "evd-img:t"),
         ("save", "-o", str(tmp / "s.tar"), "evd-img:t"),
         ("rmi", "evd-img:t"),
@@ -81,6 +85,9 @@ def _run_sequence(sock: str) -> tuple[list[int], list[dict[str, Any]]]:
     with tempfile.TemporaryDirectory() as tmp:
         since = time.time()
         for step in _steps(Path(tmp)):
+            if step[0] == "@resize":  # no CLI command resizes a detached container's tty
+                codes.append(_resize(sock, step[1]))
+                continue
             codes.append(oracle_dockerd.docker(sock, *step).returncode)
         time.sleep(0.5)
         until = time.time()
@@ -88,6 +95,13 @@ def _run_sequence(sock: str) -> tuple[list[int], list[dict[str, Any]]]:
                                     "--until", f"{until:.6f}", "--format", "{{json .}}")  # fmt: skip
     assert out.returncode == 0, out.stderr
     return codes, [json.loads(line) for line in out.stdout.decode().splitlines()]
+
+
+def _resize(sock: str, name: str) -> int:
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                        "--unix-socket", sock, f"http://d/v1.41/containers/{name}/resize?h=30&w=100"],
+                       capture_output=True, text=True, timeout=30)  # fmt: skip
+    return int(r.stdout or 0)
 
 
 def _normalized(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -132,3 +146,5 @@ def test_same_events_as_dockerd(oracle: str, daemon: Daemon) -> None:
     assert len(got_n) == len(want_n), got_n[len(want_n) :] or want_n[len(got_n) :]
     # the exec without arguments: "exec_create: true " (entrypoint, space, arguments)
     assert ("container", "exec_create: true ") in {(t, a) for t, a, *_ in got_n}
+    resized = [v for t, a, _, v, _ in got_n if a == "resize"]
+    assert resized and ("height", "30") in resized[0] and ("width", "100") in resized[0]
