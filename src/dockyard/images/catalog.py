@@ -98,10 +98,12 @@ class ImageCatalog:
         digested = reference.Reference(ref.domain, ref.path, None, digest)
         if self.repo.lookup(str(digested)) == image_id:
             return False
-        self.tag(image_id, digested)
+        self.tag(image_id, digested, event=False)  # dockerd: a digest reference, no `tag`
         return True
 
-    def publish(self, action: str, image_id: str, name: str) -> None:
+    def publish(self, action: str, image_id: str, name: str, actor: str | None = None) -> None:
+        """An image event; `actor` for Actor.ID when it is not the image's id (pull and push
+        name the reference, as dockerd)."""
         attrs = {"name": name}
         if action != "delete":  # dockerd: a deleted image's event carries its name only
             try:
@@ -109,4 +111,4 @@ class ImageCatalog:
                 attrs.update({k: v for k, v in labels.items() if k != "name"})
             except errors.NotFound:
                 pass
-        self.events.publish("image", action, image_id, attrs)
+        self.events.publish("image", action, actor or image_id, attrs)
