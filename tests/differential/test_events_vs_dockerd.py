@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.compat, pytest.mark.integration]
 
 # The attribute values that do not depend on the daemon (ids and digests do).
 STABLE = ("name", "image", "exitCode", "signal", "oldName", "type", "destination", "read/write",
-          "propagation", "driver", "comment", "imageRef", "app", "height", "width")  # fmt: skip
+          "propagation", "driver", "comment", "imageRef", "app", "height", "width", "evd")  # fmt: skip
 
 
 def _steps(tmp: Path) -> list[tuple[str, ...]]:
@@ -53,6 +53,7 @@ def _steps(tmp: Path) -> list[tuple[str, ...]]:
         ("kill", "-s", "USR1", "evd-c2"),
         ("stop", "-t", "1", "evd-c2"),
         ("restart", "-t", "1", "evd-c2"),
+        ("restart", "-t", "1", "evd-c2"),  # a running one: stopped, then started again
         ("commit", "evd-c2", "evd-img:c"),
         ("cp", "evd-c2:/etc/hostname", str(tmp / "h")),
         ("cp", str(tmp / "h"), "evd-c2:/tmp/h"),
@@ -77,6 +78,16 @@ def _steps(tmp: Path) -> list[tuple[str, ...]]:
         ("rm", "evd-n"),
         ("network", "rm", "evd-net"),
         ("volume", "rm", "evd-vol"),
+        # prunes limited by a label, so nothing of other tests goes on the shared daemon
+        ("create", "--name", "evd-p", "--label", "evd=1", "--network", "none", "busybox", "true"),
+        ("container", "prune", "-f", "--filter", "label=evd=1"),
+        ("network", "create", "--label", "evd=1", "evd-net2"),
+        ("network", "prune", "-f", "--filter", "label=evd=1"),
+        ("volume", "create", "--label", "evd=1", "evd-vol2"),
+        ("volume", "prune", "-f", "--filter", "label=evd=1"),
+        ("tag", "busybox", "evd-img:p"),
+        ("image", "prune", "-f", "--filter", "label=evd=1"),
+        ("rmi", "evd-img:p"),
     ]
 
 
@@ -114,11 +125,11 @@ def _normalized(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     out = []
     for e in events:
         actor, attrs = e["Actor"]["ID"], e["Actor"]["Attributes"]
-        mine = {
+        mine = e["Action"] == "prune" or {
             "container": actor in names and names[actor].startswith("evd-"),
             "image": actor in images,
-            "network": attrs.get("name") == "evd-net" or attrs.get("container") in names,
-            "volume": actor == "evd-vol",
+            "network": attrs.get("name", "").startswith("evd-") or attrs.get("container") in names,
+            "volume": actor.startswith("evd-"),
         }.get(e["Type"], False)
         if not mine:
             continue
@@ -126,7 +137,11 @@ def _normalized(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         if "container" in attrs:
             values["container"] = names.get(attrs["container"], "?")
         action = e["Action"]
-        legacy = (e.get("status"), e.get("from")) if e["Type"] in ("container", "image") else ()
+        legacy = (
+            (e.get("status"), "id" in e, e.get("from"))
+            if e["Type"] in ("container", "image")
+            else ()
+        )
         out.append((e["Type"], action, tuple(sorted(attrs)), tuple(sorted(values.items())), legacy))
     return out
 

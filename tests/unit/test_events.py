@@ -243,8 +243,13 @@ def test_legacy_fields() -> None:
         "Action": "start", "Actor": {"ID": "c1", "Attributes": {"image": "busybox", "name": "w"}},
         "scope": "local", "time": 5, "timeNano": 5_000_000_001,
     }  # fmt: skip
+    assert list(c.to_json())[:4] == ["status", "id", "from", "Type"]  # Go's field order
     v = Event("volume", "create", "v", {"driver": "local"}, 1).to_json()
     assert "status" not in v and "id" not in v and "from" not in v
+    pruned = Event("container", "prune", "", {"reclaimed": "0"}, 1).to_json()
+    assert pruned["status"] == "prune" and "id" not in pruned and "from" not in pruned
+    img = Event("image", "tag", "sha256:1", {"name": "a:1", "image": "x"}, 1).to_json()
+    assert img["id"] == "sha256:1" and "from" not in img
 
 
 def test_bind_records_daemon_loop() -> None:

@@ -19,21 +19,24 @@ class Event:
     time_nano: int
 
     def to_json(self) -> Json:
-        secs = self.time_nano // 1_000_000_000
-        body: Json = {
-            "Type": self.type,
-            "Action": self.action,
-            # Go marshals a map with its keys sorted
-            "Actor": {"ID": self.actor_id, "Attributes": dict(sorted(self.attributes.items()))},
-            "scope": "local",
-            "time": secs,
-            "timeNano": self.time_nano,
-        }
-        if self.type in ("container", "image"):  # the pre-1.22 fields docker-py still reads
+        """dockerd's events.Message, in its field order: the pre-1.22 `status`/`id`/`from`
+        (container and image events only, empty ones omitted as Go's omitempty) first."""
+        body: Json = {}
+        if self.type in ("container", "image"):  # docker-py still reads them
             body["status"] = self.action
-            body["id"] = self.actor_id
-            if "image" in self.attributes:
+            if self.actor_id:
+                body["id"] = self.actor_id
+            if self.type == "container" and self.attributes.get("image"):
                 body["from"] = self.attributes["image"]
+        body.update(
+            Type=self.type,
+            Action=self.action,
+            # Go marshals a map with its keys sorted
+            Actor={"ID": self.actor_id, "Attributes": dict(sorted(self.attributes.items()))},
+            scope="local",
+            time=self.time_nano // 1_000_000_000,
+            timeNano=self.time_nano,
+        )
         return body
 
 

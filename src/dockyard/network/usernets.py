@@ -119,6 +119,7 @@ class UserNetworks:
                 deleted.append(row.name)
             except errors.DockyardError:
                 continue
+        self.ctx.publish("network", "prune", "", {"reclaimed": "0"})  # dockerd's, always 0
         return {"NetworksDeleted": deleted}
 
     def _busy(self, row: NetworkRow, eps: list[EndpointRow]) -> str:

@@ -224,6 +224,7 @@ class Containers:
             reclaimed += self.shared.layers.rw_size(rec.id)
             self.shared.run_on_loop(self.removal.remove_id(rec.id, force=False, volumes=False))
             deleted.append(rec.id)
+        self.shared.events.publish("container", "prune", "", {"reclaimed": str(reclaimed)})
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     # ---- exec ------------------------------------------------------------------------------
