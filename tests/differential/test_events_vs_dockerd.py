@@ -59,6 +59,7 @@ def _steps(tmp: Path) -> list[tuple[str, ...]]:
         ("cp", str(tmp / "h"), "evd-c2:/tmp/h"),
         ("export", "-o", str(tmp / "x.tar"), "evd-c2"),
         ("rm", "-f", "evd-c2"),
+        ("run", "--rm", "--name", "evd-h", "--network", "host", "busybox", "true"),
         ("run", "-d", "-t", "--name", "evd-t", "--network", "none", "busybox", "sleep", "300"),
         ("@resize", "evd-t"),
         ("rm", "-f", "evd-t"),
@@ -161,5 +162,7 @@ def test_same_events_as_dockerd(oracle: str, daemon: Daemon) -> None:
     assert len(got_n) == len(want_n), got_n[len(want_n) :] or want_n[len(got_n) :]
     # the exec without arguments: "exec_create: true " (entrypoint, space, arguments)
     assert ("container", "exec_create: true ") in {(t, a) for t, a, *_ in got_n}
+    joined = {dict(v).get("type") for t, a, _, v, _ in got_n if (t, a) == ("network", "connect")}
+    assert joined == {"null", "host", "bridge"}  # --network none, host and a user network
     resized = [v for t, a, _, v, _ in got_n if a == "resize"]
     assert resized and ("height", "30") in resized[0] and ("width", "100") in resized[0]
