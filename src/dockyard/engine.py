@@ -87,7 +87,7 @@ class Engine:
         self.volumes = Volumes(self.volume_store)
         self.networks = build_networks(
             cfg, self.db, opts.bridge, opts.bip, opts.default_address_pools, opts.iptables,
-            records, locks,
+            records, locks, self.events.publish,
         )  # fmt: skip
         self.launcher = Launcher(
             cfg,

@@ -291,7 +291,7 @@ def test_ps_status_filter_and_events(daemon: Daemon) -> None:
         assert actions.count((good, "health_status: healthy")) == 1  # only on a change
         dies = [e for e in events if e["Action"] == "exec_die" and e["id"] == bad]
         assert dies and dies[0]["Actor"]["Attributes"]["exitCode"] == "1"
-        assert (bad, "exec_create: false") in actions and (bad, "exec_start: false") in actions
+        assert (bad, "exec_create: false ") in actions and (bad, "exec_start: false ") in actions
     finally:
         _rm(daemon, good, bad, slow, plain)
 

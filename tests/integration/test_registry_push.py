@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import json
 import secrets
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,7 @@ def test_push_committed_image_and_dockerd_pulls_it(
             image_id = commit(daemon, ref, "echo committed > /pushed")
             diff_ids = inspect(daemon, ref)["RootFS"]["Layers"]
             assert len(diff_ids) == 2
+            pushed_since = time.time()
             status, msgs = push(daemon, f"{reg.host}/t/pushed", "1")
             assert status == 200, msgs
             assert msgs[0] == {"status": f"The push refers to repository [{reg.host}/t/pushed]"}
@@ -180,6 +182,17 @@ def test_push_committed_image_and_dockerd_pulls_it(
             ran = oracle_dockerd.docker(oracle, "run", "--rm", "--network", "none", ref,
                                         "cat", "/pushed")  # fmt: skip
             assert ran.returncode == 0 and ran.stdout == b"committed\n", ran.stderr
+            # E6: `push` and `pull` events as dockerd's: Actor.ID the reference asked for,
+            # `name` its repository; no `tag` event for the pulled or the digest reference.
+            assert docker(daemon, "pull", ref).returncode == 0
+            fmt = "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}"
+            window = ("--since", f"{pushed_since:.6f}", "--until", f"{time.time():.6f}",
+                      "--filter", "type=image", "--format", fmt)  # fmt: skip
+            mine = docker(daemon, "events", *window).stdout.splitlines()
+            assert mine == [f"push {ref} {reg.host}/t/pushed", f"pull {ref} {reg.host}/t/pushed"]
+            theirs = oracle_dockerd.docker(oracle, "events", *window).stdout.decode()
+            assert f"pull {ref} {reg.host}/t/pushed" in theirs.splitlines(), theirs
+            assert "tag " not in theirs
         finally:
             oracle_forget(oracle, ref)
             forget(daemon, reg.host)

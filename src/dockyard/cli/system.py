@@ -155,25 +155,9 @@ def _events_flags(p: Parser) -> None:
     p.add_argument("--format", default="")
 
 
-def event_line(event: dict[str, Any]) -> str:
-    """docker-cli's default event line: nano timestamp, type, action, actor id, attributes."""
-    import datetime as dt
-
-    nano = int(event.get("timeNano") or 0) or int(event.get("time") or 0) * 1_000_000_000
-    stamp = dt.datetime.fromtimestamp(nano // 1_000_000_000).astimezone()
-    zone = stamp.strftime("%z")
-    zone = "Z" if zone == "+0000" else f"{zone[:3]}:{zone[3:]}"
-    text = stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{nano % 1_000_000_000:09d}{zone} "
-    actor = event.get("Actor") or {}
-    text += f"{event.get('Type', '')} {event.get('Action', '')} {actor.get('ID', '')}"
-    attrs = actor.get("Attributes") or {}
-    if attrs:
-        text += " (" + ", ".join(f"{k}={attrs[k]}" for k in sorted(attrs)) + ")"
-    return text
-
-
 def _events(ns: argparse.Namespace, s: Session) -> int:
     from dockyard.cli.containers import filters_json
+    from dockyard.cli.eventrows import EventRow, event_line
     from dockyard.core.timefmt import api_timestamp
 
     tmpl = _template("{{json .}}" if ns.format == "json" else ns.format) if ns.format else None
@@ -188,7 +172,7 @@ def _events(ns: argparse.Namespace, s: Session) -> int:
         raise CLIError(str(exc)) from None
     resp = s.client.request("GET", "/events", query)
     for event in s.client.stream_json(resp):
-        s.print(tmpl.execute(event) if tmpl is not None else event_line(event))
+        s.print(tmpl.execute(EventRow(event)) if tmpl is not None else event_line(event))
         s.out.flush()
     return 0
 

@@ -82,13 +82,15 @@ class ImageCatalog:
 
     # ---- naming and events --------------------------------------------------------------
 
-    def tag(self, image_id: str, target: reference.Reference) -> str | None:
-        """Point `target` at the image; returns the image it pointed at before, if another."""
+    def tag(self, image_id: str, target: reference.Reference, event: bool = True) -> str | None:
+        """Point `target` at the image; returns the image it pointed at before, if another.
+        `event=False`: no `tag` event (`load` names its images silently, as dockerd)."""
         now = time.time_ns()
         with self.lock, self.repo.db.tx() as c:
             previous = self.repo.tag(c, str(target), image_id, now)
             self.repo.set_last_tag_time(c, image_id, timefmt.rfc3339nano(now))
-        self.publish("tag", image_id, target.familiar())
+        if event:
+            self.publish("tag", image_id, target.familiar())
         return previous
 
     def add_repo_digest(self, image_id: str, ref: reference.Reference, digest: str) -> bool:
@@ -96,14 +98,17 @@ class ImageCatalog:
         digested = reference.Reference(ref.domain, ref.path, None, digest)
         if self.repo.lookup(str(digested)) == image_id:
             return False
-        self.tag(image_id, digested)
+        self.tag(image_id, digested, event=False)  # dockerd: a digest reference, no `tag`
         return True
 
-    def publish(self, action: str, image_id: str, name: str) -> None:
+    def publish(self, action: str, image_id: str, name: str, actor: str | None = None) -> None:
+        """An image event; `actor` for Actor.ID when it is not the image's id (pull and push
+        name the reference, as dockerd)."""
         attrs = {"name": name}
-        try:
-            labels = (self.config(image_id).get("config") or {}).get("Labels") or {}
-            attrs.update({k: v for k, v in labels.items() if k != "name"})
-        except errors.NotFound:
-            pass  # a deleted image's event carries its name only
-        self.events.publish("image", action, image_id, attrs)
+        if action != "delete":  # dockerd: a deleted image's event carries its name only
+            try:
+                labels = (self.config(image_id).get("config") or {}).get("Labels") or {}
+                attrs.update({k: v for k, v in labels.items() if k != "name"})
+            except errors.NotFound:
+                pass
+        self.events.publish("image", action, actor or image_id, attrs)

@@ -67,9 +67,9 @@ class Transfers:
         except BaseException:
             self.writer.forget([diff_id])
             raise
-        self.catalog.publish("import", image_id, image_id)
-        if target is not None:
+        if target is not None:  # dockerd's order: tag, then import
             self.catalog.tag(image_id, target)
+        self.catalog.publish("import", image_id, image_id)
         return image_id
 
     def _check_tar(self, diff_id: str) -> None:
@@ -263,7 +263,7 @@ class Transfers:
         self.catalog.publish("load", image_id, image_id)
         lines = []
         for target in targets:
-            previous = self.catalog.tag(image_id, target)
+            previous = self.catalog.tag(image_id, target, event=False)
             if previous is not None:
                 lines.append(
                     f"The image {target.familiar()} already exists, renaming the old one with ID {previous} to empty string"

@@ -162,6 +162,7 @@ class Attachments:
         try:
             if _running(rec):
                 self._connect_live(rec, row)
+                self.ctx.event(row, "connect", rec.id)  # a stopped container's comes at start
         except BaseException:
             cfg.pop(row.name, None)
             raise
@@ -251,3 +252,4 @@ class Attachments:
         if _running(rec):
             self._refresh_settings(rec)
         self.ctx.save(rec)
+        self.ctx.event(row, "disconnect", rec.id)  # running or not, as dockerd

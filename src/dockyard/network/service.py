@@ -28,7 +28,7 @@ from dockyard.core.types import Filters, Json
 from dockyard.network import counters, links, netlink, netns, ports, resolv
 from dockyard.network.attachments import Attachments, hosts_names
 from dockyard.network.bridge import BridgeDriver
-from dockyard.network.context import Lookup, NetworkContext
+from dockyard.network.context import Lookup, NetworkContext, Publish
 from dockyard.network.dns.server import DnsServer
 from dockyard.network.endpoints import Endpoints
 from dockyard.network.queries import NetworkQueries
@@ -66,8 +66,11 @@ class Networks:
         save: Callable[[ContainerRecord], None],
         lock_for: Callable[[str], AbstractContextManager[Any]],
         now: Callable[[], str],
+        publish: Publish | None = None,
     ) -> None:
         self.ctx = ctx = NetworkContext(repo, driver, netns_root, lookup, save, lock_for, now)
+        if publish is not None:
+            ctx.publish = publish
         self.usernets = UserNetworks(ctx)
         self.endpoints = Endpoints(ctx)
         self.attachments = Attachments(ctx, self.endpoints)
@@ -161,6 +164,11 @@ class Networks:
         return _publish_warnings(host_config, mode, self.ctx.driver.firewall)
 
     def setup(self, rec: ContainerRecord) -> NetworkPlan:
+        plan = self._setup(rec)
+        self.ctx.joined(rec, "connect")  # dockerd: one per network joined, before `start`
+        return plan
+
+    def _setup(self, rec: ContainerRecord) -> NetworkPlan:
         hc = rec.host_config
         mode = mode_of(hc)
         extra = list(hc.get("ExtraHosts") or [])
@@ -265,6 +273,8 @@ class Networks:
 
     def teardown(self, rec: ContainerRecord) -> None:
         mode = mode_of(rec.host_config)
+        if (rec.doc.get("NetworkSettings") or {}).get("SandboxKey"):  # it was set up
+            self.ctx.joined(rec, "disconnect")
         if mode != "host" and not mode.startswith("container:"):
             problems = best_effort([(self.attachments.detach_all, (rec,)),
                                     (self.ctx.ports.release, (rec.id,)),

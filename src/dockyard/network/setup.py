@@ -14,6 +14,7 @@ from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord
 from dockyard.network import ipam
 from dockyard.network.bridge import BridgeDriver
+from dockyard.network.context import Publish
 from dockyard.network.records import NetworkRepo
 from dockyard.network.service import Networks
 from dockyard.state.db import Database
@@ -37,6 +38,7 @@ def build_networks(
     iptables: bool,
     containers: ContainerStore,
     locks: Callable[[str], AbstractContextManager[Any]],
+    publish: Publish | None = None,
 ) -> Networks:
     if len(bridge) > 15:
         raise errors.InvalidParameter(f"bridge name {bridge!r} is longer than 15 characters")
@@ -50,4 +52,4 @@ def build_networks(
                     "are reserved but not forwarded (D-net-7)")  # fmt: skip
     driver = BridgeDriver(bridge, gateway, parsed, firewall=iptables)
     return Networks(NetworkRepo(db), driver, cfg.exec_root / "netns", containers.resolve,
-                    containers.save, locks, timefmt.rfc3339_fixed)  # fmt: skip
+                    containers.save, locks, timefmt.rfc3339_fixed, publish)  # fmt: skip

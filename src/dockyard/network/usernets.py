@@ -66,6 +66,7 @@ class UserNetworks:
                     raise
                 rb.commit()
             self.ctx.user_drivers[nid] = drv
+        self.ctx.event(row, "create")
         return {"Id": nid, "Warning": ""}
 
     def _driver_for_row(self, row: NetworkRow) -> BridgeDriver:
@@ -102,6 +103,7 @@ class UserNetworks:
             drv.destroy()
         except Exception as e:  # noqa: BLE001 - the row is gone; leftovers are logged
             log.warning("removing bridge of %s: %s", row.name, e)
+        self.ctx.event(row, "destroy")
 
     def prune(self, filters: dict[str, list[str]]) -> Json:
         # moby 20.10's network prune words an unknown key "Invalid filter"
@@ -117,6 +119,7 @@ class UserNetworks:
                 deleted.append(row.name)
             except errors.DockyardError:
                 continue
+        self.ctx.publish("network", "prune", "", {"reclaimed": "0"})  # dockerd's, always 0
         return {"NetworksDeleted": deleted}
 
     def _busy(self, row: NetworkRow, eps: list[EndpointRow]) -> str:

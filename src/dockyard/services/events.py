@@ -15,12 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from dockyard import errors
 from dockyard.core.events import Event, EventBus
 from dockyard.core.types import Filters
+from dockyard.images import reference
 
 log = logging.getLogger(__name__)
 
-RING_SIZE = 1024
+RING_SIZE = 256  # dockerd's eventsLimit
 QUEUE_LIMIT = 4096  # a subscriber this far behind is too slow: it loses events, not the daemon
 
 
@@ -40,7 +42,7 @@ class _Subscriber:
 
 class Events:
     """An `EventBus`. Lifecycle: create once per daemon; `publish` from any thread at any time;
-    each `subscribe` iterator replays the ring (when `since` is given), then yields live events
+    each `subscribe` iterator replays the ring (when `since` or `until` is given), then yields live events
     until `until` passes or the consumer stops iterating (which unregisters it)."""
 
     def __init__(self, clock: Callable[[], int] = time.time_ns, ring_size: int = RING_SIZE) -> None:
@@ -82,13 +84,20 @@ class Events:
         since_nano = _to_nano(since)
         until_nano = _to_nano(until)
         # Snapshot and register under one lock so no event is both replayed and queued, or lost.
+        # As dockerd: either bound replays the ring (since..until), an `until` in the past ends
+        # the stream after the replay.
         with self._lock:
-            backlog = list(self._ring) if since is not None else []
+            replay = since is not None or until is not None
+            backlog = list(self._ring) if replay else []
             live = until_nano is None or until_nano > self._clock()
             if live:
                 self._subscribers.append(sub)
-        if since_nano is not None:
-            backlog = [e for e in backlog if e.time_nano >= since_nano]
+        backlog = [
+            e
+            for e in backlog
+            if (since_nano is None or e.time_nano >= since_nano)
+            and (until_nano is None or e.time_nano <= until_nano)
+        ]
         return Subscription(self, sub, deque(backlog), live, until_nano, filters)
 
     async def _next(self, sub: _Subscriber, until_nano: int | None) -> Event | None:
@@ -166,74 +175,71 @@ def _to_nano(seconds: float | None) -> int | None:
 
 
 def matches(event: Event, filters: Filters) -> bool:
-    """Docker's events filter: every given key must match, any value of a key may match."""
-    for key, values in filters.items():
-        if not values:
-            continue
-        test = _FILTERS.get(key)
-        if test is None or not any(test(event, v) for v in values):
+    """dockerd's events filter (daemon/events/filter.go): every key must match; the values of
+    a key are alternatives, except `label`, whose values must all match. Unknown keys are
+    ignored, as dockerd ignores them."""
+    f = {k: v for k, v in filters.items() if v}
+    return (
+        _match_event(event, f.get("event"))
+        and _exact(f.get("type"), event.type)
+        and _exact(f.get("scope"), "local")
+        and all(_fuzzy_name(event, f.get(kind)) for kind in _NAMED)
+        and _match_image(event, f.get("image"))
+        and _match_labels(event, f.get("label"))
+    )
+
+
+# The keys dockerd matches against an actor's ID or its `name` attribute, by prefix, whatever
+# the event's type (a `container=` value is also tried on an image's ID, as in dockerd).
+_NAMED = ("daemon", "container", "plugin", "volume", "network", "node", "service", "secret",
+          "config")  # fmt: skip
+_FUZZY_ACTIONS = frozenset({"health_status", "exec_create", "exec_start"})
+
+
+def _exact(values: list[str] | None, source: str) -> bool:
+    return not values or source in values
+
+
+def _fuzzy(values: list[str] | None, source: str) -> bool:
+    return not values or any(source == v or source.startswith(v) for v in values)
+
+
+def _fuzzy_name(event: Event, values: list[str] | None) -> bool:
+    return _fuzzy(values, event.actor_id) or _fuzzy(values, event.attributes.get("name", ""))
+
+
+def _match_event(event: Event, values: list[str] | None) -> bool:
+    # "health_status", "exec_create" or "exec_start" among the values makes every value a
+    # prefix ("exec_start: sh -c ..."), as in dockerd (moby #25798).
+    if values and _FUZZY_ACTIONS.intersection(values):
+        return _fuzzy(values, event.action)
+    return _exact(values, event.action)
+
+
+def _strip_tag(image: str) -> str:
+    try:
+        return reference.parse(image).familiar_name
+    except errors.DockyardError:
+        return image
+
+
+def _match_image(event: Event, values: list[str] | None) -> bool:
+    if not values:
+        return True
+    name = event.attributes.get("name" if event.type == "image" else "image", "")
+    candidates = (event.actor_id, name, _strip_tag(event.actor_id), _strip_tag(name))
+    return any(c in values for c in candidates)
+
+
+def _match_labels(event: Event, values: list[str] | None) -> bool:
+    if not values:
+        return True
+    attrs = event.attributes
+    for value in values:
+        key, sep, want = value.partition("=")
+        if key not in attrs or (sep and attrs[key] != want):
             return False
     return True
-
-
-def _match_action(event: Event, value: str) -> bool:
-    # "health_status: healthy" and "exec_start: sh" match their bare action name too.
-    return event.action == value or event.action.split(":", 1)[0] == value
-
-
-def _match_actor(kind: str) -> Callable[[Event, str], bool]:
-    def test(event: Event, value: str) -> bool:
-        if event.type != kind:
-            return False
-        return (
-            event.actor_id == value
-            or (len(value) >= 1 and event.actor_id.startswith(value))
-            or event.attributes.get("name") == value
-        )
-
-    return test
-
-
-def _image_names(value: str) -> set[str]:
-    names = {value}
-    last = value.rsplit("/", 1)[-1]
-    if ":" not in last and "@" not in last:
-        names.add(value + ":latest")
-    elif value.endswith(":latest"):
-        names.add(value[: -len(":latest")])
-    return names
-
-
-def _match_image(event: Event, value: str) -> bool:
-    wanted = _image_names(value)
-    if event.type == "container":
-        return bool(wanted & {event.attributes.get("image", "")})
-    if event.type != "image":
-        return False
-    if wanted & {event.actor_id, event.attributes.get("name", "")}:
-        return True
-    short = value.removeprefix("sha256:")
-    return len(short) >= 1 and event.actor_id.removeprefix("sha256:").startswith(short)
-
-
-def _match_label(event: Event, value: str) -> bool:
-    key, sep, want = value.partition("=")
-    if key not in event.attributes:
-        return False
-    return not sep or event.attributes[key] == want
-
-
-_FILTERS: dict[str, Callable[[Event, str], bool]] = {
-    "type": lambda event, value: event.type == value,
-    "event": _match_action,
-    "container": _match_actor("container"),
-    "image": _match_image,
-    "label": _match_label,
-    "volume": _match_actor("volume"),
-    "network": _match_actor("network"),
-    "daemon": _match_actor("daemon"),
-    "scope": lambda event, value: value == "local",
-}
 
 
 if TYPE_CHECKING:  # mypy proves the bus satisfies the contract services and the API rely on

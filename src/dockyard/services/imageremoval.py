@@ -189,6 +189,7 @@ class Removal:
             pruned = self.layers.prune_dangling()
             self.writer.refs.drop([], [layer.diff_id for layer in pruned])
             reclaimed += sum(layer.size for layer in pruned)
+        self.catalog.events.publish("image", "prune", "", {"reclaimed": str(reclaimed)})
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def _layer_sizes(self, rec: ImageRecord) -> dict[str, int]:

@@ -147,9 +147,10 @@ class Pulls:
             if ref.tag is not None:
                 before = self.catalog.repo.lookup(str(ref))
                 if before != image_id:
-                    self.catalog.tag(image_id, ref)
+                    self.catalog.tag(image_id, ref, event=False)  # dockerd: `pull` only
                     updated = True
             if self.catalog.add_repo_digest(image_id, ref, digest_of(kept[0])):
                 updated = True
-        self.catalog.publish("pull", image_id, ref.familiar())
+        # dockerd: Actor.ID the reference as asked for, `name` its repository
+        self.catalog.publish("pull", image_id, ref.familiar_name, actor=ref.familiar())
         return image_id, updated

@@ -83,7 +83,8 @@ class Pushes:
                 for msg in job.messages():
                     yield progress.encode(msg)
                 self.catalog.add_repo_digest(image_id, target, job.digest)
-                self.catalog.publish("push", image_id, target.familiar())
+            # dockerd: one `push` per request, Actor.ID the reference as asked for
+            self.catalog.publish("push", targets[-1][1], ref.familiar_name, actor=ref.familiar())
         except errors.DockyardError as e:
             yield progress.encode(progress.error(e.message))
         except Exception as e:  # noqa: BLE001 (the stream is started: say it there)

@@ -105,11 +105,12 @@ class Volumes:
                 continue
             size = self.store.driver.size(rec.name)
             try:
-                self.store.remove(rec.name)
+                self.store.remove(rec.name, event=False)  # dockerd 20.10: no `destroy` here
             except errors.Conflict:
                 continue  # taken by a container created meanwhile
             deleted.append(rec.name)
             reclaimed += size
+        self.store.publish("volume", "prune", "", {"reclaimed": str(reclaimed)})
         return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def usage(

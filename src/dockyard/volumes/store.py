@@ -132,10 +132,10 @@ class VolumeStore:
                     self.driver.remove(name)
                     raise
                 self._records = {**self._map(), name: rec}
-                self._event("create", name)
             if cid is not None:
                 self.reference(name, cid)
-            return rec, created
+        self._event("create", name)  # dockerd: on every create, of a new volume or a known one
+        return rec, created
 
     def take(self, name: str, cid: str) -> VolumeRecord:
         """Reference an existing volume for `cid` (`--volumes-from`): never creates one."""
@@ -144,8 +144,9 @@ class VolumeStore:
             self.reference(name, cid)
             return rec
 
-    def remove(self, name: str, force: bool = False) -> bool:
-        """Remove an unused volume; False when it did not exist and `force` was given."""
+    def remove(self, name: str, force: bool = False, event: bool = True) -> bool:
+        """Remove an unused volume; False when it did not exist and `force` was given.
+        `event=False`: no `destroy` event (a prune's removals, as dockerd 20.10)."""
         with self.lock:
             if name not in self._map():
                 if force:
@@ -157,12 +158,16 @@ class VolumeStore:
             self.repo.delete(name)
             self._records = {n: r for n, r in self._map().items() if n != name}
             self.driver.remove(name)
-        self._event("destroy", name)
+        if event:
+            self._event("destroy", name)
         return True
 
     def _event(self, action: str, name: str) -> None:
+        self.publish("volume", action, name, {"driver": local.DRIVER})
+
+    def publish(self, type: str, action: str, actor: str, attributes: dict[str, str]) -> None:
         if self._publish is not None:
-            self._publish("volume", action, name, {"driver": local.DRIVER})
+            self._publish(type, action, actor, attributes)
 
     def mountpoint(self, name: str) -> str:
         return self.driver.mountpoint(name)

@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 from dockyard import errors
 from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord
-from dockyard.core.events import EventBus
+from dockyard.core.events import EventBus, container_attributes, publish_volumes
 from dockyard.core.types import Json
 from dockyard.services.containers import extractor, files
 from dockyard.services.containers.view import ContainerView, Parts, ViewMount, show, split
@@ -101,12 +101,13 @@ class ContainerArchive:
         self.extractors = extractors or extractor.Extractors()
 
     def _publish(self, rec: ContainerRecord, action: str) -> None:
-        attrs = {"image": rec.config.get("Image", ""), "name": rec.name}
-        attrs.update({k: str(v) for k, v in (rec.config.get("Labels") or {}).items()})
+        attrs = container_attributes(rec.config, rec.name, {})
         self.events.publish("container", action, rec.id, attrs)
 
     @contextlib.contextmanager
     def _view(self, rec: ContainerRecord) -> Iterator[ContainerView]:
+        """The container's files with its volumes, mounted for one copy: the volumes' `mount`
+        and `unmount` events around it, as dockerd's mountVolumes/DetachAndUnmount."""
         running = rec.state.get("Status") in ("running", "paused", "restarting")
         pid = int(rec.state.get("Pid") or 0) if running else 0
         if pid and not os.path.exists(f"/proc/{pid}/root"):
@@ -114,8 +115,12 @@ class ContainerArchive:
         rootfs = self.layers.mount(rec.id)
         try:
             rw = not rec.host_config.get("ReadonlyRootfs")
-            with ContainerView(str(rootfs), rw, view_mounts(rec, pid)) as view:
-                yield view
+            publish_volumes(self.events, rec.id, rec.doc.get("Mounts") or [], "mount")
+            try:
+                with ContainerView(str(rootfs), rw, view_mounts(rec, pid)) as view:
+                    yield view
+            finally:
+                publish_volumes(self.events, rec.id, rec.doc.get("Mounts") or [], "unmount")
         finally:
             self.layers.unmount(rec.id)
 
@@ -160,15 +165,13 @@ class ContainerArchive:
             cm.__exit__(None, None, None)
             raise
         top = "." if abs_path(path).endswith("/.") else doc["name"]
-        return doc, self._stream(rec, cm, view, parts, top)
+        self._publish(rec, "archive-path")  # dockerd: once the archive is open, before streaming
+        return doc, self._stream(cm, view, parts, top)
 
-    def _stream(
-        self, rec: ContainerRecord, cm: Any, view: ContainerView, parts: Parts, top: str
-    ) -> Iterator[bytes]:
+    def _stream(self, cm: Any, view: ContainerView, parts: Parts, top: str) -> Iterator[bytes]:
         try:
             yield from ct.coalesce(TreeWalker(view).entry(parts, top))
             yield ct.end_of_archive()
-            self._publish(rec, "archive-path")
         finally:
             cm.__exit__(None, None, None)
 
@@ -208,11 +211,11 @@ class ContainerArchive:
         return PutJob(job, lambda ok: self._put_done(rec, cm, ok))
 
     def _put_done(self, rec: ContainerRecord, cm: Any, ok: bool) -> None:
+        if ok:
+            self._publish(rec, "extract-to-dir")  # dockerd's order: before the unmount
         cm.__exit__(None, None, None)
         # The rootfs or a volume changed with no stamp changing (a stopped container).
         usage.SIZES.forget_all()
-        if ok:
-            self._publish(rec, "extract-to-dir")
 
     def put(
         self,

@@ -87,7 +87,7 @@ class Execs:
             raise errors.InvalidParameter("No exec command specified")
         inst = ExecInstance(secrets.token_hex(32), rec.id, dict(body))
         self._by_id[inst.id] = inst
-        self.shared.publish(rec, f"exec_create: {' '.join(body['Cmd'])}", execID=inst.id)
+        self.shared.publish(rec, "exec_create: " + _command(body["Cmd"]), execID=inst.id)
         return {"Id": inst.id}
 
     def _process(self, rec: ContainerRecord, inst: ExecInstance, tty: bool) -> Json:
@@ -146,7 +146,7 @@ class Execs:
         )
         inst.shim_pid = handle.pid
         inst.rec = rec
-        self.shared.publish(rec, f"exec_start: {' '.join(inst.config['Cmd'])}", execID=inst.id)
+        self.shared.publish(rec, "exec_start: " + _command(inst.config["Cmd"]), execID=inst.id)
         if detach:
             await handle.started()
             inst.pid = handle.container_pid
@@ -233,3 +233,9 @@ class Execs:
     def forget_container(self, cid: str) -> None:
         for k in [k for k, e in self._by_id.items() if e.container_id == cid]:
             del self._by_id[k]
+
+
+def _command(cmd: list[str]) -> str:
+    """The exec's command in its events' action as dockerd writes it: the entrypoint, a space,
+    the arguments ("exec_start: true " for an exec without arguments)."""
+    return f"{cmd[0]} {' '.join(cmd[1:])}"

@@ -133,17 +133,22 @@ class Queries:
         rec = self.shared.get(ref)
         if not running(rec):
             raise errors.Conflict(f"Container {rec.id} is not running")
-        return self.launcher.top(rec.id, ps_args or "-ef")
+        listing = self.launcher.top(rec.id, ps_args or "-ef")
+        self.shared.publish(rec, "top")
+        return listing
 
     def export(self, ref: str) -> Iterator[bytes]:
         rec = self.shared.get(ref)
-        return self.launcher.export_rootfs(rec.id)
+        stream = self.launcher.export_rootfs(rec.id)
+        self.shared.publish(rec, "export")  # dockerd: once the archive is open, before streaming
+        return stream
 
     def resize(self, ref: str, height: int, width: int) -> None:
         rec = self.shared.get(ref)
         if not running(rec):
             raise errors.Conflict(f"Container {rec.id} is not running")
         self.launcher.resize(rec, height, width)
+        self.shared.publish(rec, "resize", height=str(height), width=str(width))
 
     def logs(
         self,

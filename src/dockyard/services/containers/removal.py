@@ -23,11 +23,13 @@ class Removal:
         self.launcher = shared.launcher
 
     def signal(self, rec: ContainerRecord, signo: int) -> None:
+        # Published first: the exit the signal causes publishes `die` from another thread, and
+        # dockerd's order is kill, then die.
+        self.shared.publish(rec, "kill", signal=str(signo))
         try:
             self.launcher.runc.kill(rec.id, signo)
         except errors.DockyardError as e:
             log.debug("kill %s: %s", rec.id[:12], e)
-        self.shared.publish(rec, "kill", signal=str(signo))
 
     def thaw(self, rec: ContainerRecord) -> None:
         """Resume a paused container so a signal sent to it lands; it may have exited already

@@ -30,6 +30,7 @@ from dockyard.core.events import EventBus
 from dockyard.core.filters import prune_selector
 from dockyard.core.locks import KeyedLocks
 from dockyard.core.types import Filters, Json
+from dockyard.images import reference
 from dockyard.services.containers.creation import Creation
 from dockyard.services.containers.execs import Execs
 from dockyard.services.containers.health import Health
@@ -188,6 +189,7 @@ class Containers:
         if pause and rec.state["Status"] == "running":
             shared.launcher.runc.pause(rec.id)
             paused_here = True
+            shared.publish(rec, "pause")
         try:
             image_id = shared.images.commit(
                 parent=rec.image_id,
@@ -201,10 +203,13 @@ class Containers:
                 repo=repo,
                 tag=tag,
             )
+            image_ref = f"{repo}:{tag}" if repo and tag else repo or ""
+            shared.publish(rec, "commit", comment=comment, imageID=image_id,
+                           imageRef=reference.familiar(image_ref) if image_ref else "")  # fmt: skip
         finally:
             if paused_here:
                 shared.launcher.runc.resume(rec.id)
-        shared.publish(rec, "commit", comment=comment)
+                shared.publish(rec, "unpause")  # dockerd's order: pause, tag, commit, unpause
         return {"Id": image_id}
 
     def prune(self, filters: Filters) -> Json:
@@ -219,6 +224,7 @@ class Containers:
             reclaimed += self.shared.layers.rw_size(rec.id)
             self.shared.run_on_loop(self.removal.remove_id(rec.id, force=False, volumes=False))
             deleted.append(rec.id)
+        self.shared.events.publish("container", "prune", "", {"reclaimed": str(reclaimed)})
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     # ---- exec ------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Protocol
 
 from dockyard.config import Config
 from dockyard.core.container import ContainerRecord
-from dockyard.core.events import EventBus
+from dockyard.core.events import EventBus, container_attributes, publish_volumes
 from dockyard.core.locks import KeyedLocks
 from dockyard.core.types import Json
 from dockyard.services.containers.launcher import Launcher
@@ -83,10 +83,12 @@ class ContainerShared:
         return self.repo.resolve(ref)
 
     def publish(self, rec: ContainerRecord, action: str, **extra: str) -> None:
-        attrs = {"image": rec.config.get("Image", ""), "name": rec.name}
-        attrs.update({k: str(v) for k, v in (rec.config.get("Labels") or {}).items()})
-        attrs.update(extra)
+        attrs = container_attributes(rec.config, rec.name, extra)
         self.events.publish("container", action, rec.id, attrs)
+
+    def publish_volumes(self, rec: ContainerRecord, action: str) -> None:
+        """Volume `mount` (at start, around `cp`) or `unmount` (after an exit) events."""
+        publish_volumes(self.events, rec.id, rec.doc.get("Mounts") or [], action)
 
     def on_loop(self, fn: Callable[..., Any], *args: Any) -> None:
         """From a worker thread: run `fn` on the loop, without waiting."""

@@ -65,6 +65,7 @@ class Supervision:
             late = self.shared.parked.pop(rec.id, [])
         for session in late:
             self.shared.on_loop(self.connect_late, rec, session)
+        self.shared.publish_volumes(rec, "mount")  # dockerd: network connect, mount, start
         self.shared.publish(rec, "start")
         self.shared.on_loop(self.spawn_watcher, rec.id, handle.shim_pid)
         self.shared.on_loop(self.health.watch, rec)
@@ -109,7 +110,6 @@ class Supervision:
                 return None
             # The cgroup's OOM-kill count goes with the cgroup: read it before cleanup.
             oom_killed = self.launcher.oom_killed(cid)
-            self.launcher.cleanup(rec)
             rec.state.update(
                 OOMKilled=oom_killed,
                 Status="exited",
@@ -122,10 +122,17 @@ class Supervision:
             )
             rec.run.shim_pid = None
             mark_stopped(rec)
-            self.repo.save(rec)
-        if oom_killed:
-            self.shared.publish(rec, "oom")  # Docker's order: oom, then die
-        self.shared.publish(rec, "die", exitCode=str(code))
+            self.repo.save(rec)  # exited before `die` is seen, as dockerd sets it
+            # dockerd's order: oom, die, then the cleanup's network disconnect and volume
+            # unmount events.
+            if oom_killed:
+                self.shared.publish(rec, "oom")
+            self.shared.publish(rec, "die", exitCode=str(code))
+            try:
+                self.launcher.cleanup(rec)
+            finally:
+                self.repo.save(rec)  # the cleanup's NetworkSettings
+                self.shared.publish_volumes(rec, "unmount")
         return rec
 
     async def _maybe_restart(self, rec: ContainerRecord, code: int) -> None:
