@@ -42,6 +42,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "host that runs systemd, else cgroupfs)")  # fmt: skip
     p.add_argument("-b", "--bridge", default="dockyard0", help="the default bridge's device")
     p.add_argument("--bip", default="", help="the default bridge's address, CIDR")
+    p.add_argument("--ipv6", action="store_true", help="IPv6 on the default bridge")
+    p.add_argument("--fixed-cidr-v6", default="",
+                   help="the default bridge's IPv6 subnet (with --ipv6)")  # fmt: skip
     p.add_argument("--default-address-pool", action="append", default=[],
                    help="base=CIDR,size=N pools for the default bridge's subnet")  # fmt: skip
     p.add_argument("--iptables", default="true", choices=["true", "false"],
@@ -106,6 +109,8 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
         cgroups=args.cgroups,
         bridge=args.bridge,
         bip=args.bip,
+        ipv6=args.ipv6,
+        fixed_cidr_v6=args.fixed_cidr_v6,
         default_address_pools=tuple(args.default_address_pool),
         iptables=args.iptables == "true",
         registry=RegistryOptions(

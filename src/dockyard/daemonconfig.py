@@ -25,6 +25,8 @@ KEYS: dict[str, tuple[str, str]] = {
     "exec-opts": ("exec_opt", "list"),
     "bridge": ("bridge", "str"),
     "bip": ("bip", "str"),
+    "ipv6": ("ipv6", "bool"),
+    "fixed-cidr-v6": ("fixed_cidr_v6", "str"),
     "default-address-pools": ("default_address_pool", "pools"),
     "iptables": ("iptables", "flag"),
     "registry-mirrors": ("registry_mirror", "list"),

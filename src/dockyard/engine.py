@@ -45,6 +45,8 @@ class EngineOptions:
     cgroups: CgroupHost = field(default_factory=lambda: CgroupHost.detect([]))
     bridge: str = "dockyard0"  # dockerd's --bridge / --bip / --default-address-pool / --iptables
     bip: str = ""
+    ipv6: bool = False  # dockerd's --ipv6 / --fixed-cidr-v6: the default bridge's IPv6 subnet
+    fixed_cidr_v6: str = ""
     default_address_pools: tuple[str, ...] = ()
     iptables: bool = True
     registry: RegistryOptions = field(default_factory=RegistryOptions)
@@ -87,7 +89,7 @@ class Engine:
         self.volumes = Volumes(self.volume_store)
         self.networks = build_networks(
             cfg, self.db, opts.bridge, opts.bip, opts.default_address_pools, opts.iptables,
-            records, locks, self.events.publish,
+            records, locks, self.events.publish, opts.ipv6, opts.fixed_cidr_v6,
         )  # fmt: skip
         self.launcher = Launcher(
             cfg,

@@ -74,6 +74,14 @@ def test_every_route_resolves_to_itself(prefix: str) -> None:
             "/containers/{id}/archive",
             {"version": "1.44", "id": "x"},
         ),  # fmt: skip
+        # a legacy link's name, parent/alias, names a container as dockerd reads it (#16)
+        ("GET", "/containers/web/db/json", "/containers/{id}/json", {"id": "web/db"}),
+        (
+            "DELETE",
+            "/v1.41/containers/web/db",
+            "/containers/{id}",
+            {"version": "1.41", "id": "web/db"},
+        ),
     ],
 )
 def test_resolution(method: str, path: str, canonical: str, params: dict[str, str]) -> None:
@@ -87,7 +95,7 @@ def test_resolution(method: str, path: str, canonical: str, params: dict[str, st
         ("PUT", "/_ping"),
         ("GET", "/v1.41"),
         ("GET", "/vx/_ping"),
-        ("GET", "/containers/a/b/json"),
+        ("DELETE", "/containers/"),
         ("POST", "/containers/x/json"),
     ],  # fmt: skip
 )

@@ -3,7 +3,7 @@ resolv.conf for user networks."""
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 from dnslib import QTYPE, RCODE, DNSRecord
 
@@ -29,6 +29,21 @@ def test_scoped_to_askers_networks() -> None:
     assert t.reverse("b", IPv4Address("10.0.0.2")) == "a.n1"
     t.remove("a")
     assert t.lookup("b", "web") is None
+
+
+def test_endpoint_links_are_the_linking_containers_own_names() -> None:
+    """#16: an endpoint link (target, alias) resolves for its container only, on that
+    network, and follows the target: unknown until it registers, gone when it goes."""
+    t = NameTable()
+    t.add(Entry("x", "n1", IPv4Address("10.0.0.5"), ("x",), (("bar", "up"),)))
+    t.add(Entry("y", "n1", IPv4Address("10.0.0.6"), ("y",)))
+    t.add(Entry("up", "n2", IPv4Address("10.1.0.7"), ("up",)))  # not on the link's network
+    assert t.lookup("x", "bar") is None
+    t.add(Entry("up", "n1", IPv4Address("10.0.0.7"), ("up",)))
+    assert t.lookup("x", "BAR") == [IPv4Address("10.0.0.7")]
+    assert t.lookup("y", "bar") is None
+    t.remove("up")
+    assert t.lookup("x", "bar") is None
 
 
 def test_forwarding_policy() -> None:
@@ -96,6 +111,29 @@ def test_fast_path_matches_dnslib() -> None:
     assert answer.fast(DNSRecord.question("web", "MX").pack(), t, "b") is None
     assert answer.fast(b"\x00" * 30, t, "b") is None
     assert answer.fast(DNSRecord.question("web").reply().pack(), t, "b") is None
+
+
+def test_aaaa_answers_for_ipv6_endpoints() -> None:
+    """#16 (N3/N5): an endpoint on an IPv6 network answers AAAA with its IPv6 address and A
+    with its IPv4 one, on both the fast and the dnslib path; ANY gives both."""
+    t = NameTable()
+    t.add(Entry("a", "n6", IPv4Address("10.0.0.2"), ("web",), ip6=IPv6Address("fd00::2")))
+    t.add(Entry("b", "n6", IPv4Address("10.0.0.3"), ("b",)))
+    for qtype, want in (("A", ["10.0.0.2"]), ("AAAA", ["fd00::2"])):
+        q = DNSRecord.question("web", qtype)
+        fast = answer.fast(q.pack(), t, "b")
+        assert fast is not None
+        assert [str(r.rdata) for r in DNSRecord.parse(fast).rr] == want
+        ref = reply(t, "b", "web", qtype).reply
+        assert ref is not None
+        assert [str(r.rdata) for r in DNSRecord.parse(ref).rr] == want
+    both = reply(t, "b", "web", "ANY").reply
+    assert both is not None
+    assert sorted(str(r.rdata) for r in DNSRecord.parse(both).rr) == ["10.0.0.2", "fd00::2"]
+    none6 = reply(t, "a", "b", "AAAA").reply  # a v4-only endpoint: a known name, no AAAA
+    assert none6 is not None
+    parsed = DNSRecord.parse(none6)
+    assert parsed.header.rcode == RCODE.NOERROR and not parsed.rr
 
 
 def test_server_caches_answers_per_table_version() -> None:

@@ -55,11 +55,15 @@ def test_predefined_and_driver() -> None:
 def test_choose_overlap_and_pools() -> None:
     """N5: a user subnet overlapping a taken one is refused; pools skip taken ones."""
     taken = [IPv4Network("172.17.0.0/16"), IPv4Network("0.0.0.0/0")]
+    host = [IPv4Network("172.18.0.0/16"), IPv4Network("10.9.0.0/16")]
     s = spec.parse({"Name": "x"})
-    assert spec.choose(s, ipam.DEFAULT_POOLS, taken)[0] == IPv4Network("172.18.0.0/16")
+    assert spec.choose(s, ipam.DEFAULT_POOLS, taken, host)[0] == IPv4Network("172.19.0.0/16")
     s = spec.parse(body(Subnet="172.17.5.0/24"))
     with pytest.raises(errors.Forbidden, match="overlaps"):
-        spec.choose(s, ipam.DEFAULT_POOLS, taken)
+        spec.choose(s, ipam.DEFAULT_POOLS, taken, host)
+    # #16: a given subnet over a host route is accepted, as dockerd does
+    s = spec.parse(body(Subnet="10.9.8.0/24"))
+    assert spec.choose(s, ipam.DEFAULT_POOLS, taken, host)[0] == IPv4Network("10.9.8.0/24")
     tiny = (ipam.Pool(IPv4Network("10.0.0.0/24"), 24),)
     with pytest.raises(errors.Forbidden, match="non-overlapping"):
         spec.choose(spec.parse({"Name": "x"}), tiny, [IPv4Network("10.0.0.0/8")])

@@ -29,7 +29,7 @@ from dockyard.api.stream import (
     start_stream,
     write_bytes_stream,
 )
-from dockyard.errors import DockyardError, InvalidParameter, Unsupported
+from dockyard.errors import DockyardError, InvalidParameter
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,8 @@ async def unpause(request: web.Request) -> web.StreamResponse:
 async def remove(request: web.Request) -> web.StreamResponse:
     q = request.query
     if query_bool(q, "link"):
-        raise Unsupported("legacy container links are not supported")
+        await asyncio.to_thread(engine(request).containers.remove_link, _ref(request))
+        return _done()
     await engine(request).containers.remove(
         _ref(request), query_bool(q, "force"), query_bool(q, "v")
     )

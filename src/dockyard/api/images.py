@@ -11,7 +11,7 @@ from dockyard.api.codec import decode_filters, encode, json_response, query_bool
 from dockyard.api.engine import engine
 from dockyard.api.stream import body_file, write_bytes_stream
 from dockyard.distribution.auth import Credentials
-from dockyard.errors import InvalidParameter, Unsupported
+from dockyard.errors import DockyardError, InvalidParameter, Unsupported
 
 
 def _name(request: web.Request) -> str:
@@ -118,7 +118,10 @@ async def save(request: web.Request) -> web.StreamResponse:
 
 async def load(request: web.Request) -> web.StreamResponse:
     src = body_file(request)
-    lines = await asyncio.to_thread(engine(request).images.load, src)
+    try:
+        lines = await asyncio.to_thread(engine(request).images.load, src)
+    except DockyardError as e:  # dockerd answers 200 and streams the error (ImageLoadError)
+        return _progress({"errorDetail": {"message": e.message}, "error": e.message})
     return _progress(*({"stream": line.rstrip("\n") + "\n"} for line in lines))
 
 

@@ -40,7 +40,7 @@ ROUTES: list[Route] = [
     Route("POST", "/containers/create", containers.create),
     Route("GET", "/containers/json", containers.list_, small=True),
     Route("POST", "/containers/prune", containers.prune),
-    Route("GET", "/containers/{id}/json", containers.inspect, small=True),
+    Route("GET", "/containers/{id:.+}/json", containers.inspect, small=True),  # or parent/alias
     Route("POST", "/containers/{id}/start", containers.start),
     Route("POST", "/containers/{id}/stop", containers.stop),
     Route("POST", "/containers/{id}/restart", containers.restart),
@@ -60,7 +60,7 @@ ROUTES: list[Route] = [
     Route("PUT", "/containers/{id}/archive", archive.put),
     Route("POST", "/containers/{id}/resize", containers.resize),
     Route("POST", "/containers/{id}/attach", containers.attach),
-    Route("DELETE", "/containers/{id}", containers.remove),
+    Route("DELETE", "/containers/{id:.+}", containers.remove),  # `parent/alias` for ?link=1
     Route("POST", "/commit", containers.commit),
     # exec
     Route("POST", "/containers/{id}/exec", exec.create),

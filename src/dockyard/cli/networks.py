@@ -177,15 +177,24 @@ def _connect_flags(p: Parser) -> None:
     p.add_argument("network", metavar="NETWORK")
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("--ip", default="")
+    p.add_argument("--ip6", default="")
     p.add_argument("--alias", action="append", default=[])
+    p.add_argument("--link", action="append", default=[])
+    p.add_argument("--link-local-ip", action="append", default=[])
+    p.add_argument("--driver-opt", action="append", default=[])
 
 
 def _connect(ns: argparse.Namespace, s: Session) -> int:
     ep: dict[str, object] = {}
-    if ns.ip:
-        ep["IPAMConfig"] = {"IPv4Address": ns.ip}
+    ipam = {"IPv4Address": ns.ip, "IPv6Address": ns.ip6, "LinkLocalIPs": ns.link_local_ip}
+    if any(ipam.values()):
+        ep["IPAMConfig"] = {k: v for k, v in ipam.items() if v}
     if ns.alias:
         ep["Aliases"] = ns.alias
+    if ns.link:
+        ep["Links"] = ns.link
+    if ns.driver_opt:
+        ep["DriverOpts"] = dict(o.partition("=")[::2] for o in ns.driver_opt)
     body = {"Container": ns.container, "EndpointConfig": ep}
     s.client.post(f"/networks/{quote_path(ns.network)}/connect", None, body)
     return 0

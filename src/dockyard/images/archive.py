@@ -186,6 +186,20 @@ def _names(tar: tarfile.TarFile) -> set[str]:
     return {posixpath.normpath(m.name) for m in tar.getmembers()}
 
 
+def tar_error(e: tarfile.TarError) -> str:
+    """dockerd's words for an archive its tar reader refuses (its untar runs in a child)."""
+    cut = str(e) in ("truncated header", "empty file", "unexpected end of data")
+    why = "unexpected EOF" if cut else "archive/tar: invalid tar header"
+    return f"Error processing tar file(exit status 1): {why}"
+
+
+def _unmarshal(value: object, into: str) -> str:
+    """encoding/json's words for a manifest.json of the wrong shape, as dockerd answers."""
+    kinds = ((dict, "object"), (list, "array"), (str, "string"), (bool, "bool"))
+    kind = next((k for t, k in kinds if isinstance(value, t)), "number")
+    return f"json: cannot unmarshal {kind} into Go value of type {into}"
+
+
 def read_images(tar: tarfile.TarFile) -> list[ArchiveImage]:
     names = _names(tar)
     if "manifest.json" in names:
@@ -202,8 +216,15 @@ def _docker_archive(tar: tarfile.TarFile) -> list[ArchiveImage]:
         entries = json.loads(_read(tar, "manifest.json"))
     except ValueError as e:
         raise InvalidParameter(f"invalid manifest.json: {e}") from e
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        raise InvalidParameter(_unmarshal(entries, "[]tarexport.manifestItem"))
+    for x in entries:
+        if not isinstance(x, dict):
+            raise InvalidParameter(_unmarshal(x, "tarexport.manifestItem"))
     out = []
-    for entry in entries or []:
+    for entry in entries:
         out.append(
             ArchiveImage(
                 config=_read(tar, entry["Config"]),

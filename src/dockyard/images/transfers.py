@@ -230,7 +230,7 @@ class Transfers:
             try:
                 tar = tarfile.open(fileobj=spool, mode="r:")  # noqa: SIM115 (closed below)
             except tarfile.TarError as e:
-                raise errors.InvalidParameter(f"invalid archive: {e}") from None
+                raise errors.InvalidParameter(archive.tar_error(e)) from None
             with tar:
                 for item in archive.read_images(tar):
                     lines.extend(self._load_one(tar, item))

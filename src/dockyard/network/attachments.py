@@ -17,6 +17,7 @@ from dockyard.network.context import NetworkContext
 from dockyard.network.dns import upstream
 from dockyard.network.endpoints import (
     Endpoints,
+    add_short_id,
     choose_gateway,
     endpoints_config,
     internal,
@@ -24,7 +25,7 @@ from dockyard.network.endpoints import (
 )
 from dockyard.network.records import NetworkRow
 from dockyard.network.usernets import PREDEFINED
-from dockyard.network.views import endpoint_settings, network_settings
+from dockyard.network.views import CONFIGURED, endpoint_settings, network_settings
 from dockyard.rollback import Rollback, best_effort
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,9 @@ class Attachments:
                 f"endpoint with name {rec.name} already exists in network {row.name}"
             )
         cfg = endpoints_config(rec)
-        cfg[row.name] = {k: settings[k] for k in ("IPAMConfig", "Aliases") if settings.get(k)}
+        cfg[row.name] = {k: settings[k] for k in CONFIGURED if settings.get(k)}
+        if row.name not in PREDEFINED:
+            add_short_id(rec, cfg[row.name])
         try:
             if _running(rec):
                 self._connect_live(rec, row)
@@ -167,9 +170,7 @@ class Attachments:
             cfg.pop(row.name, None)
             raise
         if not _running(rec):
-            doc = endpoint_settings(row.id)
-            doc.update(IPAMConfig=cfg[row.name].get("IPAMConfig"),
-                       Aliases=cfg[row.name].get("Aliases"))  # fmt: skip
+            doc = endpoint_settings("", cfg[row.name])  # dockerd: no NetworkID before start
             rec.doc.setdefault("NetworkSettings", {}).setdefault("Networks", {})[row.name] = doc
         self.ctx.save(rec)
 
@@ -186,6 +187,8 @@ class Attachments:
             self.endpoints.move_gateway(rec, published_of(rec))
             rb.commit()
         _edit_hosts(rec, ep.ip)
+        if ep.doc.get("ip6"):
+            _edit_hosts(rec, str(ep.doc["ip6"]))
         ep = self.ctx.repo.endpoint(rec.id, row.id) or ep  # the gateway move rewrote its doc
         nets = rec.doc.setdefault("NetworkSettings", {}).setdefault("Networks", {})
         nets[row.name] = self.endpoints.endpoint_doc(row, ep, rec)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from pathlib import Path
 
 from dockyard import errors
@@ -54,8 +54,10 @@ class BridgeDriver:
         firewall: bool = True,
         internal: bool = False,
         options: BridgeOptions | None = None,
+        gw6: IPv6Interface | None = None,
     ) -> None:
         self.device = device
+        self.gw6 = gw6  # the bridge's IPv6 address on an IPv6 network
         self.options = options or BridgeOptions()
         self.bip = bip
         self.pools = pools
@@ -90,6 +92,8 @@ class BridgeDriver:
             netlink.create_bridge(self.device, gw, self.alias, self.options.mtu)
             info = BridgeInfo(self.device, gw.network, gw.ip, True)
         netlink.sysctl("net.ipv4.ip_forward", "1")  # dockerd's --ip-forward, on either way
+        if self.gw6 is not None:
+            netlink.add_address6(self.device, self.gw6)  # idempotent: kept across restarts
         if self.firewall:
             # DNAT of 127.0.0.1 towards the bridge: loopback sources must be routable there.
             netlink.sysctl(f"net.ipv4.conf.{self.device}.route_localnet", "1")
@@ -103,13 +107,14 @@ class BridgeDriver:
         return info
 
     def attach(self, veth: str, netns_path: Path, ip: IPv4Address, mac: str, owner: str,
-               dnats: list[Dnat], ifname: str = "eth0", route: bool = True) -> None:  # fmt: skip
+               dnats: list[Dnat], ifname: str = "eth0", route: bool = True,
+               ip6: IPv6Address | None = None) -> None:  # fmt: skip
         """The veth, then its DNAT elements and direct-delivery entry in one nft batch. Only the
         first network of a container (route=True) gives it the default route."""
         info = self._info()
         netlink.add_veth(veth, self.device, netns_path, ipam.interface(ip, info.subnet),
                          info.gateway if route else None, mac, mtu=self.options.mtu,
-                         ifname=ifname)  # fmt: skip
+                         ifname=ifname, address6=self._v6(ip6, route))  # fmt: skip
         if self.firewall:
             try:
                 nft.apply(ruleset.add(self.table, dnats)
@@ -118,6 +123,12 @@ class BridgeDriver:
             except errors.DockyardError:
                 netlink.delete_link(veth)
                 raise
+
+    def _v6(self, ip6: IPv6Address | None, route: bool) -> netlink.Address6 | None:
+        if ip6 is None or self.gw6 is None:
+            return None
+        via = self.gw6.ip if route else None
+        return netlink.Address6(IPv6Interface(f"{ip6}/{self.gw6.network.prefixlen}"), via)
 
     def detach(self, veth: str, mac: str, owner: str, dnats: list[Dnat]) -> list[str]:
         """Best effort: returns what could not be undone."""

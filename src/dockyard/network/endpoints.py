@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from pathlib import Path
 from typing import Any
 
 from dockyard import errors
+from dockyard.core import linkspec
 from dockyard.core.container import ContainerRecord, Published
 from dockyard.core.types import Json
-from dockyard.network import ipam, netlink, ports, spec
+from dockyard.network import ipam, netlink, ports, spec, spec6
 from dockyard.network.bridge import VETH_PREFIX, BridgeDriver
 from dockyard.network.context import NetworkContext
 from dockyard.network.dns.names import Entry
@@ -41,6 +42,14 @@ def endpoints_config(rec: ContainerRecord) -> Json:
     if "default" in cfg:
         cfg["bridge"] = cfg.pop("default") or {}
     return cfg
+
+
+def add_short_id(rec: ContainerRecord, cfg: Json) -> None:
+    """dockerd 20.10 adds the container's short id to its aliases on a user network, when it
+    connects there and when it starts (API < 1.45 shows it in `Aliases`)."""
+    aliases = list(cfg.get("Aliases") or [])
+    if rec.id[:12] not in aliases:
+        cfg["Aliases"] = [*aliases, rec.id[:12]]
 
 
 def choose_gateway(networks: Iterable[tuple[str, bool]]) -> str | None:
@@ -117,18 +126,24 @@ class Endpoints:
         """One endpoint; `published` given: the gateway endpoint (default route, DNAT). The
         address (--ip, else the one it had, else the first free) is stored in the same
         transaction as the endpoint row; then the veth; names registered last."""
-        cfg = endpoints_config(rec).setdefault(row.name, {}) or {}
+        wanted = endpoints_config(rec)
+        cfg = wanted[row.name] = wanted.get(row.name) or {}
+        if row.name not in PREDEFINED:
+            add_short_id(rec, cfg)
         gateway = published is not None
         with self.ctx.repo.db.tx() as c:
             used = [IPv4Address(ip) for ip in self.ctx.repo.used_ips(c, row.id)]
             ip = self._address(row, cfg, used)
-            mac = (rec.config.get("MacAddress") if gateway else "") or ipam.mac_for(ip)
+            ip6 = self._address6(row, cfg, self.ctx.repo.used_ip6s(c, row.id))
+            mac = (cfg.get("MacAddress") or (rec.config.get("MacAddress") if gateway else "")
+                   or ipam.mac_for(ip))  # fmt: skip
             ep = EndpointRow(
                 rec.id, row.id, secrets.token_hex(32), str(ip), mac,
                 VETH_PREFIX + secrets.token_hex(4)[:7],
                 {"netns": str(path), "ports": [p.__dict__ for p in published or []],
                  "ifname": ifname, "gateway": gateway,
-                 "aliases": list(cfg.get("Aliases") or [])},
+                 "aliases": list(cfg.get("Aliases") or []),
+                 **({"ip6": str(ip6)} if ip6 is not None else {})},
             )  # fmt: skip
             self.ctx.repo.insert_endpoint(c, ep)
         rb.push(self.ctx.repo.delete_endpoint, rec.id, row.id)
@@ -137,7 +152,7 @@ class Endpoints:
         drv = self.ctx.driver_of(row.id)
         try:
             drv.attach(ep.veth, path, ip, mac, rec.id, dnats(ep), ifname=ifname,
-                       route=gateway and not internal(row))  # fmt: skip
+                       route=gateway and not internal(row), ip6=ip6)  # fmt: skip
         except netlink.MtuRefused as e:
             raise errors.System(
                 f"failed to create endpoint {rec.name} on network {row.name}: {e.message}"
@@ -176,16 +191,43 @@ class Endpoints:
                 pass
         return spec.pick(row.doc, used, want, row.name)
 
+    @staticmethod
+    def _address6(row: NetworkRow, cfg: Json, used: list[str]) -> IPv6Address | None:
+        """On an IPv6 network: --ip6, else the one it had, else the lowest free."""
+        want = (cfg.get("IPAMConfig") or {}).get("IPv6Address") or ""
+        if spec6.gateway(row.doc) is None:
+            if want:
+                raise errors.Forbidden(
+                    "user specified IP address is supported only when connecting to networks "
+                    "with user configured subnets"
+                )
+            return None
+        last = cfg.get("LastIPv6Address") or ""
+        if not want and last:
+            try:
+                return spec6.pick(row.doc, used, last)
+            except errors.DockyardError:
+                pass
+        ip6 = spec6.pick(row.doc, used, want)
+        cfg["LastIPv6Address"] = str(ip6)
+        return ip6
+
     def register(self, rec: ContainerRecord, row: NetworkRow, ep: EndpointRow) -> None:
         names = [f"{rec.name}.{row.name}", rec.name, rec.id[:12]]
         names += list(ep.doc.get("aliases") or [])
         if rec.config.get("Hostname"):
             names.append(str(rec.config["Hostname"]))
         uniq = tuple(dict.fromkeys(n.lower() for n in names if n))
-        self.ctx.names.add(Entry(rec.id, row.id, IPv4Address(ep.ip), uniq), internal(row))
+        # endpoint links (`--link` on a user network): aliases only this container resolves
+        specs = (endpoints_config(rec).get(row.name) or {}).get("Links") or []
+        links = tuple((lk.alias.lower(), lk.name.lower()) for lk in map(linkspec.parse, specs))
+        ip6 = IPv6Address(ep.doc["ip6"]) if ep.doc.get("ip6") else None
+        entry = Entry(rec.id, row.id, IPv4Address(ep.ip), uniq, links, ip6)
+        self.ctx.names.add(entry, internal(row))
 
     def endpoint_doc(self, row: NetworkRow, ep: EndpointRow, rec: ContainerRecord) -> Json:
-        doc = endpoint_settings(row.id)
+        cfg = endpoints_config(rec).get(row.name) or {}
+        doc = endpoint_settings(row.id, cfg)
         info = self.ctx.driver.info
         if row.name == "bridge" and info is not None:
             gateway, plen = str(info.gateway), info.subnet.prefixlen
@@ -193,14 +235,14 @@ class Endpoints:
             gateway, plen = row.doc["Gateway"], IPv4Network(row.doc["Subnet"]).prefixlen
         doc.update(EndpointID=ep.endpoint_id, IPAddress=ep.ip, MacAddress=ep.mac,
                    Gateway=gateway, IPPrefixLen=plen)  # fmt: skip
-        if row.name == "bridge":
-            return doc
-        cfg = endpoints_config(rec).get(row.name) or {}
-        doc.update(
-            IPAMConfig=cfg.get("IPAMConfig") or None,
-            Aliases=list(cfg.get("Aliases") or []) or None,
-            DNSNames=[rec.name, rec.id[:12], *(cfg.get("Aliases") or [])],
-        )
+        gw6 = spec6.gateway(row.doc)
+        if ep.doc.get("ip6") and gw6 is not None:
+            doc.update(GlobalIPv6Address=ep.doc["ip6"], GlobalIPv6PrefixLen=gw6.network.prefixlen,
+                       IPv6Gateway=str(gw6.ip))  # fmt: skip
+        if row.name != "bridge":
+            doc["DNSNames"] = list(
+                dict.fromkeys([rec.name, rec.id[:12], *(cfg.get("Aliases") or [])])
+            )
         return doc
 
     # ---- the gateway endpoint ----------------------------------------------------------------

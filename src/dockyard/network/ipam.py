@@ -6,7 +6,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import TypeVar
 
 from dockyard import errors
 
@@ -59,6 +60,43 @@ def choose_subnet(pools: Iterable[Pool], taken: Iterable[IPv4Network]) -> IPv4Ne
             if not any(subnet.overlaps(t) for t in used):
                 return subnet
     raise errors.Forbidden(NO_POOL)
+
+
+Net = TypeVar("Net", IPv4Network, IPv6Network)
+Addr = TypeVar("Addr", IPv4Address, IPv6Address)
+
+
+def config_net(text: str, what: str, kind: type[Net]) -> Net:
+    """A subnet or ip-range of a network's IPAM config, refused in dockerd's words when it is no
+    CIDR or has host bits set."""
+    try:
+        net = kind(text, strict=False)
+        given = net.network_address.__class__(text.partition("/")[0])
+    except ValueError:
+        raise errors.InvalidParameter(
+            f"invalid network config:\ninvalid {what} {text}: invalid CIDR address: {text}"
+        ) from None
+    if given != net.network_address or not text.partition("/")[2].isdigit():
+        raise errors.InvalidParameter(
+            f"invalid network config:\ninvalid {what} {text}: it should be {net}"
+        )
+    return net
+
+
+def config_addr(text: str, what: str, subnet: IPv4Network | IPv6Network, kind: type[Addr]) -> Addr:
+    """A gateway or auxiliary address of a network's IPAM config, inside its subnet."""
+    try:
+        ip = kind(text)
+    except ValueError:
+        raise errors.InvalidParameter(
+            f"invalid network config:\ninvalid {what} {text}: ParseAddr({text!r}): "
+            "unable to parse IP"
+        ) from None
+    if ip not in subnet:
+        raise errors.InvalidParameter(
+            f"invalid network config:\ninvalid {what} {text}: IP does not belong to subnet {subnet}"
+        )
+    return ip
 
 
 def gateway_of(subnet: IPv4Network) -> IPv4Address:

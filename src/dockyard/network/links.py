@@ -3,21 +3,9 @@ variables for each linked container (moby daemon/links)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dockyard.core.linkspec import Link, parse
 
-
-@dataclass(frozen=True)
-class Link:
-    name: str  # the target's name, without "/"
-    alias: str
-
-
-def parse(spec: str) -> Link:
-    """`name[:alias]` as the CLI sends it, or the stored `/name:/parent/alias` form."""
-    name, _, alias = spec.partition(":")
-    name = name.lstrip("/")
-    alias = alias.rsplit("/", 1)[-1] if alias else name
-    return Link(name, alias)
+__all__ = ["Link", "env", "hosts_entry", "parse"]
 
 
 def hosts_entry(link: Link, hostname: str, ip: str) -> str:

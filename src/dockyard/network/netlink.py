@@ -9,7 +9,8 @@ import os
 import socket
 import struct
 import time
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ logging.getLogger("pyroute2").setLevel(logging.WARNING)
 _ENODEV = 19
 _ESRCH = 3
 _EINVAL = 22
+_EEXIST = 17
 # What the kernel accepts for a veth or bridge (ETH_MIN_MTU, ETH_MAX_MTU).
 MTU_RANGE = range(68, 65536)
 
@@ -117,6 +119,31 @@ def links_with_prefix(prefix: str) -> list[str]:
         return [n for n in names if n.startswith(prefix)]
 
 
+@dataclass(frozen=True)
+class Address6:
+    """An endpoint's IPv6 address and, on the gateway endpoint, its default route's next hop."""
+
+    address: IPv6Interface
+    gateway: IPv6Address | None = None
+
+
+_IFA_F_NODAD = 0x02  # usable at once, as Docker's addresses: no duplicate address detection
+
+
+def add_address6(name: str, address: IPv6Interface) -> None:
+    """An IPv6 address on a host link (a bridge's gateway); already there is fine."""
+    with IPRoute() as ip:
+        idx = _index(ip, name)
+        if idx is None:
+            raise OSError(_ENODEV, f"{name} not found")
+        try:
+            ip.addr("add", index=idx, address=str(address.ip), prefixlen=address.network.prefixlen,
+                    flags=_IFA_F_NODAD)  # fmt: skip
+        except NetlinkError as e:
+            if e.code != _EEXIST:
+                raise
+
+
 def add_veth(
     host_name: str,
     bridge: str,
@@ -126,6 +153,7 @@ def add_veth(
     mac: str,
     mtu: int | None = None,
     ifname: str = "eth0",
+    address6: Address6 | None = None,
 ) -> None:
     """A veth pair: `host_name` enslaved to the bridge, the peer moved into the namespace as
     `ifname` (eth0, eth1... for further networks) with the address, MAC and, when a gateway is
@@ -168,9 +196,15 @@ def add_veth(
             assert idx is not None
             ns.link("set", index=1, state="up")  # lo is always index 1 in a fresh namespace
             ns.addr("add", index=idx, address=str(address.ip), prefixlen=address.network.prefixlen)
+            if address6 is not None:
+                a6 = address6.address
+                ns.addr("add", index=idx, address=str(a6.ip), prefixlen=a6.network.prefixlen,
+                        flags=_IFA_F_NODAD)  # fmt: skip
             ns.link("set", index=idx, state="up")
             if gateway is not None:
                 ns.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=idx)
+            if address6 is not None and address6.gateway is not None:
+                ns.route("add", dst="::/0", gateway=str(address6.gateway), oif=idx, family=10)
 
     try:
         netns.run_inside(netns_path, inside)

@@ -8,6 +8,7 @@ from ipaddress import IPv4Network
 from dockyard import errors
 from dockyard.core.filters import labels_match
 from dockyard.core.types import Json
+from dockyard.network import spec6
 from dockyard.network.context import NetworkContext
 from dockyard.network.views import network_doc
 
@@ -52,8 +53,11 @@ class NetworkQueries:
                 except errors.NotFound:
                     continue
                 plen = IPv4Network(row.doc["Subnet"]).prefixlen
+                gw6 = spec6.gateway(row.doc)
+                ip6 = ep.doc.get("ip6")
                 containers[ep.container_id] = {
                     "Name": c.name, "EndpointID": ep.endpoint_id, "MacAddress": ep.mac,
-                    "IPv4Address": f"{ep.ip}/{plen}", "IPv6Address": "",
+                    "IPv4Address": f"{ep.ip}/{plen}",
+                    "IPv6Address": f"{ip6}/{gw6.network.prefixlen}" if ip6 and gw6 else "",
                 }  # fmt: skip
         return network_doc(row, containers)

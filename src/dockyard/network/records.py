@@ -152,6 +152,10 @@ class NetworkRepo:
             r["ip"] for r in c.query("SELECT ip FROM endpoints WHERE network_id = ?", (network_id,))
         ]
 
+    def used_ip6s(self, c: Cursor, network_id: str) -> list[str]:
+        rows = c.query("SELECT doc FROM endpoints WHERE network_id = ?", (network_id,))
+        return [str(json.loads(r["doc"]).get("ip6") or "") for r in rows]
+
     def insert_endpoint(self, c: Cursor, ep: EndpointRow) -> None:
         c.execute(
             "INSERT INTO endpoints (container_id, network_id, endpoint_id, ip, mac, veth, doc)"

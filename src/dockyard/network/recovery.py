@@ -13,7 +13,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 from dockyard import errors
-from dockyard.network import netns
+from dockyard.network import netns, spec6
 from dockyard.network.attachments import Attachments
 from dockyard.network.context import NetworkContext
 from dockyard.network.endpoints import Endpoints, bindings, dnats, peer
@@ -41,8 +41,11 @@ class Recovery:
         info = self.ctx.driver.ensure(
             stored, [d for ep in eps for d in dnats(ep)], [peer(ep) for ep in eps]
         )
+        gw6 = self.ctx.driver.gw6
+        v6 = spec6.Config6(gw6.network) if gw6 is not None else None
         self.ctx.repo.ensure("bridge", "bridge", self.ctx.now(), {
-            "Subnet": str(info.subnet), "Gateway": str(info.gateway), "Device": info.device})  # fmt: skip
+            "Subnet": str(info.subnet), "Gateway": str(info.gateway), "Device": info.device,
+            **spec6.doc(v6, v6 is not None)})  # fmt: skip
         self.ctx.repo.ensure("host", "host", self.ctx.now(), {})
         self.ctx.repo.ensure("none", "null", self.ctx.now(), {})
         self.usernets.start_user_networks(dnats, peer)

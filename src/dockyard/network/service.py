@@ -241,7 +241,8 @@ class Networks:
         make = resolv.embedded if embedded else resolv.build
         # One own line per endpoint, in join order, as libnetwork appends one per join.
         names = hosts_names(rec)
-        own = [f"{names}:{n['IPAddress']}" for n in nets.values() if n.get("IPAddress")]
+        own = [f"{names}:{n[key]}" for n in nets.values()
+               for key in ("IPAddress", "GlobalIPv6Address") if n.get(key)]  # fmt: skip
         return NetworkPlan(
             str(path),
             address=None if own else address,
@@ -283,8 +284,7 @@ class Networks:
                 raise problems[0]
         settings = rec.doc.get("NetworkSettings") or {}
         nets = {
-            name: {**endpoint_settings(nid.get("NetworkID", "")),
-                   "IPAMConfig": nid.get("IPAMConfig"), "Aliases": nid.get("Aliases")}
+            name: endpoint_settings(nid.get("NetworkID", ""), nid)
             for name, nid in (settings.get("Networks") or {}).items()
         }  # fmt: skip
         rec.doc["NetworkSettings"] = network_settings(nets)

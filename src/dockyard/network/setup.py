@@ -12,7 +12,7 @@ from dockyard import errors
 from dockyard.config import Config
 from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord
-from dockyard.network import ipam
+from dockyard.network import ipam, spec6
 from dockyard.network.bridge import BridgeDriver
 from dockyard.network.context import Publish
 from dockyard.network.records import NetworkRepo
@@ -39,6 +39,8 @@ def build_networks(
     containers: ContainerStore,
     locks: Callable[[str], AbstractContextManager[Any]],
     publish: Publish | None = None,
+    ipv6: bool = False,
+    fixed_cidr_v6: str = "",
 ) -> Networks:
     if len(bridge) > 15:
         raise errors.InvalidParameter(f"bridge name {bridge!r} is longer than 15 characters")
@@ -50,6 +52,8 @@ def build_networks(
     if not iptables:
         log.warning("--iptables=false: no NAT, masquerade or FORWARD rules; published ports "
                     "are reserved but not forwarded (D-net-7)")  # fmt: skip
-    driver = BridgeDriver(bridge, gateway, parsed, firewall=iptables)
+    v6 = spec6.default_bridge(ipv6, fixed_cidr_v6)
+    gw6 = spec6.gateway(spec6.doc(v6, True)) if v6 is not None else None
+    driver = BridgeDriver(bridge, gateway, parsed, firewall=iptables, gw6=gw6)
     return Networks(NetworkRepo(db), driver, cfg.exec_root / "netns", containers.resolve,
                     containers.save, locks, timefmt.rfc3339_fixed, publish)  # fmt: skip

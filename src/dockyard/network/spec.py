@@ -10,10 +10,10 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.core.types import Json
-from dockyard.network import ipam
+from dockyard.network import ipam, spec6
 
 BRIDGE_NAME = "com.docker.network.bridge.name"
-OVERLAP = "invalid pool request: Pool overlaps with other one on this address space"
+OVERLAP = "Pool overlaps with other one on this address space"  # dockerd 20.10's words
 MTU = "com.docker.network.driver.mtu"
 ICC = "com.docker.network.bridge.enable_icc"
 MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
@@ -82,6 +82,8 @@ class NetworkSpec:
     internal: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
+    v6: spec6.Config6 | None = None
+    ipv6: bool = False  # EnableIPv6: endpoints get addresses from v6
 
     def doc(self, subnet: IPv4Network, gateway: IPv4Address, device: str) -> Json:
         return {
@@ -89,41 +91,22 @@ class NetworkSpec:
             "Gateway": str(gateway),
             "Device": device,
             "UserSubnet": self.subnet is not None,
+            "UserGateway": self.gateway is not None,
             "IPRange": str(self.ip_range) if self.ip_range else "",
             "AuxAddresses": self.aux,
             "Internal": self.internal,
             "Labels": self.labels,
             "Options": self.options,
+            **spec6.doc(self.v6, self.ipv6),
         }
 
 
 def _net(text: str, what: str) -> IPv4Network:
-    try:
-        net = IPv4Network(text, strict=False)
-    except ValueError:
-        raise errors.InvalidParameter(
-            f"invalid network config:\ninvalid {what} {text}: invalid CIDR address: {text}"
-        ) from None
-    if str(net) != text:
-        raise errors.InvalidParameter(
-            f"invalid network config:\ninvalid {what} {text}: it should be {net}"
-        )
-    return net
+    return ipam.config_net(text, what, IPv4Network)
 
 
 def _addr(text: str, what: str, subnet: IPv4Network) -> IPv4Address:
-    try:
-        ip = IPv4Address(text)
-    except ValueError:
-        raise errors.InvalidParameter(
-            f"invalid network config:\ninvalid {what} {text}: ParseAddr({text!r}): "
-            "unable to parse IP"
-        ) from None
-    if ip not in subnet:
-        raise errors.InvalidParameter(
-            f"invalid network config:\ninvalid {what} {text}: IP does not belong to subnet {subnet}"
-        )
-    return ip
+    return ipam.config_addr(text, what, subnet, IPv4Address)
 
 
 def parse(body: Json) -> NetworkSpec:
@@ -139,12 +122,12 @@ def parse(body: Json) -> NetworkSpec:
         raise errors.NotFound(
             f"could not find plugin {driver} in v1 plugin registry: plugin not found"
         )
-    if body.get("EnableIPv6"):
-        raise errors.Unsupported("IPv6 networks are not supported")
     ipam_doc = body.get("IPAM") or {}
-    configs = ipam_doc.get("Config") or []
-    if len(configs) > 1:
-        raise errors.Unsupported("only one IPv4 subnet per network is supported")
+    given = [c or {} for c in ipam_doc.get("Config") or []]
+    configs = [c for c in given if not spec6.is_v6(c)]
+    configs6 = [c for c in given if spec6.is_v6(c)]
+    if len(configs) > 1 or len(configs6) > 1:
+        raise errors.Unsupported("only one IPv4 and one IPv6 subnet per network are supported")
     options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
     BridgeOptions.of(options)  # validates; the typed view is rebuilt from the stored doc
     device = options.get(BRIDGE_NAME, "")
@@ -155,6 +138,9 @@ def parse(body: Json) -> NetworkSpec:
         labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
         options=options,
     )  # fmt: skip
+    spec.v6 = spec6.parse_config(configs6[0]) if configs6 else None
+    spec.ipv6 = bool(body.get("EnableIPv6"))
+    spec6.doc(spec.v6, spec.ipv6)  # EnableIPv6 without a v6 subnet: no pool, as dockerd
     if not configs:
         return spec
     cfg = configs[0] or {}
@@ -185,15 +171,19 @@ def parse(body: Json) -> NetworkSpec:
 
 
 def choose(
-    spec: NetworkSpec, pools: tuple[ipam.Pool, ...], taken: list[IPv4Network]
+    spec: NetworkSpec,
+    pools: tuple[ipam.Pool, ...],
+    networks: list[IPv4Network],
+    host: list[IPv4Network] | None = None,
 ) -> tuple[IPv4Network, IPv4Address]:
-    """The subnet and gateway: the user's (refused when overlapping another network or a host
-    route), or the first free default pool."""
+    """The subnet and gateway: the user's, refused only when it overlaps another network of
+    this daemon (dockerd accepts one over a host route: it checks the host only when it picks
+    a pool itself), or the first default pool free of both networks and host routes."""
     if spec.subnet is None:
-        subnet = ipam.choose_subnet(pools, taken)
+        subnet = ipam.choose_subnet(pools, [*networks, *(host or [])])
     else:
         subnet = spec.subnet
-        if any(subnet.overlaps(t) for t in taken if t.prefixlen > 0):
+        if any(subnet.overlaps(t) for t in networks if t.prefixlen > 0):
             raise errors.Forbidden(OVERLAP)
     return subnet, spec.gateway or ipam.gateway_of(subnet)
 

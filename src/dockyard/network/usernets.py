@@ -12,14 +12,14 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from ipaddress import IPv4Interface, IPv4Network
+from ipaddress import IPv4Interface, IPv4Network, IPv6Network
 from typing import Any
 
 from dockyard import errors
 from dockyard.core import timefmt
 from dockyard.core.filters import prune_selector
 from dockyard.core.types import Json
-from dockyard.network import netlink, spec
+from dockyard.network import netlink, spec, spec6
 from dockyard.network.bridge import BridgeDriver
 from dockyard.network.context import NetworkContext
 from dockyard.network.records import EndpointRow, NetworkRow
@@ -42,10 +42,17 @@ class UserNetworks:
         with self._create_lock:
             if self.ctx.repo.by_name(wanted.name) is not None:
                 raise errors.Conflict(f"network with name {wanted.name} already exists")
-            taken = netlink.host_networks() + [
+            nets = [
                 IPv4Network(r.doc["Subnet"]) for r in self.ctx.repo.all() if r.doc.get("Subnet")
             ]
-            subnet, gateway = spec.choose(wanted, self.ctx.driver.pools, taken)
+            host = netlink.host_networks() if wanted.subnet is None else []
+            subnet, gateway = spec.choose(wanted, self.ctx.driver.pools, nets, host)
+            v6 = wanted.v6.subnet if wanted.v6 is not None else None
+            if v6 is not None and any(
+                v6.overlaps(IPv6Network(r.doc["Subnet6"]))
+                for r in self.ctx.repo.all() if r.doc.get("Subnet6")
+            ):  # fmt: skip
+                raise errors.Forbidden(spec.OVERLAP)
             nid = secrets.token_hex(32)
             device = wanted.options.get(spec.BRIDGE_NAME) or f"dy-{nid[:12]}"
             if netlink.link_exists(device) and device != wanted.options.get(spec.BRIDGE_NAME):
@@ -74,7 +81,8 @@ class UserNetworks:
         gw = IPv4Interface(f"{doc['Gateway']}/{IPv4Network(doc['Subnet']).prefixlen}")
         return BridgeDriver(doc["Device"], gw, (), firewall=self.ctx.driver.firewall,
                             internal=bool(doc.get("Internal")),
-                            options=spec.BridgeOptions.of(doc.get("Options") or {}))  # fmt: skip
+                            options=spec.BridgeOptions.of(doc.get("Options") or {}),
+                            gw6=spec6.gateway(doc))  # fmt: skip
 
     def start_user_networks(self, dnats: Callable[[EndpointRow], list[Any]],
                             peer: Callable[[EndpointRow], Any]) -> None:  # fmt: skip

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dockyard.core.types import Json
+from dockyard.network import spec6
 from dockyard.network.records import NetworkRow
 
 _BRIDGE_OPTIONS = {
@@ -15,8 +16,14 @@ _BRIDGE_OPTIONS = {
 }
 
 
-def endpoint_settings(network_id: str) -> Json:
-    return {
+# What a client configures on an endpoint (create's EndpointsConfig, connect's
+# EndpointConfig): dockerd shows each as given, before and after start.
+CONFIGURED = ("IPAMConfig", "Links", "Aliases", "MacAddress", "DriverOpts")
+
+
+def endpoint_settings(network_id: str, configured: Json | None = None) -> Json:
+    """An entry of `NetworkSettings.Networks` with the configured fields of `configured`."""
+    doc: Json = {
         "IPAMConfig": None,
         "Links": None,
         "Aliases": None,
@@ -31,6 +38,10 @@ def endpoint_settings(network_id: str) -> Json:
         "MacAddress": "",
         "DriverOpts": None,
     }
+    for key in CONFIGURED:
+        if configured and configured.get(key):
+            doc[key] = configured[key]
+    return doc
 
 
 def network_settings(
@@ -50,11 +61,11 @@ def network_settings(
         "SecondaryIPv6Addresses": None,
         "EndpointID": primary.get("EndpointID") or "",
         "Gateway": primary.get("Gateway") or "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "GlobalIPv6Address": primary.get("GlobalIPv6Address") or "",
+        "GlobalIPv6PrefixLen": primary.get("GlobalIPv6PrefixLen") or 0,
         "IPAddress": primary.get("IPAddress") or "",
         "IPPrefixLen": primary.get("IPPrefixLen") or 0,
-        "IPv6Gateway": "",
+        "IPv6Gateway": primary.get("IPv6Gateway") or "",
         "MacAddress": primary.get("MacAddress") or "",
         "Networks": networks,
     }
@@ -68,13 +79,20 @@ def network_doc(row: NetworkRow, containers: Json) -> Json:
         cfg: Json = {"Subnet": row.doc.get("Subnet", "")}
         if row.doc.get("IPRange"):
             cfg["IPRange"] = row.doc["IPRange"]
-        cfg["Gateway"] = row.doc.get("Gateway", "")
+        # dockerd shows a given subnet's gateway only when it was given too
+        if not row.doc.get("UserSubnet") or row.doc.get("UserGateway", True):
+            cfg["Gateway"] = row.doc.get("Gateway", "")
         if row.doc.get("AuxAddresses"):
             cfg["AuxiliaryAddresses"] = row.doc["AuxAddresses"]
         config = [cfg]
+        cfg6 = spec6.ipam_config(row.doc)
+        if cfg6 is not None:
+            config.append(cfg6)
         options = dict(row.doc.get("Options") or {})
     elif row.driver == "bridge":
         config = [{"Subnet": row.doc.get("Subnet", ""), "Gateway": row.doc.get("Gateway", "")}]
+        if row.doc.get("Subnet6"):  # --fixed-cidr-v6
+            config.append({"Subnet": row.doc["Subnet6"], "Gateway": row.doc["Gateway6"]})
         options = {**_BRIDGE_OPTIONS, "com.docker.network.bridge.name": row.doc.get("Device", "")}
     return {
         "Name": row.name,
@@ -82,7 +100,7 @@ def network_doc(row: NetworkRow, containers: Json) -> Json:
         "Created": row.created,
         "Scope": "local",
         "Driver": row.driver,
-        "EnableIPv6": False,
+        "EnableIPv6": bool(row.doc.get("EnableIPv6")),
         "IPAM": {"Driver": "default", "Options": None, "Config": config},
         "Internal": bool(row.doc.get("Internal")),
         "Attachable": False,

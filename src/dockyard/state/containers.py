@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard import errors
+from dockyard.core import linkspec
 from dockyard.core.container import ContainerRecord
 from dockyard.state.containercodec import decode, encode
 from dockyard.state.db import Cursor, Database
@@ -59,7 +60,7 @@ class ContainerRepo:
     def resolve(self, ref: str) -> ContainerRecord:
         """A name, full id or unique id prefix (Docker's order); NotFound in Docker's words."""
         ref = ref[1:] if ref.startswith("/") else ref
-        rec = self.get(ref) or self.by_name(ref)
+        rec = self.get(ref) or self.by_name(ref) or self.by_link(ref)
         if rec:
             return rec
         if ref:
@@ -69,6 +70,23 @@ class ContainerRepo:
             if len(found) > 1:
                 raise errors.InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
         raise errors.no_such_container(ref)
+
+    def link_of(self, ref: str) -> tuple[ContainerRecord, str] | None:
+        """A legacy link's name, `parent/alias`: the parent and its stored HostConfig.Links
+        entry (dockerd registers link names beside container names)."""
+        parent_name, sep, alias = ref.lstrip("/").rpartition("/")
+        parent = self.by_name(parent_name) if sep and parent_name else None
+        if parent is None:
+            return None
+        for spec in parent.host_config.get("Links") or []:
+            if linkspec.parse(spec).alias == alias:
+                return parent, spec
+        return None
+
+    def by_link(self, ref: str) -> ContainerRecord | None:
+        """The container a legacy link's name (`parent/alias`) points to."""
+        found = self.link_of(ref) if "/" in ref else None
+        return self.by_name(linkspec.parse(found[1]).name) if found else None
 
     def by_id_prefix(self, prefix: str) -> list[ContainerRecord]:
         rows = self.db.query(

@@ -45,12 +45,15 @@ def answer(request: DNSRecord, table: NameTable, asker: str, udp: bool) -> Verdi
     reply = request.reply()
     reply.header.ra = 1
     if q.qtype in (QTYPE.A, QTYPE.AAAA, QTYPE.ANY):
-        ips = table.lookup(asker, name)
-        if ips is not None:
-            if q.qtype != QTYPE.AAAA:
+        found = table.lookup(asker, name)
+        if found is not None:
+            for version, qtype, rdata in ((4, QTYPE.A, A), (6, QTYPE.AAAA, AAAA)):
+                if q.qtype not in (qtype, QTYPE.ANY):
+                    continue
+                ips = [ip for ip in found if ip.version == version]
                 random.shuffle(ips)  # Docker shuffles: a poor man's round robin
                 for ip in ips:
-                    reply.add_answer(RR(q.qname, QTYPE.A, rdata=A(str(ip)), ttl=TTL))
+                    reply.add_answer(RR(q.qname, qtype, rdata=rdata(str(ip)), ttl=TTL))
             return Verdict(_pack(reply, request, udp))
     elif q.qtype == QTYPE.PTR:
         addr = ptr_address(name)
@@ -99,15 +102,15 @@ def fast(data: bytes, table: NameTable, asker: str) -> bytes | None:
         name = b".".join(labels).decode("ascii")
     except UnicodeDecodeError:
         return None
-    ips = table.lookup(asker, name)
-    if ips is None:
+    found = table.lookup(asker, name)
+    if found is None:
         return None
-    if qtype == 28:
-        ips = []
-    elif len(ips) > 1:
+    version, size = (6, 16) if qtype == 28 else (4, 4)
+    ips = [ip for ip in found if ip.version == version]
+    if len(ips) > 1:
         random.shuffle(ips)
     head = struct.pack("!HHHHHH", qid, 0x8580 | (flags & 0x0100), 1, len(ips), 0, 0)
-    answers = b"".join(struct.pack("!HHHIH", 0xC00C, 1, 1, TTL, 4) + ip.packed for ip in ips)
+    answers = b"".join(struct.pack("!HHHIH", 0xC00C, qtype, 1, TTL, size) + ip.packed for ip in ips)
     return head + data[12:end] + answers
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
+
+Address = IPv4Address | IPv6Address
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,9 @@ class Entry:
     network_id: str
     ip: IPv4Address
     names: tuple[str, ...]  # lower case, no trailing dot; the first is the PTR answer
+    # (alias, target name) of the endpoint's links: names only its own container resolves
+    links: tuple[tuple[str, str], ...] = ()
+    ip6: IPv6Address | None = None  # on an IPv6 network: AAAA answers
 
 
 def normalize(name: str) -> str:
@@ -29,7 +34,7 @@ class NameTable:
         # per asker: (version, name -> addresses); rebuilt after any change. Reads take no
         # lock: the hot path of every query.
         self._version = 0
-        self._views: dict[str, tuple[int, dict[str, list[IPv4Address]]]] = {}
+        self._views: dict[str, tuple[int, dict[str, list[Address]]]] = {}
 
     def add(self, entry: Entry, internal: bool = False) -> None:
         with self._lock:
@@ -60,7 +65,7 @@ class NameTable:
         """Bumped by every change: answers cached against an older version are stale."""
         return self._version
 
-    def _view(self, asker: str) -> dict[str, list[IPv4Address]]:
+    def _view(self, asker: str) -> dict[str, list[Address]]:
         """name -> addresses on the asker's networks, rebuilt once per change, so a query costs
         one dict lookup however many endpoints there are."""
         cached = self._views.get(asker)
@@ -69,18 +74,30 @@ class NameTable:
         with self._lock:
             version = self._version
             nets = {k[1] for k in self._entries if k[0] == asker}
-            view: dict[str, set[IPv4Address]] = {}
+            view: dict[str, set[Address]] = {}
             for e in self._entries.values():
                 if e.network_id in nets:
                     for n in e.names:
-                        view.setdefault(n, set()).add(e.ip)
-            built = {n: sorted(ips) for n, ips in view.items()}
+                        view.setdefault(n, set()).update(_addresses(e))
+            for e in self._entries.values():  # the asker's link aliases, on that network
+                if e.container_id == asker:
+                    for alias, target in e.links:
+                        found = self._on(e.network_id, target)
+                        if found:
+                            view[alias] = found
+            built = {n: sorted(ips, key=lambda a: (a.version, a)) for n, ips in view.items()}
             if nets:  # no entries for strangers: a view per unknown asker would only grow
                 self._views[asker] = (version, built)
         return built
 
-    def lookup(self, asker: str, name: str) -> list[IPv4Address] | None:
-        """Addresses for `name` on the asker's networks; None when the name is unknown there."""
+    def _on(self, network_id: str, name: str) -> set[Address]:
+        """Under the lock: the addresses `name` has on one network."""
+        return {a for e in self._entries.values()
+                if e.network_id == network_id and name in e.names for a in _addresses(e)}  # fmt: skip
+
+    def lookup(self, asker: str, name: str) -> list[Address] | None:
+        """Addresses (IPv4 first, then IPv6) for `name` on the asker's networks; None when the
+        name is unknown there."""
         found = self._view(asker).get(normalize(name))
         return list(found) if found else None
 
@@ -91,6 +108,10 @@ class NameTable:
                 if e.network_id in nets and e.ip == ip and e.names:
                     return e.names[0]
         return None
+
+
+def _addresses(e: Entry) -> tuple[Address, ...]:
+    return (e.ip,) if e.ip6 is None else (e.ip, e.ip6)
 
 
 def ptr_address(qname: str) -> IPv4Address | None:

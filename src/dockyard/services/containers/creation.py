@@ -13,6 +13,7 @@ from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord, NetworkState
 from dockyard.core.types import Json
 from dockyard.network.modes import config_conflicts
+from dockyard.network.views import endpoint_settings
 from dockyard.rollback import Rollback
 from dockyard.runtime import logopts
 from dockyard.services.containers import names, record
@@ -127,14 +128,17 @@ class Creation:
 
 def _network_settings(hc: Json, networking: Json | None = None) -> Json:
     mode = hc.get("NetworkMode") or "default"
-    # a created container lists its wanted user networks (compose reads them before connecting)
+    # a created container lists its wanted networks with what was configured for each, no
+    # NetworkID yet, as dockerd (compose reads them before connecting)
+    given = (networking or {}).get("EndpointsConfig") or {}
     wanted = {
-        name: {"IPAMConfig": (ep or {}).get("IPAMConfig"), "Aliases": (ep or {}).get("Aliases"),
-               "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-               "IPPrefixLen": 0, "MacAddress": ""}
-        for name, ep in ((networking or {}).get("EndpointsConfig") or {}).items()
+        name: endpoint_settings("", ep)
+        for name, ep in given.items()
         if name not in ("default", "bridge", "host", "none")
-    }  # fmt: skip
+    }
+    if not mode.startswith("container:"):
+        own = "bridge" if mode == "default" else mode
+        wanted = {own: endpoint_settings("", given.get(mode) or given.get(own)), **wanted}
     return {
         "Bridge": "",
         "SandboxID": "",
@@ -153,7 +157,7 @@ def _network_settings(hc: Json, networking: Json | None = None) -> Json:
         "IPPrefixLen": 0,
         "IPv6Gateway": "",
         "MacAddress": "",
-        "Networks": {} if mode in ("default", "bridge", "none") else wanted,
+        "Networks": wanted,
     }
 
 

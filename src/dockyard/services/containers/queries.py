@@ -91,6 +91,7 @@ class Queries:
     def list(self, all: bool, limit: int, size: bool, filters: Filters) -> builtins.list[Json]:
         status.validate_filters(filters)
         recs = self.repo.all_views()  # read-only: nothing below mutates a record
+        link_names = _link_names(recs)
         if not all and not filters.get("status") and not filters.get("exited"):
             recs = [r for r in recs if r.state["Status"] in ("running", "paused", "restarting")]
         recs = [r for r in recs if status.matches(r, filters, self._image_matches)]
@@ -98,6 +99,8 @@ class Queries:
             recs = recs[:limit]
         now = time.time()
         out = [status.summary(r, r.config.get("Image", ""), now) for r in recs]
+        for row, r in zip(out, recs, strict=True):
+            row["Names"] += link_names.get(r.id, [])
         if size:
             bases: dict[str, int] = {}
             for row, r in zip(out, recs, strict=True):
@@ -192,3 +195,16 @@ def _state(rec: ContainerRecord) -> Json:
     if rec.health is not None:
         st["Health"] = rec.health.doc()
     return st
+
+
+def _link_names(recs: builtins.list[ContainerRecord]) -> dict[str, builtins.list[str]]:
+    """Each link target's extra names, `/parent/alias`, as dockerd lists them after its own."""
+    ids = {key: r.id for r in recs for key in (r.id, r.name)}
+    out: dict[str, builtins.list[str]] = {}
+    for r in recs:
+        for spec in r.host_config.get("Links") or []:
+            link = links.parse(spec)
+            target = ids.get(link.name)
+            if target:
+                out.setdefault(target, []).append(f"/{r.name}/{link.alias}")
+    return out

@@ -39,6 +39,20 @@ class Removal:
         except errors.DockyardError as e:
             log.debug("resume %s: %s", rec.id[:12], e)
 
+    def unlink(self, ref: str) -> None:
+        """`rm --link parent/alias`: the parent forgets the link, the target stays (dockerd's
+        rmLink); a container's own name is its default link name and is refused."""
+        self.shared.get(ref)  # an unknown name is a 404 in Docker's words first
+        found = self.repo.link_of(ref)
+        if found is None:
+            raise errors.System("Conflict, cannot remove the default link name of the container")
+        parent, spec = found
+        with self.shared.lock(parent.id):
+            parent = self.shared.get(parent.id)
+            hc = parent.host_config
+            hc["Links"] = [s for s in hc.get("Links") or [] if s != spec] or None
+            self.repo.save(parent)
+
     async def remove(self, ref: str, force: bool, volumes: bool) -> None:
         rec = await asyncio.to_thread(self.shared.get, ref)
         await self.remove_id(rec.id, force=force, volumes=volumes)

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
+from dockyard import errors
 from dockyard.config import Config
 from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord
@@ -45,6 +47,8 @@ from dockyard.services.containers.supervision import Supervision
 from dockyard.services.containers.update import Update
 from dockyard.state.containers import ContainerRepo
 from dockyard.storage.protocols import LayerStore
+
+log = logging.getLogger(__name__)
 
 
 class Containers:
@@ -120,6 +124,9 @@ class Containers:
     async def remove(self, ref: str, force: bool, volumes: bool) -> None:
         await self.removal.remove(ref, force, volumes)
 
+    def remove_link(self, ref: str) -> None:
+        self.removal.unlink(ref)
+
     def restore(self) -> None:
         self.supervision.restore()
 
@@ -184,11 +191,12 @@ class Containers:
         config: Json | None,
     ) -> Json:
         shared = self.shared
+        runc = shared.launcher.runc
         rec = shared.get(ref)
-        paused_here = False
-        if pause and rec.state["Status"] == "running":
-            shared.launcher.runc.pause(rec.id)
-            paused_here = True
+        # Best effort, as dockerd: a container that exits between its last recorded state and
+        # the pause (a short command committed right after start) is committed unpaused.
+        paused_here = pause and rec.state["Status"] == "running" and self._try(runc.pause, rec.id)
+        if paused_here:
             shared.publish(rec, "pause")
         try:
             image_id = shared.images.commit(
@@ -208,9 +216,18 @@ class Containers:
                            imageRef=reference.familiar(image_ref) if image_ref else "")  # fmt: skip
         finally:
             if paused_here:
-                shared.launcher.runc.resume(rec.id)
+                self._try(runc.resume, rec.id)
                 shared.publish(rec, "unpause")  # dockerd's order: pause, tag, commit, unpause
         return {"Id": image_id}
+
+    @staticmethod
+    def _try(step: Callable[[str], None], cid: str) -> bool:
+        try:
+            step(cid)
+        except errors.System as e:
+            log.debug("commit of %s: %s", cid[:12], e)
+            return False
+        return True
 
     def prune(self, filters: Filters) -> Json:
         wanted = prune_selector(filters, time.time())  # until, label, label! as dockerd
