@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from dockyard.core.tarpaths import Escape, member_parts
 from dockyard.errors import InvalidParameter
-from dockyard.storage.beneath import DIR_FLAGS, open_below, remove_existing
+from dockyard.storage.beneath import DIR_FLAGS, ParentCache, make_node, open_below, remove_existing
 from dockyard.storage.tarstream import TarReader
 
 log = logging.getLogger(__name__)
@@ -93,31 +93,6 @@ def _apply_meta(pfd: int, name: str, ti: tarfile.TarInfo) -> None:
         os.utime(name, ns=(ns, ns), dir_fd=pfd, follow_symlinks=False)
 
 
-class _Parents:
-    """The directory fd of the last member's parent, kept for the next member: a layer's files
-    come directory by directory, and opening every component again cost most of the syscalls
-    of a small file. One entry is always safe: a member only removes or replaces entries
-    *inside* its parent, never the parent's own path, and a member elsewhere moves the cache."""
-
-    def __init__(self, root_fd: int) -> None:
-        self._root_fd = root_fd
-        self._parts: tuple[str, ...] | None = None
-        self._fd = -1
-
-    def open(self, parts: tuple[str, ...]) -> int:
-        """A borrowed fd on root/parts (made when missing); valid until the next call."""
-        if parts != self._parts:
-            fd = _open_dir(self._root_fd, parts, create=True)
-            self.close()
-            self._parts, self._fd = parts, fd
-        return self._fd
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-        self._parts, self._fd = None, -1
-
-
 def _write_file(pfd: int, name: str, ti: tarfile.TarInfo, reader: TarReader) -> None:
     """A regular file with its metadata, set through the open fd (no path lookups): created
     exclusively, so what was there is removed (Docker's rule) only when there was something."""
@@ -138,9 +113,9 @@ def _write_file(pfd: int, name: str, ti: tarfile.TarInfo, reader: TarReader) -> 
         os.close(fd)
 
 
-def _apply_whiteout(parents: _Parents, parts: tuple[str, ...], ti: tarfile.TarInfo) -> None:
+def _apply_whiteout(parents: ParentCache, parts: tuple[str, ...], ti: tarfile.TarInfo) -> None:
     base = parts[-1]
-    pfd = parents.open(parts[:-1])
+    pfd = parents.get(parts[:-1])
     if base == WHITEOUT_OPAQUE:
         os.setxattr(pfd, OPAQUE_XATTR, b"y")
     elif base.startswith(WHITEOUT_META_PREFIX):
@@ -153,7 +128,7 @@ def _apply_whiteout(parents: _Parents, parts: tuple[str, ...], ti: tarfile.TarIn
 
 
 def _apply_member(
-    root_fd: int, parents: _Parents, reader: TarReader, ti: tarfile.TarInfo,
+    root_fd: int, parents: ParentCache, reader: TarReader, ti: tarfile.TarInfo,
     parts: tuple[str, ...],
 ) -> None:  # fmt: skip
     base = parts[-1]
@@ -164,7 +139,7 @@ def _apply_member(
             raise InvalidParameter(f"invalid hardlink {ti.name!r} -> {ti.linkname!r}")
         tpfd = _open_dir(root_fd, target[:-1], create=False)
         try:
-            pfd = parents.open(parts[:-1])
+            pfd = parents.get(parts[:-1])
             remove_existing(pfd, base, keep_dir=False)
             os.link(target[-1], base, src_dir_fd=tpfd, dst_dir_fd=pfd, follow_symlinks=False)
         except FileNotFoundError as e:
@@ -172,7 +147,7 @@ def _apply_member(
         finally:
             os.close(tpfd)
         return
-    pfd = parents.open(parts[:-1])
+    pfd = parents.get(parts[:-1])
     if ti.isreg():
         _write_file(pfd, base, ti, reader)
         return
@@ -182,12 +157,7 @@ def _apply_member(
             os.mkdir(base, 0o700, dir_fd=pfd)
     elif ti.issym():
         os.symlink(ti.linkname, base, dir_fd=pfd)
-    elif ti.ischr() or ti.isblk():
-        kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK
-        os.mknod(base, kind | 0o600, os.makedev(ti.devmajor, ti.devminor), dir_fd=pfd)
-    elif ti.isfifo():
-        os.mkfifo(base, 0o600, dir_fd=pfd)
-    else:
+    elif not make_node(pfd, base, ti):
         log.warning("skipping tar entry %s of unsupported type %r", ti.name, ti.type)
         return
     _apply_meta(pfd, base, ti)
@@ -197,7 +167,7 @@ def apply_tar(stream: BinaryIO, dest: Path) -> int:
     """Unpack a layer tar into `dest` (an overlay diff/ dir), converting `.wh.` entries to overlay
     whiteouts. Reads the stream once, front to back. Returns the number of entries applied."""
     root_fd = os.open(dest, DIR_FLAGS)
-    parents = _Parents(root_fd)
+    parents = ParentCache(lambda parts, create: _open_dir(root_fd, parts, create))
     dir_times: list[tuple[tuple[str, ...], float]] = []
     count = 0
     try:

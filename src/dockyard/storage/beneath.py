@@ -9,6 +9,8 @@ import errno
 import os
 import shutil
 import stat
+import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -75,3 +77,47 @@ def in_scope(root: Path, rel: str, max_links: int = 255) -> Path:
             continue
         resolved.append(comp)
     return root.joinpath(*resolved)
+
+
+class ParentCache:
+    """The last parent directory opened by an extraction, kept for the next entry (tars list a
+    directory's files together): opening every component again was most of a small file's
+    syscalls. `open_dir(parts, create)` opens below the extraction root. Holding the fd is
+    safe: a directory later swapped for a symlink is still the original one, inside the tree;
+    `forget_below` drops it when an entry replaces it or a directory above it.
+
+    Lifecycle: get(parts) -> borrowed fd, valid until the next get/forget_below/close."""
+
+    def __init__(self, open_dir: Callable[[tuple[str, ...], bool], int]) -> None:
+        self.open_dir = open_dir
+        self.parts: tuple[str, ...] | None = None
+        self.fd = -1
+
+    def get(self, parts: tuple[str, ...]) -> int:
+        if parts != self.parts:
+            self.close()
+            self.fd = self.open_dir(parts, True)
+            self.parts = parts
+        return self.fd
+
+    def forget_below(self, parts: tuple[str, ...]) -> None:
+        if self.parts is not None and self.parts[: len(parts)] == parts:
+            self.close()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+        self.fd, self.parts = -1, None
+
+
+def make_node(pfd: int, name: str, ti: tarfile.TarInfo) -> bool:
+    """A device or FIFO entry of a tar, made at `name` in `pfd` (mode fixed by the caller after
+    chown); False for any other type."""
+    if ti.ischr() or ti.isblk():
+        kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK
+        os.mknod(name, kind | 0o600, os.makedev(ti.devmajor, ti.devminor), dir_fd=pfd)
+    elif ti.isfifo():
+        os.mkfifo(name, 0o600, dir_fd=pfd)
+    else:
+        return False
+    return True

@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from dockyard.errors import InvalidParameter
 from dockyard.storage.archive import clean_name
+from dockyard.storage.beneath import ParentCache, make_node
 from dockyard.storage.tarstream import TarReader
 
 # Open the directory at `parts` below the extraction root; `create` makes missing ones (0755).
@@ -185,41 +186,9 @@ def _create(pfd: int, name: str, ti: tarfile.TarInfo, open_dir: Opener) -> bool:
         finally:
             os.close(tfd)
         return False  # a hardlink shares its target's metadata
-    elif ti.ischr() or ti.isblk():
-        kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK
-        os.mknod(name, kind | 0o600, os.makedev(ti.devmajor, ti.devminor), dir_fd=pfd)
-    elif ti.isfifo():
-        os.mkfifo(name, 0o600, dir_fd=pfd)
-    else:
+    elif not make_node(pfd, name, ti):
         return False  # unknown types are skipped, as go-archive does
     return True
-
-
-class _Parent:
-    """The last parent directory opened, kept for the next entry (tars list a directory's
-    files together). Holding the fd is safe: if the directory is later swapped for a symlink,
-    the fd still names the original directory, inside the same tree."""
-
-    def __init__(self, open_dir: Opener) -> None:
-        self.open_dir = open_dir
-        self.parts: tuple[str, ...] | None = None
-        self.fd = -1
-
-    def get(self, parts: tuple[str, ...]) -> int:
-        if parts != self.parts:
-            self.close()
-            self.fd = self.open_dir(parts, True)
-            self.parts = parts
-        return self.fd
-
-    def forget_below(self, parts: tuple[str, ...]) -> None:
-        if self.parts is not None and self.parts[: len(parts)] == parts:
-            self.close()
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-        self.fd, self.parts = -1, None
 
 
 def extract(stream: BinaryIO | int, open_dir: Opener, opts: ExtractOptions) -> int:
@@ -227,7 +196,7 @@ def extract(stream: BinaryIO | int, open_dir: Opener, opts: ExtractOptions) -> i
     fd such as a pipe, which lets file data bypass Python). Returns the number of entries."""
     count = 0
     dir_times: list[tuple[tuple[str, ...], float]] = []
-    parents = _Parent(open_dir)
+    parents = ParentCache(open_dir)
     try:
         tr = TarReader(stream)
         for ti in tr:
