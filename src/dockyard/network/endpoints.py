@@ -43,6 +43,13 @@ def endpoints_config(rec: ContainerRecord) -> Json:
     return cfg
 
 
+def dns_names(rec: ContainerRecord, aliases: Iterable[str]) -> list[str]:
+    """An endpoint's DNSNames as dockerd shows them: the container's name, its aliases, its
+    short id and its hostname, each once (the first one names the PTR record)."""
+    names = [rec.name, *aliases, rec.id[:12], str(rec.config.get("Hostname") or "")]
+    return list(dict.fromkeys(n for n in names if n))
+
+
 def choose_gateway(networks: Iterable[tuple[str, bool]]) -> str | None:
     """(name, internal) pairs -> the gateway network: internal ones never, then the lowest
     name, as libnetwork orders a sandbox's endpoints. None: no way out."""
@@ -199,7 +206,7 @@ class Endpoints:
         doc.update(
             IPAMConfig=cfg.get("IPAMConfig") or None,
             Aliases=list(cfg.get("Aliases") or []) or None,
-            DNSNames=[rec.name, rec.id[:12], *(cfg.get("Aliases") or [])],
+            DNSNames=dns_names(rec, cfg.get("Aliases") or []),
         )
         return doc
 
