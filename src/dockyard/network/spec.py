@@ -89,6 +89,7 @@ class NetworkSpec:
             "Gateway": str(gateway),
             "Device": device,
             "UserSubnet": self.subnet is not None,
+            "UserGateway": self.gateway is not None,
             "IPRange": str(self.ip_range) if self.ip_range else "",
             "AuxAddresses": self.aux,
             "Internal": self.internal,

@@ -68,7 +68,8 @@ def network_doc(row: NetworkRow, containers: Json) -> Json:
         cfg: Json = {"Subnet": row.doc.get("Subnet", "")}
         if row.doc.get("IPRange"):
             cfg["IPRange"] = row.doc["IPRange"]
-        cfg["Gateway"] = row.doc.get("Gateway", "")
+        if not row.doc.get("UserSubnet") or row.doc.get("UserGateway", True):
+            cfg["Gateway"] = row.doc.get("Gateway", "")  # shown for a given subnet if given too
         if row.doc.get("AuxAddresses"):
             cfg["AuxiliaryAddresses"] = row.doc["AuxAddresses"]
         config = [cfg]
