@@ -15,7 +15,7 @@ from dockyard.core.types import Json
 from dockyard.network.modes import config_conflicts
 from dockyard.rollback import Rollback
 from dockyard.runtime import logopts
-from dockyard.services.containers import names, record
+from dockyard.services.containers import goshape, names, record
 from dockyard.services.containers.shared import ContainerShared
 
 
@@ -74,8 +74,8 @@ class Creation:
                 "StartedAt": timefmt.ZERO_TIME,
                 "FinishedAt": timefmt.ZERO_TIME,
             },
-            "Config": cfg,
-            "HostConfig": hc,
+            "Config": goshape.config(cfg),
+            "HostConfig": goshape.host_config(hc),
             "Mounts": [],
             "NetworkSettings": _network_settings(hc, body.get("NetworkingConfig")),
         }
