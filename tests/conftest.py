@@ -317,11 +317,13 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     if not oracle_dockerd.available():
         pytest.skip("needs root, dockerd and the docker CLI for the oracle")
+    base = Path(tmp_path_factory.mktemp("oracle"))
     try:
-        with oracle_dockerd.private_dockerd(Path(tmp_path_factory.mktemp("oracle"))) as sock:
+        with oracle_dockerd.private_dockerd(base) as sock:
             yield sock
     except RuntimeError as e:
         pytest.skip(str(e))
+    _SESSION_LEAKS.extend(f"mount {mp}" for mp in _mounts_under(base))  # the oracle's own too
 
 
 _SESSION_LEAKS: list[str] = []

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 APPLETS = ("sh", "echo", "cat", "sleep", "true", "false", "ls", "ps", "mkdir", "rm", "vi", "head",
-           "grep", "id", "wget", "httpd", "nc", "env", "touch", "test", "[")  # fmt: skip
+           "grep", "id", "wget", "httpd", "nc", "env", "touch", "test", "[", "hostname", "date",
+           "nslookup", "ping", "wc", "chmod")  # fmt: skip
 
 
 def available() -> bool:
@@ -49,7 +50,10 @@ def private_dockerd(base: Path) -> Iterator[str]:
             "-H", f"unix://{sock}", "--bridge", "none", "--iptables=false", "--ip-masq=false",
             "--pidfile", str(base / "d.pid")]  # fmt: skip
     with open(base / "dockerd.log", "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True)
+        # as under systemd: no terminal size (pytest sets COLUMNS, and dockerd's `top` runs ps,
+        # which would cut its command column to it)
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        proc = subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True, env=env)
     try:
         deadline = time.monotonic() + 30
         while docker(sock, "version").returncode != 0:
@@ -71,8 +75,17 @@ def private_dockerd(base: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)
+        # its data root's mounts, and the host netns it bind-mounts at exec/netns/default once
+        # a container joins a network (dockerd leaves that one behind)
+        for mp in sorted(_mounts_under(base), key=len, reverse=True):
+            subprocess.run(["umount", "-l", mp], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _mounts_under(base: Path) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [p for p in points if p == str(base) or p.startswith(f"{base}/")]
 
 
 def wait_until_serving(sock: str, proc: subprocess.Popen[bytes], what: str) -> None:

@@ -71,6 +71,23 @@ def test_answers() -> None:
     assert not v.forward and v.reply and DNSRecord.parse(v.reply).header.rcode == RCODE.NXDOMAIN
 
 
+def test_answers_are_not_authoritative() -> None:
+    """N5: as dockerd's resolver (#15 compose): RA set, RD echoed, AA never, so busybox's
+    nslookup prints "Non-authoritative answer:" on both engines."""
+    t = table()
+    for name, qtype in (("a", "A"), ("a", "AAAA"), ("2.0.0.10.in-addr.arpa", "PTR"),
+                        ("a", "MX"), ("example.org", "A")):  # fmt: skip
+        for asker in ("b", "c"):
+            v = reply(t, asker, name, qtype)
+            assert v.reply is not None
+            h = DNSRecord.parse(v.reply).header
+            assert (h.qr, h.aa, h.ra, h.rd) == (1, 0, 1, 1), (name, qtype, asker)
+    q = DNSRecord.question("web")
+    q.header.rd = 0
+    fast = answer.fast(q.pack(), t, "b")
+    assert fast is not None and fast[2:4] == b"\x80\x80"  # QR, RA; no RD asked, none echoed
+
+
 def test_garbage_dropped() -> None:
     """N5 bad input: garbage and responses are never answered."""
     assert answer.parse(b"\x00\x01garbage") is None
@@ -106,6 +123,7 @@ def test_fast_path_matches_dnslib() -> None:
         assert ref.reply is not None
         want = DNSRecord.parse(ref.reply)
         assert got.header.id == q.header.id and got.header.rcode == 0 and got.header.qr
+        assert (got.header.aa, got.header.ra, got.header.rd) == (want.header.aa, 1, 1)
         assert [str(r.rdata) for r in got.rr] == [str(r.rdata) for r in want.rr]
     assert answer.fast(DNSRecord.question("example.org").pack(), t, "b") is None
     assert answer.fast(DNSRecord.question("web", "MX").pack(), t, "b") is None

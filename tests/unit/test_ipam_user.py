@@ -84,3 +84,27 @@ def test_pick_ip_rules() -> None:
     used = [IPv4Address(f"10.7.0.{i}") for i in range(2, 7)]
     with pytest.raises(errors.Unavailable, match="no available IPv4 addresses"):
         spec.pick(doc, used, "", "n")
+
+
+def test_ipam_config_shows_what_was_given() -> None:
+    """N5 (found by the compose project of #15): a given subnet without a gateway reads back
+    without one, as dockerd's IPAM.Config; a pool-picked subnet and a given gateway show it;
+    a network stored before the flag existed keeps showing its gateway."""
+    from dockyard.network.records import NetworkRow
+    from dockyard.network.views import network_doc
+
+    def config(cfg: dict[str, str], old: bool = False) -> object:
+        s = spec.parse({"Name": "n", "IPAM": {"Config": [cfg]} if cfg else {}})
+        doc = s.doc(IPv4Network("10.6.0.0/24"), IPv4Address("10.6.0.1"), "br-x")
+        if old:
+            del doc["UserGateway"]
+        return network_doc(NetworkRow("id", "n", "bridge", "", doc), {})["IPAM"]["Config"]
+
+    assert config({"Subnet": "10.6.0.0/24"}) == [{"Subnet": "10.6.0.0/24"}]
+    assert config({"Subnet": "10.6.0.0/24", "Gateway": "10.6.0.1"}) == [
+        {"Subnet": "10.6.0.0/24", "Gateway": "10.6.0.1"}
+    ]
+    assert config({}) == [{"Subnet": "10.6.0.0/24", "Gateway": "10.6.0.1"}]
+    assert config({"Subnet": "10.6.0.0/24"}, old=True) == [
+        {"Subnet": "10.6.0.0/24", "Gateway": "10.6.0.1"}
+    ]

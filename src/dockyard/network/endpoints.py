@@ -52,6 +52,13 @@ def add_short_id(rec: ContainerRecord, cfg: Json) -> None:
         cfg["Aliases"] = [*aliases, rec.id[:12]]
 
 
+def dns_names(rec: ContainerRecord, aliases: Iterable[str]) -> list[str]:
+    """An endpoint's DNSNames as dockerd shows them: the container's name, its aliases, its
+    short id and its hostname, each once (the first one names the PTR record)."""
+    names = [rec.name, *aliases, rec.id[:12], str(rec.config.get("Hostname") or "")]
+    return list(dict.fromkeys(n for n in names if n))
+
+
 def choose_gateway(networks: Iterable[tuple[str, bool]]) -> str | None:
     """(name, internal) pairs -> the gateway network: internal ones never, then the lowest
     name, as libnetwork orders a sandbox's endpoints. None: no way out."""
@@ -240,9 +247,7 @@ class Endpoints:
             doc.update(GlobalIPv6Address=ep.doc["ip6"], GlobalIPv6PrefixLen=gw6.network.prefixlen,
                        IPv6Gateway=str(gw6.ip))  # fmt: skip
         if row.name != "bridge":
-            doc["DNSNames"] = list(
-                dict.fromkeys([rec.name, rec.id[:12], *(cfg.get("Aliases") or [])])
-            )
+            doc["DNSNames"] = dns_names(rec, cfg.get("Aliases") or [])
         return doc
 
     # ---- the gateway endpoint ----------------------------------------------------------------

@@ -39,11 +39,16 @@ def parse(data: bytes) -> DNSRecord | None:
     return request
 
 
+def _reply(request: DNSRecord) -> DNSRecord:
+    """dockerd's reply header: QR, the query's RD echoed, RA; never AA (clients such as
+    nslookup then say "Non-authoritative answer", as on dockerd)."""
+    return request.reply(ra=1, aa=0)
+
+
 def answer(request: DNSRecord, table: NameTable, asker: str, udp: bool) -> Verdict:
     q = request.q
     name = str(q.qname)
-    reply = request.reply()
-    reply.header.ra = 1
+    reply = _reply(request)
     if q.qtype in (QTYPE.A, QTYPE.AAAA, QTYPE.ANY):
         found = table.lookup(asker, name)
         if found is not None:
@@ -64,10 +69,10 @@ def answer(request: DNSRecord, table: NameTable, asker: str, udp: bool) -> Verdi
     elif table.lookup(asker, name) is not None:
         return Verdict(_pack(reply, request, udp))  # a known name: empty NOERROR
     if table.may_forward(asker):
-        fail = request.reply()
+        fail = _reply(request)
         fail.header.rcode = RCODE.SERVFAIL
         return Verdict(fail.pack(), forward=True)
-    refused = request.reply()
+    refused = _reply(request)
     refused.header.rcode = RCODE.NXDOMAIN
     return Verdict(refused.pack())
 
@@ -109,7 +114,7 @@ def fast(data: bytes, table: NameTable, asker: str) -> bytes | None:
     ips = [ip for ip in found if ip.version == version]
     if len(ips) > 1:
         random.shuffle(ips)
-    head = struct.pack("!HHHHHH", qid, 0x8580 | (flags & 0x0100), 1, len(ips), 0, 0)
+    head = struct.pack("!HHHHHH", qid, 0x8080 | (flags & 0x0100), 1, len(ips), 0, 0)
     answers = b"".join(struct.pack("!HHHIH", 0xC00C, qtype, 1, TTL, size) + ip.packed for ip in ips)
     return head + data[12:end] + answers
 

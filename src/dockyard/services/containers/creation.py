@@ -16,7 +16,7 @@ from dockyard.network.modes import config_conflicts
 from dockyard.network.views import endpoint_settings
 from dockyard.rollback import Rollback
 from dockyard.runtime import logopts
-from dockyard.services.containers import names, record
+from dockyard.services.containers import goshape, names, record
 from dockyard.services.containers.shared import ContainerShared
 
 
@@ -75,8 +75,8 @@ class Creation:
                 "StartedAt": timefmt.ZERO_TIME,
                 "FinishedAt": timefmt.ZERO_TIME,
             },
-            "Config": cfg,
-            "HostConfig": hc,
+            "Config": goshape.config(cfg),
+            "HostConfig": goshape.host_config(hc),
             "Mounts": [],
             "NetworkSettings": _network_settings(hc, body.get("NetworkingConfig")),
         }

@@ -34,7 +34,7 @@ from dockyard.runtime import spec as ocispec
 from dockyard.runtime.cgroups import CgroupHost
 from dockyard.runtime.oomwatch import OomWatch
 from dockyard.runtime.runc import Runc
-from dockyard.services.containers import files
+from dockyard.services.containers import files, psout
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.storage.protocols import LayerStore
 
@@ -252,17 +252,7 @@ class Launcher:
                              check=False, env=env)  # fmt: skip
         if out.returncode != 0:
             raise errors.System(f"Error running ps: {out.stderr.strip()}")
-        lines = out.stdout.splitlines()
-        titles = lines[0].split()
-        if "PID" not in titles:
-            raise errors.System("Couldn't find PID field in ps output")
-        pid_col = titles.index("PID")
-        procs = []
-        for line in lines[1:]:
-            fields = line.split(None, len(titles) - 1)
-            if len(fields) > pid_col and fields[pid_col].isdigit() and int(fields[pid_col]) in pids:
-                procs.append(fields)
-        return {"Titles": titles, "Processes": procs}
+        return psout.parse(out.stdout, pids)
 
     def export_rootfs(self, cid: str) -> Iterator[bytes]:
         from dockyard.storage.layerexport import tar_directory
