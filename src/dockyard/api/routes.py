@@ -9,6 +9,7 @@ from aiohttp.typedefs import Handler
 
 from dockyard.api import (
     archive,
+    attachws,
     build,
     containers,
     events,
@@ -72,6 +73,7 @@ ROUTES: list[Route] = [
     Route("PUT", "/containers/{id}/archive", archive.put),
     Route("POST", "/containers/{id}/resize", containers.resize),
     Route("POST", "/containers/{id}/attach", containers.attach),
+    Route("GET", "/containers/{id}/attach/ws", attachws.attach_ws),
     Route("DELETE", "/containers/{id}", containers.remove),
     Route("POST", "/commit", containers.commit),
     # exec
