@@ -66,7 +66,9 @@ def _closed_after(sock: socket.socket, keys: bytes) -> bool:
     try:
         sock.sendall(b"still there?\n")
         return sock.recv(128) == b""
-    except OSError:
+    except TimeoutError:  # an OSError too, but the stream is still open
+        return False
+    except OSError:  # the daemon closed it: a broken pipe or a reset
         return True
 
 

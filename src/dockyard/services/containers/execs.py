@@ -165,8 +165,11 @@ class Execs:
             keep_alive(asyncio.get_running_loop().create_task(self._reap(inst)))
             return None
 
-        async def on_end() -> None:
-            await self._reap(inst)
+        async def on_end(ended: bool) -> None:
+            if ended:  # the process is gone: its exit code is there before the stream ends
+                await self._reap(inst)
+            else:  # detached: the process goes on and is reaped when it exits
+                keep_alive(asyncio.get_running_loop().create_task(self._reap(inst)))
 
         session = ShimSession(
             tty=tty,

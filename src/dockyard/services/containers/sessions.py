@@ -19,7 +19,8 @@ class ShimSession:
         stdin: bool,
         stdout: bool,
         stderr: bool,
-        on_end: Callable[[], Awaitable[None]] | None = None,
+        # told whether the process's output ended (else the client left or detached)
+        on_end: Callable[[bool], Awaitable[None]] | None = None,
         framed: bool | None = None,
         detach_keys: bytes = b"",
         backlog: AsyncIterator[tuple[int, bytes]] | None = None,
@@ -66,17 +67,19 @@ class ShimSession:
         conn = await self._connected
         if conn is None:
             return
+        ended = False
         try:
             while True:
                 frame = await conn.read_frame()
                 if frame is None:
+                    ended = True
                     break
                 stream, data = frame
                 if self._want.get(stream, False):
                     yield stream, data
         finally:
             if self._on_end is not None:
-                await self._on_end()
+                await self._on_end(ended)
 
     async def write_stdin(self, data: bytes) -> None:
         if not self._stdin:
