@@ -23,6 +23,8 @@ class BuildOptions:
     quiet: bool = False
     pull: bool = False
     networkmode: str = ""
+    # cache only from these images and their parents (dockerd's cache sources); [] = any
+    cachefrom: list[str] = field(default_factory=list)
 
 
 @dataclass
