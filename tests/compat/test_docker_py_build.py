@@ -67,3 +67,20 @@ def test_build_out_of_context_dockerfile(api: docker.APIClient, tmp_path: Path) 
         if cid:
             api.remove_container(cid, force=True)
         api.remove_image("dpy-ooc")
+
+
+def test_build_extra_hosts(api: docker.APIClient) -> None:
+    script = b"FROM busybox\nRUN grep -q 'extra.test' /etc/hosts && cp /etc/hosts /hosts-file\n"
+    chunks = list(api.build(fileobj=io.BytesIO(script), tag="dpy-hosts", decode=True,
+                            extra_hosts={"extra.test": "127.0.0.1"}))  # fmt: skip
+    cid = ""
+    try:
+        assert not [c for c in chunks if "errorDetail" in c], chunks
+        cid = api.create_container("dpy-hosts", "cat /hosts-file")["Id"]
+        api.start(cid)
+        api.wait(cid)
+        assert "127.0.0.1\textra.test" in api.logs(cid).decode()
+    finally:
+        if cid:
+            api.remove_container(cid, force=True)
+        api.remove_image("dpy-hosts")

@@ -53,6 +53,7 @@ def options(q: Any) -> BuildOptions:
         pull=query_bool(q, "pull"),
         networkmode=q.get("networkmode", ""),
         cachefrom=_cache_from(q.get("cachefrom", "")),
+        extrahosts=[h for h in q.getall("extrahosts", []) if h],
     )
 
 
