@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from aiohttp import web
 
 from dockyard.api.server import serve
+from dockyard.core import detachkeys
 from dockyard.core.types import Filters, Json
 from dockyard.errors import Conflict, NotFound, NotModified, no_such_container, no_such_image
 from dockyard.services.events import Events
@@ -29,8 +30,13 @@ CID = "a" * 64
 class EchoSession:
     """Echoes stdin upper-cased on stdout; on stdin EOF says "bye" on stderr and ends."""
 
-    def __init__(self, tty: bool = False, ended: bool = False) -> None:
+    def __init__(
+        self, tty: bool = False, ended: bool = False, framed: bool | None = None,
+        detach_keys: bytes = b"",
+    ) -> None:  # fmt: skip
         self.tty = tty
+        self.framed = not tty if framed is None else framed
+        self.detach_keys = detach_keys if tty else b""
         self.queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
         if ended:  # a process that exits without reading stdin
             self.queue.put_nowait(None)
@@ -151,10 +157,11 @@ class FakeContainers:
     def resize(self, ref: str, height: int, width: int) -> None: ...
 
     async def attach(
-        self, ref: str, *, stdin: bool, stdout: bool, stderr: bool, logs: bool, stream: bool
-    ) -> StreamSession:
+        self, ref: str, *, stdin: bool, stdout: bool, stderr: bool, logs: bool, stream: bool,
+        detach_keys: str = "",
+    ) -> StreamSession:  # fmt: skip
         tty = bool(self._get(ref)["Config"].get("Tty"))
-        session = EchoSession(tty)
+        session = EchoSession(tty, detach_keys=detachkeys.parse(detach_keys or "ctrl-p,ctrl-q"))
         self.sessions.append(session)
         return session
 
@@ -174,7 +181,7 @@ class FakeContainers:
             raise NotFound(f"No such exec instance: {exec_id}")
         if detach:
             return None
-        session = EchoSession(tty, ended=self.exec_ends)
+        session = EchoSession(tty, ended=self.exec_ends, framed=not tty)
         self.sessions.append(session)
         return session
 

@@ -79,9 +79,9 @@ def test_version_too_new_and_too_old(server: ServerThread) -> None:
 
 
 def test_unknown_route_is_page_not_found(server: ServerThread) -> None:
-    """E1: routes we do not serve (swarm) are JSON 404 "page not found"."""
+    """E1: routes we do not serve are JSON 404 "page not found"."""
     for method, path in [
-        ("GET", "/swarm"),
+        ("GET", "/swarm/nope"),
         ("GET", "/v1.44/plugins"),
         ("GET", "/nope/nope"),
         ("GET", "/containers/create"),  # wrong method: dockerd says 404 too

@@ -119,6 +119,30 @@ def test_attach_tty_is_raw_stream(server: ServerThread) -> None:
         sock.close()
 
 
+@pytest.mark.parametrize(("query", "keys"), [("", b"\x10\x11"), ("&detachKeys=ctrl-x,a", b"\x18a")])
+def test_attach_detach_keys_end_the_stream(server: ServerThread, query: str, keys: bytes) -> None:
+    """#16: with a TTY the detach keys end the stream; what came before them reaches stdin, a
+    broken-off sequence passes through, and the session is closed (the process goes on)."""
+    _create(server, "tty", tty=True)
+    sock = server.connect()
+    try:
+        _send(sock, "POST", f"/containers/tty/attach?stream=1&stdin=1&stdout=1{query}",
+              {"Connection": "Upgrade", "Upgrade": "tcp"})  # fmt: skip
+        _, _, rest = _read_head(sock)
+        sock.sendall(b"x" + keys[:1] + b"y")
+        time.sleep(0.1)
+        sock.sendall(b"z" + keys[:1])  # held back: it may start the sequence
+        time.sleep(0.1)
+        sock.sendall(keys[1:])
+        got = _read_to_eof(sock, rest)  # the server closed the stream
+        assert got == b"hello\nX" + keys[:1].upper() + b"YZ"  # echoed upper-cased
+        session = server.engine.containers.sessions[0]
+        wait_for(lambda: session.closed)
+        assert not session.stdin_closed
+    finally:
+        sock.close()
+
+
 def test_attach_client_disconnect_detaches_session(server: ServerThread) -> None:
     """E1: a client that simply goes away detaches (session.close), without stdin EOF handling
     blocking the server."""

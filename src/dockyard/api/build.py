@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
 
-from dockyard.api.codec import encode, json_response, query_bool
+from dockyard.api.codec import encode, go_json_error, json_response, query_bool
 from dockyard.api.engine import engine
 from dockyard.api.stream import body_file, start_stream
 from dockyard.dockerfile.plan import BuildOptions
-from dockyard.errors import InvalidParameter, Unsupported
+from dockyard.errors import InvalidParameter, System, Unsupported
 
 if TYPE_CHECKING:
     from dockyard.services.build import Build
@@ -52,7 +52,22 @@ def options(q: Any) -> BuildOptions:
         quiet=query_bool(q, "q"),
         pull=query_bool(q, "pull"),
         networkmode=q.get("networkmode", ""),
+        cachefrom=_cache_from(q.get("cachefrom", "")),
+        extrahosts=[h for h in q.getall("extrahosts", []) if h],
     )
+
+
+def _cache_from(raw: str) -> list[str]:
+    """`cachefrom`: a JSON list of image names; dockerd passes a decoding error on as a 500."""
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise System(go_json_error(exc)) from None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise System(f"json: cannot unmarshal {raw} into Go value of type []string")
+    return value
 
 
 async def build(request: web.Request) -> web.StreamResponse:

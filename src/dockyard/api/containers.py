@@ -244,6 +244,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
         stderr=query_bool(q, "stderr"),
         logs=query_bool(q, "logs"),
         stream=query_bool(q, "stream"),
+        detach_keys=q.get("detachKeys", ""),
     )
     return await serve_session(request, session, stdin=stdin)
 

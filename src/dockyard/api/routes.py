@@ -7,10 +7,23 @@ from dataclasses import dataclass
 
 from aiohttp.typedefs import Handler
 
-from dockyard.api import archive, build, containers, events, exec, images, networks, system, volumes
+from dockyard.api import (
+    archive,
+    attachws,
+    build,
+    containers,
+    events,
+    exec,
+    images,
+    networks,
+    swarm,
+    system,
+    volumes,
+)
 from dockyard.api.router import EngineRouter
 
 IMAGE = "{name:.+}"
+SWARM_KINDS = ("services", "nodes", "secrets", "configs", "tasks")  # tasks last: no DELETE
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,7 @@ ROUTES: list[Route] = [
     Route("PUT", "/containers/{id}/archive", archive.put),
     Route("POST", "/containers/{id}/resize", containers.resize),
     Route("POST", "/containers/{id}/attach", containers.attach),
+    Route("GET", "/containers/{id}/attach/ws", attachws.attach_ws),
     Route("DELETE", "/containers/{id:.+}", containers.remove),  # `parent/alias` for ?link=1
     Route("POST", "/commit", containers.commit),
     # exec
@@ -91,6 +105,26 @@ ROUTES: list[Route] = [
     Route("DELETE", "/networks/{id}", networks.remove),
     Route("POST", "/networks/{id}/connect", networks.connect),
     Route("POST", "/networks/{id}/disconnect", networks.disconnect),
+    # swarm mode: answered as a dockerd not in a swarm (api/swarm.py)
+    Route("POST", "/swarm/init", swarm.create_swarm),
+    Route("POST", "/swarm/join", swarm.create_swarm),
+    Route("POST", "/swarm/leave", swarm.leave),
+    Route("GET", "/swarm", swarm.not_a_manager),
+    Route("GET", "/swarm/unlockkey", swarm.not_a_manager),
+    Route("POST", "/swarm/update", swarm.versioned("swarm")),
+    Route("POST", "/swarm/unlock", swarm.not_a_manager),
+    *(Route("GET", f"/{kind}", swarm.listing) for kind in SWARM_KINDS),
+    Route("POST", "/services/create", swarm.not_a_manager),
+    Route("POST", "/secrets/create", swarm.not_a_manager),
+    Route("POST", "/configs/create", swarm.not_a_manager),
+    *(Route("GET", f"/{kind}/{{id}}", swarm.not_a_manager) for kind in SWARM_KINDS),
+    *(Route("DELETE", f"/{kind}/{{id}}", swarm.not_a_manager) for kind in SWARM_KINDS[:-1]),
+    Route("GET", "/services/{id}/logs", swarm.not_a_manager),
+    Route("GET", "/tasks/{id}/logs", swarm.not_a_manager),
+    Route("POST", "/services/{id}/update", swarm.versioned("service")),
+    Route("POST", "/nodes/{id}/update", swarm.versioned("node")),
+    Route("POST", "/secrets/{id}/update", swarm.versioned("secret", detail=False)),
+    Route("POST", "/configs/{id}/update", swarm.versioned("config", detail=False)),
     # dockyard extensions
     Route("POST", "/dockyard/images/bootstrap", images.bootstrap),
 ]

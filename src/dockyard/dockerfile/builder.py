@@ -245,6 +245,7 @@ class Builder(CopySteps):
             "HostConfig": {
                 "NetworkMode": self.opts.networkmode or "default",
                 "LogConfig": {"Type": "json-file", "Config": {}},
+                "ExtraHosts": list(self.opts.extrahosts) or None,
             },
         }
         result: dict[str, Any] = {}

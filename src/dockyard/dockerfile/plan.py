@@ -23,6 +23,9 @@ class BuildOptions:
     quiet: bool = False
     pull: bool = False
     networkmode: str = ""
+    # cache only from these images and their parents (dockerd's cache sources); [] = any
+    cachefrom: list[str] = field(default_factory=list)
+    extrahosts: list[str] = field(default_factory=list)  # `host:ip`, for RUN's /etc/hosts
 
 
 @dataclass

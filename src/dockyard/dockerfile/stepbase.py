@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from dockyard import errors
 from dockyard.core.types import Json
 from dockyard.dockerfile.commit import StepCommitter
 from dockyard.dockerfile.images import BuildImages
@@ -18,6 +19,7 @@ from dockyard.dockerfile.rootview import RootView
 from dockyard.dockerfile.runner import StepRunner
 from dockyard.dockerfile.stage import DEFAULT_SHELL, StageState, short, stream
 from dockyard.state.buildcache import BuildCacheRepo
+from dockyard.state.images import ImageRecord
 from dockyard.storage.protocols import LayerStore
 
 
@@ -43,14 +45,37 @@ class StepBase:
         self.stage_images: dict[str, str | None] = {}
         self.used_args: set[str] = set()
         self.global_args: dict[str, str | None] = {}
+        self._sources: set[str] | None = None  # _cache_sources(), once
 
     def _nop(self, shell: list[str], comment: str) -> list[str]:
         return [*shell, "#(nop) ", comment]
+
+    def _cache_sources(self) -> set[str] | None:
+        """With `cachefrom`, the images a cache hit may be: those named (the missing ones
+        skipped, as dockerd does) and their parents, as dockerd's cache takes a local hit
+        only when it is a parent of a source. None: any image."""
+        if not self.opts.cachefrom:
+            return None
+        if self._sources is None:
+            sources: set[str] = set()
+            for ref in self.opts.cachefrom:
+                try:
+                    rec: ImageRecord | None = self.images.resolve(ref)
+                except errors.NotFound:
+                    continue
+                while rec is not None and rec.id not in sources:
+                    sources.add(rec.id)
+                    rec = self.images.repo.get(rec.parent) if rec.parent else None
+            self._sources = sources
+        return self._sources
 
     def _probe(self, state: StageState, key: str) -> str | None:
         if self.opts.nocache or state.busted or state.image_id is None:
             return None
         found = self.cache.lookup(state.image_id, key)
+        sources = self._cache_sources()
+        if sources is not None and found not in sources:
+            found = None
         if found is not None and self.images.repo.get(found) is not None:
             return found
         state.busted = True

@@ -122,8 +122,8 @@ class Build:
             text = path.read_text(errors="replace")
             instructions = parser.parse(text)
             plan = make_plan(instructions, parser.escape_of(text), opts)
-            keep = {str(path.relative_to(ctx)), ".dockerignore"}
-            context.apply_dockerignore(ctx, keep)
+            # read already: as dockerd, they leave the context too when .dockerignore says so
+            context.apply_dockerignore(ctx, keep=set())
         except BaseException:
             shutil.rmtree(ctx, ignore_errors=True)
             raise

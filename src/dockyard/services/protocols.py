@@ -21,6 +21,8 @@ class StreamSession(Protocol):
     (0 stdin, 1 stdout, 2 stderr); with a TTY everything is stream 1."""
 
     tty: bool
+    framed: bool  # 8-byte multiplexed frames, else raw bytes
+    detach_keys: bytes  # stdin ends the session at this sequence; b"" for none
 
     def output(self) -> AsyncIterator[tuple[int, bytes]]: ...  # ends when the process exits
     async def write_stdin(self, data: bytes) -> None: ...
@@ -62,8 +64,16 @@ class ContainerService(Protocol):
     def export(self, ref: str) -> Iterator[bytes]: ...
     def resize(self, ref: str, height: int, width: int) -> None: ...
     async def attach(
-        self, ref: str, *, stdin: bool, stdout: bool, stderr: bool, logs: bool, stream: bool
-    ) -> StreamSession: ...
+        self,
+        ref: str,
+        *,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        logs: bool,
+        stream: bool,
+        detach_keys: str = "",
+    ) -> StreamSession: ...  # detach_keys: Docker's key list, "" for ctrl-p,ctrl-q
     def commit(
         self,
         ref: str,

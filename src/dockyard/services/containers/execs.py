@@ -4,6 +4,7 @@ which waits for our attach before it starts the process, so no output is lost.""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import secrets
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard import errors
+from dockyard.core import detachkeys
 from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Json
 from dockyard.runtime import shim as shimlib
@@ -36,6 +38,7 @@ class ExecInstance:
     shim_pid: int = 0
     dir: Path = field(default_factory=Path)
     rec: ContainerRecord | None = None  # the container as exec_start saw it (exec_die's attrs)
+    detach_keys: bytes = b""  # parsed from the create body's DetachKeys (b"": the default)
 
     def inspect(self) -> Json:
         c = self.config
@@ -56,7 +59,7 @@ class ExecInstance:
             "OpenStdout": bool(c.get("AttachStdout")),
             "CanRemove": False,
             "ContainerID": self.container_id,
-            "DetachKeys": c.get("DetachKeys") or "",
+            "DetachKeys": base64.b64encode(self.detach_keys).decode(),  # a Go []byte
             "Pid": self.pid,
         }
 
@@ -85,7 +88,13 @@ class Execs:
             raise errors.Conflict(f"Container {rec.id} is not running")
         if not body.get("Cmd"):
             raise errors.InvalidParameter("No exec command specified")
-        inst = ExecInstance(secrets.token_hex(32), rec.id, dict(body))
+        # Go decodes JSON keys case-insensitively: docker-py sends `detachKeys`.
+        keys = next((v for k, v in body.items() if k.lower() == "detachkeys"), "") or ""
+        try:
+            detach_keys = detachkeys.parse(keys) if keys else b""
+        except ValueError:
+            raise errors.System(f"Invalid escape keys ({keys}) provided") from None
+        inst = ExecInstance(secrets.token_hex(32), rec.id, dict(body), detach_keys=detach_keys)
         self._by_id[inst.id] = inst
         self.shared.publish(rec, "exec_create: " + _command(body["Cmd"]), execID=inst.id)
         return {"Id": inst.id}
@@ -115,13 +124,16 @@ class Execs:
         return dict(base)
 
     async def start(self, exec_id: str, *, detach: bool, tty: bool) -> ShimSession | None:
+        """`tty` is the start request's: it chooses raw output over multiplexed frames, as in
+        dockerd; whether the process gets a terminal was said at create."""
         inst = self._get(exec_id)
         if inst.running or inst.exit_code is not None:
             raise errors.Conflict(f"Exec command {exec_id} has already run")
         rec = await asyncio.to_thread(self.shared.get, inst.container_id)
         if rec.state["Status"] != "running":
             raise errors.Conflict(f"Container {rec.id} is not running")
-        tty = tty or bool(inst.config.get("Tty"))
+        raw = tty
+        tty = bool(inst.config.get("Tty"))
         process = await asyncio.to_thread(self._process, rec, inst, tty)
         launcher = self.launcher
         inst.dir = launcher.bundle(rec.id) / "exec" / inst.id
@@ -153,8 +165,11 @@ class Execs:
             keep_alive(asyncio.get_running_loop().create_task(self._reap(inst)))
             return None
 
-        async def on_end() -> None:
-            await self._reap(inst)
+        async def on_end(ended: bool) -> None:
+            if ended:  # the process is gone: its exit code is there before the stream ends
+                await self._reap(inst)
+            else:  # detached: the process goes on and is reaped when it exits
+                keep_alive(asyncio.get_running_loop().create_task(self._reap(inst)))
 
         session = ShimSession(
             tty=tty,
@@ -162,6 +177,8 @@ class Execs:
             stdout=bool(inst.config.get("AttachStdout", True)),
             stderr=bool(inst.config.get("AttachStderr", True)),
             on_end=on_end,
+            framed=not raw,
+            detach_keys=inst.detach_keys or detachkeys.DEFAULT,
         )
         conn = await shimlib.connect(self.launcher.sock(inst.id))
         try:

@@ -15,8 +15,10 @@ import signal as sig
 from typing import Any
 
 from dockyard import errors
+from dockyard.core import detachkeys
 from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Json
+from dockyard.runtime import logopts
 from dockyard.services.containers.health import Health
 from dockyard.services.containers.removal import Removal
 from dockyard.services.containers.sessions import ShimSession
@@ -185,14 +187,34 @@ class Lifecycle:
         return {"StatusCode": code, "Error": None}
 
     async def attach(
-        self, ref: str, *, stdin: bool, stdout: bool, stderr: bool, logs: bool, stream: bool
+        self,
+        ref: str,
+        *,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        logs: bool,
+        stream: bool,
+        detach_keys: str = "",
     ) -> ShimSession:
+        try:
+            keys = detachkeys.parse(detach_keys) if detach_keys else detachkeys.DEFAULT
+        except ValueError:
+            raise errors.InvalidParameter(f"Invalid detach keys ({detach_keys}) provided") from None
         rec = await asyncio.to_thread(self.shared.get, ref)
+        if rec.state["Status"] == "paused":
+            raise errors.Conflict(f"container {ref} is paused, unpause the container before attach")
+        backlog = None
+        if logs and (rec.host_config.get("LogConfig") or {}).get("Type") != logopts.NONE:
+            backlog = self.launcher.logs(rec, follow=False, stdout=stdout, stderr=stderr,
+                                         tail=None, is_running=lambda: False)  # fmt: skip
         session = ShimSession(
             tty=bool(rec.config.get("Tty")),
             stdin=stdin and bool(rec.config.get("OpenStdin")),
             stdout=stdout,
             stderr=stderr,
+            detach_keys=keys,
+            backlog=backlog,
         )
         if not stream:
             session.fail()

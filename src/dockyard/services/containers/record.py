@@ -6,6 +6,7 @@ mutating anything); the messages are Docker's."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 from dockyard import errors
@@ -150,6 +151,90 @@ def check_restart_policy(rp: dict[str, Any]) -> None:
         raise errors.InvalidParameter("maximum retry count cannot be negative")
 
 
+_HOST_CONFIG_DEFAULTS: dict[str, Any] = {
+    "Binds": None,
+    "ContainerIDFile": "",
+    "NetworkMode": "default",
+    "PortBindings": {},
+    "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+    "AutoRemove": False,
+    "VolumeDriver": "",
+    "VolumesFrom": None,
+    "CapAdd": None,
+    "CapDrop": None,
+    "Dns": [],
+    "DnsOptions": [],
+    "DnsSearch": [],
+    "ExtraHosts": None,
+    "GroupAdd": None,
+    "IpcMode": "private",
+    "Cgroup": "",
+    "Links": None,
+    "OomScoreAdj": 0,
+    "PidMode": "",
+    "Privileged": False,
+    "PublishAllPorts": False,
+    "ReadonlyRootfs": False,
+    "SecurityOpt": None,
+    "UTSMode": "",
+    "UsernsMode": "",
+    "ShmSize": 67108864,
+    "Runtime": "runc",
+    "Isolation": "",
+    "CpuShares": 0,
+    "Memory": 0,
+    "NanoCpus": 0,
+    "CgroupParent": "",
+    "BlkioWeight": 0,
+    "CpuPeriod": 0,
+    "CpuQuota": 0,
+    "CpuRealtimePeriod": 0,
+    "CpuRealtimeRuntime": 0,
+    "KernelMemory": 0,
+    "KernelMemoryTCP": 0,
+    "CpuCount": 0,
+    "CpuPercent": 0,
+    "IOMaximumIOps": 0,
+    "IOMaximumBandwidth": 0,
+    "CpusetCpus": "",
+    "CpusetMems": "",
+    "Devices": [],
+    "MemoryReservation": 0,
+    "MemorySwap": 0,
+    "OomKillDisable": False,
+    "PidsLimit": None,
+    "Ulimits": None,
+    "Mounts": None,
+    "Tmpfs": None,
+    "Sysctls": None,
+    "Init": None,
+    "MaskedPaths": None,
+    "ReadonlyPaths": None,
+}
+
+
+# HostConfig's other fields: with the defaults' keys, the names a client's keys are folded to
+_HOST_CONFIG_OTHERS = ("LogConfig", "CgroupnsMode", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts",
+    "GroupAdd", "IpcMode", "Cgroup", "Links", "OomScoreAdj", "PidMode", "Privileged",
+    "PublishAllPorts", "ReadonlyRootfs", "SecurityOpt", "StorageOpt", "UTSMode", "UsernsMode",
+    "ShmSize", "Runtime", "Isolation", "CpuShares", "Memory", "MemorySwappiness",
+    "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteIOps", "DeviceCgroupRules", "DeviceRequests", "ConsoleSize", "Capabilities",
+    "CpuRealtimePeriod", "CpuRealtimeRuntime", "OomKillDisable", "Annotations")  # fmt: skip
+
+
+def fold_keys(doc: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """`doc` with keys that differ from a known name only in case renamed to it, as Go's JSON
+    decoding matches them (docker-py sends `CPURealtimePeriod`); an exact key wins."""
+    by_lower = {n.lower(): n for n in names}
+    for key in list(doc):
+        name = by_lower.get(key.lower())
+        if name is not None and name != key:
+            value = doc.pop(key)
+            doc.setdefault(name, value)
+    return doc
+
+
 def host_config(
     hc_in: dict[str, Any] | None,
     cgroupns: str = "host",
@@ -161,73 +246,13 @@ def host_config(
     `log_default` the daemon's log driver and options (merged into LogConfig as dockerd does);
     `host` what the host's cgroups can limit (a limit it cannot apply is dropped, as dockerd
     does)."""
-    hc = copy.deepcopy(hc_in or {})
+    hc = fold_keys(copy.deepcopy(hc_in or {}), (*_HOST_CONFIG_DEFAULTS, *_HOST_CONFIG_OTHERS))
     hc["LogConfig"] = logopts.merge(hc.get("LogConfig"), *log_default)
     validate_host_config(hc, host)
     hc["CgroupnsMode"] = hc.get("CgroupnsMode") or cgroupns
-    defaults: dict[str, Any] = {
-        "Binds": None,
-        "ContainerIDFile": "",
-        "NetworkMode": "default",
-        "PortBindings": {},
-        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
-        "AutoRemove": False,
-        "VolumeDriver": "",
-        "VolumesFrom": None,
-        "CapAdd": None,
-        "CapDrop": None,
-        "Dns": [],
-        "DnsOptions": [],
-        "DnsSearch": [],
-        "ExtraHosts": None,
-        "GroupAdd": None,
-        "IpcMode": "private",
-        "Cgroup": "",
-        "Links": None,
-        "OomScoreAdj": 0,
-        "PidMode": "",
-        "Privileged": False,
-        "PublishAllPorts": False,
-        "ReadonlyRootfs": False,
-        "SecurityOpt": None,
-        "UTSMode": "",
-        "UsernsMode": "",
-        "ShmSize": 67108864,
-        "Runtime": "runc",
-        "Isolation": "",
-        "CpuShares": 0,
-        "Memory": 0,
-        "NanoCpus": 0,
-        "CgroupParent": "",
-        "BlkioWeight": 0,
-        "CpuPeriod": 0,
-        "CpuQuota": 0,
-        "CpuRealtimePeriod": 0,
-        "CpuRealtimeRuntime": 0,
-        "KernelMemory": 0,
-        "KernelMemoryTCP": 0,
-        "CpuCount": 0,
-        "CpuPercent": 0,
-        "IOMaximumIOps": 0,
-        "IOMaximumBandwidth": 0,
-        "CpusetCpus": "",
-        "CpusetMems": "",
-        "Devices": [],
-        "MemoryReservation": 0,
-        "MemorySwap": 0,
-        "OomKillDisable": False,
-        "PidsLimit": None,
-        "Ulimits": None,
-        "Mounts": None,
-        "Tmpfs": None,
-        "Sysctls": None,
-        "Init": None,
-        "MaskedPaths": None,
-        "ReadonlyPaths": None,
-    }
     if hc.get("PidsLimit") is not None and hc["PidsLimit"] <= 0:
         hc["PidsLimit"] = None  # 0 and -1 both mean unlimited: dockerd stores neither
-    for k, v in defaults.items():
+    for k, v in _HOST_CONFIG_DEFAULTS.items():
         if hc.get(k) is None:
             hc[k] = copy.deepcopy(v)
     if not hc["RestartPolicy"].get("Name"):

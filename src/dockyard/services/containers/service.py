@@ -115,11 +115,20 @@ class Containers:
         return await self.lifecycle.wait(ref, condition)
 
     async def attach(
-        self, ref: str, *, stdin: bool, stdout: bool, stderr: bool, logs: bool, stream: bool
+        self,
+        ref: str,
+        *,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        logs: bool,
+        stream: bool,
+        detach_keys: str = "",
     ) -> ShimSession:
         return await self.lifecycle.attach(
-            ref, stdin=stdin, stdout=stdout, stderr=stderr, logs=logs, stream=stream
-        )
+            ref, stdin=stdin, stdout=stdout, stderr=stderr, logs=logs, stream=stream,
+            detach_keys=detach_keys,
+        )  # fmt: skip
 
     async def remove(self, ref: str, force: bool, volumes: bool) -> None:
         await self.removal.remove(ref, force, volumes)

@@ -19,9 +19,18 @@ class ShimSession:
         stdin: bool,
         stdout: bool,
         stderr: bool,
-        on_end: Callable[[], Awaitable[None]] | None = None,
+        # told whether the process's output ended (else the client left or detached)
+        on_end: Callable[[bool], Awaitable[None]] | None = None,
+        framed: bool | None = None,
+        detach_keys: bytes = b"",
+        backlog: AsyncIterator[tuple[int, bytes]] | None = None,
     ) -> None:
         self.tty = tty
+        # Multiplexed 8-byte frames or raw bytes: by default raw with a TTY; an exec start says.
+        self.framed = not tty if framed is None else framed
+        # The detach sequence, watched on stdin only when the process has a TTY (as dockerd).
+        self.detach_keys = detach_keys if tty and stdin else b""
+        self._backlog = backlog  # attach's logs=1: the log so far, before the live output
         self._want = {1: stdout, 2: stderr}
         self._stdin = stdin
         self._conn: Any = None
@@ -45,20 +54,32 @@ class ShimSession:
         return not self._connected.done()
 
     async def output(self) -> AsyncIterator[tuple[int, bytes]]:
+        if self._backlog is not None:
+            backlog, self._backlog = self._backlog, None
+            try:
+                async for stream, data in backlog:
+                    if self._want.get(stream, False):
+                        yield stream, data
+            finally:
+                aclose = getattr(backlog, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         conn = await self._connected
         if conn is None:
             return
+        ended = False
         try:
             while True:
                 frame = await conn.read_frame()
                 if frame is None:
+                    ended = True
                     break
                 stream, data = frame
                 if self._want.get(stream, False):
                     yield stream, data
         finally:
             if self._on_end is not None:
-                await self._on_end()
+                await self._on_end(ended)
 
     async def write_stdin(self, data: bytes) -> None:
         if not self._stdin:
