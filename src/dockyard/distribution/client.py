@@ -1,7 +1,7 @@
 """An HTTP client for one repository on one registry (E5), on http.client: the `/v2/` API with
 the auth handshake (a 401's challenge answered with Basic credentials or a Bearer token for the
 request's scope, tokens reused), redirects (blob storage elsewhere), registry error bodies turned
-into Docker's messages, and one kept-alive connection per thread and endpoint."""
+into Docker's messages, and kept-alive connections shared by the session's threads."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import socket
 import ssl
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +78,7 @@ class Response:
     raw: http.client.HTTPResponse
     local: str = ""  # the connection's addresses, as Go names them in a read error
     peer: str = ""
+    release: Callable[[bool], None] | None = None  # back to the pool (True) or closed (False)
 
     def header(self, name: str) -> str:
         return self.headers.get(name) or ""
@@ -97,10 +99,25 @@ class Response:
         )
 
     def read(self) -> bytes:
-        return self.raw.read()
+        data = self.raw.read()
+        self._done()
+        return data
 
     def close(self) -> None:
-        self.raw.close()
+        """The connection goes back to its session's pool when the body was read to its end;
+        one abandoned halfway still has bytes in flight, so it is closed instead."""
+        if self.raw.isclosed():
+            self._done()
+        else:
+            self.raw.close()
+            if self.release is not None:
+                self.release(False)
+                self.release = None
+
+    def _done(self) -> None:
+        if self.release is not None:
+            self.release(True)
+            self.release = None
 
 
 @dataclass
@@ -111,30 +128,49 @@ class Session:
     repo: str  # the path on the registry: "library/busybox"
     creds: Credentials
     tokens: TokenCache
-    _local: threading.local = field(default_factory=threading.local)
     _challenge: Challenge | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _idle: dict[tuple[str, str], list[http.client.HTTPConnection]] = field(default_factory=dict)
+    _open: list[http.client.HTTPConnection] = field(default_factory=list)
 
     # ---- connections ----------------------------------------------------------------------
+    # Kept-alive connections are shared by the session's threads (a push's HEADs, a pull's
+    # downloads): one is taken for a request and given back once its answer was read to the
+    # end, as Go's http.Transport does; a thread no longer opens a connection of its own.
 
     def _conn(self, scheme: str, host: str) -> http.client.HTTPConnection:
-        pool: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault(
-            "pool", {}
-        )
-        conn = pool.get((scheme, host))
-        if conn is None:
-            if scheme == "https":
-                ctx = self.endpoint.ssl_context() if host == self.endpoint.host else None
-                conn = http.client.HTTPSConnection(host, timeout=TIMEOUT,
-                                                   context=ctx or tls_context())  # fmt: skip
-            else:
-                conn = http.client.HTTPConnection(host, timeout=TIMEOUT)
-            pool[(scheme, host)] = conn
+        with self._lock:
+            idle = self._idle.get((scheme, host))
+            if idle:
+                return idle.pop()
+        if scheme == "https":
+            ctx = self.endpoint.ssl_context() if host == self.endpoint.host else None
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                host, timeout=TIMEOUT, context=ctx or tls_context()
+            )
+        else:
+            conn = http.client.HTTPConnection(host, timeout=TIMEOUT)
+        with self._lock:
+            self._open.append(conn)
         return conn
 
+    def _releaser(self, key: tuple[str, str], conn: http.client.HTTPConnection
+                  ) -> Callable[[bool], None]:  # fmt: skip
+        def release(reusable: bool) -> None:
+            if not reusable:
+                conn.close()
+            with self._lock:
+                if reusable and conn in self._open:  # not after close()
+                    self._idle.setdefault(key, []).append(conn)
+
+        return release
+
     def close(self) -> None:
-        for conn in self._local.__dict__.get("pool", {}).values():
+        """Close every connection (the session is done; none may be in use)."""
+        with self._lock:
+            conns, self._open, self._idle = self._open, [], {}
+        for conn in conns:
             conn.close()
-        self._local.__dict__["pool"] = {}
 
     def _send(self, method: str, url: str, headers: dict[str, str], body: Any) -> Response:
         parts = urllib.parse.urlsplit(url)
@@ -155,7 +191,8 @@ class Session:
             except (OSError, ssl.SSLError, http.client.HTTPException) as e:
                 conn.close()
                 raise TransportError(self._describe(method, url, e)) from None
-            return Response(raw.status, raw.headers, raw, *ends)
+            key = (parts.scheme, parts.netloc)
+            return Response(raw.status, raw.headers, raw, *ends, self._releaser(key, conn))
         raise AssertionError("unreachable")
 
     @staticmethod

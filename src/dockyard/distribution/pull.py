@@ -215,8 +215,7 @@ class PullJob:
                 try:
                     self._attempt(lay, spool, h, started)
                     break
-                except Exception as e:
-                    self.remote.session.close()  # this thread's connection, maybe half-read
+                except Exception as e:  # its half-read connection was closed, not pooled
                     failures += 1
                     if (
                         isinstance(e, Cancelled)
