@@ -13,7 +13,7 @@ engines within every case and round, it times through the docker CLI (/usr/bin/d
    for the same cold pull (`POST /images/create`, the stream read to its end);
 2. pull with the base present: the base image pulled first (untimed), then the full image;
 3. push to an empty registry (a fresh docker-registry per round) of the pulled image;
-4. push again to the same registry (every blob exists);
+4. push again to the same registry (every blob exists): the median of 7 pushes in each round;
 5. dockyard's cold pull of the zstd image, against dockerd's cold gzip pull of the same content
    (dockerd 20.10 cannot pull zstd layers).
 
@@ -58,6 +58,7 @@ MIB = 1 << 20
 REPO = "bench/app"
 OP_TIMEOUT = 900.0  # one pull or push; a hung daemon fails the case instead of the run
 RSS_INTERVAL = 0.01
+AGAIN_SAMPLES = 7  # push-again samples per round
 
 # case names (rows of the table, in this order)
 COLD = "cold pull gzip (docker CLI)"
@@ -517,7 +518,13 @@ class Run:
                     missing = self.missing_in(reg, "bench/pushed:latest", self.img.layers)
                     b.check(PUSH, e, not missing, f"the registry lacks {missing}", mark)
                     mark = e.log_mark()
-                    if b.measure(PUSH_AGAIN, e, push_once) is not None:
+
+                    def push_again() -> float:
+                        # ~60 ms: one sample is mostly noise, so each round takes the median
+                        # of several (every one must say "Layer already exists" throughout)
+                        return statistics.median(push_once() for _ in range(AGAIN_SAMPLES))
+
+                    if b.measure(PUSH_AGAIN, e, push_again) is not None:
                         n = outs[-1].count("Layer already exists")
                         b.check(PUSH_AGAIN, e, n == self.img.layers,
                                 f"{n} 'Layer already exists' of {self.img.layers} layers: "
