@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from engine import NET, BenchDaemon, Engine  # noqa: E402
+from engine import DOCKER, NET, BenchDaemon, Engine  # noqa: E402
 from tests import oracle as oracle_dockerd  # noqa: E402
 from tests.conftest import teardown_host_state  # noqa: E402
 
@@ -100,15 +101,28 @@ def window(
             ids.append(e.docker("run", "-d", *NET, "--health-cmd", "true", "--health-interval", "1s",
                                 "busybox", "sleep", "600").strip())  # fmt: skip
         time.sleep(WARMUP)
-        since = time.time()
-        cg0 = group.seconds()
-        d0 = sum(proc_cpu(p) for p in daemon_pids)
-        time.sleep(seconds)
-        cg1 = group.seconds()
-        d1 = sum(proc_cpu(p) for p in daemon_pids)
-        until = time.time()
-        probes = len(e.docker("events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
-                              "--filter", "event=exec_die", "--format", "{{.ID}}").splitlines())  # fmt: skip
+        # Probes are counted live: the daemons' replay (`--since`) keeps only the last 256
+        # events, fewer than a window's probes.
+        with tempfile.TemporaryFile() as seen:
+            watcher = subprocess.Popen(
+                [DOCKER, "events", "--filter", "event=exec_die", "--format", "{{.TimeNano}}"],
+                env=e.env, stdout=seen, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                time.sleep(0.5)  # subscribed before the window opens
+                cg0 = group.seconds()
+                d0 = sum(proc_cpu(p) for p in daemon_pids)
+                t0 = time.time_ns()
+                time.sleep(seconds)
+                cg1 = group.seconds()
+                d1 = sum(proc_cpu(p) for p in daemon_pids)
+                t1 = time.time_ns()
+                time.sleep(0.5)  # the window's last events delivered
+            finally:
+                watcher.terminate()
+                watcher.wait(timeout=10)
+            seen.seek(0)
+            probes = sum(1 for t in seen.read().split() if t0 <= int(t) <= t1)
         healthy = len(e.docker("ps", "-q", "--filter", "health=healthy").split())
         return {"engine CPU s (cgroup)": cg1 - cg0, "daemon CPU s (/proc stat)": d1 - d0,
                 "probes": probes, "engine CPU ms/probe": 1000 * (cg1 - cg0) / max(probes, 1),
