@@ -26,6 +26,17 @@ def _state(d: Daemon, cid: str) -> dict[str, object]:
     return st
 
 
+def _cleaned_up(d: Daemon, cid: str, timeout: float = 10.0) -> bool:
+    """No runc state and no cgroup left. The exit's cleanup runs after the exit is recorded
+    and `die` published, as dockerd's (wait returns first), so it is given a moment."""
+    deadline = time.monotonic() + timeout
+    while (d.exec_root / "runc" / cid).exists() or _cgroup_dirs(d, cid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _cgroup_dirs(d: Daemon, cid: str) -> list[Path]:
     return [p for p in d.cgroups.container_dirs(cid) if p.exists()]
 
@@ -54,7 +65,7 @@ def test_oom_killed_container_reports_oomkilled_and_137(daemon: Daemon) -> None:
         actions = [json.loads(line)["Action"] for line in body.decode().splitlines() if line]
         assert "oom" in actions and "die" in actions
         assert actions.index("oom") < actions.index("die")
-        assert not _cgroup_dirs(daemon, cid)
+        assert _cleaned_up(daemon, cid)
     finally:
         daemon.api("DELETE", f"/containers/{cid}?force=1")
 
@@ -78,8 +89,10 @@ def test_exit_leaves_no_runc_state_or_cgroups(daemon: Daemon) -> None:
     cid, code = run_to_exit(daemon, ["sh", "-c", "echo out; exit 3"])
     try:
         assert code == 3
-        assert not (daemon.exec_root / "runc" / cid).exists()
-        assert not _cgroup_dirs(daemon, cid)
+        assert _cleaned_up(daemon, cid), (
+            daemon.exec_root / "runc" / cid,
+            _cgroup_dirs(daemon, cid),
+        )
         status, body = daemon.api("GET", f"/containers/{cid}/logs?stdout=1")
         assert status == 200 and b"out" in body
         # and it starts again from the same record
@@ -98,8 +111,10 @@ def test_host_pid_namespace_survivors_fall_back_to_runc_delete(daemon: Daemon) -
     )
     try:
         assert code == 0
-        assert not (daemon.exec_root / "runc" / cid).exists()
-        assert not _cgroup_dirs(daemon, cid)
+        assert _cleaned_up(daemon, cid), (
+            daemon.exec_root / "runc" / cid,
+            _cgroup_dirs(daemon, cid),
+        )
         leftover = subprocess.run(["pgrep", "-f", "^sleep 300$"], capture_output=True, text=True)
         for pid in leftover.stdout.split():
             # only a sleep of ours would sit in our cgroup parent
