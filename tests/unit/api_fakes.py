@@ -19,7 +19,7 @@ from aiohttp import web
 
 from dockyard.api.server import serve
 from dockyard.core import detachkeys
-from dockyard.core.types import Filters, Json
+from dockyard.core.types import AttachOptions, Filters, Json
 from dockyard.errors import Conflict, NotFound, NotModified, no_such_container, no_such_image
 from dockyard.services.events import Events
 from dockyard.services.protocols import StreamSession
@@ -156,12 +156,10 @@ class FakeContainers:
 
     def resize(self, ref: str, height: int, width: int) -> None: ...
 
-    async def attach(
-        self, ref: str, *, stdin: bool, stdout: bool, stderr: bool, logs: bool, stream: bool,
-        detach_keys: str = "",
-    ) -> StreamSession:  # fmt: skip
+    async def attach(self, ref: str, opts: AttachOptions) -> StreamSession:
         tty = bool(self._get(ref)["Config"].get("Tty"))
-        session = EchoSession(tty, detach_keys=detachkeys.parse(detach_keys or "ctrl-p,ctrl-q"))
+        keys = detachkeys.parse(opts.detach_keys or "ctrl-p,ctrl-q")
+        session = EchoSession(tty, detach_keys=keys)
         self.sessions.append(session)
         return session
 

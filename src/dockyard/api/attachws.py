@@ -15,6 +15,7 @@ from dockyard.api.engine import api_version, engine
 from dockyard.api.errors import mark_started
 from dockyard.api.stream import close_iterator
 from dockyard.core.detachkeys import EscapeMatcher
+from dockyard.core.types import AttachOptions
 from dockyard.services.protocols import StreamSession
 
 BINARY_SINCE = (1, 28)
@@ -22,15 +23,9 @@ BINARY_SINCE = (1, 28)
 
 async def attach_ws(request: web.Request) -> web.StreamResponse:
     q = request.query
-    session = await engine(request).containers.attach(
-        request.match_info["id"],
-        stdin=True,
-        stdout=True,
-        stderr=True,
-        logs=query_bool(q, "logs"),
-        stream=query_bool(q, "stream"),
-        detach_keys=q.get("detachKeys", ""),
-    )
+    opts = AttachOptions(stdin=True, stdout=True, stderr=True, logs=query_bool(q, "logs"),
+                         stream=query_bool(q, "stream"), detach_keys=q.get("detachKeys", ""))  # fmt: skip
+    session = await engine(request).containers.attach(request.match_info["id"], opts)
     try:
         ws = web.WebSocketResponse()
         await ws.prepare(request)

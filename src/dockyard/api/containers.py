@@ -29,6 +29,7 @@ from dockyard.api.stream import (
     start_stream,
     write_bytes_stream,
 )
+from dockyard.core.types import AttachOptions
 from dockyard.errors import DockyardError, InvalidParameter
 
 log = logging.getLogger(__name__)
@@ -237,15 +238,10 @@ async def resize(request: web.Request) -> web.StreamResponse:
 async def attach(request: web.Request) -> web.StreamResponse:
     q = request.query
     stdin = query_bool(q, "stdin")
-    session = await engine(request).containers.attach(
-        _ref(request),
-        stdin=stdin,
-        stdout=query_bool(q, "stdout"),
-        stderr=query_bool(q, "stderr"),
-        logs=query_bool(q, "logs"),
-        stream=query_bool(q, "stream"),
-        detach_keys=q.get("detachKeys", ""),
-    )
+    opts = AttachOptions(stdin=stdin, stdout=query_bool(q, "stdout"),
+                         stderr=query_bool(q, "stderr"), logs=query_bool(q, "logs"),
+                         stream=query_bool(q, "stream"), detach_keys=q.get("detachKeys", ""))  # fmt: skip
+    session = await engine(request).containers.attach(_ref(request), opts)
     return await serve_session(request, session, stdin=stdin)
 
 

@@ -12,7 +12,7 @@ import builtins
 from collections.abc import AsyncIterator, Iterator
 from typing import BinaryIO, Protocol
 
-from dockyard.core.types import Filters, Json
+from dockyard.core.types import AttachOptions, Filters, Json
 from dockyard.distribution.auth import Credentials
 
 
@@ -63,17 +63,7 @@ class ContainerService(Protocol):
     def changes(self, ref: str) -> builtins.list[Json]: ...  # [{"Path", "Kind"}]
     def export(self, ref: str) -> Iterator[bytes]: ...
     def resize(self, ref: str, height: int, width: int) -> None: ...
-    async def attach(
-        self,
-        ref: str,
-        *,
-        stdin: bool,
-        stdout: bool,
-        stderr: bool,
-        logs: bool,
-        stream: bool,
-        detach_keys: str = "",
-    ) -> StreamSession: ...  # detach_keys: Docker's key list, "" for ctrl-p,ctrl-q
+    async def attach(self, ref: str, opts: AttachOptions) -> StreamSession: ...
     def commit(
         self,
         ref: str,

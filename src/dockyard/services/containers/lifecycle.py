@@ -17,7 +17,7 @@ from typing import Any
 from dockyard import errors
 from dockyard.core import detachkeys
 from dockyard.core.container import ContainerRecord
-from dockyard.core.types import Json
+from dockyard.core.types import AttachOptions, Json
 from dockyard.runtime import logopts
 from dockyard.services.containers.health import Health
 from dockyard.services.containers.removal import Removal
@@ -186,17 +186,8 @@ class Lifecycle:
         code = await fut
         return {"StatusCode": code, "Error": None}
 
-    async def attach(
-        self,
-        ref: str,
-        *,
-        stdin: bool,
-        stdout: bool,
-        stderr: bool,
-        logs: bool,
-        stream: bool,
-        detach_keys: str = "",
-    ) -> ShimSession:
+    async def attach(self, ref: str, opts: AttachOptions) -> ShimSession:
+        detach_keys, stdout, stderr = opts.detach_keys, opts.stdout, opts.stderr
         try:
             keys = detachkeys.parse(detach_keys) if detach_keys else detachkeys.DEFAULT
         except ValueError:
@@ -205,18 +196,18 @@ class Lifecycle:
         if rec.state["Status"] == "paused":
             raise errors.Conflict(f"container {ref} is paused, unpause the container before attach")
         backlog = None
-        if logs and (rec.host_config.get("LogConfig") or {}).get("Type") != logopts.NONE:
+        if opts.logs and (rec.host_config.get("LogConfig") or {}).get("Type") != logopts.NONE:
             backlog = self.launcher.logs(rec, follow=False, stdout=stdout, stderr=stderr,
                                          tail=None, is_running=lambda: False)  # fmt: skip
         session = ShimSession(
             tty=bool(rec.config.get("Tty")),
-            stdin=stdin and bool(rec.config.get("OpenStdin")),
+            stdin=opts.stdin and bool(rec.config.get("OpenStdin")),
             stdout=stdout,
             stderr=stderr,
             detach_keys=keys,
             backlog=backlog,
         )
-        if not stream:
+        if not opts.stream:
             session.fail()
             return session
         # Never the per-container lock here: start() holds it while it waits for this loop.

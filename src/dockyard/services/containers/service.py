@@ -31,7 +31,7 @@ from dockyard.core.container import ContainerRecord
 from dockyard.core.events import EventBus
 from dockyard.core.filters import prune_selector
 from dockyard.core.locks import KeyedLocks
-from dockyard.core.types import Filters, Json
+from dockyard.core.types import AttachOptions, Filters, Json
 from dockyard.images import reference
 from dockyard.services.containers.creation import Creation
 from dockyard.services.containers.execs import Execs
@@ -114,21 +114,8 @@ class Containers:
     async def wait(self, ref: str, condition: str) -> Json:
         return await self.lifecycle.wait(ref, condition)
 
-    async def attach(
-        self,
-        ref: str,
-        *,
-        stdin: bool,
-        stdout: bool,
-        stderr: bool,
-        logs: bool,
-        stream: bool,
-        detach_keys: str = "",
-    ) -> ShimSession:
-        return await self.lifecycle.attach(
-            ref, stdin=stdin, stdout=stdout, stderr=stderr, logs=logs, stream=stream,
-            detach_keys=detach_keys,
-        )  # fmt: skip
+    async def attach(self, ref: str, opts: AttachOptions) -> ShimSession:
+        return await self.lifecycle.attach(ref, opts)
 
     async def remove(self, ref: str, force: bool, volumes: bool) -> None:
         await self.removal.remove(ref, force, volumes)
