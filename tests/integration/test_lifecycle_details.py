@@ -246,3 +246,37 @@ def test_restart_policies_across_a_daemon_sigkill(own_daemon: Daemon) -> None:
     while _state(d, "rf") != ("exited", 2, 2):  # counted afresh from 0 up to 2 again
         assert time.time() < deadline
         time.sleep(0.1)
+
+
+def test_rm_force_of_a_container_whose_exit_is_never_reported(daemon: Daemon) -> None:
+    """R1: `rm -f` must not wait forever for an exit nobody reports (its shim stopped, as a
+    shim lost or a record saved over an exit leaves it): after SIGKILL it waits a bounded time,
+    sees that runc runs nothing, and removes the container."""
+    from tests.conftest import UnixHTTPConnection
+
+    status, out = daemon.api("POST", "/containers/create", {"Image": "busybox",
+                                                            "Cmd": ["sleep", "600"]})  # fmt: skip
+    assert status == 201, out
+    cid = out["Id"]
+    assert daemon.api("POST", f"/containers/{cid}/start")[0] == 204
+    pid = daemon.api("GET", f"/containers/{cid}/json")[1]["State"]["Pid"]
+    with open(f"/proc/{pid}/stat") as f:
+        shim = int(f.read().rsplit(")", 1)[1].split()[1])
+    os.kill(shim, signal.SIGSTOP)
+    try:
+        os.kill(pid, signal.SIGKILL)  # a zombie now: its parent, the shim, cannot reap it
+        conn = UnixHTTPConnection(str(daemon.socket), timeout=60)
+        t0 = time.monotonic()
+        conn.request("DELETE", f"/containers/{cid}?force=1")
+        resp = conn.getresponse()
+        body = resp.read()
+        conn.close()
+        assert resp.status == 204, body
+        assert time.monotonic() - t0 < 30
+        assert daemon.api("GET", f"/containers/{cid}/json")[0] == 404
+    finally:
+        os.kill(shim, signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{shim}"):
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{shim}"), "the shim ends once it runs again"

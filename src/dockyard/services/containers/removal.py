@@ -14,6 +14,7 @@ from dockyard.core.container import ContainerRecord
 from dockyard.services.containers.shared import ContainerShared, running
 
 log = logging.getLogger(__name__)
+KILL_WAIT = 10.0  # seconds for a SIGKILLed container's exit to be seen before rm -f looks
 
 
 class Removal:
@@ -59,34 +60,63 @@ class Removal:
 
     async def remove_id(self, cid: str, *, force: bool, volumes: bool) -> None:
         rec = await asyncio.to_thread(self.shared.get, cid)
-        if rec.state["Status"] == "restarting":
-            if not force:
-                raise errors.Conflict(
-                    f"You cannot remove a restarting container {rec.id}. Stop the container "
-                    "before attempting removal or force remove"
-                )
-            rec.run.manually_stopped = True  # the pending restart sees it and gives up
-            await asyncio.to_thread(self.repo.save, rec)
-        if running(rec):
-            if not force:
-                what = "paused" if rec.state["Status"] == "paused" else "running"
-                raise errors.Conflict(
-                    f"You cannot remove a {what} container {rec.id}. Stop the container before "
-                    "attempting removal or force remove"
-                )
-            rec.run.manually_stopped = True
-            await asyncio.to_thread(self.repo.save, rec)
+        if rec.state["Status"] == "restarting" and not force:
+            raise errors.Conflict(
+                f"You cannot remove a restarting container {rec.id}. Stop the container "
+                "before attempting removal or force remove"
+            )
+        if running(rec) and not force:
+            what = "paused" if rec.state["Status"] == "paused" else "running"
+            raise errors.Conflict(
+                f"You cannot remove a {what} container {rec.id}. Stop the container before "
+                "attempting removal or force remove"
+            )
+        if force and (running(rec) or rec.state["Status"] == "restarting"):
+            # The waiter first, then the record read again under the lock: an exit recorded
+            # in between is seen either way, and no stale copy is saved over it.
             exited = await self.shared.exited(rec.id)
-            await asyncio.to_thread(self.signal, rec, sig.SIGKILL)
-            if rec.state["Status"] == "paused":
-                await asyncio.to_thread(self.thaw, rec)
-            await exited
+            rec = await asyncio.to_thread(self._mark_stopping, rec.id)
+            if running(rec):
+                await asyncio.to_thread(self.signal, rec, sig.SIGKILL)
+                if rec.state["Status"] == "paused":
+                    await asyncio.to_thread(self.thaw, rec)
+                await self._killed(rec, exited)
+            else:  # exited meanwhile, or restarting: the pending restart sees the flag
+                self.shared.drop_exit_waiter(rec.id, exited)
         code = await asyncio.to_thread(self._destroy, rec.id, volumes)
         for s in self.shared.parked.pop(rec.id, []):
             s.fail()
         for fut in self.shared.remove_waiters.pop(rec.id, []):
             if not fut.done():
                 fut.set_result(code)
+
+    def _mark_stopping(self, cid: str) -> ContainerRecord:
+        """The fresh record, flagged as stopped by the user (no restart policy applies)."""
+        with self.shared.lock(cid):
+            rec = self.repo.get(cid)
+            if rec is None:
+                raise errors.no_such_container(cid)
+            rec.run.manually_stopped = True
+            self.repo.save(rec)
+            return rec
+
+    async def _killed(self, rec: ContainerRecord, exited: asyncio.Future[int]) -> None:
+        """Wait for the exit SIGKILL causes. None within KILL_WAIT: go on if runc no longer
+        runs the container (its exit was lost: a shim gone, a record saved over), else fail
+        as dockerd does."""
+        try:
+            await asyncio.wait_for(asyncio.shield(exited), KILL_WAIT)
+            return
+        except TimeoutError:
+            self.shared.drop_exit_waiter(rec.id, exited)
+        state = await asyncio.to_thread(self.launcher.runc.state, rec.id)
+        if state is not None and state.get("status") in ("running", "paused", "pausing"):
+            raise errors.System(
+                f"Could not kill running container {rec.id}, cannot remove - "
+                f"container {rec.id} is still {state.get('status')}"
+            )
+        log.warning("no exit of %s seen after SIGKILL and runc runs nothing: removing it",
+                    rec.id[:12])  # fmt: skip
 
     def _destroy(self, cid: str, volumes: bool) -> int:
         with self.shared.lock(cid):

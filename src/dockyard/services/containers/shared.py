@@ -109,6 +109,14 @@ class ContainerShared:
         self.exit_waiters.setdefault(cid, []).append(fut)
         return fut
 
+    def drop_exit_waiter(self, cid: str, fut: asyncio.Future[int]) -> None:
+        waiting = self.exit_waiters.get(cid, [])
+        if fut in waiting:
+            waiting.remove(fut)
+        if not waiting:
+            self.exit_waiters.pop(cid, None)
+        fut.cancel()
+
 
 def running(rec: ContainerRecord) -> bool:
     return rec.state["Status"] in ("running", "paused")
