@@ -75,7 +75,11 @@ class Removal:
             # The waiter first, then the record read again under the lock: an exit recorded
             # in between is seen either way, and no stale copy is saved over it.
             exited = await self.shared.exited(rec.id)
-            rec = await asyncio.to_thread(self._mark_stopping, rec.id)
+            try:
+                rec = await asyncio.to_thread(self._mark_stopping, rec.id)
+            except errors.DockyardError:
+                self.shared.drop_exit_waiter(rec.id, exited)  # removed meanwhile
+                raise
             if running(rec):
                 await asyncio.to_thread(self.signal, rec, sig.SIGKILL)
                 if rec.state["Status"] == "paused":
