@@ -190,3 +190,24 @@ def test_docker_py_remove_link(daemon: Daemon) -> None:
         for cid in made:
             api.remove_container(cid, force=True)
         api.close()
+
+
+def test_info_counts_every_image_as_images_all_lists(daemon: Daemon) -> None:
+    """docker-py's test_images: `info()['Images']` is the number of distinct images that
+    `images(all=True)` lists, intermediate build steps included, as dockerd counts them."""
+    api = _client(daemon)
+    tag = f"dpy-count-{random.randrange(1 << 30)}"
+    ctx = io.BytesIO()
+    with tarfile.open(fileobj=ctx, mode="w") as tf:
+        text = b"FROM busybox\nRUN echo a > /a\nRUN echo b > /b\n"
+        ti = tarfile.TarInfo("Dockerfile")
+        ti.size = len(text)
+        tf.addfile(ti, io.BytesIO(text))
+    ctx.seek(0)
+    list(api.build(fileobj=ctx, custom_context=True, tag=tag, rm=True, decode=True))
+    try:
+        listed = {img["Id"] for img in api.images(all=True)}
+        assert len(listed) > len({img["Id"] for img in api.images()})  # intermediates exist
+        assert api.info()["Images"] == len(listed)
+    finally:
+        api.remove_image(tag)
