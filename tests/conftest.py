@@ -224,6 +224,22 @@ def _links_on(bridge: str) -> list[str]:
     return [line.split(":")[1].strip().split("@")[0] for line in out.stdout.splitlines()]
 
 
+def _user_network_bridges(d: Daemon) -> list[str]:
+    """The bridge devices of the user networks a stopped daemon's records still hold."""
+    db = d.data_root / "dockyard.db"
+    if not db.exists():
+        return []
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            rows = conn.execute("SELECT doc FROM networks").fetchall()
+    except sqlite3.Error:
+        return []
+    devices = (json.loads(doc).get("Device") for (doc,) in rows)
+    return [dev for dev in devices if isinstance(dev, str) and dev and dev != d.bridge]
+
+
 def teardown_host_state(d: Daemon) -> list[str]:
     """Remove what a daemon and its containers made; return what had to be forced (leaks)."""
     leaks: list[str] = []
@@ -240,15 +256,17 @@ def teardown_host_state(d: Daemon) -> list[str]:
     for mp in sorted(_mounts_under(d.root), key=len, reverse=True):
         leaks.append(f"mount {mp}")
         subprocess.run(["umount", "-l", mp], check=False)
-    # The daemon leaves its bridge and table for the next start; a test session ends them.
-    for family in ("ip", "netdev"):
-        subprocess.run(["nft", "delete", "table", family, f"dockyard-{d.bridge}"],
-                       capture_output=True, check=False)  # fmt: skip
-    host_filter.remove_rules(d.bridge)  # its accepts in the host's FORWARD chain (D-net-6)
-    for link in _links_on(d.bridge):
-        leaks.append(f"link {link}")
-        subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
-    subprocess.run(["ip", "link", "del", d.bridge], capture_output=True, check=False)
+    # The daemon leaves its bridges and tables for the next start (the default one and those of
+    # the user networks still in its records); a test session ends them.
+    for bridge in (d.bridge, *_user_network_bridges(d)):
+        for family in ("ip", "ip6", "netdev"):
+            subprocess.run(["nft", "delete", "table", family, f"dockyard-{bridge}"],
+                           capture_output=True, check=False)  # fmt: skip
+        host_filter.remove_rules(bridge)  # its accepts in the host's FORWARD chain (D-net-6)
+        for link in _links_on(bridge):
+            leaks.append(f"link {link}")
+            subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
     remove_cgroups(d.cgroup_parent)
     return leaks
 
