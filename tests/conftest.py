@@ -37,6 +37,9 @@ KERNEL_LIMIT = "kernel limit: "
 _SKIPS: list[str] = []
 # Test daemons pull docker.io names from a closed local port: no test ever reaches Docker Hub.
 NO_HUB = "127.0.0.1:9"
+# How much slower than this host the machine is (scripts/vm-check's guest sets 10 under emulation):
+# the daemon's start deadline and `until`'s timeouts are stretched by it.
+SLOWDOWN = float(os.environ.get("DOCKYARD_TEST_SLOWDOWN", "1"))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -137,7 +140,7 @@ class Daemon:
             self.proc = subprocess.Popen(
                 argv, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
             )
-        deadline = time.time() + 30
+        deadline = time.time() + 30 * SLOWDOWN
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("daemon exited:\n" + self.log_path.read_text()[-4000:])
@@ -274,7 +277,7 @@ def teardown_host_state(d: Daemon) -> list[str]:
 def until(what: Callable[[], Any], timeout: float) -> Any:
     """Poll `what()` until it is truthy and return that value (or the last falsy one); `timeout`
     is what an idle host needs, a busy shared one gets three times that."""
-    deadline = time.monotonic() + 3 * timeout
+    deadline = time.monotonic() + 3 * timeout * SLOWDOWN
     while True:
         got = what()
         if got or time.monotonic() > deadline:
