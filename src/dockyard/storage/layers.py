@@ -71,6 +71,8 @@ class Layers:
         self._repo = LayerRepo(db)
         self.driver = driver
         self._lock = threading.RLock()
+        # GraphDriver of each container layer: fixed for the layer's life, asked by every inspect
+        self._graph: dict[str, dict[str, object]] = {}
 
     # read-only layers -----------------------------------------------------------------------
 
@@ -230,6 +232,7 @@ class Layers:
             with self._db.tx() as c:
                 self._repo.delete_rw(c, container_id)
                 doomed = self._release_tx(c, rw.parent) if rw.parent else []
+            self._graph.pop(container_id, None)
             self._remove_dirs([rw.init_id, *doomed])
 
     def changes(self, container_id: str) -> list[Change]:
@@ -250,10 +253,14 @@ class Layers:
         return self.driver.diff(self.get_rw(container_id).mount_id)
 
     def rw_graph_driver(self, container_id: str) -> dict[str, object]:
-        return {
-            "Name": "overlay2",
-            "Data": self.driver.metadata(self.get_rw(container_id).mount_id),
-        }
+        got = self._graph.get(container_id)
+        if got is None:
+            got = {
+                "Name": "overlay2",
+                "Data": self.driver.metadata(self.get_rw(container_id).mount_id),
+            }
+            self._graph[container_id] = got
+        return got
 
     # start-up -------------------------------------------------------------------------------
 
