@@ -270,19 +270,19 @@ def _ports(rec: ContainerRecord, eps: list[Endpoint], rows: dict[str, EndpointRo
     return sorted(out, key=lambda p: (p.container_port, p.proto, p.host_ip, p.host_port))
 
 
-def _links(rec: ContainerRecord, by_name: dict[str, str]) -> list[Link]:
-    """Legacy links (HostConfig.Links, the default bridge) and user-network links (an
-    endpoint's Links), each with its target's id when it runs."""
-    out = []
-    for spec in rec.host_config.get("Links") or []:
-        lk = parse_link(str(spec))
-        out.append(Link(lk.name, lk.alias, "bridge", by_name.get(lk.name, "")))
+def _links(rec: ContainerRecord, network_mode: str, by_name: dict[str, str]) -> list[Link]:
+    """`--link`s (HostConfig.Links: on the default bridge legacy links, on a user network
+    mode that network's endpoint links, as libnetwork has them) and endpoint Links (connect
+    --link), each once, with its target's id when it runs."""
+    primary = "bridge" if network_mode == "default" else network_mode
+    specs = [(str(spec), primary) for spec in rec.host_config.get("Links") or []]
     nets = (rec.doc.get("NetworkSettings") or {}).get("Networks") or {}
-    for net, s in nets.items():
-        for spec in s.get("Links") or []:
-            lk = parse_link(str(spec))
-            out.append(Link(lk.name, lk.alias, net, by_name.get(lk.name, "")))
-    return out
+    specs += [(str(spec), net) for net, s in nets.items() for spec in s.get("Links") or []]
+    out: dict[Link, None] = {}
+    for spec, net in specs:
+        lk = parse_link(spec)
+        out[Link(lk.name, lk.alias, net, by_name.get(lk.name, ""))] = None
+    return list(out)
 
 
 def _container(
@@ -306,7 +306,7 @@ def _container(
     if mode == "bridge":
         node.endpoints = _endpoints(rec, rows, kernel)
         node.ports = _ports(rec, node.endpoints, rows)
-        node.links = _links(rec, by_name)
+        node.links = _links(rec, network_mode, by_name)
     return node
 
 

@@ -68,23 +68,28 @@ def to_dot(g: Graph) -> str:
         '  node [fontname="Helvetica", fontsize="11"];',
         '  edge [fontname="Helvetica", fontsize="9"];',
     ]
+    # The host's netns holds the bridges, the host ends of the veths and the published ports.
+    out.append("  subgraph cluster_host {")
+    out.append('    graph [label="host network namespace", style="dashed", color="#8c959f", '
+               'fontcolor="#57606a"];')  # fmt: skip
     if g.host_members:
-        out.append(f"  {quote(HOST_NODE)} " + _attrs(label="host\n(the host's network namespace)",
+        out.append(f"    {quote(HOST_NODE)} " + _attrs(label="host\n(--network host)",
                    shape="box3d", style="filled", fillcolor="#ffebe9"))  # fmt: skip
     for n in g.networks:
-        out.append(f"  {quote(n.node)} " + _attrs(
+        out.append(f"    {quote(n.node)} " + _attrs(
             label=_network_label(n), shape="box3d", style="filled", fillcolor="#ddf4ff"))  # fmt: skip
     seen: set[str] = set()
+    for p in (p for c in g.containers for p in c.ports):
+        if p.node not in seen:
+            seen.add(p.node)
+            out.append(f"    {quote(p.node)} " + _attrs(
+                label=f"{p.host_ip}:{p.host_port}/{p.proto}", shape="cds",
+                style="filled", fillcolor="#dafbe1"))  # fmt: skip
+    out.append("  }")
     for c in g.containers:
         out.append(f"  {quote(c.node)} " + _attrs(
             label=_container_label(c), shape="box", style="rounded,filled",
             fillcolor="#f6f8fa" if c.state == "running" else "#eaeef2"))  # fmt: skip
-        for p in c.ports:
-            if p.node not in seen:
-                seen.add(p.node)
-                out.append(f"  {quote(p.node)} " + _attrs(
-                    label=f"{p.host_ip}:{p.host_port}/{p.proto}", shape="cds",
-                    style="filled", fillcolor="#dafbe1"))  # fmt: skip
     for e in g.edges:
         style = {"label": e.label, **EDGE_STYLE.get(e.kind, {})}
         out.append(f"  {quote(e.source)} -> {quote(e.target)} " + _attrs(**style))
