@@ -8,8 +8,11 @@ every container, address, port and edge, the text tree and the CLI's formats."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -254,3 +257,28 @@ def test_text_dot_and_cli(daemon: Daemon, scene: dict[str, Any], tmp_path: Path)
     )
     status, body = daemon.api("GET", "/v1.41/dockyard/network/graph?format=dot")
     assert status == 200 and body.startswith(b"digraph network {")
+
+
+def test_text_is_the_default_on_a_terminal(daemon: Daemon, scene: dict[str, Any]) -> None:
+    """B1: `dockyard network graph` with a terminal on stdout prints the text tree."""
+    primary, secondary = pty.openpty()
+    try:
+        p = subprocess.Popen([sys.executable, "-m", "dockyard", "network", "graph"],
+                             env=daemon.env(), stdout=secondary, stderr=subprocess.PIPE)  # fmt: skip
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        err = p.communicate(timeout=60)[1]
+        assert p.returncode == 0, err
+    finally:
+        os.close(primary)
+    out = b"".join(chunks).decode().replace("\r\n", "\n")
+    assert "network bridge (default bridge)" in out and f"  {P}joiner -> {P}web" in out
+    assert "digraph" not in out

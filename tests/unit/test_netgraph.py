@@ -9,13 +9,14 @@ import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dockyard import errors
 from dockyard.core.container import ContainerRecord
-from dockyard.network import graph, graphdot, graphtext
+from dockyard.network import graph, graphdot, graphtext, netlink
 from dockyard.network.graph import LinkFact
 from dockyard.network.records import EndpointRow, NetworkRow
 from dockyard.services.netgraph import NetworkGraph, Rendered, check_format
@@ -277,7 +278,7 @@ def test_service_formats_and_a_bad_one() -> None:
     """services/netgraph.py: json gives the model, the others bytes with their content type;
     an unknown format is a 400 in the daemon's words."""
     rows = type("Repo", (), {"all": lambda self: NETS, "endpoints": lambda self: []})()
-    svc = NetworkGraph(rows, lambda: [record(HOSTC, "hosty", mode="host")], lambda: [])  # type: ignore[arg-type]
+    svc = NetworkGraph(rows, lambda: [record(HOSTC, "hosty", mode="host")], lambda names: [])  # type: ignore[arg-type]
     assert isinstance(svc.render("json"), graph.Graph)
     for fmt, ctype in (
         ("dot", "text/vnd.graphviz"),
@@ -327,3 +328,21 @@ def test_a_hundred_containers_build_and_lay_out_in_well_under_a_second() -> None
     assert len(g.containers) == 100 and svg.count(b'class="node"') == 2 + 100 + 50
     assert min(model) < 0.05, f"model+dot {min(model):.3f}s"
     assert min(layout) < 0.6, f"svg {min(layout):.3f}s"
+
+
+def test_link_facts_read_sysfs(tmp_path: Path) -> None:
+    """netlink.link_facts: ifindex, iflink, operstate and the master link of each name asked,
+    once each; a missing link or a name that is not one file name is left out."""
+    for name, index, iflink, state, master in (("br0", 7, 7, "up", None),
+                                               ("dyv1", 21, 2, "up", "br0"),
+                                               ("dyv2", 22, 3, "down", None)):  # fmt: skip
+        d = tmp_path / name
+        d.mkdir()
+        (d / "ifindex").write_text(f"{index}\n")
+        (d / "iflink").write_text(f"{iflink}\n")
+        (d / "operstate").write_text(f"{state}\n")
+        if master:
+            (d / "master").symlink_to(f"../{master}")
+    facts = netlink.link_facts(["br0", "dyv1", "dyv2", "dyv1", "gone", "../br0", ""], tmp_path)
+    assert facts == [LinkFact("br0", 7, 7, "", True), LinkFact("dyv1", 21, 2, "br0", True),
+                     LinkFact("dyv2", 22, 3, "", False)]  # fmt: skip

@@ -4,7 +4,7 @@ and peer ifindex from the kernel, the container-side name), addresses and aliase
 user-network links, published ports, and the `host`, `none` and `container:` modes.
 
 A pure model: `build()` takes the daemon's records (network and endpoint rows, container
-records) and the kernel's facts about host links (`LinkFact`, read by netlink.host_links) and
+records) and the kernel's facts about host links (`LinkFact`, read by netlink.link_facts) and
 returns a `Graph`; `Graph.to_json()` is the `format=json` answer, whose shape
 docs/network-graph.md documents. The renderers (graphdot.py, graphtext.py) only read a Graph."""
 
@@ -25,7 +25,7 @@ LIVE = ("running", "paused", "restarting")
 
 @dataclass(frozen=True)
 class LinkFact:
-    """A host link as the kernel shows it: its index, a veth's peer index (IFLA_LINK: the
+    """A host link as the kernel shows it: its index, a veth's peer index (iflink: the
     container-side interface's index in the container's netns), its bridge, operstate."""
 
     name: str

@@ -9,6 +9,7 @@ import os
 import socket
 import struct
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from pathlib import Path
@@ -272,20 +273,29 @@ def master_of(name: str) -> str:
             raise
 
 
-def host_links() -> list[LinkFact]:
-    """Every link of the host's netns in one dump (the network graph's kernel facts): its
-    index, a veth's peer index (IFLA_LINK), its bridge's name and whether it is up."""
-    with IPRoute() as ip:
-        links = list(ip.get_links())
-    names = {int(link["index"]): str(link.get_attr("IFLA_IFNAME")) for link in links}
+SYS_CLASS_NET = Path("/sys/class/net")
+
+
+def link_facts(names: Iterable[str], root: Path = SYS_CLASS_NET) -> list[LinkFact]:
+    """The network graph's kernel facts for these host links, from sysfs (the kernel's own
+    attributes of the netns this process mounted it in): ifindex, a veth's peer index (iflink),
+    the bridge it is enslaved to and whether it is up (a bridge's iflink is its own index).
+    A link that is gone is left out.
+    pyroute2 decodes ~1 ms per link of a full dump; these are 4 small reads per link asked."""
     out = []
-    for link in links:
-        peer = link.get_attr("IFLA_LINK")
-        master = link.get_attr("IFLA_MASTER")
-        out.append(LinkFact(
-            name=str(link.get_attr("IFLA_IFNAME")), index=int(link["index"]),
-            peer_index=int(peer) if peer else None,
-            master=names.get(int(master), "") if master else "",
-            up=link.get_attr("IFLA_OPERSTATE") == "UP",
-        ))  # fmt: skip
+    for name in dict.fromkeys(names):
+        if not name or "/" in name or name in (".", ".."):
+            continue
+        d = root / name
+        try:
+            index = int((d / "ifindex").read_text())
+            iflink = int((d / "iflink").read_text())
+            up = (d / "operstate").read_text().strip() == "up"
+        except (OSError, ValueError):
+            continue
+        try:
+            master = os.path.basename(os.readlink(d / "master"))
+        except OSError:
+            master = ""
+        out.append(LinkFact(name, index, iflink, master, up))
     return out

@@ -1,10 +1,10 @@
 """`GET /dockyard/network/graph` and `dockyard network graph` (#18 item 3, B1): the network
 graph built from the daemon's records (the network service's rows, the container records) and
-one dump of the host's links, rendered as JSON, DOT, SVG (Graphviz) or a text tree."""
+the kernel's facts about the bridges and veths they name (sysfs), rendered as JSON, DOT, SVG (Graphviz) or a text tree."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from dockyard import errors
@@ -40,14 +40,16 @@ class NetworkGraph:
         self,
         repo: NetworkRepo,
         containers: Callable[[], list[ContainerRecord]],
-        kernel: Callable[[], list[graph.LinkFact]] = netlink.host_links,
+        kernel: Callable[[Iterable[str]], list[graph.LinkFact]] = netlink.link_facts,
     ) -> None:
         self.repo = repo
         self.containers = containers
         self.kernel = kernel
 
     def build(self) -> graph.Graph:
-        return graph.build(self.repo.all(), self.repo.endpoints(), self.containers(), self.kernel())
+        nets, eps = self.repo.all(), self.repo.endpoints()
+        devices = [str(n.doc.get("Device") or "") for n in nets] + [e.veth for e in eps]
+        return graph.build(nets, eps, self.containers(), self.kernel(devices))
 
     def render(self, fmt: str) -> Rendered | graph.Graph:
         """The graph itself for json (the API encodes it), else the rendered bytes."""
