@@ -283,19 +283,28 @@ def link_facts(names: Iterable[str], root: Path = SYS_CLASS_NET) -> list[LinkFac
     A link that is gone is left out.
     pyroute2 decodes ~1 ms per link of a full dump; these are 4 small reads per link asked."""
     out = []
+    base = str(root)
     for name in dict.fromkeys(names):
         if not name or "/" in name or name in (".", ".."):
             continue
-        d = root / name
+        d = f"{base}/{name}/"
         try:
-            index = int((d / "ifindex").read_text())
-            iflink = int((d / "iflink").read_text())
-            up = (d / "operstate").read_text().strip() == "up"
+            index = int(_read_small(d + "ifindex"))
+            iflink = int(_read_small(d + "iflink"))
+            up = _read_small(d + "operstate").strip() == b"up"
         except (OSError, ValueError):
             continue
         try:
-            master = os.path.basename(os.readlink(d / "master"))
+            master = os.path.basename(os.readlink(d + "master"))
         except OSError:
             master = ""
         out.append(LinkFact(name, index, iflink, master, up))
     return out
+
+
+def _read_small(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 64)
+    finally:
+        os.close(fd)
