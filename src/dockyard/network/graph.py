@@ -53,6 +53,19 @@ class NetworkNode:
     def node(self) -> str:
         return f"net:{self.id[:12]}"
 
+    def facts(self) -> list[str]:
+        """What every renderer says of the network besides its names."""
+        out = [f"subnet {subnet}  gateway {gateway}"
+               for subnet, gateway in ((self.subnet, self.gateway), (self.subnet6, self.gateway6))
+               if subnet]  # fmt: skip
+        if self.internal:
+            out.append("internal")
+        if self.kernel is None:
+            out.append("(no such link)")
+        elif not self.kernel.up:
+            out.append("(down)")
+        return out
+
 
 @dataclass
 class Veth:

@@ -29,16 +29,8 @@ def _attrs(**attrs: str) -> str:
 
 
 def _network_label(n: NetworkNode) -> str:
-    lines = [f"{n.bridge or n.name}", f"network {n.name}" + (" (default)" if n.default else "")]
-    if n.subnet:
-        lines.append(f"{n.subnet} gw {n.gateway}")
-    if n.subnet6:
-        lines.append(f"{n.subnet6} gw {n.gateway6}")
-    if n.internal:
-        lines.append("internal")
-    if n.kernel is None:
-        lines.append("(no such link)")
-    return "\n".join(lines)
+    title = [n.bridge or n.name, f"network {n.name}" + (" (default)" if n.default else "")]
+    return "\n".join(title + n.facts())
 
 
 def _container_label(c: ContainerNode) -> str:

@@ -8,18 +8,8 @@ from dockyard.network.graph import ContainerNode, Endpoint, Graph, NetworkNode
 
 
 def _network_line(n: NetworkNode) -> str:
-    parts = [f"{n.bridge or '?'}  network {n.name}" + (" (default bridge)" if n.default else "")]
-    if n.subnet:
-        parts.append(f"subnet {n.subnet}  gateway {n.gateway}")
-    if n.subnet6:
-        parts.append(f"subnet {n.subnet6}  gateway {n.gateway6}")
-    if n.internal:
-        parts.append("internal")
-    if n.kernel is None:
-        parts.append("(no such link)")
-    elif not n.kernel.up:
-        parts.append("(down)")
-    return "  ".join(parts)
+    title = f"{n.bridge or '?'}  network {n.name}" + (" (default bridge)" if n.default else "")
+    return "  ".join([title, *n.facts()])
 
 
 def _member(c: ContainerNode, e: Endpoint) -> list[str]:
