@@ -137,6 +137,7 @@ def test_networks_match_network_inspect_and_the_kernel(
         assert (n["Id"], n["Driver"], n["Subnet"], n["Gateway"], n["Internal"]) == (
             ins["Id"], "bridge", cfg["Subnet"], cfg["Gateway"], False)  # fmt: skip
         assert n["Node"] == f"net:{ins['Id'][:12]}" and n["Default"] is (name == "bridge")
+        assert sorted(n["Containers"]) == sorted(ins["Containers"])  # the members
         sysfs = Path("/sys/class/net") / n["Bridge"]
         assert n["Kernel"] == {"Ifindex": int((sysfs / "ifindex").read_text()), "Up": True}
     assert nets["bridge"]["Bridge"] == daemon.bridge

@@ -166,8 +166,9 @@ def test_json_shape() -> None:
         "Node": f"net:{USER_ID[:12]}", "Id": USER_ID, "Name": "mynet", "Driver": "bridge",
         "Bridge": "dy-aaaaaaaaaaaa", "Subnet": "10.77.0.0/24", "Gateway": "10.77.0.1",
         "IPv6Subnet": "", "IPv6Gateway": "", "Internal": False, "Default": False,
-        "Kernel": {"Ifindex": 8, "Up": True},
+        "Kernel": {"Ifindex": 8, "Up": True}, "Containers": [DB],
     }  # fmt: skip
+    assert doc["Networks"][0]["Containers"] == [DB, WEB]  # the graph's order: by name
     db = next(c for c in doc["Containers"] if c["Name"] == "db")
     assert db["Endpoints"][0] == {
         "Network": "mynet", "NetworkID": USER_ID, "EndpointID": "e" * 64, "Ifname": "eth0",

@@ -150,11 +150,15 @@ class Graph:
     def host_members(self) -> list[ContainerNode]:
         return [c for c in self.containers if c.mode == "host"]
 
+    def members(self, net: NetworkNode) -> list[str]:
+        """The ids of the containers with an endpoint on `net`, in the graph's order."""
+        return [c.id for c in self.containers if any(e.network_id == net.id for e in c.endpoints)]
+
     def to_json(self) -> Json:
         return {
             "Version": VERSION,
             "Host": {"Node": HOST_NODE, "Containers": [c.id for c in self.host_members]},
-            "Networks": [_network_json(n) for n in self.networks],
+            "Networks": [_network_json(n, self.members(n)) for n in self.networks],
             "Containers": [_container_json(c) for c in self.containers],
             "Ports": [
                 {"Node": p.node, "Container": c.id, **_port_json(p)}
@@ -174,12 +178,12 @@ def _fact_json(f: LinkFact | None) -> Json | None:
     return {"Ifindex": f.index, "Up": f.up}
 
 
-def _network_json(n: NetworkNode) -> Json:
+def _network_json(n: NetworkNode, members: list[str]) -> Json:
     return {
         "Node": n.node, "Id": n.id, "Name": n.name, "Driver": n.driver, "Bridge": n.bridge,
         "Subnet": n.subnet, "Gateway": n.gateway, "IPv6Subnet": n.subnet6,
         "IPv6Gateway": n.gateway6, "Internal": n.internal, "Default": n.default,
-        "Kernel": _fact_json(n.kernel),
+        "Kernel": _fact_json(n.kernel), "Containers": members,
     }  # fmt: skip
 
 
