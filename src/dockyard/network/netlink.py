@@ -9,6 +9,7 @@ import os
 import socket
 import struct
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from pathlib import Path
@@ -19,6 +20,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from dockyard import errors
 from dockyard.network import netns
+from dockyard.network.graph import LinkFact
 
 log = logging.getLogger(__name__)
 # pyroute2 logs every netlink message at DEBUG: far too much for the daemon's debug log.
@@ -269,3 +271,40 @@ def master_of(name: str) -> str:
             if e.code == _ENODEV:
                 return ""
             raise
+
+
+SYS_CLASS_NET = Path("/sys/class/net")
+
+
+def link_facts(names: Iterable[str], root: Path = SYS_CLASS_NET) -> list[LinkFact]:
+    """The network graph's kernel facts for these host links, from sysfs (the kernel's own
+    attributes of the netns this process mounted it in): ifindex, a veth's peer index (iflink),
+    the bridge it is enslaved to and whether it is up (a bridge's iflink is its own index).
+    A link that is gone is left out.
+    pyroute2 decodes ~1 ms per link of a full dump; these are 4 small reads per link asked."""
+    out = []
+    base = str(root)
+    for name in dict.fromkeys(names):
+        if not name or "/" in name or name in (".", ".."):
+            continue
+        d = f"{base}/{name}/"
+        try:
+            index = int(_read_small(d + "ifindex"))
+            iflink = int(_read_small(d + "iflink"))
+            up = _read_small(d + "operstate").strip() == b"up"
+        except (OSError, ValueError):
+            continue
+        try:
+            master = os.path.basename(os.readlink(d + "master"))
+        except OSError:
+            master = ""
+        out.append(LinkFact(name, index, iflink, master, up))
+    return out
+
+
+def _read_small(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 64)
+    finally:
+        os.close(fd)
