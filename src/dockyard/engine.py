@@ -21,6 +21,7 @@ from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.service import Containers
 from dockyard.services.events import Events
 from dockyard.services.images import Images
+from dockyard.services.provenance import Provenance
 from dockyard.services.system import System
 from dockyard.services.volumes import Volumes
 from dockyard.state import buildcache as buildcache_state
@@ -123,6 +124,7 @@ class Engine:
             cfg, records, self.images, self.layers, self.volumes, self.launcher.cgroups
         )
         self.build = Build(cfg, self.db, self.images, self.layers, self.containers)
+        self.provenance = Provenance(self.images, self.layers, self.containers.get)  # B1
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

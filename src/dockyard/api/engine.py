@@ -10,6 +10,7 @@ from dockyard.core.events import EventBus
 from dockyard.network.service import Networks
 from dockyard.services.containers.archive import ContainerArchive
 from dockyard.services.protocols import ContainerService, ImageService, SystemService
+from dockyard.services.provenance import Provenance
 from dockyard.services.volumes import Volumes
 
 
@@ -30,6 +31,8 @@ class Engine(Protocol):
     def archive(self) -> ContainerArchive: ...
     @property
     def networks(self) -> Networks: ...
+    @property
+    def provenance(self) -> Provenance: ...
 
 
 ENGINE = web.AppKey("engine", Engine)
