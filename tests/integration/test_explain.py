@@ -6,6 +6,7 @@ a container's copy-up, volume, bind and tmpfs; the CLI's table, JSON and --fail-
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -208,7 +209,10 @@ def test_explain_container_copy_up_and_mounts(daemon: Daemon, img: str, hostdir:
                         "destination": "/mnt/b", "source": str(hostdir), "name": ""}}  # fmt: skip
         assert explain("/mnt/b/missing")["visible"]["exists"] is False
         assert explain("/run/t/x")["visible"]["mount"]["type"] == "tmpfs"
-        assert explain("/etc/hosts")["visible"]["from"] == "bind"
+        hosts = explain("/etc/hosts")["visible"]
+        assert (hosts["from"], hosts["exists"], hosts["mount"]["destination"]) == (
+            "bind", True, "/etc/hosts"
+        )  # fmt: skip
         status, body = daemon.api("GET", "/dockyard/containers/dy-no-such/explain?path=/x")
         assert (status, body["message"]) == (404, "No such container: dy-no-such")
 
@@ -220,6 +224,7 @@ def test_explain_container_copy_up_and_mounts(daemon: Daemon, img: str, hostdir:
         assert lines[1].split() == ["LAYER", "ACTION", "TYPE", "SIZE", "MODE", "MTIME", "CREATED",
                                     "BY"]  # fmt: skip
         assert lines[4].split()[:4] == ["container", "changed", "file", "5B"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines[4].split()[5])
         cli = daemon.dockyard("explain", "--format", "json", name, "/data/keep")
         assert json.loads(cli.stdout) == explain("/data/keep")
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from typing import Any
 
 from dockyard.cli.client import APIError, quote_path
@@ -24,6 +25,12 @@ def _short(text: str, width: int = INSTRUCTION_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def _time(epoch: int | None) -> str:
+    if epoch is None:
+        return ""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
 def _explain_flags(p: Parser) -> None:
     _format_flag(p)
     p.add_argument("target")
@@ -40,7 +47,7 @@ def explain_table(doc: dict[str, Any]) -> str:
             row.get("type", ""),
             human_size(row.get("size", 0)),
             row.get("mode", ""),
-            str(row.get("mtime", "")),
+            _time(row.get("mtime")),
             _short(row.get("instruction", "")),
         ]))  # fmt: skip
     v = doc["visible"]

@@ -103,7 +103,8 @@ class Provenance:
         visible: dict[str, Any] = {"exists": exists, "from": source}
         if mount is not None:
             rest = path[len(mount["destination"]) :].lstrip("/")
-            here = os.path.lexists(os.path.join(mount["source"], rest)) if mount["source"] else None
+            host = os.path.join(mount["source"], rest) if rest else mount["source"]
+            here = os.path.lexists(host) if mount["source"] else None
             visible = {"exists": here, "from": mount["type"], "mount": mount}
         return {"container": rec.id, "image": rec.image_id, "path": path, "layers": rows,
                 "visible": visible}  # fmt: skip
