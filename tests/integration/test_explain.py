@@ -5,9 +5,11 @@ a container's copy-up, volume, bind and tmpfs; the CLI's table, JSON and --fail-
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,3 +264,34 @@ def test_cli_explain_image_and_layers(daemon: Daemon, img: str) -> None:
     assert r.returncode != 0 and 'invalid argument "lots" for "--fail-over" flag' in r.stderr
     r = daemon.dockyard("explain", "dy-no-such-thing", "/x")
     assert (r.returncode, r.stderr.strip()) == (1, "Error: No such object: dy-no-such-thing")
+
+
+def test_explain_names_commits_and_imports(daemon: Daemon, tmp_path: Path) -> None:
+    """B1: a committed layer shows the container's command and the commit message, an imported
+    one its `Imported from` comment; each says how it was made."""
+    name = "dy-explain-commit"
+    r = daemon.dockyard("run", "--name", name, "busybox", "sh", "-c", "echo -n c > /committed")
+    try:
+        assert r.returncode == 0, r.stderr
+        r = daemon.dockyard("commit", "-m", "my change", name, "dy-explain-commit:1")
+        assert r.returncode == 0, r.stderr
+        row = get(daemon, "/dockyard/images/dy-explain-commit:1/explain?path=/committed")["layers"]
+        assert [(x["index"], x["action"], x["size"]) for x in row] == [(1, "added", 1)]
+        assert (row[0]["made_by"], row[0]["instruction"], row[0]["comment"]) == (
+            "commit", "sh -c echo -n c > /committed", "my change"
+        )  # fmt: skip
+        tar = tmp_path / "imp.tar"
+        with tarfile.open(tar, "w") as tf:
+            ti = tarfile.TarInfo("imp.txt")
+            ti.size = 3
+            tf.addfile(ti, io.BytesIO(b"imp"))
+        r = daemon.dockyard("import", str(tar), "dy-explain-import:1")
+        assert r.returncode == 0, r.stderr
+        row = get(daemon, "/dockyard/images/dy-explain-import:1/explain?path=/imp.txt")["layers"]
+        assert [(x["index"], x["action"], x["size"], x["made_by"], x["instruction"]) for x in row] == [
+            (0, "added", 3, "import", "Imported from -")
+        ]  # fmt: skip
+    finally:
+        daemon.dockyard("rm", "-f", name)
+        daemon.api("DELETE", "/images/dy-explain-commit:1")
+        daemon.api("DELETE", "/images/dy-explain-import:1")

@@ -66,6 +66,11 @@ def test_history_pairs_skip_empty_layers_and_name_instructions() -> None:
         "RUN chmod +x /bin/a",
         "Imported from -",
     ]
+    assert [prov.made_by(il.history) for il in image()] == [
+        "build", "build", "build", "build", "build", "import"
+    ]  # fmt: skip
+    assert prov.made_by({"created_by": "sh -c echo hi > /x", "comment": "fix"}) == "commit"
+    assert prov.made_by({}) == ""
 
 
 def test_layers_counts_wasted_bytes_and_dive_efficiency() -> None:

@@ -57,6 +57,17 @@ def instruction(history: dict[str, Any]) -> str:
     return text or str(history.get("comment") or "").strip()
 
 
+def made_by(history: dict[str, Any]) -> str:
+    """How a layer was made: `build` (a Dockerfile step, legacy or BuildKit), `import` (no
+    command, a comment such as `Imported from -`) or `commit` (a container's command)."""
+    text = str(history.get("created_by") or "").strip()
+    if not text:
+        return "import" if history else ""
+    if text.startswith(("/bin/sh -c ", "|")) or text.endswith("# buildkit"):
+        return "build"
+    return "commit"
+
+
 def pair_history(
     layers: Sequence[Layer], history: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -75,6 +86,7 @@ def layer_head(il: ImageLayer) -> dict[str, Any]:
         "layer": il.layer.chain_id,
         "diff_id": il.layer.diff_id,
         "instruction": instruction(h),
+        "made_by": made_by(h),
         "created_by": str(h.get("created_by") or ""),
         "created": str(h.get("created") or ""),
         "comment": str(h.get("comment") or ""),
