@@ -295,3 +295,25 @@ def test_explain_names_commits_and_imports(daemon: Daemon, tmp_path: Path) -> No
         daemon.dockyard("rm", "-f", name)
         daemon.api("DELETE", "/images/dy-explain-commit:1")
         daemon.api("DELETE", "/images/dy-explain-import:1")
+
+
+def test_explain_container_whose_image_was_removed(daemon: Daemon) -> None:
+    """B1: a container keeps its image's layers after `rmi -f`; explain still names them (the
+    instructions are gone with the image's config)."""
+    status, msgs = build(daemon, {"Dockerfile": "FROM busybox\nRUN echo -n g > /gone\n"},
+                         t="dy-explain-gone:1", nocache=1)  # fmt: skip
+    assert status == 200, text(msgs)
+    name = "dy-explain-orphan"
+    r = daemon.dockyard("create", "--name", name, "dy-explain-gone:1", "true")
+    try:
+        assert r.returncode == 0, r.stderr
+        status, _ = daemon.api("DELETE", f"/images/{image_id(msgs)}?force=1")
+        assert status == 200
+        assert daemon.api("GET", f"/images/{image_id(msgs)}/json")[0] == 404
+        doc = get(daemon, f"/dockyard/containers/{name}/explain?path=/gone")
+        assert [(x["index"], x["action"], x["size"], x["made_by"]) for x in doc["layers"]] == [
+            (1, "added", 1, "")
+        ]  # fmt: skip
+        assert doc["visible"] == {"exists": True, "from": "image"}
+    finally:
+        daemon.dockyard("rm", "-f", name)

@@ -12,6 +12,7 @@ from typing import Any
 
 from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Json
+from dockyard.errors import NotFound
 from dockyard.images import provenance as prov
 from dockyard.services.images import Images
 from dockyard.storage import layerindex
@@ -49,10 +50,17 @@ class Provenance:
         self.layers = layers
         self.container = container
 
-    def _image_layers(self, image_id: str) -> list[prov.ImageLayer]:
-        top = self.images.top_layer(image_id)
+    def _image_layers(self, image_id: str, top: str | None = None) -> list[prov.ImageLayer]:
+        """The image's layers, or the chain under `top` (a container's: its image may be gone,
+        force-removed, then the layers have no history)."""
+        try:
+            history = self.images.config(image_id).get("history") or []
+            top = top or self.images.top_layer(image_id)
+        except NotFound:
+            if top is None:
+                raise
+            history = []
         chain = self.layers.chain(top) if top else []
-        history = self.images.config(image_id).get("history") or []
         paired = prov.pair_history(chain, history)
         return [
             prov.ImageLayer(i, layer, paired[i], self.layers.index(layer.chain_id))
@@ -75,7 +83,8 @@ class Provenance:
     def explain_container(self, ref: str, path: str) -> Json:
         rec = self.container(ref)
         path = prov.clean_path(path)
-        layers = self._image_layers(rec.image_id) if rec.image_id else []
+        top = self.layers.get_rw(rec.id).parent
+        layers = self._image_layers(rec.image_id, top) if top else []
         rows, exists = prov.explain_layers(layers, path)
         source = "image" if exists else None
         init_dir, upper = self.layers.rw_dirs(rec.id)
