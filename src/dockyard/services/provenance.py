@@ -14,12 +14,10 @@ from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Json
 from dockyard.errors import NotFound
 from dockyard.images import provenance as prov
+from dockyard.services.containers.archive import NETWORK_FILES
 from dockyard.services.images import Images
 from dockyard.storage import layerindex
 from dockyard.storage.protocols import LayerStore
-
-_NETWORK_FILES = (("HostsPath", "/etc/hosts"), ("HostnamePath", "/etc/hostname"),
-                  ("ResolvConfPath", "/etc/resolv.conf"))  # fmt: skip
 
 
 def covering_mount(rec: ContainerRecord, path: str) -> dict[str, Any] | None:
@@ -30,7 +28,7 @@ def covering_mount(rec: ContainerRecord, path: str) -> dict[str, Any] | None:
                       "source": m.get("Source") or "", "name": m.get("Name") or ""})  # fmt: skip
     for dest in rec.host_config.get("Tmpfs") or {}:
         found.append({"type": "tmpfs", "destination": dest, "source": "", "name": ""})
-    for key, dest in _NETWORK_FILES:
+    for key, dest in NETWORK_FILES:
         if rec.doc.get(key):
             found.append({"type": "bind", "destination": dest, "source": rec.doc[key], "name": ""})
     best: dict[str, Any] | None = None
