@@ -317,3 +317,32 @@ def test_explain_container_whose_image_was_removed(daemon: Daemon) -> None:
         assert doc["visible"] == {"exists": True, "from": "image"}
     finally:
         daemon.dockyard("rm", "-f", name)
+
+
+def test_explain_follows_symlinked_parents(daemon: Daemon) -> None:
+    """B1: `/lib2/x.so` in an image where /lib2 -> usr/lib2 is explained as /usr/lib2/x.so; in
+    a container, a symlink its writable layer made is followed too."""
+    df = "FROM busybox\nRUN mkdir -p /usr/lib2 && echo -n so > /usr/lib2/x.so && ln -s usr/lib2 /lib2\n"
+    status, msgs = build(daemon, {"Dockerfile": df}, t="dy-explain-link:1", nocache=1)
+    assert status == 200, text(msgs)
+    name = "dy-explain-link"
+    try:
+        doc = get(daemon, "/dockyard/images/dy-explain-link:1/explain?path=/lib2/x.so")
+        assert (doc["path"], doc["resolved"]) == ("/lib2/x.so", "/usr/lib2/x.so")
+        assert [(x["index"], x["action"], x["size"]) for x in doc["layers"]] == [(1, "added", 2)]
+        r = daemon.dockyard("explain", "dy-explain-link:1", "/lib2/x.so")
+        assert r.stdout.splitlines()[0] == (
+            "/lib2/x.so (resolved: /usr/lib2/x.so): visible, from the image"
+        )
+        r = daemon.dockyard("run", "--name", name, "dy-explain-link:1", "ln", "-s", "/lib2", "/l3")
+        assert r.returncode == 0, r.stderr
+        doc = get(daemon, f"/dockyard/containers/{name}/explain?path=/l3/x.so")
+        assert doc["resolved"] == "/usr/lib2/x.so"
+        assert doc["visible"] == {"exists": True, "from": "image"}
+        link = get(daemon, f"/dockyard/containers/{name}/explain?path=/l3")["layers"]
+        assert [(x["layer"], x["action"], x["type"]) for x in link] == [
+            ("container", "added", "symlink")
+        ]  # fmt: skip
+    finally:
+        daemon.dockyard("rm", "-f", name)
+        daemon.api("DELETE", "/images/dy-explain-link:1")

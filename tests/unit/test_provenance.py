@@ -160,7 +160,7 @@ def test_index_of_plain_tree(tmp_path: Path) -> None:
     assert list(index) == ["/etc", "/etc/a", "/etc/b", "/etc/l"]
     assert index["/etc"].kind == li.DIR
     assert sorted([index["/etc/a"].size, index["/etc/b"].size]) == [0, 10]
-    assert index["/etc/l"] == Entry(li.SYMLINK, 1, index["/etc/l"].mode, index["/etc/l"].mtime)
+    assert index["/etc/l"] == Entry(li.SYMLINK, 1, index["/etc/l"].mode, index["/etc/l"].mtime, "a")
     assert index["/etc/a"].mode & 0o777 == 0o600
     assert li.read(tmp_path) is None
     cache = li.LayerIndexes()
@@ -169,3 +169,31 @@ def test_index_of_plain_tree(tmp_path: Path) -> None:
     assert li.entries_at(diff, ["/etc", "/etc/a", "/nope"]) == {
         "/etc": index["/etc"], "/etc/a": index["/etc/a"]
     }  # fmt: skip
+
+
+def test_parents_symlinks_are_followed_inside_the_root() -> None:
+    """B1: explain looks at the path a process would open: symlinked parent directories
+    (absolute, relative, chained, `..` clamped at the root) are followed, the last component
+    is not; a loop stops."""
+
+    def link(target: str) -> Entry:
+        return Entry(li.SYMLINK, len(target), 0o120777, 0, target)
+
+    base = {"/usr": d(), "/usr/bin": d(), "/usr/bin/ls": f(9), "/bin": link("usr/bin"),
+            "/abs": link("/usr"), "/up": link("../../usr/bin"), "/chain": link("abs/bin"),
+            "/loop": link("loop2"), "/loop2": link("loop"), "/gone": link("usr")}  # fmt: skip
+    top = {"/gone": WH}
+    indexes = [top, base]
+
+    def lookup(p: str) -> Entry | None:
+        return prov.visible_entry(indexes, p)
+
+    assert prov.resolve(lookup, "/bin/ls") == "/usr/bin/ls"
+    assert prov.resolve(lookup, "/abs/bin/ls") == "/usr/bin/ls"
+    assert prov.resolve(lookup, "/up/ls") == "/usr/bin/ls"
+    assert prov.resolve(lookup, "/chain/ls") == "/usr/bin/ls"
+    assert prov.resolve(lookup, "/bin") == "/bin"  # the last component stays
+    assert prov.resolve(lookup, "/loop/x") == "/loop/x"
+    assert prov.resolve(lookup, "/gone/bin/ls") == "/gone/bin/ls"  # whited out: not followed
+    assert prov.resolve(lookup, "/") == "/"
+    assert lookup("/usr/bin/ls") == f(9) and lookup("/gone") is None

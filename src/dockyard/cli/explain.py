@@ -60,9 +60,12 @@ def explain_table(doc: dict[str, Any]) -> str:
     state = "visible" if v.get("exists") else "not visible"
     if v.get("exists") is None:
         state = "shadowed"
-    top = f"{doc['path']}: {state}" + (f", from the {where}" if where else "")
+    shown = doc["path"]
+    if doc.get("resolved", shown) != shown:
+        shown += f" (resolved: {doc['resolved']})"
+    top = f"{shown}: {state}" + (f", from the {where}" if where else "")
     if not doc["layers"] and not v.get("mount"):
-        top = f"{doc['path']}: in no layer"
+        top = f"{shown}: in no layer"
     return top + "\n" + align("\n".join(lines) + "\n")
 
 

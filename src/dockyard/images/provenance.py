@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import posixpath
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.core.layers import Layer
-from dockyard.storage.layerindex import OPAQUE, WHITEOUT, Entry, Index
+from dockyard.storage.layerindex import OPAQUE, SYMLINK, WHITEOUT, Entry, Index
 
 KIND_NAMES = {"f": "file", "d": "directory", "O": "directory", "l": "symlink",
               "w": "whiteout", "o": "other"}  # fmt: skip
@@ -126,6 +126,36 @@ def touch(index: Index, path: str, ups: Sequence[str]) -> tuple[Entry | None, st
             if not e.is_dir:
                 return None, a  # nothing below a whiteout or a file
     return index.get(path), via
+
+
+def visible_entry(indexes: Sequence[Index], path: str) -> Entry | None:
+    """What the merged view of `indexes` (top first) shows at `path` (its parents resolved)."""
+    ups = ancestors(path)
+    for index in indexes:
+        own, via = touch(index, path, ups)
+        if own is not None:
+            return None if own.kind == WHITEOUT else own
+        if via is not None:
+            return None
+    return None
+
+
+def resolve(lookup: Callable[[str], Entry | None], path: str, max_hops: int = 40) -> str:
+    """`path` with the symlinks among its parents followed (not the last component, as lstat),
+    inside the image's root: `/bin/ls` is `/usr/bin/ls` in a usr-merged image."""
+    parts = [p for p in path.split("/") if p]
+    cur, i, hops = "", 0, 0
+    while i < len(parts) - 1:
+        nxt = f"{cur}/{parts[i]}"
+        e = lookup(nxt)
+        if e is not None and e.kind == SYMLINK and hops < max_hops:
+            hops += 1
+            base = e.target if e.target.startswith("/") else f"{cur}/{e.target}"
+            parts = [p for p in clean_path(f"{base}/{'/'.join(parts[i + 1 :])}").split("/") if p]
+            cur, i = "", 0
+            continue
+        cur, i = nxt, i + 1
+    return "/" + "/".join(parts)
 
 
 def explain_layers(layers: Sequence[ImageLayer], path: str) -> tuple[list[dict[str, Any]], bool]:

@@ -71,21 +71,32 @@ class Provenance:
 
     def explain_image(self, ref: str, path: str) -> Json:
         rec = self.images.resolve(ref)
+        layers = self._image_layers(rec.id)
+        indexes = [il.files for il in reversed(layers)]
         path = prov.clean_path(path)
-        rows, exists = prov.explain_layers(self._image_layers(rec.id), path)
+        resolved = prov.resolve(lambda p: prov.visible_entry(indexes, p), path)
+        rows, exists = prov.explain_layers(layers, resolved)
         top = rows[-1]["index"] if exists else None
-        return {"image": rec.id, "path": path, "layers": rows,
+        return {"image": rec.id, "path": path, "resolved": resolved, "layers": rows,
                 "visible": {"exists": exists, "from": "image" if exists else None,
                             "layer": top}}  # fmt: skip
 
     def explain_container(self, ref: str, path: str) -> Json:
         rec = self.container(ref)
-        path = prov.clean_path(path)
         top = self.layers.get_rw(rec.id).parent
         layers = self._image_layers(rec.image_id, top) if top else []
+        init_dir, upper = self.layers.rw_dirs(rec.id)
+        indexes = [il.files for il in reversed(layers)]
+
+        def lookup(p: str) -> layerindex.Entry | None:
+            wanted = [*prov.ancestors(p), p]
+            live = [layerindex.entries_at(d, wanted) for d in (upper, init_dir)]
+            return prov.visible_entry([*live, *indexes], p)
+
+        asked = prov.clean_path(path)
+        path = prov.resolve(lookup, asked)
         rows, exists = prov.explain_layers(layers, path)
         source = "image" if exists else None
-        init_dir, upper = self.layers.rw_dirs(rec.id)
         wanted = [*prov.ancestors(path), path]
         for name, diff in (("init", init_dir), ("container", upper)):
             index = layerindex.entries_at(diff, wanted)
@@ -113,5 +124,6 @@ class Provenance:
             host = os.path.join(mount["source"], rest) if rest else mount["source"]
             here = os.path.lexists(host) if mount["source"] else None
             visible = {"exists": here, "from": mount["type"], "mount": mount}
-        return {"container": rec.id, "image": rec.image_id, "path": path, "layers": rows,
+        return {"container": rec.id, "image": rec.image_id, "path": asked, "resolved": path,
+                "layers": rows,
                 "visible": visible}  # fmt: skip

@@ -6,7 +6,7 @@ a layer is registered: pull, load, import, commit, build; built on first use for
 lack it, e.g. layers stored before the index existed). An image layer never changes once
 registered, so a parsed index is kept in a small in-process LRU keyed by the layer directory.
 
-Kinds: `f` regular file, `d` directory, `O` opaque directory (`trusted.overlay.opaque`: it hides
+Each entry: kind, size, mode, mtime and a symlink's target. Kinds: `f` regular file, `d` directory, `O` opaque directory (`trusted.overlay.opaque`: it hides
 what the layers below have there), `l` symlink, `w` whiteout (a 0/0 character device: the path
 is deleted), `o` anything else (fifo, device, socket). Sizes are apparent sizes (st_size), a
 hardlinked inode counted once (its later names have size 0) as in a layer tar; directories 0.
@@ -35,6 +35,7 @@ class Entry(NamedTuple):
     size: int
     mode: int  # st_mode (type and permission bits)
     mtime: int  # seconds
+    target: str = ""  # a symlink's target
 
     @property
     def is_dir(self) -> bool:
@@ -86,7 +87,8 @@ def build(diff: Path) -> Index:
                 if key in seen:
                     size = 0
                 seen.add(key)
-            out[path] = Entry(kind, size, st.st_mode, int(st.st_mtime))
+            target = os.readlink(entry.path) if kind == SYMLINK else ""
+            out[path] = Entry(kind, size, st.st_mode, int(st.st_mtime), target)
             if kind in DIR_KINDS:
                 subdirs.append(path)
         stack.extend(reversed(subdirs))  # depth first in name order
@@ -104,15 +106,17 @@ def entries_at(diff: Path, paths: list[str]) -> Index:
         except (FileNotFoundError, NotADirectoryError):
             continue
         kind = _kind(st, host)
-        out[path] = Entry(kind, 0 if kind in DIR_KINDS else st.st_size, st.st_mode,
-                          int(st.st_mtime))  # fmt: skip
+        target = os.readlink(host) if kind == SYMLINK else ""
+        size = 0 if kind in DIR_KINDS else st.st_size
+        out[path] = Entry(kind, size, st.st_mode, int(st.st_mtime), target)
     return out
 
 
 def write(layer_dir: Path, index: Index) -> None:
     """Store `index` beside the layer (temp + rename: a reader never sees half a file)."""
     tmp = layer_dir / f".{INDEX_NAME}.tmp"
-    body = {"version": VERSION, "entries": {p: list(e) for p, e in index.items()}}
+    entries = {p: list(e) if e.target else list(e)[:4] for p, e in index.items()}
+    body = {"version": VERSION, "entries": entries}
     tmp.write_text(json.dumps(body, separators=(",", ":")))
     os.replace(tmp, layer_dir / INDEX_NAME)
 
