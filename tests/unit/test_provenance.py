@@ -197,3 +197,25 @@ def test_parents_symlinks_are_followed_inside_the_root() -> None:
     assert prov.resolve(lookup, "/gone/bin/ls") == "/gone/bin/ls"  # whited out: not followed
     assert prov.resolve(lookup, "/") == "/"
     assert lookup("/usr/bin/ls") == f(9) and lookup("/gone") is None
+
+
+def test_index_cache_is_bounded_by_entries(tmp_path: Path) -> None:
+    """B1: the daemon keeps parsed indexes up to a number of paths, least recently used out
+    first; the index asked for last always stays, even when it alone is over the bound."""
+    dirs = []
+    for n, files in enumerate((3, 3, 5)):
+        layer = tmp_path / str(n)
+        (layer / "diff").mkdir(parents=True)
+        for i in range(files):
+            (layer / "diff" / f"f{i}").write_text("x")
+        dirs.append(layer)
+    cache = li.LayerIndexes(max_entries=6)
+    cache.get(dirs[0])
+    cache.get(dirs[1])
+    assert cache.cached() == [str(dirs[0]), str(dirs[1])]
+    cache.get(dirs[0])  # used again: dirs[1] is now the oldest
+    assert len(cache.get(dirs[2])) == 5
+    assert cache.cached() == [str(dirs[2])]
+    cache.forget(dirs[2])
+    assert cache.cached() == []
+    assert [len(cache.get(d)) for d in dirs] == [3, 3, 5]  # read back from the stored files

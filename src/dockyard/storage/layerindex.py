@@ -140,11 +140,13 @@ def index_layer(layer_dir: Path) -> Index:
 
 
 class LayerIndexes:
-    """Parsed indexes of immutable layers, the last `capacity` used kept in memory."""
+    """Parsed indexes of immutable layers, the most recently used kept in memory up to
+    `max_entries` paths in all (~200 bytes each); the last one asked for always stays."""
 
-    def __init__(self, capacity: int = 64) -> None:
+    def __init__(self, max_entries: int = 250_000) -> None:
         self._cache: OrderedDict[str, Index] = OrderedDict()
-        self._capacity = capacity
+        self._max = max_entries
+        self._held = 0
         self._lock = threading.Lock()
 
     def get(self, layer_dir: Path) -> Index:
@@ -158,11 +160,19 @@ class LayerIndexes:
         if index is None:
             index = index_layer(layer_dir)
         with self._lock:
-            self._cache[key] = index
-            while len(self._cache) > self._capacity:
-                self._cache.popitem(last=False)
+            if key not in self._cache:
+                self._cache[key] = index
+                self._held += len(index)
+            while self._held > self._max and len(self._cache) > 1:
+                _, old = self._cache.popitem(last=False)
+                self._held -= len(old)
         return index
 
     def forget(self, layer_dir: Path) -> None:
         with self._lock:
-            self._cache.pop(os.fspath(layer_dir), None)
+            old = self._cache.pop(os.fspath(layer_dir), None)
+            self._held -= len(old) if old is not None else 0
+
+    def cached(self) -> list[str]:
+        with self._lock:
+            return list(self._cache)
