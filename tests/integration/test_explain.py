@@ -243,6 +243,7 @@ def test_cli_explain_image_and_layers(daemon: Daemon, img: str) -> None:
     lines = r.stdout.splitlines()
     assert lines[0] == "/data/big: not visible"
     assert lines[2].split()[:4] == ["1", "added", "file", "100kB"]
+    assert re.search(r"   COPY file:[0-9a-f]{12} in /data/big$", lines[2])
     assert lines[3].split()[:3] == ["4", "deleted", "whiteout"]
     assert lines[3].endswith("RUN rm /data/big")
     r = daemon.dockyard("image", "layers", TAG)

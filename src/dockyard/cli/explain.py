@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from typing import Any
 
@@ -18,10 +19,19 @@ INSTRUCTION_WIDTH = 60
 
 def _format_flag(p: Parser) -> None:
     p.add_argument("--format", default="table", choices=("table", "json"))
+    p.add_argument("--no-trunc", action="store_true")
 
 
-def _short(text: str, width: int = INSTRUCTION_WIDTH) -> str:
+_DIGEST = re.compile(r"\b(file|dir|multi|sha256):([0-9a-f]{12})[0-9a-f]{52}\b")
+
+
+def _short(text: str, trunc: bool = True, width: int = INSTRUCTION_WIDTH) -> str:
+    """One line; truncated: content digests cut to 12 hex digits (`COPY file:b4bd1fcf565a in
+    /app`, so the destination shows) and the whole to `width`."""
     text = " ".join(text.split())
+    if not trunc:
+        return text
+    text = _DIGEST.sub(r"\1:\2", text)
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -37,7 +47,7 @@ def _explain_flags(p: Parser) -> None:
     p.add_argument("path")
 
 
-def explain_table(doc: dict[str, Any]) -> str:
+def explain_table(doc: dict[str, Any], trunc: bool = True) -> str:
     """The table form of an explain answer (its JSON shape: docs/provenance.md)."""
     lines = ["LAYER\tACTION\tTYPE\tSIZE\tMODE\tMTIME\tCREATED BY"]
     for row in doc["layers"]:
@@ -48,7 +58,7 @@ def explain_table(doc: dict[str, Any]) -> str:
             human_size(row.get("size", 0)),
             row.get("mode", ""),
             _time(row.get("mtime")),
-            _short(row.get("instruction", "")),
+            _short(row.get("instruction", ""), trunc),
         ]))  # fmt: skip
     v = doc["visible"]
     where = v.get("from")
@@ -89,7 +99,7 @@ def _explain(ns: argparse.Namespace, s: Session) -> int:
     if ns.format == "json":
         s.print(json.dumps(doc, indent=2))
     else:
-        s.out.write(explain_table(doc))
+        s.out.write(explain_table(doc, not ns.no_trunc))
     return 0
 
 
@@ -106,13 +116,13 @@ def _layers_flags(p: Parser) -> None:
     p.add_argument("image")
 
 
-def layers_table(doc: dict[str, Any]) -> str:
+def layers_table(doc: dict[str, Any], trunc: bool = True) -> str:
     lines = ["LAYER\tSIZE\tADDED\tCHANGED\tREMOVED\tWASTED\tINSTRUCTION"]
     for row in doc["layers"]:
         f = row["files"]
         lines.append("\t".join([
             str(row["index"]), human_size(row["size"]), str(f["added"]), str(f["changed"]),
-            str(f["removed"]), human_size(row["wasted_bytes"]), _short(row["instruction"]),
+            str(f["removed"]), human_size(row["wasted_bytes"]), _short(row["instruction"], trunc),
         ]))  # fmt: skip
     out = align("\n".join(lines) + "\n")
     out += (
@@ -134,7 +144,7 @@ def _layers(ns: argparse.Namespace, s: Session) -> int:
     if ns.format == "json":
         s.print(json.dumps(doc, indent=2))
     else:
-        s.out.write(layers_table(doc))
+        s.out.write(layers_table(doc, not ns.no_trunc))
     if ns.fail_over is not None and doc["wasted_bytes"] > ns.fail_over:
         raise CLIError(
             f"wasted space {doc['wasted_bytes']} bytes is over --fail-over {ns.fail_over}", 2
