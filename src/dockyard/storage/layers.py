@@ -121,7 +121,7 @@ class Layers:
                 reader = HashingReader(tar, hashing=digest is None)
                 size = self.driver.apply_diff(cache_id, cast(BinaryIO, reader))
                 reader.drain()
-                layerindex.index_layer(self.driver.diff_dir(cache_id).parent)  # B1
+                self._write_index(cache_id)
                 diff_id = digest() if digest is not None else reader.digest()
                 chain_id = chain_id_of(parent, diff_id)
                 layer = Layer(chain_id, diff_id, parent, cache_id, size)
@@ -179,6 +179,14 @@ class Layers:
             with self._db.tx() as c:
                 doomed = self._release_tx(c, chain_id)
             self._remove_dirs(doomed)
+
+    def _write_index(self, cache_id: str) -> None:
+        """The new layer's path index (B1); without it the layer still stands: the index is
+        built on first use instead."""
+        try:
+            layerindex.index_layer(self.driver.diff_dir(cache_id).parent)
+        except OSError:
+            log.exception("indexing layer %s", cache_id)
 
     def index(self, chain_id: str) -> layerindex.Index:
         """The layer's path index (storage/layerindex.py), built now if it has none (B1)."""
