@@ -190,12 +190,10 @@ class _Seen:
 
     cumulative: int = 0
     minimum: int = -1
-    count: int = 0
 
     def add(self, size: int) -> None:
         self.cumulative += size
         self.minimum = size if self.minimum < 0 else min(self.minimum, size)
-        self.count += 1
 
 
 @dataclass
