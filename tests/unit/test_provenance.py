@@ -92,6 +92,7 @@ def test_layers_counts_wasted_bytes_and_dive_efficiency() -> None:
     # dive: /bin/a 100+120+120 (min 100), /etc/x 10+0 (min 0), /data/y 50+5 (min 5),
     # /data/z 20, /bin's whiteout weighs the 120 bytes it deleted
     assert doc["efficiency"] == pytest.approx((100 + 0 + 5 + 20 + 120) / (340 + 10 + 55 + 20 + 120))
+    assert doc["dive_wasted_bytes"] == 340 + 10 + 55  # /bin/a, /etc/x, /data/y
     assert doc["size"] == sum(1000 + i for i in range(6))
     assert doc["user_size"] == doc["size"] - 1000
     assert doc["wasted_percent"] == round(100 * 420 / doc["user_size"], 2)

@@ -190,10 +190,12 @@ class _Seen:
 
     cumulative: int = 0
     minimum: int = -1
+    count: int = 0
 
     def add(self, size: int) -> None:
         self.cumulative += size
         self.minimum = size if self.minimum < 0 else min(self.minimum, size)
+        self.count += 1
 
 
 @dataclass
@@ -301,6 +303,8 @@ def analyze(layers: Sequence[ImageLayer]) -> dict[str, Any]:
         "wasted_bytes": wasted,
         "wasted_percent": round(100.0 * wasted / user_size, 2) if user_size else 0.0,
         "efficiency": (minimum / cumulative) if cumulative else 1.0,
+        # dive's "inefficient bytes": every size of each path seen more than once, kept ones too
+        "dive_wasted_bytes": sum(s.cumulative for s in seen.values() if s.count > 1),
         "layers": rows,
         "inefficiencies": [
             {"path": p, "versions_hidden": n, "wasted_bytes": b}
