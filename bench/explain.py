@@ -109,6 +109,7 @@ def main() -> None:
 
             return call
 
+        results["baseline: CLI `version`"] = timed(args.rounds, cli("version"))
         path = "/dockyard/images/bench-explain-10:1/explain?path=/etc/step"
         results["explain 10 layers (API)"] = timed(args.rounds, api(path), "explain")
         results["explain 10 layers (CLI)"] = timed(
