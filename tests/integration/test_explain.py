@@ -5,6 +5,7 @@ a container's copy-up, volume, bind and tmpfs; the CLI's table, JSON and --fail-
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -347,3 +348,71 @@ def test_explain_follows_symlinked_parents(daemon: Daemon) -> None:
     finally:
         daemon.dockyard("rm", "-f", name)
         daemon.api("DELETE", "/images/dy-explain-link:1")
+
+
+def _tar(members: list[tuple[str, bytes | None]]) -> bytes:
+    """A layer tar: (name, content) with None for a directory."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            if data is None:
+                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+                tf.addfile(ti)
+            else:
+                ti.size, ti.mode = len(data), 0o644
+                tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_layers_that_came_as_tars(daemon: Daemon) -> None:
+    """B1: a loaded image's layers (as pulled ones: tars with `.wh.NAME` whiteouts and
+    `.wh..wh..opq` opaque markers) are indexed and explained like built ones."""
+    base = _tar([("d", None), ("d/a", b"aaa"), ("d/b", b"bbbbb"), ("e", b"eeeeeee")])
+    top = _tar([("d", None), ("d/.wh..wh..opq", b""), ("d/c", b"cc"), (".wh.e", b"")])
+    diff_ids = ["sha256:" + hashlib.sha256(t).hexdigest() for t in (base, top)]
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [
+            {"created_by": "/bin/sh -c #(nop) ADD file:abc in / "},
+            {"created_by": "/bin/sh -c #(nop)  CMD [\"sh\"]", "empty_layer": True},
+            {"created_by": "/bin/sh -c rm -rf /d && mkdir /d && echo -n cc > /d/c && rm /e"},
+        ],
+    }).encode()  # fmt: skip
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": ["dy-explain-load:1"],
+                            "Layers": ["l0/layer.tar", "l1/layer.tar"]}]).encode()  # fmt: skip
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tf:
+        for name, data in (("l0/layer.tar", base), ("l1/layer.tar", top),
+                           (config_name, config), ("manifest.json", manifest)):  # fmt: skip
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    status, body = daemon.api("POST", "/images/load?quiet=1", raw=archive.getvalue())
+    assert status == 200 and b"error" not in body, body
+    try:
+        dirs = layer_dirs(daemon, "dy-explain-load:1")
+        index = json.loads((dirs[1] / "dockyard-index.json").read_text())["entries"]
+        assert (index["/d"][0], index["/e"][0], sorted(index)) == ("O", "w", ["/d", "/d/c", "/e"])
+
+        def explain(path: str) -> list[tuple[int, str, str | None]]:
+            doc = get(daemon, f"/dockyard/images/dy-explain-load:1/explain?path={path}")
+            return [(r["index"], r["action"], r.get("via")) for r in doc["layers"]]
+
+        assert explain("/d/a") == [(0, "added", None), (1, "deleted", "/d")]
+        assert explain("/e") == [(0, "added", None), (1, "deleted", None)]
+        assert explain("/d/c") == [(1, "added", "/d")]
+        doc = get(daemon, "/dockyard/images/dy-explain-load:1/layers")
+        assert [r["files"] for r in doc["layers"]] == [
+            {"added": 4, "changed": 0, "removed": 0},
+            {"added": 1, "changed": 0, "removed": 3},
+        ]
+        assert (
+            doc["layers"][1]["instruction"]
+            == "RUN rm -rf /d && mkdir /d && echo -n cc > /d/c && rm /e"
+        )
+        assert (doc["wasted_bytes"], doc["layers"][0]["wasted_bytes"]) == (15, 15)
+    finally:
+        daemon.api("DELETE", "/images/dy-explain-load:1")
