@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import Daemon
 from tests.integration.test_build import build, image_id, text
+from tests.unit.test_archive import tar_of
 
 pytestmark = pytest.mark.integration
 
@@ -350,26 +351,13 @@ def test_explain_follows_symlinked_parents(daemon: Daemon) -> None:
         daemon.api("DELETE", "/images/dy-explain-link:1")
 
 
-def _tar(members: list[tuple[str, bytes | None]]) -> bytes:
-    """A layer tar: (name, content) with None for a directory."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name, data in members:
-            ti = tarfile.TarInfo(name)
-            if data is None:
-                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
-                tf.addfile(ti)
-            else:
-                ti.size, ti.mode = len(data), 0o644
-                tf.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def test_layers_that_came_as_tars(daemon: Daemon) -> None:
     """B1: a loaded image's layers (as pulled ones: tars with `.wh.NAME` whiteouts and
     `.wh..wh..opq` opaque markers) are indexed and explained like built ones."""
-    base = _tar([("d", None), ("d/a", b"aaa"), ("d/b", b"bbbbb"), ("e", b"eeeeeee")])
-    top = _tar([("d", None), ("d/.wh..wh..opq", b""), ("d/c", b"cc"), (".wh.e", b"")])
+    base = tar_of([("d", None, ""), ("d/a", b"aaa", ""), ("d/b", b"bbbbb", ""),
+                   ("e", b"eeeeeee", "")])  # fmt: skip
+    top = tar_of([("d", None, ""), ("d/.wh..wh..opq", b"", ""), ("d/c", b"cc", ""),
+                  (".wh.e", b"", "")])  # fmt: skip
     diff_ids = ["sha256:" + hashlib.sha256(t).hexdigest() for t in (base, top)]
     config = json.dumps({
         "architecture": "amd64", "os": "linux", "config": {},
