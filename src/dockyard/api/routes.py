@@ -16,6 +16,7 @@ from dockyard.api import (
     exec,
     images,
     networks,
+    provenance,
     swarm,
     system,
     volumes,
@@ -128,6 +129,9 @@ ROUTES: list[Route] = [
     # dockyard extensions
     Route("POST", "/dockyard/images/bootstrap", images.bootstrap),
     Route("GET", "/dockyard/network/graph", networks.graph),
+    Route("GET", f"/dockyard/images/{IMAGE}/explain", provenance.explain_image),  # B1
+    Route("GET", f"/dockyard/images/{IMAGE}/layers", provenance.image_layers),
+    Route("GET", "/dockyard/containers/{id}/explain", provenance.explain_container),
 ]
 
 

@@ -50,6 +50,7 @@ TOP: dict[str, tuple[str, str]] = {
     "version": ("system", "version"),
     "events": ("system", "events"),
     "port": ("networks", "port"),
+    "explain": ("explain", "explain"),
 }
 
 GROUPS: dict[str, dict[str, tuple[str, str]]] = {
@@ -79,6 +80,7 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "save": ("images", "save"),
         "load": ("images", "load"),
         "bootstrap": ("images", "bootstrap"),
+        "layers": ("explain", "layers"),
         "pull": ("registry", "pull"),
         "push": ("registry", "push"),
         "build": ("build", "build"),

@@ -115,7 +115,9 @@ class System:
             "ContainersRunning": states.count("running"),
             "ContainersPaused": states.count("paused"),
             "ContainersStopped": len(recs) - states.count("running") - states.count("paused"),
-            "Images": len(self.images.list(True, {}, False)),  # intermediates too, as dockerd counts
+            "Images": len(
+                self.images.list(True, {}, False)
+            ),  # intermediates too, as dockerd counts
             "Driver": "overlay2",
             "DriverStatus": [
                 ["Backing Filesystem", "extfs"],

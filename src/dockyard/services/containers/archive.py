@@ -38,7 +38,7 @@ from dockyard.storage import copytar as ct
 from dockyard.storage import usage
 from dockyard.storage.protocols import LayerStore
 
-_NETWORK_FILES = (
+NETWORK_FILES = (  # the files dockerd bind-mounts into every container
     ("HostsPath", "/etc/hosts"),
     ("HostnamePath", "/etc/hostname"),
     ("ResolvConfPath", "/etc/resolv.conf"),
@@ -80,7 +80,7 @@ def view_mounts(rec: ContainerRecord, pid: int | None) -> list[ViewMount]:
             rw = "ro" not in str(opts).split(",")
             out.append(ViewMount(split(tmpfs), "", rw, volume=True, proc_root=proc_root))
     ro_rootfs = bool(hc.get("ReadonlyRootfs"))
-    for key, target in _NETWORK_FILES:
+    for key, target in NETWORK_FILES:
         source = rec.doc.get(key) or ""
         if source and os.path.isfile(source):
             out.append(ViewMount(split(target), source, not ro_rootfs, volume=False))
