@@ -21,6 +21,7 @@ from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.service import Containers
 from dockyard.services.events import Events
 from dockyard.services.images import Images
+from dockyard.services.netgraph import NetworkGraph
 from dockyard.services.system import System
 from dockyard.services.volumes import Volumes
 from dockyard.state import buildcache as buildcache_state
@@ -118,6 +119,8 @@ class Engine:
             locks,
             interfaces=self.networks,
         )
+        # the network graph reads the network rows and the containers' parsed views (#18, B1)
+        self.netgraph = NetworkGraph(self.networks.ctx.repo, records.all_views)
         self.archive = ContainerArchive(self.containers.get, self.layers, self.events)
         self.system = System(
             cfg, records, self.images, self.layers, self.volumes, self.launcher.cgroups

@@ -9,6 +9,7 @@ from aiohttp import web
 from dockyard.core.events import EventBus
 from dockyard.network.service import Networks
 from dockyard.services.containers.archive import ContainerArchive
+from dockyard.services.netgraph import NetworkGraph
 from dockyard.services.protocols import ContainerService, ImageService, SystemService
 from dockyard.services.volumes import Volumes
 
@@ -30,6 +31,8 @@ class Engine(Protocol):
     def archive(self) -> ContainerArchive: ...
     @property
     def networks(self) -> Networks: ...
+    @property
+    def netgraph(self) -> NetworkGraph: ...
 
 
 ENGINE = web.AppKey("engine", Engine)

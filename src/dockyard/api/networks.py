@@ -8,6 +8,7 @@ from aiohttp import web
 
 from dockyard.api.codec import decode_filters, json_response, query_str, read_json_object
 from dockyard.api.engine import engine
+from dockyard.services.netgraph import Rendered
 
 
 async def list_(request: web.Request) -> web.Response:
@@ -48,3 +49,13 @@ async def disconnect(request: web.Request) -> web.Response:
     body = await read_json_object(request) or {}
     await asyncio.to_thread(engine(request).networks.disconnect, request.match_info["id"], body)
     return web.Response(status=200)
+
+
+async def graph(request: web.Request) -> web.Response:
+    """dockyard extension (#18, B1): the network graph, `format=json|dot|svg|text` (json by
+    default; its shape is docs/network-graph.md's)."""
+    fmt = query_str(request.query, "format") or "json"
+    result = await asyncio.to_thread(engine(request).netgraph.render, fmt)
+    if isinstance(result, Rendered):
+        return web.Response(body=result.body, headers={"Content-Type": result.content_type})
+    return json_response(result.to_json())

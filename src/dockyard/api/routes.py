@@ -130,6 +130,7 @@ ROUTES: list[Route] = [
     Route("POST", "/dockyard/images/bootstrap", images.bootstrap),
     Route("GET", "/dockyard/dashboard", dashboard.locate),  # #18, B1
     Route("POST", "/dockyard/dashboard", dashboard.start),
+    Route("GET", "/dockyard/network/graph", networks.graph),
 ]
 
 

@@ -107,6 +107,7 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "prune": ("networks", "prune"),
         "connect": ("networks", "connect"),
         "disconnect": ("networks", "disconnect"),
+        "graph": ("networks", "graph"),
     },
     "system": {
         "df": ("system", "df"),

@@ -19,6 +19,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from dockyard import errors
 from dockyard.network import netns
+from dockyard.network.graph import LinkFact
 
 log = logging.getLogger(__name__)
 # pyroute2 logs every netlink message at DEBUG: far too much for the daemon's debug log.
@@ -269,3 +270,22 @@ def master_of(name: str) -> str:
             if e.code == _ENODEV:
                 return ""
             raise
+
+
+def host_links() -> list[LinkFact]:
+    """Every link of the host's netns in one dump (the network graph's kernel facts): its
+    index, a veth's peer index (IFLA_LINK), its bridge's name and whether it is up."""
+    with IPRoute() as ip:
+        links = list(ip.get_links())
+    names = {int(link["index"]): str(link.get_attr("IFLA_IFNAME")) for link in links}
+    out = []
+    for link in links:
+        peer = link.get_attr("IFLA_LINK")
+        master = link.get_attr("IFLA_MASTER")
+        out.append(LinkFact(
+            name=str(link.get_attr("IFLA_IFNAME")), index=int(link["index"]),
+            peer_index=int(peer) if peer else None,
+            master=names.get(int(master), "") if master else "",
+            up=link.get_attr("IFLA_OPERSTATE") == "UP",
+        ))  # fmt: skip
+    return out
