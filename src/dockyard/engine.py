@@ -22,6 +22,7 @@ from dockyard.services.containers.service import Containers
 from dockyard.services.events import Events
 from dockyard.services.images import Images
 from dockyard.services.netgraph import NetworkGraph
+from dockyard.services.provenance import Provenance
 from dockyard.services.system import System
 from dockyard.services.volumes import Volumes
 from dockyard.state import buildcache as buildcache_state
@@ -126,6 +127,7 @@ class Engine:
             cfg, records, self.images, self.layers, self.volumes, self.launcher.cgroups
         )
         self.build = Build(cfg, self.db, self.images, self.layers, self.containers)
+        self.provenance = Provenance(self.images, self.layers, self.containers.get)  # B1
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -11,6 +11,7 @@ from dockyard.network.service import Networks
 from dockyard.services.containers.archive import ContainerArchive
 from dockyard.services.netgraph import NetworkGraph
 from dockyard.services.protocols import ContainerService, ImageService, SystemService
+from dockyard.services.provenance import Provenance
 from dockyard.services.volumes import Volumes
 
 
@@ -33,6 +34,8 @@ class Engine(Protocol):
     def networks(self) -> Networks: ...
     @property
     def netgraph(self) -> NetworkGraph: ...
+    @property
+    def provenance(self) -> Provenance: ...
 
 
 ENGINE = web.AppKey("engine", Engine)

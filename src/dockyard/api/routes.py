@@ -16,6 +16,7 @@ from dockyard.api import (
     exec,
     images,
     networks,
+    provenance,
     swarm,
     system,
     volumes,
@@ -131,6 +132,9 @@ ROUTES: list[Route] = [
     Route("GET", "/dockyard/dashboard", dashboard.locate),  # #18, B1
     Route("POST", "/dockyard/dashboard", dashboard.start),
     Route("GET", "/dockyard/network/graph", networks.graph),
+    Route("GET", f"/dockyard/images/{IMAGE}/explain", provenance.explain_image),  # B1
+    Route("GET", f"/dockyard/images/{IMAGE}/layers", provenance.image_layers),
+    Route("GET", "/dockyard/containers/{id}/explain", provenance.explain_container),
 ]
 
 

@@ -51,6 +51,7 @@ TOP: dict[str, tuple[str, str]] = {
     "events": ("system", "events"),
     "port": ("networks", "port"),
     "dashboard": ("dashboard", "dashboard"),
+    "explain": ("explain", "explain"),
 }
 
 GROUPS: dict[str, dict[str, tuple[str, str]]] = {
@@ -80,6 +81,7 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "save": ("images", "save"),
         "load": ("images", "load"),
         "bootstrap": ("images", "bootstrap"),
+        "layers": ("explain", "layers"),
         "pull": ("registry", "pull"),
         "push": ("registry", "push"),
         "build": ("build", "build"),

@@ -26,7 +26,7 @@ from dockyard.errors import Conflict, NotFound
 from dockyard.rollback import Rollback
 from dockyard.state.db import Cursor, Database
 from dockyard.state.layers import LayerRepo
-from dockyard.storage import initlayer, usage
+from dockyard.storage import initlayer, layerindex, usage
 from dockyard.storage.overlay2 import Overlay2
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class Layers:
         self._repo = LayerRepo(db)
         self.driver = driver
         self._lock = threading.RLock()
+        self._indexes = layerindex.LayerIndexes()
 
     # read-only layers -----------------------------------------------------------------------
 
@@ -120,6 +121,7 @@ class Layers:
                 reader = HashingReader(tar, hashing=digest is None)
                 size = self.driver.apply_diff(cache_id, cast(BinaryIO, reader))
                 reader.drain()
+                layerindex.index_layer(self.driver.diff_dir(cache_id).parent)  # B1
                 diff_id = digest() if digest is not None else reader.digest()
                 chain_id = chain_id_of(parent, diff_id)
                 layer = Layer(chain_id, diff_id, parent, cache_id, size)
@@ -166,6 +168,7 @@ class Layers:
 
     def _remove_dirs(self, ids: list[str]) -> None:
         for cache_id in ids:
+            self._indexes.forget(self.driver.diff_dir(cache_id).parent)
             try:
                 self.driver.remove(cache_id)
             except Exception:  # the row is gone: reconcile() will retry the files
@@ -176,6 +179,10 @@ class Layers:
             with self._db.tx() as c:
                 doomed = self._release_tx(c, chain_id)
             self._remove_dirs(doomed)
+
+    def index(self, chain_id: str) -> layerindex.Index:
+        """The layer's path index (storage/layerindex.py), built now if it has none (B1)."""
+        return self._indexes.get(self.driver.diff_dir(self.get(chain_id).cache_id).parent)
 
     def layer_tar(self, chain_id: str) -> Iterator[bytes]:
         return self.driver.diff(self.get(chain_id).cache_id)
@@ -245,6 +252,11 @@ class Layers:
             stamp,
             lambda: str(self.driver.diff_dir(self.get_rw(container_id).mount_id)),
         )
+
+    def rw_dirs(self, container_id: str) -> tuple[Path, Path]:
+        """The container's init layer and writable layer diff/ directories."""
+        rw = self.get_rw(container_id)
+        return self.driver.diff_dir(rw.init_id), self.driver.diff_dir(rw.mount_id)
 
     def rw_tar(self, container_id: str) -> Iterator[bytes]:
         return self.driver.diff(self.get_rw(container_id).mount_id)
