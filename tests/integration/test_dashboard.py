@@ -165,6 +165,8 @@ def test_page_in_a_browser(
         assert f"127.0.0.1:{host_port}->80/tcp" in row("dash-web").text
 
         # the network: an SVG naming both containers
+        graph = driver.find_element(By.CSS_SELECTOR, "#network svg")
+        assert graph.get_attribute("data-source") == "graph"  # GET /dockyard/network/graph
         texts = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#network svg text")]
         assert any("dash-web" in t for t in texts) and any("dash-worker" in t for t in texts), texts
 
@@ -176,6 +178,11 @@ def test_page_in_a_browser(
         ]
         for diff in busybox["RootFS"]["Layers"]:
             assert drawn.count(diff) == 1, drawn
+            rect = driver.find_element(By.CSS_SELECTOR, f'#layers rect[data-layer="{diff}"]')
+            size = int(rect.get_attribute("data-size") or -1)
+            assert size > 1_000_000  # busybox's one layer, as `dockyard image layers` counts it
+            title = rect.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+            assert " files" in title, title  # files added/changed/removed, from the endpoint
         writable = [
             r.get_attribute("data-container")
             for r in driver.find_elements(By.CSS_SELECTOR, "#layers svg rect[data-container]")

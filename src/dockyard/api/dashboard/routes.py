@@ -45,12 +45,12 @@ READ_ONLY = {
     ("GET", "/images/json"),
     ("GET", "/images/{name:.+}/json"),
     ("GET", "/images/{name:.+}/history"),
-    ("GET", "/images/{name:.+}/layers"),  # `dockyard image layers` (#18 item 2), when present
+    ("GET", "/dockyard/images/{name:.+}/layers"),  # `dockyard image layers` (#18 item 2)
     ("GET", "/networks"),
     ("GET", "/networks/{id}"),
     ("GET", "/volumes"),
     ("GET", "/volumes/{name}"),
-    ("GET", "/dockyard/network/graph"),  # `dockyard network graph` (#18 item 3), when present
+    ("GET", "/dockyard/network/graph"),  # `dockyard network graph` (#18 item 3)
 }
 
 STATIC = {"index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css"}

@@ -134,20 +134,35 @@ function layerHistory(history, count) {
   return oldest.slice(Math.max(0, oldest.length - count));
 }
 
+// An image's layers: from `dockyard image layers`' endpoint (sizes, instructions, files and
+// wasted bytes per layer), else from inspect's RootFS and the history.
+async function imageLayers(img) {
+  const id = encodeURIComponent(img.Id);
+  try {
+    const doc = await api(`/dockyard/images/${id}/layers`);
+    return {
+      efficiency: doc.efficiency,
+      layers: doc.layers.map((l) => ({
+        diff: l.diff_id, size: l.size, by: l.instruction || l.created_by,
+        note: `+${l.files.added} ~${l.files.changed} -${l.files.removed} files` +
+          (l.wasted_bytes ? `, ${bytes(l.wasted_bytes)} wasted by later layers` : ""),
+      })),
+    };
+  } catch (e) {
+    const [doc, history] = await Promise.all([api(`/images/${id}/json`), api(`/images/${id}/history`)]);
+    const diffs = (doc.RootFS && doc.RootFS.Layers) || [];
+    const made = layerHistory(history, diffs.length);
+    return {
+      layers: diffs.map((d, i) => ({ diff: d, size: made[i] ? made[i].Size : 0, by: made[i] ? made[i].CreatedBy : "", note: "" })),
+    };
+  }
+}
+
 async function imageStacks() {
   const images = await api("/images/json");
   return Promise.all(images.map(async (img) => {
-    const [doc, history] = await Promise.all([
-      api(`/images/${encodeURIComponent(img.Id)}/json`),
-      api(`/images/${encodeURIComponent(img.Id)}/history`),
-    ]);
-    const diffs = (doc.RootFS && doc.RootFS.Layers) || [];
-    const made = layerHistory(history, diffs.length);
-    const layers = diffs.map((d, i) => ({
-      diff: d, size: made[i] ? made[i].Size : 0, by: made[i] ? made[i].CreatedBy : "",
-    }));
     const tag = (img.RepoTags && img.RepoTags.find((t) => t !== "<none>:<none>")) || img.Id.slice(7, 19);
-    return { id: img.Id, tag, layers };
+    return { id: img.Id, tag, ...(await imageLayers(img)) };
   }));
 }
 
@@ -213,7 +228,8 @@ function drawLayers(stacks) {
         r.appendChild(svgEl("title", {}, `${name(c)}: its own writable layer (upper dir)`));
         g.appendChild(r);
       });
-      g.appendChild(svgEl("text", { x: cx + 3, y: top - RW - 4 }, s.tag + (cs.length ? ` ×${cs.length}` : "")));
+      const eff = s.efficiency == null ? "" : ` · ${(s.efficiency * 100).toFixed(0)}% efficient`;
+      g.appendChild(svgEl("text", { x: cx + 3, y: top - RW - 4 }, s.tag + (cs.length ? ` ×${cs.length}` : "") + eff));
       svg.appendChild(g);
       cx += w;
     }
@@ -222,11 +238,11 @@ function drawLayers(stacks) {
       const y = total - base - hh;
       const r = svgEl("rect", { class: "layer", x: cx, y, width: w, height: hh,
         fill: palette[color++ % palette.length], "data-layer": ch.diff, "data-size": ch.size });
-      r.appendChild(svgEl("title", {}, `${ch.diff.slice(0, 19)}  ${bytes(ch.size)}\n${ch.by}`));
+      r.appendChild(svgEl("title", {}, `${ch.diff.slice(0, 19)}  ${bytes(ch.size)}\n${ch.by}\n${ch.note}`));
       svg.appendChild(r);
       if (hh >= 13 && w >= 60) {
         svg.appendChild(svgEl("text", { x: cx + 3, y: y + hh - 3, fill: "#fff" },
-          `${bytes(ch.size)} ${(ch.by || "").replace(/^\/bin\/sh -c (#\(nop\) )?/, "").slice(0, Math.floor(w / 7))}`));
+          `${bytes(ch.size)} ${(ch.by || "").replace(/^\/bin\/sh -c (#\(nop\) )?/, "").slice(0, Math.floor(w / 7) - 8)}`));
       }
       place(ch, cx, base + hh);
       cx += w;
