@@ -124,10 +124,13 @@ def test_api_behind_it_is_read_only(daemon: Daemon, dash: dict[str, Any]) -> Non
 
 @pytest.fixture
 def two_containers(daemon: Daemon) -> Iterator[list[str]]:
+    """dash-web: a published port, a named volume and a healthcheck; dash-worker: plain."""
     port = browser.closed_port()
     made = []
+    web = ["-p", f"127.0.0.1:{port}:80", "-v", "dashvol:/data",
+           "--health-cmd", "true", "--health-interval", "1s"]  # fmt: skip
     try:
-        for name, extra in (("dash-web", ["-p", f"127.0.0.1:{port}:80"]), ("dash-worker", [])):
+        for name, extra in (("dash-web", web), ("dash-worker", [])):
             r = daemon.dockyard("run", "-d", "--name", name, *extra, "busybox", "sleep", "300")
             assert r.returncode == 0, r.stderr
             made.append(r.stdout.strip())
@@ -135,6 +138,7 @@ def two_containers(daemon: Daemon) -> Iterator[list[str]]:
     finally:
         for cid in made:
             rm(daemon, cid)
+        daemon.api("DELETE", "/volumes/dashvol")
 
 
 def test_page_in_a_browser(
@@ -163,6 +167,18 @@ def test_page_in_a_browser(
         assert row("dash-web").get_attribute("data-state") == "running"
         assert row("dash-worker").get_attribute("data-state") == "running"
         assert f"127.0.0.1:{host_port}->80/tcp" in row("dash-web").text
+
+        # health and the volume, refreshed by the health_status event
+        wait.until(lambda d: "(healthy)" in row("dash-web").text)
+        volume = driver.find_element(By.CSS_SELECTOR, '#volumes tr[data-volume="dashvol"]')
+        assert "dash-web" in volume.text and "local" in volume.text
+
+        # CPU and memory sparklines, from /stats polled every 3 s (CPU needs two samples)
+        for cell in (".cpu", ".mem"):
+            wait.until(lambda d, cell=cell: row("dash-web").find_elements(
+                By.CSS_SELECTOR, f"{cell} polyline"))  # fmt: skip
+        assert "%" in row("dash-web").find_element(By.CSS_SELECTOR, ".cpu").text
+        assert "B" in row("dash-web").find_element(By.CSS_SELECTOR, ".mem").text
 
         # the network: an SVG naming both containers
         graph = driver.find_element(By.CSS_SELECTOR, "#network svg")
@@ -212,6 +228,16 @@ def test_page_in_a_browser(
         ]
         assert "die" in actions and "stop" in actions, actions
 
+        # the browser reaches nothing but 127.0.0.1 (TEST-NET-3: never routed anyway)
+        from selenium.common.exceptions import WebDriverException
+
+        with pytest.raises(WebDriverException, match="ERR_PROXY_CONNECTION_FAILED"):
+            driver.get("http://203.0.113.7/")
+        driver.get(url)
+        wait.until(
+            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "all"
+        )
+
         shot = tmp_path / "dashboard.png"
         height = driver.execute_script("return document.documentElement.scrollHeight")
         driver.set_window_size(1400, min(int(height) + 40, 4000))  # the whole page
@@ -233,3 +259,55 @@ def test_daemon_flag_starts_it() -> None:
         assert status == 200 and b"app.js" in body
         r = d.dockyard("dashboard")
         assert r.returncode == 0 and r.stdout == info["URL"] + "\n"
+
+
+def test_shared_layers_are_drawn_once(daemon: Daemon, dash: dict[str, Any]) -> None:
+    """The seed's picture: an image built on busybox shares busybox's layer, which is drawn once
+    under both images; 4 containers of one image each get their own thin writable layer."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    made: list[str] = []
+    try:
+        r = daemon.dockyard("run", "--name", "dash-base", "busybox", "sh", "-c", "echo hi > /f")
+        assert r.returncode == 0, r.stderr
+        made.append("dash-base")
+        r = daemon.dockyard("commit", "dash-base", "dash-child:1")
+        assert r.returncode == 0, r.stderr
+        for i in range(4):
+            r = daemon.dockyard("run", "-d", "--name", f"dash-n{i}", "busybox", "sleep", "300")
+            assert r.returncode == 0, r.stderr
+            made.append(f"dash-n{i}")
+        base = daemon.api("GET", "/images/busybox/json")[1]["RootFS"]["Layers"]
+        child = daemon.api("GET", "/images/dash-child:1/json")[1]["RootFS"]["Layers"]
+        assert child[: len(base)] == base and len(child) == len(base) + 1
+        with browser.chromium() as driver:
+            driver.get(dash["URL"])
+            WebDriverWait(driver, 30).until(
+                lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "all"
+            )
+
+            def rects(selector: str) -> list[Any]:
+                return driver.find_elements(By.CSS_SELECTOR, f"#layers svg {selector}")
+
+            drawn = [r.get_attribute("data-layer") for r in rects("rect[data-layer]")]
+            assert drawn.count(base[-1]) == 1 and drawn.count(child[-1]) == 1, drawn
+            shared = rects(f'rect[data-layer="{base[-1]}"]')[0]
+            own = rects(f'rect[data-layer="{child[-1]}"]')[0]
+            x = float(shared.get_attribute("x") or 0)
+            w = float(shared.get_attribute("width") or 0)
+            ox = float(own.get_attribute("x") or 0)
+            ow = float(own.get_attribute("width") or 0)
+            assert x <= ox and ox + ow <= x + w and ow < w  # the child's layer sits on it
+            busybox = driver.find_element(By.CSS_SELECTOR, '#layers g[data-image="busybox:latest"]')
+            writable = [
+                r.get_attribute("data-container")
+                for r in busybox.find_elements(By.CSS_SELECTOR, "rect[data-container]")
+            ]
+            assert {f"dash-n{i}" for i in range(4)} <= set(writable)
+            assert "busybox:latest ×" in busybox.text
+            text = " ".join(t.text for t in rects("text"))
+            assert "dash-child:1" in text
+    finally:
+        rm(daemon, *made)
+        daemon.api("DELETE", "/images/dash-child:1")
