@@ -8,7 +8,9 @@ reaching nothing but 127.0.0.1: tests/browser.py) `--rounds` times. From the bro
 performance timing, since navigation start: the HTML's arrival (responseEnd), the first
 contentful paint, `containers-painted` (the page's mark once the container table holds every
 row: the target is under 1 s) and `all panels` (images and layer stacks, volumes and the network
-graph drawn too). Prints medians; dockerd has no dashboard to compare with. Not a test.
+graph drawn too). Then the daemon's CPU while the page stays open (it asks for every running
+container's stats every 3 s) and after it is closed (nothing is asked). Prints medians; dockerd
+has no dashboard to compare with. Not a test.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.engine import Engine, finish, run_d_many, start_daemon  # noqa: E402
+from bench.stats import cpu_seconds  # noqa: E402
 from tests import browser  # noqa: E402
 
 TIMING = """
@@ -39,6 +42,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--many", type=int, default=100)
+    ap.add_argument("--idle", type=float, default=15.0, help="seconds of each CPU measurement")
     args = ap.parse_args()
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -74,11 +78,22 @@ def main() -> None:
                                    ("containers painted", timing["containers"]),
                                    ("all panels (wall clock)", every)):  # fmt: skip
                     results.setdefault(key, []).append(float(value or 0))
+            assert d.proc is not None
+            cpu = {}
+            for state in ("page open", "page closed"):
+                if state == "page closed":
+                    driver.get("about:blank")
+                time.sleep(1)
+                before = cpu_seconds(d.proc.pid)
+                time.sleep(args.idle)
+                cpu[state] = (cpu_seconds(d.proc.pid) - before) / args.idle * 100
         print(
             f"{'case':28} {'median ms':>10} {'max ms':>8}  ({args.rounds} loads, {args.many} containers)"
         )
         for key, values in results.items():
             print(f"{key:28} {statistics.median(values):10.1f} {max(values):8.1f}")
+        for state, percent in cpu.items():
+            print(f"daemon CPU, {state:16} {percent:10.1f} %  (over {args.idle:.0f} s)")
     finally:
         if made:  # running containers outlive their daemon (live-restore): remove them first
             dy.docker("rm", "-f", *made)
