@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import processes_naming
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
@@ -38,18 +40,7 @@ def closed_port() -> int:
 
 def leftover_browsers(profile: Path) -> list[int]:
     """Pids of processes whose command line names `profile` (chromium and its helpers)."""
-    mark = str(profile).encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if mark in cmdline:
-            found.append(int(entry.name))
-    return found
+    return processes_naming(str(profile).encode())
 
 
 @contextlib.contextmanager
