@@ -421,8 +421,18 @@ function onEvent(ev) {
 function listen() {
   const live = document.getElementById("live");
   const source = new EventSource("sse");
-  source.onopen = () => live.classList.add("on");
-  source.onerror = () => live.classList.remove("on");
+  let lost = false;
+  source.onopen = () => {
+    live.classList.add("on");
+    if (lost) {  // events were missed while the stream was down: redraw everything once
+      lost = false;
+      soon("containers", async () => {
+        await loadContainers();
+        await Promise.all([loadImages(), loadVolumes(), loadNetwork()]);
+      });
+    }
+  };
+  source.onerror = () => { live.classList.remove("on"); lost = true; };
   source.onmessage = (m) => { try { onEvent(JSON.parse(m.data)); } catch (e) { console.error(e); } };
 }
 
