@@ -64,9 +64,7 @@ class Dashboard:
             if e.errno == errno.EADDRINUSE:
                 raise System(f"listen tcp {HOST}:{port}: bind: address already in use") from None
             raise System(f"listen tcp {HOST}:{port}: {e.strerror}") from None
-        server = site._server  # the bound socket tells the port the kernel chose for 0
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else port
+        self.port = int(runner.addresses[0][1])  # the one the kernel chose when asked for 0
         router.allow_port(self.port)
         self._runner = runner
         log.info("dashboard listening on http://%s:%d/", HOST, self.port)
