@@ -12,6 +12,7 @@ a screenshot is kept under pytest's tmp dir. No chromium process outlives the te
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import urllib.parse
@@ -205,8 +206,15 @@ def test_page_in_a_browser(
         ]
         assert sorted(writable) == ["dash-web", "dash-worker"]
 
-        # a container's overlay stack, from inspect's GraphDriver with size=1
+        # a container's overlay stack, from inspect's GraphDriver with size=1, and what its
+        # upper dir holds (the changes)
+        r = daemon.dockyard("exec", "dash-web", "sh", "-c", "echo hi > /copied-up")
+        assert r.returncode == 0, r.stderr
         row("dash-web").click()
+        wait.until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, '#changes li[data-path="/copied-up"]')
+        )
+        assert "A /copied-up" in driver.find_element(By.ID, "changes").text
         upper = daemon.api("GET", f"/containers/{web}/json")[1]["GraphDriver"]["Data"]["UpperDir"]
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#overlay tr[data-role="upper"]'))
         assert upper in driver.find_element(By.CSS_SELECTOR, '#overlay tr[data-role="upper"]').text
@@ -228,22 +236,19 @@ def test_page_in_a_browser(
         ]
         assert "die" in actions and "stop" in actions, actions
 
+        shot = tmp_path / "dashboard.png"  # the whole page, beyond the window too
+        png = driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+        )
+        shot.write_bytes(base64.b64decode(png["data"]))
+        assert shot.stat().st_size > 10_000
+        print(f"dashboard screenshot: {shot}")
+
         # the browser reaches nothing but 127.0.0.1 (TEST-NET-3: never routed anyway)
         from selenium.common.exceptions import WebDriverException
 
         with pytest.raises(WebDriverException, match="ERR_PROXY_CONNECTION_FAILED"):
             driver.get("http://203.0.113.7/")
-        driver.get(url)
-        wait.until(
-            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "all"
-        )
-
-        shot = tmp_path / "dashboard.png"
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1400, min(int(height) + 40, 4000))  # the whole page
-        driver.save_screenshot(str(shot))
-        assert shot.stat().st_size > 10_000
-        print(f"dashboard screenshot: {shot}")
 
 
 def test_daemon_flag_starts_it() -> None:

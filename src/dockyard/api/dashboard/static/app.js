@@ -283,6 +283,7 @@ async function loadOverlay(id) {
     const h = made[made.length - 1 - i];
     rows.push([`lower ${imageLowers.length - i}`, d, h ? h.Size : null, h ? h.CreatedBy : ""]);
   });
+  const changes = (await api(`/containers/${id}/changes`).catch(() => null)) || [];
   const top = Math.max(1, ...rows.map((r) => r[2] || 0));
   document.getElementById("overlay-name").textContent = c.Name.replace(/^\//, "");
   document.getElementById("overlay").innerHTML =
@@ -292,7 +293,10 @@ async function loadOverlay(id) {
       `<td><svg width="124" height="10"><rect class="bar ${esc(role.split(" ")[0])}" height="10" ` +
       `width="${size == null ? 0 : Math.round(2 + (size / top) * 120)}"/></svg></td>` +
       `<td><code>${esc(dir || "")}</code><br><span class="muted">${esc(note)}</span></td></tr>`).join("") +
-    `</tbody></table>`;
+    `</tbody></table>` +
+    `<h3>In the upper dir <small class="muted">${changes.length} paths added (A), changed (C) or deleted (D)</small></h3>` +
+    `<ul id="changes">${changes.slice(0, 50).map((c) =>
+      `<li data-path="${esc(c.Path)}"><code>${"CAD"[c.Kind] || "?"} ${esc(c.Path)}</code></li>`).join("")}</ul>`;
 }
 
 // ---- volumes ------------------------------------------------------------------------------
