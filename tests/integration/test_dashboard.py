@@ -235,6 +235,11 @@ def test_page_in_a_browser(
             for e in driver.find_elements(By.CSS_SELECTOR, '#events li[data-type="container"]')
         ]
         assert "die" in actions and "stop" in actions, actions
+        # health checks' execs are listed but hidden until asked for
+        execs = driver.find_elements(By.CSS_SELECTOR, '#events li[data-action^="exec_"]')
+        assert execs and not any(e.is_displayed() for e in execs)
+        driver.find_element(By.ID, "show-exec").click()
+        assert all(e.is_displayed() for e in execs)
 
         shot = tmp_path / "dashboard.png"  # the whole page, beyond the window too
         png = driver.execute_cdp_cmd(

@@ -443,6 +443,11 @@ function listen() {
 // ---- start --------------------------------------------------------------------------------
 
 async function main() {
+  const events = document.getElementById("events");
+  const showExec = document.getElementById("show-exec");
+  const toggleExec = () => events.classList.toggle("no-exec", !showExec.checked);
+  showExec.addEventListener("change", toggleExec);
+  toggleExec();
   listen();
   await loadContainers();
   performance.mark("containers-painted");  // bench/dashboard.py reads it
