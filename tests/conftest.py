@@ -184,7 +184,8 @@ def _mounts_under(path: Path) -> list[str]:
     return out
 
 
-def _shims_for(path: Path) -> list[int]:
+def processes_naming(*marks: bytes) -> list[int]:
+    """Pids of the processes whose command line holds every one of `marks`."""
     pids = []
     for p in Path("/proc").iterdir():
         if not p.name.isdigit():
@@ -193,9 +194,13 @@ def _shims_for(path: Path) -> list[int]:
             cmd = (p / "cmdline").read_bytes()
         except OSError:
             continue
-        if str(path).encode() in cmd and b"dockyard" in cmd:
+        if all(mark in cmd for mark in marks):
             pids.append(int(p.name))
     return pids
+
+
+def _shims_for(path: Path) -> list[int]:
+    return processes_naming(str(path).encode(), b"dockyard")
 
 
 def own_cgroup_parent(tag: str) -> str:

@@ -74,6 +74,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="containers' default log driver: json-file, local or none")  # fmt: skip
     p.add_argument("--log-opt", action="append", default=[],
                    help="key=value options of the default log driver")  # fmt: skip
+    p.add_argument("--dashboard", nargs="?", type=int, const=0, default=None, metavar="PORT",
+                   help="dockyard's own: serve the dashboard on 127.0.0.1:PORT (default: a free "
+                        "port); `dockyard dashboard` prints its address")  # fmt: skip
     p.add_argument(
         "--config-file", default="", help=f"daemon.json (default {daemonconfig.DEFAULT_PATH})"
     )
@@ -128,6 +131,17 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     await engine.start()
     runner = await serve(engine, cfg.socket)
     log.info("API listening on %s", cfg.socket)
+    if args.dashboard is not None:  # #18: a listener the daemon cannot open stops it, as dockerd
+        from dockyard.api.dashboard.control import DASHBOARD
+
+        try:
+            await runner.app[DASHBOARD].start(args.dashboard)
+        except errors.DockyardError as e:
+            sys.stderr.write(f"dockyard: failed to start daemon: dashboard: {e}\n")
+            await runner.cleanup()
+            await engine.close()
+            cfg.socket.unlink(missing_ok=True)
+            raise SystemExit(1) from None
     _notify_systemd(b"READY=1")  # dockyard.service is Type=notify: `systemctl start` waits
     heap.trim()  # start-up's temporaries (imports, restore) are freed: return their pages
     trimmer = asyncio.create_task(heap.trim_periodically())

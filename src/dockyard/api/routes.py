@@ -21,6 +21,7 @@ from dockyard.api import (
     system,
     volumes,
 )
+from dockyard.api.dashboard import control as dashboard
 from dockyard.api.router import EngineRouter
 
 IMAGE = "{name:.+}"
@@ -128,6 +129,8 @@ ROUTES: list[Route] = [
     Route("POST", "/configs/{id}/update", swarm.versioned("config", detail=False)),
     # dockyard extensions
     Route("POST", "/dockyard/images/bootstrap", images.bootstrap),
+    Route("GET", "/dockyard/dashboard", dashboard.locate),  # #18, B1
+    Route("POST", "/dockyard/dashboard", dashboard.start),
     Route("GET", "/dockyard/network/graph", networks.graph),
     Route("GET", f"/dockyard/images/{IMAGE}/explain", provenance.explain_image),  # B1
     Route("GET", f"/dockyard/images/{IMAGE}/layers", provenance.image_layers),

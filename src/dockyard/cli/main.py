@@ -50,6 +50,7 @@ TOP: dict[str, tuple[str, str]] = {
     "version": ("system", "version"),
     "events": ("system", "events"),
     "port": ("networks", "port"),
+    "dashboard": ("dashboard", "dashboard"),
     "explain": ("explain", "explain"),
 }
 
