@@ -65,8 +65,13 @@ def _index(ip: Any, name: str) -> int | None:
 
 
 def link_exists(name: str) -> bool:
-    with IPRoute() as ip:
-        return _index(ip, name) is not None
+    """One ioctl in this thread's network namespace (a netlink dump decodes every link on the
+    host, ~1 ms each in pyroute2: a second at 1,000 containers)."""
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        return False
+    return True
 
 
 def link_ipv4(name: str) -> IPv4Interface | None:
@@ -116,9 +121,8 @@ def delete_link(name: str) -> None:
 
 
 def links_with_prefix(prefix: str) -> list[str]:
-    with IPRoute() as ip:
-        names = (str(link.get_attr("IFLA_IFNAME")) for link in ip.get_links())
-        return [n for n in names if n.startswith(prefix)]
+    """Names only, from libc's if_nameindex (see link_exists)."""
+    return [name for _, name in socket.if_nameindex() if name.startswith(prefix)]
 
 
 @dataclass(frozen=True)
