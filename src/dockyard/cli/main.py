@@ -107,6 +107,11 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "connect": ("networks", "connect"),
         "disconnect": ("networks", "disconnect"),
     },
+    "kube": {
+        "generate": ("kube.commands", "generate"),
+        "play": ("kube.commands", "play"),
+        "down": ("kube.commands", "down"),
+    },
     "system": {
         "df": ("system", "df"),
         "prune": ("prune", "system"),
@@ -131,6 +136,7 @@ Management Commands:
   container   Manage containers
   image       Manage images
   volume      Manage volumes
+  kube        Generate Kubernetes YAML from containers, play and take down Kubernetes YAML
   system      Manage dockyard
 
 Commands:
