@@ -185,7 +185,7 @@ def plan(docs: list[Any]) -> Plan:
     for doc, c in checked:
         kind = doc["kind"]
         meta = c.mapping(doc, "metadata", "", True)
-        name = c.string(meta, "name", "metadata.", True) or ""
+        name = (c.string(meta, "name", "metadata.", True) if "metadata" in doc else "") or ""
         if kind == "Pod":
             out.owners.append(f"Pod/{name}")
             pod = _pod(name, f"Pod/{name}", meta, c.mapping(doc, "spec", "", True), "spec.", c,
@@ -442,7 +442,8 @@ def _probe(item: AnyDict, path: str, c: _Check) -> AnyDict | None:
         if not command:
             c.fail(f"{where}exec.command", "required")
             return None
-        test = ["CMD", *command]
+        shell = len(command) == 3 and command[:2] == ["/bin/sh", "-c"]
+        test = ["CMD-SHELL", command[2]] if shell else ["CMD", *command]  # what generate wrote
     elif "httpGet" in probe:
         get = c.mapping(probe, "httpGet", where)
         port = c.integer(get, "port", f"{where}httpGet.", True) or 0
@@ -452,8 +453,8 @@ def _probe(item: AnyDict, path: str, c: _Check) -> AnyDict | None:
     elif "tcpSocket" in probe:
         sock = c.mapping(probe, "tcpSocket", where)
         port = c.integer(sock, "port", f"{where}tcpSocket.", True) or 0
-        test = ["CMD", "nc", "-z", c.string(sock, "host", f"{where}tcpSocket.") or "127.0.0.1",
-                str(port)]  # fmt: skip
+        host = c.string(sock, "host", f"{where}tcpSocket.") or "127.0.0.1"
+        test = ["CMD", "nc", "-w", "1", host, str(port), "-e", "true"]  # connects, then exits
     else:
         c.fail(where[:-1], "one of exec, httpGet, tcpSocket required")
         return None
