@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from dockyard.cli.kube import generate, manifest, quantity
-from dockyard.cli.kube.play import container_body
+from dockyard.cli.kube.play import container_body, pull_ref
 
 K8S = kubernetes_validate.latest_version()
 IMAGE = {"Id": "sha256:img", "Config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "WorkingDir": ""}}
@@ -302,6 +302,11 @@ def test_a_manifest_resolves_into_pods() -> None:
          ['Pod "p": spec.containers[0].env[0].valueFrom.configMapKeyRef: configMap \'cm\' has no '
           "key 'k'"]),
         ("- just\n- a list\n", ["document 0: expected object, got array"]),
+        ("kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [5]\n  volumes: [{name: c, "
+         "configMap: {name: m, items: [{key: k, path: ../x}]}}]\n---\nkind: ConfigMap\n"
+         "metadata: {name: m}\ndata: {k: v}\n",
+         ['Pod "p": spec.volumes[0].configMap.items[0].path: must be a relative path without '
+          "'..'", 'Pod "p": spec.containers[0]: expected object, got integer']),
         ("kind: Pod\nspec: {}\n", ["document 0: metadata: required",
                                    "document 0: spec.containers: required"]),
     ],
@@ -337,3 +342,25 @@ def test_generated_yaml_plays_back_the_same_container() -> None:
         (53, "udp", 0, ""),
         (8080, "tcp", 18080, "127.0.0.1"),
     ]
+
+
+def test_a_generated_service_publishes_its_node_port_when_played() -> None:
+    made = gen([container()], service=True)
+    plan = manifest.plan(manifest.load(yaml.safe_dump_all(made.objects, sort_keys=False)))
+    (pod,) = plan.pods
+    assert pod.extra_ports == [(8080, "tcp", 18080, "")]
+    assert all(host == 0 for _, _, host, _ in pod.containers[0].ports)
+
+
+@pytest.mark.parametrize(
+    ("name", "want"),
+    [
+        ("busybox", ("busybox", "latest")),
+        ("busybox:1.36", ("busybox", "1.36")),
+        ("127.0.0.1:5000/app", ("127.0.0.1:5000/app", "latest")),
+        ("127.0.0.1:5000/app:2", ("127.0.0.1:5000/app", "2")),
+        ("app@sha256:" + "a" * 64, ("app@sha256:" + "a" * 64, "")),
+    ],
+)
+def test_pull_references(name: str, want: tuple[str, str]) -> None:
+    assert pull_ref(name) == want

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -83,6 +84,17 @@ class _Check:
         if required and value == []:
             self.fail(f"{path}{key}", "required")
         return value or []
+
+    def objects(self, obj: AnyDict, key: str, path: str,
+                required: bool = False) -> Iterator[tuple[str, AnyDict]]:  # fmt: skip
+        """Each object of the array `key` with its path prefix (`path.key[i].`); an element
+        that is not an object is an error and skipped."""
+        for i, item in enumerate(self.items(obj, key, path, required)):
+            where = f"{path}{key}[{i}]."
+            if isinstance(item, dict):
+                yield where, item
+            else:
+                self.fail(where[:-1], f"expected object, got {_type(item)}")
 
     def strings(self, obj: AnyDict, key: str, path: str) -> list[str] | None:
         value = self.typed(obj, key, path, list, "array of strings")
@@ -234,11 +246,7 @@ def _pod(name: str, owner: str, meta: AnyDict, spec: AnyDict, path: str, c: _Che
     volumes = _pod_volumes(pod, spec, path, c, sources)
     pod_sc = c.mapping(spec, "securityContext", path)
     for key, target in (("containers", pod.containers), ("initContainers", pod.init_containers)):
-        for i, item in enumerate(c.items(spec, key, path, required=key == "containers")):
-            where = f"{path}{key}[{i}]."
-            if not isinstance(item, dict):
-                c.fail(where[:-1], f"expected object, got {_type(item)}")
-                continue
+        for where, item in c.objects(spec, key, path, required=key == "containers"):
             target.append(_container(item, where, c, volumes, sources, pod_sc))
     names = [x.name for x in pod.init_containers + pod.containers]
     for i, n in enumerate(names):
@@ -253,11 +261,7 @@ def _pod_volumes(pod: Pod, spec: AnyDict, path: str, c: _Check,
                  sources: _Sources) -> dict[str, Mount]:  # fmt: skip
     """Each pod volume as the mount a container gets (target filled in per volumeMount)."""
     out: dict[str, Mount] = {}
-    for i, vol in enumerate(c.items(spec, "volumes", path)):
-        where = f"{path}volumes[{i}]."
-        if not isinstance(vol, dict):
-            c.fail(where[:-1], f"expected object, got {_type(vol)}")
-            continue
+    for where, vol in c.objects(spec, "volumes", path):
         vname = c.string(vol, "name", where, True) or ""
         if "persistentVolumeClaim" in vol:
             pvc = c.mapping(vol, "persistentVolumeClaim", where)
@@ -308,22 +312,18 @@ def _pod_volumes(pod: Pod, spec: AnyDict, path: str, c: _Check,
 
 def _project(data: dict[str, bytes], src: AnyDict, path: str, c: _Check) -> dict[str, bytes]:
     """The files a configMap/secret volume shows: every key, or the `items` chosen."""
-    items = c.items(src, "items", path)
-    if not items:
+    if not src.get("items"):
         return dict(data)
     out: dict[str, bytes] = {}
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            c.fail(f"{path}items[{i}]", f"expected object, got {_type(item)}")
-            continue
-        key = c.string(item, "key", f"{path}items[{i}].", True) or ""
-        rel = c.string(item, "path", f"{path}items[{i}].", True) or ""
+    for where, item in c.objects(src, "items", path):
+        key = c.string(item, "key", where, True) or ""
+        rel = c.string(item, "path", where, True) or ""
         if rel.startswith("/") or ".." in rel.split("/"):
-            c.fail(f"{path}items[{i}].path", "must be a relative path without '..'")
+            c.fail(f"{where}path", "must be a relative path without '..'")
         elif key in data:
             out[rel] = data[key]
         elif key:
-            c.fail(f"{path}items[{i}].key", f"key {key!r} not found")
+            c.fail(f"{where}key", f"key {key!r} not found")
     return out
 
 
@@ -335,11 +335,7 @@ def _container(item: AnyDict, path: str, c: _Check, volumes: dict[str, Mount],
     ctr.args = c.strings(item, "args", path)
     ctr.working_dir = c.string(item, "workingDir", path) or ""
     ctr.env = _env(item, path, c, sources)
-    for i, port in enumerate(c.items(item, "ports", path)):
-        where = f"{path}ports[{i}]."
-        if not isinstance(port, dict):
-            c.fail(where[:-1], f"expected object, got {_type(port)}")
-            continue
+    for where, port in c.objects(item, "ports", path):
         number = c.integer(port, "containerPort", where, True) or 0
         if number and not 0 < number < 65536:
             c.fail(f"{where}containerPort", "must be between 1 and 65535")
@@ -362,11 +358,7 @@ def _container(item: AnyDict, path: str, c: _Check, volumes: dict[str, Mount],
         except quantity.QuantityError as exc:
             c.fail(f"{path}resources.limits.cpu", str(exc))
     ctr.healthcheck = _probe(item, path, c)
-    for i, vm in enumerate(c.items(item, "volumeMounts", path)):
-        where = f"{path}volumeMounts[{i}]."
-        if not isinstance(vm, dict):
-            c.fail(where[:-1], f"expected object, got {_type(vm)}")
-            continue
+    for where, vm in c.objects(item, "volumeMounts", path):
         vname = c.string(vm, "name", where, True) or ""
         target = c.string(vm, "mountPath", where, True) or ""
         if vm.get("subPath"):
@@ -386,11 +378,7 @@ def _container(item: AnyDict, path: str, c: _Check, volumes: dict[str, Mount],
 
 def _env(item: AnyDict, path: str, c: _Check, sources: _Sources) -> list[str]:
     out: list[str] = []
-    for i, ref in enumerate(c.items(item, "envFrom", path)):
-        where = f"{path}envFrom[{i}]."
-        if not isinstance(ref, dict):
-            c.fail(where[:-1], f"expected object, got {_type(ref)}")
-            continue
+    for where, ref in c.objects(item, "envFrom", path):
         prefix = c.string(ref, "prefix", where) or ""
         for key, kind in (("configMapRef", "configMap"), ("secretRef", "secret")):
             if key in ref:
@@ -400,11 +388,7 @@ def _env(item: AnyDict, path: str, c: _Check, sources: _Sources) -> list[str]:
                 if data is None and name and not c.boolean(src, "optional", f"{where}{key}."):
                     c.fail(f"{where}{key}.name", f"{kind} {name!r} not found in the file")
                 out.extend(f"{prefix}{k}={v.decode()}" for k, v in (data or {}).items())
-    for i, var in enumerate(c.items(item, "env", path)):
-        where = f"{path}env[{i}]."
-        if not isinstance(var, dict):
-            c.fail(where[:-1], f"expected object, got {_type(var)}")
-            continue
+    for where, var in c.objects(item, "env", path):
         name = c.string(var, "name", where, True) or ""
         value = c.typed(var, "value", where, (str, int, float), "string")
         if value is not None:
@@ -414,14 +398,14 @@ def _env(item: AnyDict, path: str, c: _Check, sources: _Sources) -> list[str]:
         for key, kind in (("configMapKeyRef", "configMap"), ("secretKeyRef", "secret")):
             if key in source:
                 sel = c.mapping(source, key, f"{where}valueFrom.")
-                ref = c.string(sel, "name", f"{where}valueFrom.{key}.", True) or ""
+                owner = c.string(sel, "name", f"{where}valueFrom.{key}.", True) or ""
                 k = c.string(sel, "key", f"{where}valueFrom.{key}.", True) or ""
                 optional = c.boolean(sel, "optional", f"{where}valueFrom.{key}.")
-                data = sources.get(kind, ref) or {}
+                data = sources.get(kind, owner) or {}
                 if k in data:
                     out.append(f"{name}={data[k].decode()}")
-                elif not optional and ref and k:
-                    c.fail(f"{where}valueFrom.{key}", f"{kind} {ref!r} has no key {k!r}")
+                elif not optional and owner and k:
+                    c.fail(f"{where}valueFrom.{key}", f"{kind} {owner!r} has no key {k!r}")
         others = [k for k in source if k not in ("configMapKeyRef", "secretKeyRef")]
         if others:
             c.fail(f"{where}valueFrom.{others[0]}", "not supported")
@@ -494,11 +478,7 @@ def _service(doc: AnyDict, c: _Check, pods: list[Pod]) -> None:
     spec = c.mapping(doc, "spec", "", True)
     selector = c.string_map(spec, "selector", "spec.")
     kind = c.string(spec, "type", "spec.") or "ClusterIP"
-    for i, port in enumerate(c.items(spec, "ports", "spec.")):
-        where = f"spec.ports[{i}]."
-        if not isinstance(port, dict):
-            c.fail(where[:-1], f"expected object, got {_type(port)}")
-            continue
+    for where, port in c.objects(spec, "ports", "spec."):
         number = c.integer(port, "port", where, True) or 0
         target = c.typed(port, "targetPort", where, (int, str), "integer or string")
         node = c.integer(port, "nodePort", where)

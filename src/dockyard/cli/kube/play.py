@@ -55,13 +55,23 @@ def ensure_image(client: Client, name: str) -> None:
     if name == INFRA_IMAGE:
         client.post("/dockyard/images/bootstrap", body={"repo": "busybox", "tag": "latest"})
         return
-    repo, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
-    resp = client.request("POST", "/images/create", {"fromImage": repo, "tag": tag})
+    repo, tag = pull_ref(name)
+    resp = client.request("POST", "/images/create", {"fromImage": repo, "tag": tag or None})
     for event in client.stream_json(resp):
         if event.get("error"):
             resp.close()
             raise PlayError(f"pulling {name}: {event['error']}")
     resp.close()
+
+
+def pull_ref(name: str) -> tuple[str, str]:
+    """`fromImage` and `tag` for a pull: a digest stays in the name, no tag means latest."""
+    if "@" in name:
+        return name, ""
+    repo, sep, tag = name.rpartition(":")
+    if sep and "/" not in tag:
+        return repo, tag
+    return name, "latest"
 
 
 def _labels(pod: Pod, owner: str) -> dict[str, str]:
