@@ -364,3 +364,20 @@ def test_a_generated_service_publishes_its_node_port_when_played() -> None:
 )
 def test_pull_references(name: str, want: tuple[str, str]) -> None:
     assert pull_ref(name) == want
+
+
+def test_a_volume_name_kubernetes_refuses_is_renamed_and_played_back_by_its_own_name() -> None:
+    doc = container(Mounts=[{"Type": "volume", "Name": "shop_Data", "Destination": "/d",
+                             "RW": True}])  # fmt: skip
+    made = gen([doc])
+    pvc = generate.claim({"Name": "shop_Data"})
+    validate([pvc, *made.objects])
+    assert pvc["metadata"] == {"name": "shop-data",
+                               "annotations": {"volume.dockyard.io/name": "shop_Data"}}  # fmt: skip
+    claims = [v["persistentVolumeClaim"] for v in made.objects[0]["spec"]["volumes"]
+              if "persistentVolumeClaim" in v]  # fmt: skip
+    assert claims == [{"claimName": "shop-data"}]
+    plan = manifest.plan(manifest.load(yaml.safe_dump_all([*made.objects, pvc])))
+    assert [v.name for v in plan.claims] == ["shop_Data"]
+    assert [m.source for m in plan.pods[0].containers[0].mounts if m.kind == "volume"] == [
+        "shop_Data"]  # fmt: skip

@@ -17,8 +17,7 @@ HEADER = (
     "# Save the output of this file and use kubectl create -f to import it into Kubernetes.\n"
     "#\n# Created with dockyard {version}\n"
 )
-COMPOSE_PROJECT = "com.docker.compose.project"
-COMPOSE_SERVICE = "com.docker.compose.service"
+COMPOSE_PROJECT, COMPOSE_SERVICE = generate.COMPOSE_PROJECT, generate.COMPOSE_SERVICE
 
 
 def host_path_type(path: str) -> str:

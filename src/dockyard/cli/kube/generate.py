@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from dockyard.cli.kube import quantity
-from dockyard.cli.kube.labels import KUBE_PREFIX, POD
+from dockyard.cli.kube.labels import KUBE_PREFIX, POD, VOLUME_NAME
 
 AnyDict = dict[str, Any]
 HostPathType = Callable[[str], str]
 
 _NS = 1_000_000_000
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
@@ -42,6 +44,12 @@ def dns_name(text: str) -> str:
     return name or "x"
 
 
+def object_name(text: str) -> str:
+    """A DNS-1123 subdomain (what Kubernetes takes as an object name) from a volume name."""
+    name = re.sub(r"[^a-z0-9.-]+", "-", text.lower()).strip("-.")[:253].strip("-.")
+    return name or "x"
+
+
 def valid_label(key: str, value: str) -> bool:
     prefix, _, name = key.rpartition("/")
     if prefix and (len(prefix) > 253 or not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", prefix)):
@@ -55,10 +63,13 @@ def valid_label(key: str, value: str) -> bool:
 
 
 def container_name(doc: AnyDict) -> str:
-    """The container's name, without the `POD-` prefix `kube play` gave it."""
+    """The container's name, without the `POD-` prefix `kube play` gave it; a compose
+    container's is its service's."""
     name = str(doc.get("Name", "")).lstrip("/")
-    pod = ((doc.get("Config") or {}).get("Labels") or {}).get(POD)
-    return name.removeprefix(f"{pod}-") if pod else name
+    labels = (doc.get("Config") or {}).get("Labels") or {}
+    if labels.get(POD):
+        return name.removeprefix(f"{labels[POD]}-")
+    return str(labels.get(COMPOSE_SERVICE) or name)
 
 
 def _strings(value: Any) -> list[str]:
@@ -214,7 +225,7 @@ class _Volumes:
             read_only = not m.get("RW", True)
             if kind == "volume":
                 claim = str(m.get("Name") or "")
-                source: AnyDict = {"persistentVolumeClaim": {"claimName": claim}}
+                source: AnyDict = {"persistentVolumeClaim": {"claimName": object_name(claim)}}
                 if claim not in self.claims:
                     self.claims.append(claim)
                 name = self._add(f"{claim}-pvc", source)
@@ -377,10 +388,13 @@ def _service_ports(containers: list[AnyDict]) -> list[AnyDict]:
 
 
 def claim(volume: AnyDict) -> AnyDict:
-    """A named volume as a PersistentVolumeClaim (its driver and labels kept as annotations)."""
+    """A named volume as a PersistentVolumeClaim named as Kubernetes allows (the volume's own
+    name, when it differs, and its driver kept as annotations)."""
     name = str(volume.get("Name") or "")
-    meta: AnyDict = {"name": name}
+    meta: AnyDict = {"name": object_name(name)}
     annotations: AnyDict = {}
+    if object_name(name) != name:  # what `kube play` reads back to find the Docker volume
+        annotations[VOLUME_NAME] = name
     if volume.get("Driver") and volume["Driver"] != "local":
         annotations["volume.dockyard.io/driver"] = str(volume["Driver"])
     labels = {k: str(v) for k, v in (volume.get("Labels") or {}).items()

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from dockyard.cli.kube import quantity
+from dockyard.cli.kube.labels import VOLUME_NAME
 from dockyard.cli.kube.plan import AnyDict, Container, Mount, Plan, Pod, Volume
 
 KINDS = ("Pod", "Deployment", "ConfigMap", "Secret", "PersistentVolumeClaim", "Service")
@@ -135,6 +136,16 @@ class _Sources:
     def __init__(self) -> None:
         self.config_maps: dict[str, dict[str, bytes]] = {}
         self.secrets: dict[str, dict[str, bytes]] = {}
+        self.volumes: dict[str, str] = {}  # claim name -> the Docker volume it names
+
+    def add_claim(self, doc: AnyDict, c: _Check) -> None:
+        meta = c.mapping(doc, "metadata", "", True)
+        name = c.string(meta, "name", "metadata.", True) or ""
+        volume = c.string_map(meta, "annotations", "metadata.").get(VOLUME_NAME)
+        self.volumes[name] = volume or name
+
+    def volume(self, claim: str) -> str:
+        return self.volumes.get(claim, claim)
 
     def add(self, doc: AnyDict, c: _Check) -> None:
         name = c.string(c.mapping(doc, "metadata", "", True), "name", "metadata.", True) or ""
@@ -192,6 +203,8 @@ def plan(docs: list[Any]) -> Plan:
             continue
         if kind in ("ConfigMap", "Secret"):
             sources.add(doc, c)
+        elif kind == "PersistentVolumeClaim":
+            sources.add_claim(doc, c)
         checked.append((doc, c))
     pods: list[tuple[Pod, AnyDict]] = []
     for doc, c in checked:
@@ -223,7 +236,7 @@ def plan(docs: list[Any]) -> Plan:
                        f"{replicas} replicas cannot publish the same host port")  # fmt: skip
         elif kind == "PersistentVolumeClaim":
             out.owners.append(f"PersistentVolumeClaim/{name}")
-            out.claims.append(Volume(name, claim=True))
+            out.claims.append(Volume(sources.volume(name), claim=True))
     for doc, c in checked:
         if doc["kind"] == "Service":
             _service(doc, c, [p for p, _ in pods])
@@ -266,6 +279,7 @@ def _pod_volumes(pod: Pod, spec: AnyDict, path: str, c: _Check,
         if "persistentVolumeClaim" in vol:
             pvc = c.mapping(vol, "persistentVolumeClaim", where)
             claim = c.string(pvc, "claimName", f"{where}persistentVolumeClaim.", True) or ""
+            claim = sources.volume(claim)
             ro = c.boolean(pvc, "readOnly", f"{where}persistentVolumeClaim.")
             out[vname] = Mount("volume", claim, "", ro)
             if claim and all(v.name != claim for v in pod.volumes):
