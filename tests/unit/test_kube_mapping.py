@@ -144,17 +144,21 @@ def test_entrypoint_and_cmd_become_command_and_args(
 
 
 def test_service_takes_the_host_ports_and_a_deployment_validates() -> None:
-    made = gen([container()], kind="deployment", service=True, replicas=3)
+    doc = container()
+    doc["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostPort"] = "30080"
+    doc["HostConfig"]["PortBindings"]["9090/tcp"] = [{"HostIp": "", "HostPort": "19090"}]
+    made = gen([doc], kind="deployment", service=True, replicas=3)
     validate(made.objects)
     deployment, service = made.objects
     assert deployment["kind"] == "Deployment" and deployment["spec"]["replicas"] == 3
     assert deployment["spec"]["template"]["spec"]["restartPolicy"] == "Always"
     ports = deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
-    assert all("hostPort" not in p for p in ports)
+    # 19090 is outside the NodePort range a cluster accepts: it stays a hostPort
+    assert [p.get("hostPort") for p in ports] == [None, None, 19090]
     assert service["spec"]["type"] == "NodePort"
     assert service["spec"]["selector"] == {"app": "web-pod"}
-    assert {p["port"]: p.get("nodePort") for p in service["spec"]["ports"]} == {53: None,
-                                                                                8080: 18080}  # fmt: skip
+    got = {p["port"]: p.get("nodePort") for p in service["spec"]["ports"]}
+    assert got == {53: None, 8080: 30080, 9090: None}
     assert any("restartPolicy must be Always" in w for w in made.warnings)
 
 
@@ -345,10 +349,12 @@ def test_generated_yaml_plays_back_the_same_container() -> None:
 
 
 def test_a_generated_service_publishes_its_node_port_when_played() -> None:
-    made = gen([container()], service=True)
+    doc = container()
+    doc["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostPort"] = "30080"
+    made = gen([doc], service=True)
     plan = manifest.plan(manifest.load(yaml.safe_dump_all(made.objects, sort_keys=False)))
     (pod,) = plan.pods
-    assert pod.extra_ports == [(8080, "tcp", 18080, "")]
+    assert pod.extra_ports == [(8080, "tcp", 30080, "")]
     assert all(host == 0 for _, _, host, _ in pod.containers[0].ports)
 
 

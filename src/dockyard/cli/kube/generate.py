@@ -16,6 +16,7 @@ AnyDict = dict[str, Any]
 HostPathType = Callable[[str], str]
 
 _NS = 1_000_000_000
+NODE_PORTS = range(30000, 32768)  # Kubernetes' default service-node-port-range
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -178,7 +179,7 @@ def probe(health: AnyDict | None) -> AnyDict | None:
     return out
 
 
-def _ports(host: AnyDict, service: bool) -> list[AnyDict]:
+def _ports(host: AnyDict) -> list[AnyDict]:
     out: list[AnyDict] = []
     bindings = host.get("PortBindings") or {}
     for key in sorted(bindings, key=lambda k: (int(k.split("/")[0]), k)):
@@ -186,13 +187,11 @@ def _ports(host: AnyDict, service: bool) -> list[AnyDict]:
         for binding in bindings[key] or [{}]:
             entry: AnyDict = {"containerPort": int(port), "protocol": (proto or "tcp").upper()}
             host_port = str(binding.get("HostPort") or "")
-            if host_port.isdigit() and int(host_port) and not service:
+            if host_port.isdigit() and int(host_port):  # with --service, maybe a nodePort later
                 entry["hostPort"] = int(host_port)
                 host_ip = str(binding.get("HostIp") or "")
                 if host_ip not in ("", "0.0.0.0", "::"):
                     entry["hostIP"] = host_ip
-            elif host_port.isdigit() and int(host_port):
-                entry["hostPort"] = int(host_port)  # moved to the Service by pod_objects
             if entry not in out:
                 out.append(entry)
     return out
@@ -276,7 +275,7 @@ def container_spec(
     workdir = str(cfg.get("WorkingDir") or "")
     if workdir and workdir != (image_cfg.get("WorkingDir") or "/"):
         spec["workingDir"] = workdir
-    ports = _ports(host, opts.service)
+    ports = _ports(host)
     if ports:
         spec["ports"] = ports
     resources = _resources(host)
@@ -368,8 +367,9 @@ def pod_objects(
 
 
 def _service_ports(containers: list[AnyDict]) -> list[AnyDict]:
-    """Container ports as Service ports; a published host port becomes the nodePort (and leaves
-    the container, as podman's --service does)."""
+    """Container ports as Service ports; a published host port in Kubernetes' NodePort range
+    becomes the nodePort and leaves the container (as podman's --service), one outside it stays
+    the container's hostPort (a cluster refuses such a nodePort)."""
     out: list[AnyDict] = []
     for c in containers:
         for p in c.get("ports", []):
@@ -379,9 +379,9 @@ def _service_ports(containers: list[AnyDict]) -> list[AnyDict]:
                 "protocol": p["protocol"],
                 "targetPort": p["containerPort"],
             }
-            host_port = p.pop("hostPort", None)
-            if host_port:
-                entry["nodePort"] = host_port
+            if p.get("hostPort", 0) in NODE_PORTS:
+                entry["nodePort"] = p.pop("hostPort")
+                p.pop("hostIP", None)
             if all(e["name"] != entry["name"] for e in out):
                 out.append(entry)
     return out
