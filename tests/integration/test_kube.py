@@ -382,3 +382,28 @@ def test_generate_names_the_volume_and_json_inspect_is_untouched(daemon: Daemon)
         assert json.dumps(vol["Labels"]) == '{"team": "a"}'
     finally:
         daemon.dockyard("volume", "rm", f"vol{tag}")
+
+
+def test_containers_sharing_a_network_namespace_are_one_pod(daemon: Daemon, scratch: Path) -> None:
+    """`kube generate SIDE` of a container in `container:MAIN` mode brings MAIN into the pod;
+    played back, the two share localhost again, now through an infra container."""
+    tag = secrets.token_hex(3)
+    main, side = f"main{tag}", f"side{tag}"
+    dy(daemon, "run", "-d", "--name", main, "busybox", "httpd", "-f", "-p", "8080")
+    dy(daemon, "run", "-d", "--name", side, "--network", f"container:{main}", "busybox",
+       "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done")  # fmt: skip
+    path = scratch / "pair.yaml"
+    try:
+        dy(daemon, "kube", "generate", "-f", str(path), side)
+        (pod,) = validate(path.read_text())
+        assert pod["metadata"]["name"] == f"main{tag}-pod"  # named after the namespace's owner
+        assert [c["name"] for c in pod["spec"]["containers"]] == [main, side]
+        dy(daemon, "rm", "-f", side, main)
+        dy(daemon, "kube", "play", str(path))
+        probe = ("exec", f"main{tag}-pod-{side}", "nc", "-w", "1", "127.0.0.1", "8080",
+                 "-e", "true")  # fmt: skip
+        got = until(lambda: daemon.dockyard(*probe).returncode == 0, 10)
+        assert got
+    finally:
+        daemon.dockyard("rm", "-f", side, main)
+        daemon.dockyard("kube", "down", str(path))
