@@ -407,3 +407,17 @@ def test_containers_sharing_a_network_namespace_are_one_pod(daemon: Daemon, scra
     finally:
         daemon.dockyard("rm", "-f", side, main)
         daemon.dockyard("kube", "down", str(path))
+
+
+def test_an_image_that_cannot_be_pulled_fails_before_anything_is_made(
+    daemon: Daemon, scratch: Path
+) -> None:
+    port = free_port()  # nothing listens there: the pull is refused at once, on this host
+    path = scratch / "nopull.yaml"
+    path.write_text("kind: Pod\nmetadata: {name: np}\nspec:\n  volumes: [{name: v, emptyDir: {}}]\n"
+                    f"  containers: [{{name: a, image: '127.0.0.1:{port}/none:1'}}]\n")  # fmt: skip
+    before = everything(daemon)
+    r = daemon.dockyard("kube", "play", str(path))
+    assert r.returncode == 125, r
+    assert r.stderr.splitlines()[-1].startswith(f"Error: pulling 127.0.0.1:{port}/none:1: "), r
+    assert everything(daemon) == before

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from dockyard.cli.kube import generate, manifest, quantity
-from dockyard.cli.kube.play import container_body, pull_ref
+from dockyard.cli.kube.play import container_body
 
 K8S = kubernetes_validate.latest_version()
 IMAGE = {"Id": "sha256:img", "Config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "WorkingDir": ""}}
@@ -356,20 +356,6 @@ def test_a_generated_service_publishes_its_node_port_when_played() -> None:
     (pod,) = plan.pods
     assert pod.extra_ports == [(8080, "tcp", 30080, "")]
     assert all(host == 0 for _, _, host, _ in pod.containers[0].ports)
-
-
-@pytest.mark.parametrize(
-    ("name", "want"),
-    [
-        ("busybox", ("busybox", "latest")),
-        ("busybox:1.36", ("busybox", "1.36")),
-        ("127.0.0.1:5000/app", ("127.0.0.1:5000/app", "latest")),
-        ("127.0.0.1:5000/app:2", ("127.0.0.1:5000/app", "2")),
-        ("app@sha256:" + "a" * 64, ("app@sha256:" + "a" * 64, "")),
-    ],
-)
-def test_pull_references(name: str, want: tuple[str, str]) -> None:
-    assert pull_ref(name) == want
 
 
 def test_a_volume_name_kubernetes_refuses_is_renamed_and_played_back_by_its_own_name() -> None:

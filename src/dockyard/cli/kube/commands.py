@@ -203,7 +203,7 @@ def _play(ns: argparse.Namespace, s: Session) -> int:
     plan = _read_plan(ns.file)
     assert isinstance(plan, Plan)
     try:
-        play.play(s.client, plan, s.out)
+        play.play(s.client, plan, s.out, s.err)
     except play.PlayError as exc:
         raise CLIError(f"Error: {exc}", 125) from exc
     return 0

@@ -48,30 +48,20 @@ def _exists(get: Callable[[], Any]) -> bool:
     return True
 
 
-def ensure_image(client: Client, name: str) -> None:
-    """Pull an image that is not here (the infra image is made offline when missing)."""
+def ensure_image(client: Client, name: str, err: TextIO) -> None:
+    """Pull an image that is not here, as `run` does (credentials, progress on stderr); the
+    infra image is made offline when missing."""
     if _exists(lambda: client.get(f"/images/{quote_path(name)}/json")):
         return
     if name == INFRA_IMAGE:
         client.post("/dockyard/images/bootstrap", body={"repo": "busybox", "tag": "latest"})
         return
-    repo, tag = pull_ref(name)
-    resp = client.request("POST", "/images/create", {"fromImage": repo, "tag": tag or None})
-    for event in client.stream_json(resp):
-        if event.get("error"):
-            resp.close()
-            raise PlayError(f"pulling {name}: {event['error']}")
-    resp.close()
+    from dockyard.cli.run import pull
 
-
-def pull_ref(name: str) -> tuple[str, str]:
-    """`fromImage` and `tag` for a pull: a digest stays in the name, no tag means latest."""
-    if "@" in name:
-        return name, ""
-    repo, sep, tag = name.rpartition(":")
-    if sep and "/" not in tag:
-        return repo, tag
-    return name, "latest"
+    try:
+        pull(client, name, err)
+    except APIError as exc:
+        raise PlayError(f"pulling {name}: {exc.message}") from exc
 
 
 def _labels(pod: Pod, owner: str) -> dict[str, str]:
@@ -209,11 +199,11 @@ def _pod(client: Client, pod: Pod, rb: Rollback, out: TextIO) -> None:
     out.write(f"Pod:\n{pod.name}\nContainers:\n" + "".join(f"{i}\n" for i in made))
 
 
-def play(client: Client, plan: Plan, out: TextIO) -> None:
+def play(client: Client, plan: Plan, out: TextIO, err: TextIO) -> None:
     """Make what the plan says; on any failure undo every step already taken."""
     images = {INFRA_IMAGE} | {c.image for p in plan.pods for c in p.init_containers + p.containers}
     for image in sorted(images):
-        ensure_image(client, image)
+        ensure_image(client, image, err)
     with Rollback() as rb:
         for claim in plan.claims:
             _volume(client, claim, None, f"PersistentVolumeClaim/{claim.name}", rb)
