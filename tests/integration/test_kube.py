@@ -421,3 +421,16 @@ def test_an_image_that_cannot_be_pulled_fails_before_anything_is_made(
     assert r.returncode == 125, r
     assert r.stderr.splitlines()[-1].startswith(f"Error: pulling 127.0.0.1:{port}/none:1: "), r
     assert everything(daemon) == before
+
+
+def test_generate_refuses_bad_flags_and_an_existing_file(daemon: Daemon, scratch: Path) -> None:
+    (scratch / "there.yaml").write_text("kept\n")
+    for args, error in (
+        (("--replicas", "0", "x"), "Error: --replicas must be at least 1\n"),
+        (("--replicas", "2", "x"), "Error: --replicas needs --type deployment\n"),
+        (("-f", str(scratch / "there.yaml"), "x"),
+         f'Error: cannot write to "{scratch / "there.yaml"}": the file exists\n'),
+    ):  # fmt: skip
+        r = daemon.dockyard("kube", "generate", *args)
+        assert (r.returncode, r.stderr) == (125, error)
+    assert (scratch / "there.yaml").read_text() == "kept\n"

@@ -123,6 +123,12 @@ def _generate(ns: argparse.Namespace, s: Session) -> int:
     if not ns.names and not ns.compose:
         raise CLIError("Error: generate requires at least one container, pod or volume, "
                        "or --compose PROJECT", 125)  # fmt: skip
+    if ns.replicas < 1:
+        raise CLIError("Error: --replicas must be at least 1", 125)
+    if ns.replicas > 1 and ns.kind != "deployment":
+        raise CLIError("Error: --replicas needs --type deployment", 125)
+    if ns.filename and os.path.lexists(ns.filename):
+        raise CLIError(f'Error: cannot write to "{ns.filename}": the file exists', 125)
     client = s.client
     groups, volumes = _groups(client, ns)
     objects: list[AnyDict] = []
