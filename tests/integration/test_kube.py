@@ -137,9 +137,13 @@ def test_generate_validates_and_the_round_trip_runs_the_same_container(
         # generate again from the pod: the same manifest, the container name without its prefix
         assert dy(daemon, "kube", "generate", f"{name}-pod").replace(f"{name}-pod", "P") == (
             text.replace(f"{name}-pod", "P"))  # fmt: skip
+        # --replace: what the first play made goes, the same pod comes again
+        dy(daemon, "kube", "play", "--replace", str(path))
+        again = inspect(daemon, f"{name}-pod-{name}")
+        assert again["Id"] != after["Id"] and essentials(again) == want
         dy(daemon, "kube", "down", str(path))
         ids, vols = everything(daemon)
-        assert after["Id"] not in ids and volume in vols  # the volume was there before play
+        assert again["Id"] not in ids and volume in vols  # the volume was there before play
     finally:
         daemon.dockyard("rm", "-f", name, f"{name}-pod-{name}", f"{name}-pod-infra")
         daemon.dockyard("volume", "rm", volume)

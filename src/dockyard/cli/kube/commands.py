@@ -4,6 +4,7 @@ the mapping lives in generate.py and manifest.py, the making in play.py."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import stat
@@ -184,6 +185,11 @@ def _file_flags(p: Parser) -> None:
     p.add_argument("file")
 
 
+def _play_flags(p: Parser) -> None:
+    _file_flags(p)
+    p.add_argument("--replace", action="store_true")
+
+
 def _read_plan(path: str) -> object:
     from dockyard.cli.kube import manifest
 
@@ -208,6 +214,8 @@ def _play(ns: argparse.Namespace, s: Session) -> int:
 
     plan = _read_plan(ns.file)
     assert isinstance(plan, Plan)
+    if ns.replace:  # what an earlier play of this file made goes first
+        play.down(s.client, plan, io.StringIO())
     try:
         play.play(s.client, plan, s.out, s.err)
     except play.PlayError as exc:
@@ -227,6 +235,6 @@ def _down(ns: argparse.Namespace, s: Session) -> int:
 
 COMMANDS = {
     "generate": Command("[OPTIONS] CONTAINER|POD|VOLUME...", _generate_flags, _generate),
-    "play": Command("[OPTIONS] KUBEFILE|-", _file_flags, _play),
+    "play": Command("[OPTIONS] KUBEFILE|-", _play_flags, _play),
     "down": Command("KUBEFILE|-", _file_flags, _down),
 }
