@@ -373,3 +373,20 @@ def test_a_volume_name_kubernetes_refuses_is_renamed_and_played_back_by_its_own_
     assert [v.name for v in plan.claims] == ["shop_Data"]
     assert [m.source for m in plan.pods[0].containers[0].mounts if m.kind == "volume"] == [
         "shop_Data"]  # fmt: skip
+
+
+def test_a_hostname_the_user_set_and_an_image_given_by_id() -> None:
+    doc = container()
+    doc["Config"].update(Hostname="Web.Host", Image="sha256:img")
+    image = {**IMAGE, "RepoTags": ["busybox:latest"]}
+    made = generate.pod_objects("p", [doc], {"sha256:img": image}, generate.Options(),
+                                lambda p: "")  # fmt: skip
+    validate(made.objects)
+    spec = made.objects[0]["spec"]
+    assert spec["hostname"] == "web-host"
+    assert spec["containers"][0]["image"] == "busybox:latest"
+    plan = manifest.plan(manifest.load(yaml.safe_dump_all(made.objects)))
+    assert plan.pods[0].hostname == "web-host"
+    doc["Config"].update(Hostname="c1"[:12], Image="busybox")  # the default: the short ID
+    spec = gen([doc]).objects[0]["spec"]
+    assert "hostname" not in spec and spec["containers"][0]["image"] == "busybox"

@@ -13,6 +13,7 @@ import sys
 from dockyard.cli.client import APIError, Client, quote_path
 from dockyard.cli.command import AnyDict, CLIError, Command, Parser, Session
 from dockyard.cli.kube import generate, labels
+from dockyard.cli.kube.plan import Plan
 
 HEADER = (
     "# Save the output of this file and use kubectl create -f to import it into Kubernetes.\n"
@@ -190,7 +191,7 @@ def _play_flags(p: Parser) -> None:
     p.add_argument("--replace", action="store_true")
 
 
-def _read_plan(path: str) -> object:
+def _read_plan(path: str) -> Plan:
     from dockyard.cli.kube import manifest
 
     try:
@@ -210,10 +211,8 @@ def _read_plan(path: str) -> object:
 
 def _play(ns: argparse.Namespace, s: Session) -> int:
     from dockyard.cli.kube import play
-    from dockyard.cli.kube.plan import Plan
 
     plan = _read_plan(ns.file)
-    assert isinstance(plan, Plan)
     if ns.replace:  # what an earlier play of this file made goes first
         play.down(s.client, plan, io.StringIO())
     try:
@@ -225,10 +224,8 @@ def _play(ns: argparse.Namespace, s: Session) -> int:
 
 def _down(ns: argparse.Namespace, s: Session) -> int:
     from dockyard.cli.kube import play
-    from dockyard.cli.kube.plan import Plan
 
     plan = _read_plan(ns.file)
-    assert isinstance(plan, Plan)
     play.down(s.client, plan, s.out)
     return 0
 

@@ -260,6 +260,17 @@ def _size_quantity(value: str) -> str:
     return quantity.format_memory(int(value)) if value.isdigit() else value
 
 
+def image_name(cfg: AnyDict, image: AnyDict) -> str:
+    """The image as the container was given it; one given by ID is named by its first tag
+    (a cluster pulls by name)."""
+    given = str(cfg.get("Image") or "")
+    ident = str(image.get("Id") or "")
+    by_id = not given or given == ident or ident.removeprefix("sha256:").startswith(
+        given.removeprefix("sha256:")) and len(given.removeprefix("sha256:")) >= 12  # fmt: skip
+    tags = _strings(image.get("RepoTags"))
+    return tags[0] if by_id and tags else given or ident
+
+
 def container_spec(
     doc: AnyDict, image: AnyDict, opts: Options, volumes: _Volumes, warnings: list[str]
 ) -> AnyDict:
@@ -267,7 +278,7 @@ def container_spec(
     cfg, host = doc.get("Config") or {}, doc.get("HostConfig") or {}
     image_cfg = image.get("Config") or {}
     name = container_name(doc)
-    spec: AnyDict = {"name": dns_name(name), "image": str(cfg.get("Image") or image.get("Id"))}
+    spec: AnyDict = {"name": dns_name(name), "image": image_name(cfg, image)}
     spec.update(_command(cfg, image_cfg))
     env = _env(cfg, image_cfg)
     if env:
@@ -336,6 +347,9 @@ def pod_objects(
         warnings.append(f"{name}: a Deployment's restartPolicy must be Always ({restart} was set)")
         restart = "Always"
     pod_spec: AnyDict = {"containers": containers, "restartPolicy": restart}
+    hostname = str((docs[0].get("Config") or {}).get("Hostname") or "")
+    if hostname and hostname != str(docs[0].get("Id", ""))[:12]:  # set by the user
+        pod_spec["hostname"] = dns_name(hostname)
     if volumes.volumes:
         pod_spec["volumes"] = list(volumes.volumes.values())
     meta = _metadata(name, docs)
