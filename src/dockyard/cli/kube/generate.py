@@ -347,9 +347,8 @@ def pod_objects(
         warnings.append(f"{name}: a Deployment's restartPolicy must be Always ({restart} was set)")
         restart = "Always"
     pod_spec: AnyDict = {"containers": containers, "restartPolicy": restart}
-    hostname = str((docs[0].get("Config") or {}).get("Hostname") or "")
-    if hostname and hostname != str(docs[0].get("Id", ""))[:12]:  # set by the user
-        pod_spec["hostname"] = dns_name(hostname)
+    if _own_hostname(docs[0]) not in ("", name):
+        pod_spec["hostname"] = _own_hostname(docs[0])
     if volumes.volumes:
         pod_spec["volumes"] = list(volumes.volumes.values())
     meta = _metadata(name, docs)
@@ -378,6 +377,16 @@ def pod_objects(
                      "ports": service_ports},
         })  # fmt: skip
     return Generated(objects, volumes.claims, warnings)
+
+
+def _own_hostname(doc: AnyDict) -> str:
+    """The hostname the user gave the container: not the short-ID default, not the one of the
+    container whose namespaces it joined."""
+    hostname = str((doc.get("Config") or {}).get("Hostname") or "")
+    mode = str((doc.get("HostConfig") or {}).get("NetworkMode") or "")
+    if not hostname or hostname == str(doc.get("Id", ""))[:12] or mode.startswith("container:"):
+        return ""
+    return dns_name(hostname)
 
 
 def _service_ports(containers: list[AnyDict]) -> list[AnyDict]:
