@@ -110,6 +110,7 @@ def test_generate_validates_and_the_round_trip_runs_the_same_container(
        "-m", "96m", "--cpus", "0.5", "--restart", "on-failure", "--cap-drop", "MKNOD",
        "--health-cmd", "wget -q -O /dev/null http://127.0.0.1:8080/index.html",
        "--health-interval", "2s", "--health-retries", "2", "-w", "/data",
+       "--add-host", "db.test:10.1.2.3", "--dns-search", "example.test",
        "busybox", "httpd", "-f", "-p", "8080", "-h", "/www")  # fmt: skip
     try:
         before = inspect(daemon, name)
@@ -131,6 +132,10 @@ def test_generate_validates_and_the_round_trip_runs_the_same_container(
         assert published(daemon, after) == published(daemon, before) == {
             "8080/tcp": [("127.0.0.1", str(port))]}  # fmt: skip
         assert until(lambda: _try(fetch, port, "/index.html"), 10) == b"from the bind\n"
+        # the pod's /etc/hosts and resolv.conf (the infra container's) keep --add-host and
+        # --dns-search
+        hosts = dy(daemon, "exec", after["Id"], "cat", "/etc/hosts", "/etc/resolv.conf")
+        assert "10.1.2.3\tdb.test" in hosts and "search example.test" in hosts
         status = until(lambda: inspect(daemon, after["Id"])["State"]["Health"]["Status"] ==
                        "healthy", 20)  # fmt: skip
         assert status

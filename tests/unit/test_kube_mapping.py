@@ -390,3 +390,22 @@ def test_a_hostname_the_user_set_and_an_image_given_by_id() -> None:
     doc["Config"].update(Hostname="c1"[:12], Image="busybox")  # the default: the short ID
     spec = gen([doc]).objects[0]["spec"]
     assert "hostname" not in spec and spec["containers"][0]["image"] == "busybox"
+
+
+def test_dns_settings_and_extra_hosts_are_the_pods() -> None:
+    doc = container()
+    doc["HostConfig"].update(Dns=["10.0.0.2"], DnsSearch=["example.test"],
+                             DnsOptions=["ndots:2", "rotate"],
+                             ExtraHosts=["db:10.0.0.5", "cache:10.0.0.5", "api:10.0.0.6"])  # fmt: skip
+    made = gen([doc])
+    validate(made.objects)
+    spec = made.objects[0]["spec"]
+    assert spec["dnsConfig"] == {"nameservers": ["10.0.0.2"], "searches": ["example.test"],
+                                 "options": [{"name": "ndots", "value": "2"},
+                                             {"name": "rotate"}]}  # fmt: skip
+    assert spec["hostAliases"] == [{"ip": "10.0.0.5", "hostnames": ["db", "cache"]},
+                                   {"ip": "10.0.0.6", "hostnames": ["api"]}]  # fmt: skip
+    (pod,) = manifest.plan(manifest.load(yaml.safe_dump_all(made.objects))).pods
+    assert pod.dns == {"Dns": ["10.0.0.2"], "DnsSearch": ["example.test"],
+                       "DnsOptions": ["ndots:2", "rotate"]}  # fmt: skip
+    assert pod.extra_hosts == ["db:10.0.0.5", "cache:10.0.0.5", "api:10.0.0.6"]

@@ -46,11 +46,12 @@ def _labelled(client: Client, label: str) -> list[AnyDict]:
     return sorted((d for d in docs if d), key=lambda d: str(d.get("Created", "")))
 
 
-def _with_netns_owners(client: Client, docs: list[AnyDict]) -> tuple[list[AnyDict], AnyDict]:
+def _with_netns_owners(client: Client, docs: list[AnyDict]) -> tuple[list[AnyDict], AnyDict | None]:
     """The containers plus those whose network namespace they join; a play-made infra container
-    is left out and its published ports returned to go on the pod's first container."""
+    is left out and its HostConfig returned (its published ports go on the pod's first
+    container, its DNS settings are the pod's)."""
     out, seen = list(docs), {d["Id"] for d in docs}
-    infra_ports: AnyDict = {}
+    infra: AnyDict | None = None
     for doc in list(out):
         mode = str((doc.get("HostConfig") or {}).get("NetworkMode") or "")
         if not mode.startswith("container:"):
@@ -60,10 +61,10 @@ def _with_netns_owners(client: Client, docs: list[AnyDict]) -> tuple[list[AnyDic
             continue
         seen.add(owner["Id"])
         if ((owner.get("Config") or {}).get("Labels") or {}).get(labels.INFRA) == "true":
-            infra_ports.update((owner.get("HostConfig") or {}).get("PortBindings") or {})
+            infra = dict(owner.get("HostConfig") or {})
         else:
             out.insert(0, owner)
-    return out, infra_ports
+    return out, infra
 
 
 def _pod_name(docs: list[AnyDict]) -> str:
@@ -136,15 +137,17 @@ def _generate(ns: argparse.Namespace, s: Session) -> int:
     objects: list[AnyDict] = []
     claims: list[str] = [str(v["Name"]) for v in volumes]
     for group in groups:
-        docs, infra_ports = _with_netns_owners(client, group)
-        if infra_ports:
+        docs, infra = _with_netns_owners(client, group)
+        if infra and infra.get("PortBindings"):
             first = dict(docs[0])
-            first["HostConfig"] = {**(first.get("HostConfig") or {}), "PortBindings": infra_ports}
+            ports = infra["PortBindings"]
+            first["HostConfig"] = {**(first.get("HostConfig") or {}), "PortBindings": ports}
             docs[0] = first
         replicas = len(_labelled(client, _compose_service_label(docs[0]))) if ns.compose else 1
         opts = generate.Options(ns.kind, ns.service, max(ns.replicas, replicas))
         name = _compose_pod_name(docs[0]) if ns.compose else _pod_name(docs)
-        made = generate.pod_objects(name, docs, _images(client, docs), opts, host_path_type)
+        made = generate.pod_objects(name, docs, _images(client, docs), opts, host_path_type,
+                                    infra)  # fmt: skip
         objects.extend(made.objects)
         claims.extend(c for c in made.claims if c not in claims)
         for warning in made.warnings:

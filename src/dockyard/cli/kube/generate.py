@@ -331,9 +331,12 @@ def pod_objects(
     images: Mapping[str, AnyDict],
     opts: Options,
     host_path_type: HostPathType,
+    pod_host: AnyDict | None = None,
 ) -> Generated:
     """The objects for one pod of `docs` (containers sharing a network namespace): the Pod or
-    Deployment, then a Service when asked; the claims it mounts; what could not be said."""
+    Deployment, then a Service when asked; the claims it mounts; what could not be said.
+    `pod_host` is the HostConfig of what holds the namespace (a play-made infra container), when
+    that is not the first container: DNS and /etc/hosts entries are the pod's."""
     warnings: list[str] = []
     volumes = _Volumes(host_path_type)
     containers = [
@@ -349,6 +352,7 @@ def pod_objects(
     pod_spec: AnyDict = {"containers": containers, "restartPolicy": restart}
     if _own_hostname(docs[0]) not in ("", name):
         pod_spec["hostname"] = _own_hostname(docs[0])
+    pod_spec.update(_pod_dns(pod_host or docs[0].get("HostConfig") or {}))
     if volumes.volumes:
         pod_spec["volumes"] = list(volumes.volumes.values())
     meta = _metadata(name, docs)
@@ -377,6 +381,31 @@ def pod_objects(
                      "ports": service_ports},
         })  # fmt: skip
     return Generated(objects, volumes.claims, warnings)
+
+
+def _pod_dns(host: AnyDict) -> AnyDict:
+    """`--dns`, `--dns-search`, `--dns-option` as `dnsConfig`; `--add-host` as `hostAliases`."""
+    config: AnyDict = {}
+    if host.get("Dns"):
+        config["nameservers"] = _strings(host["Dns"])
+    if host.get("DnsSearch"):
+        config["searches"] = _strings(host["DnsSearch"])
+    options = []
+    for opt in _strings(host.get("DnsOptions")):
+        key, sep, value = opt.partition(":")
+        options.append({"name": key, "value": value} if sep else {"name": key})
+    if options:
+        config["options"] = options
+    aliases: dict[str, list[str]] = {}
+    for entry in _strings(host.get("ExtraHosts")):
+        hostname, _, ip = entry.partition(":")
+        aliases.setdefault(ip, []).append(hostname)
+    out: AnyDict = {}
+    if config:
+        out["dnsConfig"] = config
+    if aliases:
+        out["hostAliases"] = [{"ip": ip, "hostnames": names} for ip, names in aliases.items()]
+    return out
 
 
 def _own_hostname(doc: AnyDict) -> str:

@@ -256,6 +256,7 @@ def _pod(name: str, owner: str, meta: AnyDict, spec: AnyDict, path: str, c: _Che
         c.fail(f"{path}restartPolicy", f"unsupported value {restart!r} (Always, OnFailure, Never)")
     pod.restart = _RESTART.get(restart, "always")
     pod.hostname = c.string(spec, "hostname", path) or name
+    _dns(pod, spec, path, c)
     volumes = _pod_volumes(pod, spec, path, c, sources)
     pod_sc = c.mapping(spec, "securityContext", path)
     for key, target in (("containers", pod.containers), ("initContainers", pod.init_containers)):
@@ -268,6 +269,26 @@ def _pod(name: str, owner: str, meta: AnyDict, spec: AnyDict, path: str, c: _Che
     if c.typed(spec, "hostNetwork", path, bool, "boolean"):
         c.fail(f"{path}hostNetwork", "not supported")
     return pod
+
+
+def _dns(pod: Pod, spec: AnyDict, path: str, c: _Check) -> None:
+    """`dnsConfig` and `hostAliases`, for the infra container (the pod's resolv.conf and hosts)."""
+    config = c.mapping(spec, "dnsConfig", path)
+    where = f"{path}dnsConfig."
+    for key, field in (("nameservers", "Dns"), ("searches", "DnsSearch")):
+        values = c.strings(config, key, where)
+        if values:
+            pod.dns[field] = values
+    options = []
+    for at, opt in c.objects(config, "options", where):
+        name = c.string(opt, "name", at, True) or ""
+        value = c.string(opt, "value", at)
+        options.append(f"{name}:{value}" if value is not None else name)
+    if options:
+        pod.dns["DnsOptions"] = options
+    for at, alias in c.objects(spec, "hostAliases", path):
+        ip = c.string(alias, "ip", at, True) or ""
+        pod.extra_hosts.extend(f"{h}:{ip}" for h in c.strings(alias, "hostnames", at) or [])
 
 
 def _pod_volumes(pod: Pod, spec: AnyDict, path: str, c: _Check,

@@ -65,6 +65,8 @@ class Pod:
     init_containers: list[Container] = field(default_factory=list)
     volumes: list[Volume] = field(default_factory=list)
     extra_ports: list[tuple[int, str, int, str]] = field(default_factory=list)  # from Services
+    dns: AnyDict = field(default_factory=dict)  # the infra container's Dns/DnsSearch/DnsOptions
+    extra_hosts: list[str] = field(default_factory=list)  # hostAliases as `name:ip`
 
 
 @dataclass

@@ -178,8 +178,9 @@ def _pod(client: Client, pod: Pod, rb: Rollback, out: TextIO) -> None:
         "Image": INFRA_IMAGE, "Cmd": PAUSE, "Hostname": pod.hostname[:63],
         "Labels": {**_labels(pod, pod.owner), labels.INFRA: "true"},
         "ExposedPorts": exposed,
-        "HostConfig": {"PortBindings": bindings,
-                       "RestartPolicy": {"Name": "no" if pod.restart == "no" else "always"}},
+        "HostConfig": {"PortBindings": bindings, "ExtraHosts": pod.extra_hosts or None,
+                       "RestartPolicy": {"Name": "no" if pod.restart == "no" else "always"},
+                       **pod.dns},
     }, rb)  # fmt: skip
     client.post(f"/containers/{infra}/start")
     for ctr in pod.init_containers:
