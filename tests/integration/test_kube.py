@@ -350,11 +350,11 @@ def test_a_compose_project_is_one_manifest(daemon: Daemon) -> None:
     tag = secrets.token_hex(3)
     project = f"shop{tag}"
     names = []
-    for service, count in (("web", 2), ("db", 1)):
+    for proj, service, count in ((project, "web", 2), (project, "db", 1), (f"o{tag}", "web", 1)):
         for i in range(count):
-            name = f"{project}_{service}_{i + 1}"
+            name = f"{proj}_{service}_{i + 1}"  # another project's web must not count
             names.append(name)
-            dy(daemon, "create", "--name", name, "--label", f"com.docker.compose.project={project}",
+            dy(daemon, "create", "--name", name, "--label", f"com.docker.compose.project={proj}",
                "--label", f"com.docker.compose.service={service}", "-e", f"ROLE={service}",
                "busybox", "sleep", "1")  # fmt: skip
     try:

@@ -9,6 +9,7 @@ import json
 import os
 import stat
 import sys
+from typing import NamedTuple
 
 from dockyard.cli.client import APIError, Client, quote_path
 from dockyard.cli.command import AnyDict, CLIError, Command, Parser, Session
@@ -92,8 +93,17 @@ def _generate_flags(p: Parser) -> None:
     p.add_argument("--compose", default="")
 
 
-def _groups(client: Client, ns: argparse.Namespace) -> tuple[list[list[AnyDict]], list[AnyDict]]:
-    """Container groups (each one pod) and volumes named on the command line."""
+class _Group(NamedTuple):
+    """Containers that make one pod: its name (None: from the containers) and its replicas."""
+
+    docs: list[AnyDict]
+    name: str | None = None
+    replicas: int = 1
+
+
+def _groups(client: Client, ns: argparse.Namespace) -> tuple[list[_Group], list[AnyDict]]:
+    """Container groups (each one pod) and volumes named on the command line; a compose
+    project's services, each with its first container and its scale."""
     if ns.compose:
         docs = _labelled(client, f"{COMPOSE_PROJECT}={ns.compose}")
         if not docs:
@@ -102,7 +112,9 @@ def _groups(client: Client, ns: argparse.Namespace) -> tuple[list[list[AnyDict]]
         for d in docs:
             service = ((d.get("Config") or {}).get("Labels") or {}).get(COMPOSE_SERVICE, "")
             services.setdefault(service, []).append(d)
-        return [group[:1] for group in services.values()], []
+        groups = [_Group(group[:1], generate.dns_name(f"{ns.compose}-{service}"), len(group))
+                  for service, group in services.items()]  # fmt: skip
+        return groups, []
     containers: list[AnyDict] = []
     volumes: list[AnyDict] = []
     for name in ns.names:
@@ -119,7 +131,7 @@ def _groups(client: Client, ns: argparse.Namespace) -> tuple[list[list[AnyDict]]
         if volume is None:
             raise CLIError(f'Error: name or ID "{name}" not found', 125)
         volumes.append(volume)
-    return ([containers] if containers else []), volumes
+    return ([_Group(containers)] if containers else []), volumes
 
 
 def _generate(ns: argparse.Namespace, s: Session) -> int:
@@ -137,15 +149,14 @@ def _generate(ns: argparse.Namespace, s: Session) -> int:
     objects: list[AnyDict] = []
     claims: list[str] = [str(v["Name"]) for v in volumes]
     for group in groups:
-        docs, infra = _with_netns_owners(client, group)
+        docs, infra = _with_netns_owners(client, group.docs)
         if infra and infra.get("PortBindings"):
             first = dict(docs[0])
             ports = infra["PortBindings"]
             first["HostConfig"] = {**(first.get("HostConfig") or {}), "PortBindings": ports}
             docs[0] = first
-        replicas = len(_labelled(client, _compose_service_label(docs[0]))) if ns.compose else 1
-        opts = generate.Options(ns.kind, ns.service, max(ns.replicas, replicas))
-        name = _compose_pod_name(docs[0]) if ns.compose else _pod_name(docs)
+        opts = generate.Options(ns.kind, ns.service, max(ns.replicas, group.replicas))
+        name = group.name or _pod_name(docs)
         made = generate.pod_objects(name, docs, _images(client, docs), opts, host_path_type,
                                     infra)  # fmt: skip
         objects.extend(made.objects)
@@ -164,16 +175,6 @@ def _generate(ns: argparse.Namespace, s: Session) -> int:
     else:
         s.out.write(text)
     return 0
-
-
-def _compose_service_label(doc: AnyDict) -> str:
-    lab = (doc.get("Config") or {}).get("Labels") or {}
-    return f"{COMPOSE_SERVICE}={lab.get(COMPOSE_SERVICE, '')}"
-
-
-def _compose_pod_name(doc: AnyDict) -> str:
-    lab = (doc.get("Config") or {}).get("Labels") or {}
-    return generate.dns_name(f"{lab.get(COMPOSE_PROJECT, '')}-{lab.get(COMPOSE_SERVICE, '')}")
 
 
 def _dump(objects: list[AnyDict]) -> str:
