@@ -200,7 +200,7 @@ spec:
     livenessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
   - name: client
     image: busybox
-    command: [sh, -c, "trap 'exit 0' TERM; while :; do sleep 1; done"]
+    command: [sh, -c, "test -f /work/ready || exit 7; trap 'exit 0' TERM; while :; do sleep 1; done"]
     env:
     - {name: MODE, valueFrom: {configMapKeyRef: {name: site-TAG, key: MODE}}}
     - {name: PASSWORD, valueFrom: {secretKeyRef: {name: creds-TAG, key: password}}}
@@ -230,7 +230,7 @@ def test_a_pod_shares_localhost_and_down_removes_exactly_what_play_made(
         assert until(lambda: _try(fetch, port, "/index.html"), 10) == b"hello from the configmap"
         env = dy(daemon, "exec", f"{pod}-client", "sh", "-c", "echo $MODE $PASSWORD")
         assert env == "test s3cr3t\n"
-        # the init container ran to completion first and is gone
+        # the init container ran to completion first (the client exits 7 without its file)
         assert dy(daemon, "exec", f"{pod}-client", "cat", "/work/ready") == "prepared\n"
         status, _ = daemon.api("GET", f"/containers/{pod}-prep/json")
         assert status == 404
@@ -443,3 +443,17 @@ def test_generate_refuses_bad_flags_and_an_existing_file(daemon: Daemon, scratch
         r = daemon.dockyard("kube", "generate", *args)
         assert (r.returncode, r.stderr) == (125, error)
     assert (scratch / "there.yaml").read_text() == "kept\n"
+
+
+def test_an_init_container_that_fails_undoes_the_pod(daemon: Daemon, scratch: Path) -> None:
+    path = scratch / "init.yaml"
+    path.write_text("kind: Pod\nmetadata: {name: initfail}\nspec:\n"
+                    "  volumes: [{name: v, emptyDir: {}}]\n"
+                    "  initContainers: [{name: prep, image: busybox, "
+                    "command: [sh, -c, 'echo no database >&2; exit 3']}]\n"
+                    "  containers: [{name: app, image: busybox}]\n")  # fmt: skip
+    before = everything(daemon)
+    r = daemon.dockyard("kube", "play", str(path))
+    assert (r.returncode, r.stderr) == (
+        125, "Error: init container 'prep' of pod 'initfail' exited with 3: no database\n")  # fmt: skip
+    assert everything(daemon) == before

@@ -11,7 +11,7 @@ import tarfile
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from dockyard.cli.client import APIError, Client, quote_path
+from dockyard.cli.client import APIError, Client, frames, quote_path
 from dockyard.cli.kube import labels
 from dockyard.cli.kube.plan import AnyDict, Container, Plan, Pod, Volume
 from dockyard.rollback import Rollback
@@ -163,6 +163,16 @@ def container_body(ctr: Container, pod: Pod, infra: str, restart: str) -> AnyDic
     return body
 
 
+def _log_tail(client: Client, ident: str) -> str:
+    """The last lines a container wrote (both streams), for an error about it."""
+    resp = client.request("GET", f"/containers/{ident}/logs",
+                          {"stdout": True, "stderr": True, "tail": "5"})  # fmt: skip
+    raw = io.BytesIO(resp.read())
+    resp.close()
+    text = b"".join(payload for _, payload in frames(raw.read)).decode(errors="replace")
+    return f": {text.strip()}" if text.strip() else ""
+
+
 def _create(client: Client, name: str, body: AnyDict, rb: Rollback) -> str:
     ident = str(client.post("/containers/create", {"name": name}, body)["Id"])
     rb.push(_remove_container, client, ident)
@@ -185,11 +195,12 @@ def _pod(client: Client, pod: Pod, rb: Rollback, out: TextIO) -> None:
     client.post(f"/containers/{infra}/start")
     for ctr in pod.init_containers:
         ident = _create(client, f"{pod.name}-{ctr.name}", container_body(ctr, pod, infra, "no"), rb)
-        wait = client.begin("POST", f"/containers/{ident}/wait")
+        wait = client.begin("POST", f"/containers/{ident}/wait", {"condition": "next-exit"})
         client.post(f"/containers/{ident}/start")
         code = int((wait() or {}).get("StatusCode", -1))
         if code != 0:
-            raise PlayError(f"init container {ctr.name!r} of pod {pod.name!r} exited with {code}")
+            raise PlayError(f"init container {ctr.name!r} of pod {pod.name!r} exited with "
+                            f"{code}{_log_tail(client, ident)}")  # fmt: skip
         _remove_container(client, ident)
     made = []
     for ctr in pod.containers:
