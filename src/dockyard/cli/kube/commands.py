@@ -85,12 +85,14 @@ def _images(client: Client, docs: list[AnyDict]) -> dict[str, AnyDict]:
 
 
 def _generate_flags(p: Parser) -> None:
-    p.add_argument("names", nargs="*")
-    p.add_argument("-f", "--filename", default="")
-    p.add_argument("-s", "--service", action="store_true")
-    p.add_argument("-t", "--type", dest="kind", default="pod", choices=["pod", "deployment"])
-    p.add_argument("-r", "--replicas", type=int, default=1)
-    p.add_argument("--compose", default="")
+    p.add_argument("names", nargs="*", metavar="CONTAINER|POD|VOLUME")
+    p.add_argument("-f", "--filename", default="", help="Write the YAML to this new file")
+    p.add_argument("-s", "--service", action="store_true", help="Add a Service for the ports")
+    p.add_argument("-t", "--type", dest="kind", default="pod", choices=["pod", "deployment"],
+                   help="The kind to generate: pod or deployment")  # fmt: skip
+    p.add_argument("-r", "--replicas", type=int, default=1, help="A Deployment's replicas")
+    p.add_argument("--compose", default="", metavar="PROJECT",
+                   help="Every container of a compose project, one manifest")  # fmt: skip
 
 
 class _Group(NamedTuple):
@@ -187,12 +189,13 @@ def _dump(objects: list[AnyDict]) -> str:
 
 
 def _file_flags(p: Parser) -> None:
-    p.add_argument("file")
+    p.add_argument("file", metavar="KUBEFILE|-")
 
 
 def _play_flags(p: Parser) -> None:
     _file_flags(p)
-    p.add_argument("--replace", action="store_true")
+    p.add_argument("--replace", action="store_true",
+                   help="Remove what an earlier play of the file made first")  # fmt: skip
 
 
 def _read_plan(path: str) -> Plan:
