@@ -76,7 +76,7 @@ def essentials(doc: dict[str, Any]) -> dict[str, Any]:
             if m["Type"] != "tmpfs"
         ),  # fmt: skip
         "tmpfs": sorted(host.get("Tmpfs") or {}),
-        "limits": (host["Memory"], host["NanoCpus"]),
+        "limits": (host["Memory"], host["NanoCpus"], host["CpuShares"]),
         "restart": host["RestartPolicy"]["Name"],
         "caps": (host.get("CapAdd"), host.get("CapDrop")),
         "health": (health.get("Test"), health.get("Interval"), health.get("Retries")),
@@ -107,7 +107,7 @@ def test_generate_validates_and_the_round_trip_runs_the_same_container(
     (scratch / "site" / "index.html").write_text("from the bind\n")
     dy(daemon, "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080", "-e", "GREETING=hi",
        "-v", f"{volume}:/data", "-v", f"{scratch / 'site'}:/www:ro", "--tmpfs", "/cache:size=8m",
-       "-m", "96m", "--cpus", "0.5", "--restart", "on-failure", "--cap-drop", "MKNOD",
+       "-m", "96m", "--cpus", "0.5", "--cpu-shares", "256", "--restart", "on-failure", "--cap-drop", "MKNOD",
        "--health-cmd", "wget -q -O /dev/null http://127.0.0.1:8080/index.html",
        "--health-interval", "2s", "--health-retries", "2", "-w", "/data",
        "--add-host", "db.test:10.1.2.3", "--dns-search", "example.test",

@@ -46,6 +46,7 @@ def container(**over: Any) -> dict[str, Any]:
             "Memory": 128 << 20,
             "NanoCpus": 1_500_000_000,
             "MemoryReservation": 64 << 20,
+            "CpuShares": 512,
             "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 0},
             "CapAdd": ["NET_ADMIN"],
             "CapDrop": ["CAP_MKNOD"],
@@ -95,7 +96,7 @@ def test_every_field_maps_and_the_pod_validates() -> None:
         {"containerPort": 8080, "protocol": "TCP", "hostPort": 18080, "hostIP": "127.0.0.1"},
     ]
     assert c["resources"] == {"limits": {"memory": "128Mi", "cpu": "1500m"},
-                              "requests": {"memory": "64Mi"}}  # fmt: skip
+                              "requests": {"memory": "64Mi", "cpu": "500m"}}  # fmt: skip
     assert c["livenessProbe"] == {
         "exec": {"command": ["/bin/sh", "-c", "wget -q -O- http://127.0.0.1:8080/"]},
         "periodSeconds": 5, "timeoutSeconds": 30, "failureThreshold": 2, "initialDelaySeconds": 2,
@@ -194,6 +195,9 @@ def test_quantities_round_trip() -> None:
         assert quantity.memory_bytes(quantity.format_memory(n)) == n
     for nanos in (250_000_000, 1_000_000_000, 1_500_000_000, 4_000_000_000):
         assert quantity.nano_cpus(quantity.format_cpu(nanos)) == nanos
+        assert quantity.cpu_request(quantity.cpu_shares(nanos)) == nanos
+    assert (quantity.cpu_shares(0), quantity.cpu_shares(1_000_000), quantity.cpu_shares(10**9)) == (
+        0, 2, 1024)  # fmt: skip
     with pytest.raises(quantity.QuantityError):
         quantity.parse("lots")
 
@@ -334,6 +338,7 @@ def test_generated_yaml_plays_back_the_same_container() -> None:
     assert body["Env"] == ["GREETING=hello world"]
     assert body["WorkingDir"] == "/srv" and body["User"] == "1000:2000"
     host = body["HostConfig"]
+    assert host["CpuShares"] == 512
     assert (host["Memory"], host["NanoCpus"], host["MemoryReservation"]) == (
         128 << 20, 1_500_000_000, 64 << 20)  # fmt: skip
     assert host["RestartPolicy"] == {"Name": "on-failure"}

@@ -143,6 +143,8 @@ def _resources(host: AnyDict) -> AnyDict:
         limits["cpu"] = quantity.format_cpu(nanos)
     if host.get("MemoryReservation"):
         requests["memory"] = quantity.format_memory(int(host["MemoryReservation"]))
+    if host.get("CpuShares"):
+        requests["cpu"] = quantity.format_cpu(quantity.cpu_request(int(host["CpuShares"])))
     out: AnyDict = {}
     if limits:
         out["limits"] = limits

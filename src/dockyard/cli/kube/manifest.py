@@ -114,6 +114,17 @@ class _Check:
             out[str(k)] = str(v)
         return out
 
+    def cpu(self, obj: AnyDict, key: str, path: str) -> int:
+        """A CPU quantity as NanoCpus (0 when absent)."""
+        value = self.typed(obj, key, path, (int, str), "quantity")
+        if value is None:
+            return 0
+        try:
+            return quantity.nano_cpus(value)
+        except quantity.QuantityError as exc:
+            self.fail(f"{path}{key}", str(exc))
+            return 0
+
     def memory(self, obj: AnyDict, key: str, path: str) -> int:
         value = self.typed(obj, key, path, (int, str), "quantity")
         if value is None:
@@ -386,12 +397,8 @@ def _container(item: AnyDict, path: str, c: _Check, volumes: dict[str, Mount],
     requests = c.mapping(resources, "requests", f"{path}resources.")
     ctr.memory = c.memory(limits, "memory", f"{path}resources.limits.")
     ctr.memory_reservation = c.memory(requests, "memory", f"{path}resources.requests.")
-    cpu = c.typed(limits, "cpu", f"{path}resources.limits.", (int, str), "quantity")
-    if cpu is not None:
-        try:
-            ctr.nano_cpus = quantity.nano_cpus(cpu)
-        except quantity.QuantityError as exc:
-            c.fail(f"{path}resources.limits.cpu", str(exc))
+    ctr.nano_cpus = c.cpu(limits, "cpu", f"{path}resources.limits.")
+    ctr.cpu_shares = quantity.cpu_shares(c.cpu(requests, "cpu", f"{path}resources.requests."))
     ctr.healthcheck = _probe(item, path, c)
     for where, vm in c.objects(item, "volumeMounts", path):
         vname = c.string(vm, "name", where, True) or ""

@@ -33,6 +33,7 @@ class Container:
     memory: int = 0
     memory_reservation: int = 0
     nano_cpus: int = 0
+    cpu_shares: int = 0  # from requests.cpu
     healthcheck: AnyDict | None = None
     mounts: list[Mount] = field(default_factory=list)
     cap_add: list[str] = field(default_factory=list)

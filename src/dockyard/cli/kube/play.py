@@ -138,6 +138,7 @@ def container_body(ctr: Container, pod: Pod, infra: str, restart: str) -> AnyDic
         "Memory": ctr.memory,
         "MemoryReservation": ctr.memory_reservation,
         "NanoCpus": ctr.nano_cpus,
+        "CpuShares": ctr.cpu_shares,
         "RestartPolicy": {"Name": restart},
         "CapAdd": ctr.cap_add or None,
         "CapDrop": ctr.cap_drop or None,

@@ -58,3 +58,14 @@ def format_cpu(nanos: int) -> str:
     """NanoCpus as whole CPUs ("2") or millicores ("1500m"); Kubernetes allows no finer unit."""
     milli = max(1, round(nanos / 1_000_000))
     return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
+
+
+def cpu_shares(nanos: int) -> int:
+    """A CPU request as cgroup v1 cpu.shares, as the kubelet sets them (1024 per CPU, at least
+    2); 0 (Docker's default) for no request."""
+    return max(2, nanos * 1024 // 1_000_000_000) if nanos else 0
+
+
+def cpu_request(shares: int) -> int:
+    """cpu.shares back as NanoCpus (the inverse of cpu_shares, to the millicore)."""
+    return round(shares * 1000 / 1024) * 1_000_000
