@@ -139,16 +139,24 @@ def test_generate_validates_and_the_round_trip_runs_the_same_container(
         status = until(lambda: inspect(daemon, after["Id"])["State"]["Health"]["Status"] ==
                        "healthy", 20)  # fmt: skip
         assert status
-        # generate again from the pod: the same manifest, the container name without its prefix
-        assert dy(daemon, "kube", "generate", f"{name}-pod").replace(f"{name}-pod", "P") == (
-            text.replace(f"{name}-pod", "P"))  # fmt: skip
-        # --replace: what the first play made goes, the same pod comes again
-        dy(daemon, "kube", "play", "--replace", str(path))
-        again = inspect(daemon, f"{name}-pod-{name}")
-        assert again["Id"] != after["Id"] and essentials(again) == want
+        # generate -> down -> play from the pod: the same manifest (the container's name without
+        # the pod's prefix), and the same container once more
+        second = scratch / "second.yaml"
+        dy(daemon, "kube", "generate", "-f", str(second), f"{name}-pod")
+        assert second.read_text() == text
         dy(daemon, "kube", "down", str(path))
+        assert after["Id"] not in everything(daemon)[0]
+        dy(daemon, "kube", "play", str(second))
+        again = inspect(daemon, f"{name}-pod-{name}")
+        assert essentials(again) == want
+        assert published(daemon, again) == published(daemon, before)
+        # --replace: what the last play made goes, the same pod comes again
+        dy(daemon, "kube", "play", "--replace", str(second))
+        third = inspect(daemon, f"{name}-pod-{name}")
+        assert third["Id"] != again["Id"] and essentials(third) == want
+        dy(daemon, "kube", "down", str(second))
         ids, vols = everything(daemon)
-        assert again["Id"] not in ids and volume in vols  # the volume was there before play
+        assert third["Id"] not in ids and volume in vols  # the volume was there before play
     finally:
         daemon.dockyard("rm", "-f", name, f"{name}-pod-{name}", f"{name}-pod-infra")
         daemon.dockyard("volume", "rm", volume)
