@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import yaml
@@ -116,21 +116,19 @@ class _Check:
 
     def cpu(self, obj: AnyDict, key: str, path: str) -> int:
         """A CPU quantity as NanoCpus (0 when absent)."""
-        value = self.typed(obj, key, path, (int, str), "quantity")
-        if value is None:
-            return 0
-        try:
-            return quantity.nano_cpus(value)
-        except quantity.QuantityError as exc:
-            self.fail(f"{path}{key}", str(exc))
-            return 0
+        return self._quantity(obj, key, path, quantity.nano_cpus)
 
     def memory(self, obj: AnyDict, key: str, path: str) -> int:
+        """A memory quantity in bytes (0 when absent)."""
+        return self._quantity(obj, key, path, quantity.memory_bytes)
+
+    def _quantity(self, obj: AnyDict, key: str, path: str,
+                  convert: Callable[[str | int], int]) -> int:  # fmt: skip
         value = self.typed(obj, key, path, (int, str), "quantity")
         if value is None:
             return 0
         try:
-            return quantity.memory_bytes(value)
+            return convert(value)
         except quantity.QuantityError as exc:
             self.fail(f"{path}{key}", str(exc))
             return 0
