@@ -111,6 +111,11 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "disconnect": ("networks", "disconnect"),
         "graph": ("networks", "graph"),
     },
+    "kube": {
+        "generate": ("kube.commands", "generate"),
+        "play": ("kube.commands", "play"),
+        "down": ("kube.commands", "down"),
+    },
     "system": {
         "df": ("system", "df"),
         "prune": ("prune", "system"),
@@ -135,6 +140,7 @@ Management Commands:
   container   Manage containers
   image       Manage images
   volume      Manage volumes
+  kube        Generate Kubernetes YAML from containers, play and take down Kubernetes YAML
   system      Manage dockyard
 
 Commands:
