@@ -291,14 +291,18 @@ def until(what: Callable[[], Any], timeout: float) -> Any:
 
 
 @contextmanager
-def private_daemon(tag: str, bridge: str, *extra_args: str) -> Iterator[Daemon]:
+def private_daemon(tag: str, bridge: str, *extra_args: str,
+                   data_fs_mib: int = 0) -> Iterator[Daemon]:  # fmt: skip
     """A daemon with its own data root, exec root, socket, cgroup parent and bridge, busybox
     bootstrapped; torn down even when its start fails (it may have made its bridge already).
-    What teardown had to force counts as a leak and fails the session."""
+    What teardown had to force counts as a leak and fails the session. `data_fs_mib`: the data
+    root is a fresh ext4 filesystem of that size (a loop-mounted file), to be filled up."""
     if os.geteuid() != 0:
         pytest.skip("needs root")
     root = Path(tempfile.mkdtemp(prefix="dockyard-test-", dir="/var/tmp"))
     _SESSION_ROOTS.append(str(root))
+    if data_fs_mib:
+        _small_filesystem(root / "data.img", root / "data", data_fs_mib)
     d = Daemon(
         root=root,
         data_root=root / "data",
@@ -318,8 +322,20 @@ def private_daemon(tag: str, bridge: str, *extra_args: str) -> Iterator[Daemon]:
             _remove_all_containers(d)
         d.stop()
         leaks = teardown_host_state(d)
+        if data_fs_mib:  # the small filesystem itself is no leak (teardown unmounted it)
+            leaks = [leak for leak in leaks if leak != f"mount {root / 'data'}"]
+            subprocess.run(["umount", str(root / "data")], capture_output=True, check=False)
         shutil.rmtree(root, ignore_errors=True)
         _SESSION_LEAKS.extend(leaks)
+
+
+def _small_filesystem(image: Path, at: Path, mib: int) -> None:
+    """ext4 in a file, loop-mounted at `at` (the loop device goes with the umount)."""
+    with open(image, "wb") as f:
+        f.truncate(mib << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(image)], check=True)
+    at.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(image), str(at)], check=True)
 
 
 @pytest.fixture(scope="session")

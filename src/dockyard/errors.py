@@ -60,3 +60,11 @@ def no_such_container(ref: str) -> NotFound:
 
 def no_such_image(ref: str) -> NotFound:
     return NotFound(f"No such image: {ref}")
+
+
+def os_message(exc: OSError) -> str:
+    """An OSError as Go prints a *PathError: `path: no space left on device` (lower case, the
+    file named), never Python's `[Errno 28] No space left on device: '...'`."""
+    text = exc.strerror or str(exc)
+    text = text[:1].lower() + text[1:]
+    return f"{exc.filename}: {text}" if exc.filename else text
