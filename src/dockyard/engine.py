@@ -16,6 +16,7 @@ from dockyard.network.setup import build_networks
 from dockyard.runtime.cgroups import CgroupHost
 from dockyard.runtime.shimbuild import ensure_shim
 from dockyard.services.build import Build
+from dockyard.services.check import SystemCheck
 from dockyard.services.containers.archive import ContainerArchive
 from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.service import Containers
@@ -123,6 +124,7 @@ class Engine:
             cfg, records, self.images, self.layers, self.volumes, self.launcher.cgroups
         )
         self.build = Build(cfg, self.db, self.images, self.layers, self.containers)
+        self.check = SystemCheck(self.images, self.layers, self.containers.check)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -137,6 +139,7 @@ class Engine:
         tops = [r.top_chain_id for r in self.images.repo.all() if r.top_chain_id]
         await asyncio.to_thread(self.layers.reconcile_refs, tops)
         await asyncio.to_thread(self.images.sweep_content)
+        await asyncio.to_thread(self.volume_store.reconcile)
         await asyncio.to_thread(self.networks.start)
         await asyncio.to_thread(self.containers.restore)
         await asyncio.to_thread(self.networks.reconcile, self._running_ids)

@@ -127,6 +127,7 @@ ROUTES: list[Route] = [
     Route("POST", "/configs/{id}/update", swarm.versioned("config", detail=False)),
     # dockyard extensions
     Route("POST", "/dockyard/images/bootstrap", images.bootstrap),
+    Route("POST", "/dockyard/system/check", system.check),
 ]
 
 

@@ -19,6 +19,7 @@ from dockyard import errors
 from dockyard.core import timefmt
 from dockyard.core.filters import prune_selector
 from dockyard.core.types import Json
+from dockyard.crashpoints import crashpoint
 from dockyard.network import netlink, spec, spec6
 from dockyard.network.bridge import BridgeDriver
 from dockyard.network.context import NetworkContext
@@ -63,6 +64,7 @@ class UserNetworks:
                 drv = self._driver_for_row(row)
                 drv.ensure(None, [])
                 rb.push(drv.close)
+                crashpoint("network.after-bridge")
                 try:
                     self.ctx.repo.insert(row)
                 except Exception as e:  # noqa: BLE001 - sqlite IntegrityError: another process won

@@ -12,6 +12,7 @@ import shutil
 from dockyard import errors
 from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord
+from dockyard.crashpoints import crashpoint
 from dockyard.services.containers.health import Health, mark_stopped, reset_for_start
 from dockyard.services.containers.removal import Removal
 from dockyard.services.containers.sessions import ShimSession
@@ -46,6 +47,7 @@ class Supervision:
             for s in parked:
                 self.shared.on_loop(s.fail)
             raise
+        crashpoint("start.after-runc-start")
         st = rec.state
         st.update(
             Status="running",
@@ -169,7 +171,7 @@ class Supervision:
         except errors.DockyardError as e:
             log.warning("restart of %s failed: %s", rec.id[:12], e)
 
-    def _settle_freezer(self, rec: ContainerRecord) -> str:
+    def settle_freezer(self, rec: ContainerRecord) -> str:
         """A daemon killed between freezing a container and saving it (pause, or commit's
         pause) leaves the record and the cgroup apart: a container the record says runs is
         thawed, one it says is paused but is not frozen is recorded running. Returns the
@@ -190,6 +192,20 @@ class Supervision:
             return "running"
         return st
 
+    def record_gone(self, rec: ContainerRecord) -> None:
+        """A container recorded running whose shim is gone (the daemon was down when it
+        exited, or `system check --repair` found it so): its exit, as its shim left it."""
+        code, finished = self.launcher.read_exit(rec)
+        oom_killed = self.launcher.oom_killed(rec.id)
+        self.launcher.cleanup(rec)
+        rec.state.update(
+            Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
+            OOMKilled=oom_killed,
+            ExitCode=code, FinishedAt=finished or timefmt.rfc3339_fixed(),
+        )  # fmt: skip
+        mark_stopped(rec)
+        self.repo.save(rec)
+
     def restore(self) -> None:
         """Re-adopt containers whose shim survived a daemon restart; record exits that happened
         while the daemon was down; start containers whose restart policy says so."""
@@ -199,21 +215,12 @@ class Supervision:
                 shim_pid = rec.run.shim_pid
                 if shim_pid and self.launcher.adopt(rec, shim_pid):
                     log.info("re-adopted container %s (shim %s)", rec.id[:12], shim_pid)
-                    st = self._settle_freezer(rec)
+                    st = self.settle_freezer(rec)
                     self.shared.on_loop(self.spawn_watcher, rec.id, shim_pid)
                     if st == "running":  # probes resume where they were
                         self.shared.on_loop(self.health.watch, rec)
                     continue
-                code, finished = self.launcher.read_exit(rec)
-                oom_killed = self.launcher.oom_killed(rec.id)
-                self.launcher.cleanup(rec)
-                rec.state.update(
-                    Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
-                    OOMKilled=oom_killed,
-                    ExitCode=code, FinishedAt=finished or timefmt.rfc3339_fixed(),
-                )  # fmt: skip
-                mark_stopped(rec)
-                self.repo.save(rec)
+                self.record_gone(rec)
             elif st == "removing":
                 self.launcher.cleanup(rec)
                 self.layers.remove_rw(rec.id)
