@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 CONTAINER = "container"
 MOUNT = "mount"
+ORPHAN = "container layer"
+ORPHAN_DIR = "container directory"
 LIVE = ("running", "paused")
 FROZEN_RUNNING = "frozen while recorded running"
 NOT_FROZEN = "recorded paused but not frozen"
@@ -59,8 +61,19 @@ class ContainerCheck:
         listed: list[dict[str, Any]] = self.shared.launcher.runc.list() or []
         return {str(c.get("id")): str(c.get("status")) for c in listed}
 
+    def _orphans(self, repair: bool) -> list[Finding]:
+        with self.shared.create_lock:
+            layers, dirs = self.shared.orphans()
+            out = [Finding(ORPHAN, cid, "no container record names it", True, repair)
+                   for cid in layers]  # fmt: skip
+            out += [Finding(ORPHAN_DIR, self.shared.container_dir(d).as_posix(),
+                            "no container record names it", True, repair) for d in dirs]  # fmt: skip
+            if repair:
+                self.shared.remove_orphans(layers, dirs)
+        return out
+
     def check(self, repair: bool) -> list[Finding]:
-        out: list[Finding] = []
+        out = self._orphans(repair)
         states = self._runc_states()
         for rec in self.shared.repo.all():
             out += self._layer(rec)

@@ -17,6 +17,7 @@ from dockyard.services.containers.health import Health, mark_stopped, reset_for_
 from dockyard.services.containers.removal import Removal
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.services.containers.shared import ContainerShared, keep_alive
+from dockyard.storage import mount
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +207,22 @@ class Supervision:
         mark_stopped(rec)
         self.repo.save(rec)
 
+    def _mounted(self, rec: ContainerRecord) -> bool:
+        try:
+            data = self.layers.rw_graph_driver(rec.id)["Data"]
+        except errors.NotFound:
+            return False
+        return isinstance(data, dict) and mount.is_mounted(str(data["MergedDir"]))
+
     def restore(self) -> None:
         """Re-adopt containers whose shim survived a daemon restart; record exits that happened
-        while the daemon was down; start containers whose restart policy says so."""
+        while the daemon was down; start containers whose restart policy says so. First what
+        a create killed before its record left (its container layer and directory) goes."""
+        layers, dirs = self.shared.orphans()
+        for cid in layers:
+            log.warning("removing the container layer of %s, a create that did not finish", cid)
+        self.shared.remove_orphans(layers, dirs)
+        known = {str(c.get("id")) for c in self.launcher.runc.list() or []}
         for rec in self.repo.all():
             st = rec.state["Status"]
             if st in ("running", "paused", "restarting"):
@@ -227,6 +241,13 @@ class Supervision:
                 shutil.rmtree(self.shared.container_dir(rec.id), ignore_errors=True)
                 self.repo.delete(rec.id)
                 continue
+            elif rec.id in known or self._mounted(rec):
+                # A start killed before its record said running: what it made goes (the
+                # process too, as dockerd deletes a task its record does not run).
+                log.warning(
+                    "stopping %s, started by a daemon killed before recording it", rec.id[:12]
+                )
+                self.launcher.cleanup(rec)
             if restarts_at_daemon_start(rec):
                 # dockerd starts these afresh: a new count, no longer stopped by the user
                 rec.run.restart_count = 0
