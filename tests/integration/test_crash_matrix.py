@@ -142,6 +142,27 @@ def _invariants(w: World, point: str) -> list[dict[str, object]]:
     return findings
 
 
+def _remove_objects(d: Daemon) -> list[tuple[str, int]]:
+    """Remove every container, image but busybox, volume and user network; the statuses of
+    the removals that must succeed (images may go with their children already)."""
+    statuses = []
+    _, ctrs = d.api("GET", "/containers/json?all=1")
+    for c in ctrs:  # type: ignore[union-attr]
+        statuses.append((c["Id"], d.api("DELETE", f"/containers/{c['Id']}?force=1&v=1")[0]))
+    _, images = d.api("GET", "/images/json?all=1")
+    for img in images:  # type: ignore[union-attr]
+        if "busybox:latest" not in (img["RepoTags"] or []):
+            d.api("DELETE", f"/images/{img['Id']}?force=1")
+    _, vols = d.api("GET", "/volumes")
+    for v in vols["Volumes"] or []:  # type: ignore[index]
+        statuses.append((v["Name"], d.api("DELETE", f"/volumes/{v['Name']}")[0]))
+    _, nets = d.api("GET", "/networks")
+    for n in nets:  # type: ignore[union-attr]
+        if n["Name"] not in ("bridge", "host", "none"):
+            statuses.append((n["Name"], d.api("DELETE", f"/networks/{n['Id']}")[0]))
+    return statuses
+
+
 def _wipe(w: World) -> None:
     """Best effort, after a failed point: the next one starts from a clean daemon."""
     d = w.d
@@ -149,41 +170,19 @@ def _wipe(w: World) -> None:
         if d.proc is None or d.proc.poll() is not None:
             d.extra_env = {}
             d.start()
-        _, ctrs = d.api("GET", "/containers/json?all=1")
-        for c in ctrs:  # type: ignore[union-attr]
-            d.api("DELETE", f"/containers/{c['Id']}?force=1&v=1")
-        _, images = d.api("GET", "/images/json?all=1")
-        for img in images:  # type: ignore[union-attr]
-            if "busybox:latest" not in (img["RepoTags"] or []):
-                d.api("DELETE", f"/images/{img['Id']}?force=1")
-        _, vols = d.api("GET", "/volumes")
-        for v in vols["Volumes"] or []:  # type: ignore[index]
-            d.api("DELETE", f"/volumes/{v['Name']}")
-        _, nets = d.api("GET", "/networks")
-        for n in nets:  # type: ignore[union-attr]
-            if n["Name"] not in ("bridge", "host", "none"):
-                d.api("DELETE", f"/networks/{n['Id']}")
+        _remove_objects(d)
         d.api("POST", "/dockyard/system/check?repair=1&quick=1")
     subprocess.run(["ip", "link", "del", w.bridge], capture_output=True, check=False)
+    for family in ("ip", "netdev"):
+        subprocess.run(["nft", "delete", "table", family, f"dockyard-{w.bridge}"],
+                       capture_output=True, check=False)  # fmt: skip
 
 
 def _clean(w: World, point: str) -> None:
     """Remove what the point's test made; the store must be back to its start."""
     d = w.d
-    status, ctrs = d.api("GET", "/containers/json?all=1")
-    for c in ctrs:  # type: ignore[union-attr]
-        assert d.api("DELETE", f"/containers/{c['Id']}?force=1&v=1")[0] == 204, c
-    status, images = d.api("GET", "/images/json?all=1")
-    for img in images:  # type: ignore[union-attr]
-        if "busybox:latest" not in (img["RepoTags"] or []):
-            d.api("DELETE", f"/images/{img['Id']}?force=1")
-    status, vols = d.api("GET", "/volumes")
-    for v in vols["Volumes"] or []:  # type: ignore[index]
-        assert d.api("DELETE", f"/volumes/{v['Name']}")[0] == 204, v
-    status, nets = d.api("GET", "/networks")
-    for n in nets:  # type: ignore[union-attr]
-        if n["Name"] not in ("bridge", "host", "none"):
-            assert d.api("DELETE", f"/networks/{n['Id']}")[0] == 204, n
+    failed = [(what, status) for what, status in _remove_objects(d) if status != 204]
+    assert failed == [], (point, failed)
     assert d.api("POST", "/images/prune")[0] == 200
     assert _layer_dirs(d) == w.base_layers, point
     assert _blobs(d) == w.base_blobs, point
@@ -192,14 +191,32 @@ def _clean(w: World, point: str) -> None:
     assert _mounts_under(d.data_root) == [], point
     assert _links_on(d.bridge) == [], point
     assert not _link_exists(w.bridge), point
+    assert not _table_exists(f"dockyard-{w.bridge}"), point
     netns = d.exec_root / "netns"
     assert not netns.exists() or list(netns.iterdir()) == [], point
     assert _cgroups_left(d) == [], point
+    assert _container_rules(d) == [], point
     assert _report(d) == {"Errors": False, "Findings": []}, point
+
+
+def _table_exists(name: str) -> bool:
+    r = subprocess.run(["nft", "list", "table", "ip", name], capture_output=True, check=False)
+    return r.returncode == 0
 
 
 def _link_exists(dev: str) -> bool:
     return subprocess.run(["ip", "link", "show", dev], capture_output=True).returncode == 0
+
+
+def _container_rules(d: Daemon) -> list[str]:
+    """nft rules and map elements of containers (commented with their short ids) in the
+    daemon's tables; the bridge's own carry its name."""
+    out = []
+    for family in ("ip", "netdev"):
+        r = subprocess.run(["nft", "list", "table", family, f"dockyard-{d.bridge}"],
+                           capture_output=True, text=True, check=False)  # fmt: skip
+        out += re.findall(r"dockyard:[0-9a-f]{12}\b", r.stdout)
+    return out
 
 
 def _cgroups_left(d: Daemon) -> list[str]:
@@ -211,8 +228,9 @@ def _cgroups_left(d: Daemon) -> list[str]:
 
 
 def _create(w: World) -> None:
-    status, _ = w.d.api("POST", "/containers/create?name=cm-ctr",
-                        {"Image": "busybox", "Cmd": ["sleep", "300"]})  # fmt: skip
+    body = {"Image": "busybox", "Cmd": ["sleep", "300"], "ExposedPorts": {"80/tcp": {}},
+            "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1"}]}}}  # fmt: skip
+    status, _ = w.d.api("POST", "/containers/create?name=cm-ctr", body)
     assert status == 201
 
 
@@ -362,6 +380,8 @@ def _after(w: World, point: str) -> None:
         assert st in ("created", "running", "exited"), st
         _ok(d.dockyard("start", "cm-ctr")) if st != "running" else None
         assert _ok(d.dockyard("exec", "cm-ctr", "echo", "up")) == "up"
+        cid = d.api("GET", "/containers/cm-ctr/json")[1]["Id"]
+        assert f"dockyard:{cid[:12]}" in _container_rules(d), "its published port has no rule"
     elif point.startswith("create") and d.api("GET", "/containers/cm-ctr/json")[0] == 200:
         _ok(d.dockyard("start", "cm-ctr"))
 
