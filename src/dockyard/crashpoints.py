@@ -25,6 +25,7 @@ POINTS = (
     "commit.after-image",  # the image is stored, the source still frozen
     "build.after-step-container",  # a RUN step's container exists
     "build.after-step-commit",  # a step's image is stored, the build goes on
+    "layer.after-extract",  # a pulled layer's files are in place, its row is not
     "pull.after-layer",  # a layer registered, the image not yet stored
     "pull.before-image",  # every layer and the config stored, no image record
     "push.after-blob",  # a layer blob uploaded, no manifest yet

@@ -316,6 +316,7 @@ OPS: dict[str, Op] = {
     "commit": (_commit_setup, _commit),
     "build": (None, _build),
     "pull": (_pull_setup, _pull),
+    "layer.after-extract": (_pull_setup, _pull),
     "push": (_push_setup, _push),
     "cp": (_cp_setup, _cp),
     "volume.after-create": (None, _volume_create),
@@ -344,7 +345,7 @@ def _after(w: World, point: str) -> None:
     elif point.startswith("build"):
         _build(w)  # the retried build finishes and reclaims as the first one should have
         assert d.api("GET", "/images/cm-build/json")[0] == 200
-    elif point.startswith("pull"):
+    elif point.startswith(("pull", "layer")):
         _ok(d.dockyard("pull", f"{w.reg.host}/cm-pull:1", timeout=90))
         assert _ok(d.dockyard("run", "--rm", f"{w.reg.host}/cm-pull:1", "cat", "/x")) == "x"
     elif point.startswith("push"):

@@ -41,6 +41,8 @@ def test_a_clean_store_checks_clean(d: Daemon) -> None:
     r = d.dockyard("system", "check")
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
     assert _report(d) == {"Errors": False, "Findings": []}
+    r = d.dockyard("system", "check", "--quick", "--format", "json")
+    assert (r.returncode, r.stdout) == (0, '{"Errors":false,"Findings":[]}\n'), r.stderr
 
 
 def test_damage_is_reported_then_repaired_and_nothing_intact_goes(d: Daemon) -> None:

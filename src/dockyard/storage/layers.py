@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from dockyard.core.layers import Change, Layer, RWLayer
+from dockyard.crashpoints import crashpoint
 from dockyard.errors import Conflict, NotFound
 from dockyard.rollback import Rollback
 from dockyard.state.db import Cursor, Database
@@ -121,6 +122,7 @@ class Layers:
                 rb.push(self.driver.remove, cache_id)
                 reader = HashingReader(tar, hashing=digest is None)
                 size = self.driver.apply_diff(cache_id, cast(BinaryIO, reader))
+                crashpoint("layer.after-extract")  # a directory no row names yet
                 reader.drain()
                 diff_id = digest() if digest is not None else reader.digest()
                 chain_id = chain_id_of(parent, diff_id)
