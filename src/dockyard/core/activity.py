@@ -1,5 +1,6 @@
 """A gate between the operations that hold layers, blobs and temp files not yet named by any
-record (pull, push, build, commit, load, import) and `system check`, which must see a store at
+record, or change what names them (pull, push, build, commit, load, import, bootstrap, rmi,
+image prune) and `system check`, which must see a store at
 rest: those take it shared, the check exclusively (D-crash-1). Threads only; cheap (one lock
 acquire per operation, never per byte)."""
 

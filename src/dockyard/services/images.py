@@ -134,13 +134,16 @@ class Images:
             return self.transfers.load(src)
 
     def bootstrap_busybox(self) -> str:
-        return self.transfers.bootstrap_busybox()
+        with self.activity.shared():
+            return self.transfers.bootstrap_busybox()
 
     def remove(self, ref: str, force: bool, noprune: bool) -> Records:
-        return self.removal.remove(ref, force, noprune)
+        with self.activity.shared():  # a check's recount must not see half an rmi
+            return self.removal.remove(ref, force, noprune)
 
     def prune(self, filters: Filters) -> Json:
-        return self.removal.prune(filters)
+        with self.activity.shared():
+            return self.removal.prune(filters)
 
     def pull(self, ref: str, tag: str | None, platform: str = "") -> None:
         """A whole pull with no client watching; its first error is raised."""
