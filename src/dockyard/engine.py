@@ -119,7 +119,9 @@ class Engine:
             locks,
             interfaces=self.networks,
         )
-        self.archive = ContainerArchive(self.containers.get, self.layers, self.events)
+        self.archive = ContainerArchive(
+            self.containers.get, self.layers, self.events, containers_root=cfg.containers_root
+        )
         self.system = System(
             cfg, records, self.images, self.layers, self.volumes, self.launcher.cgroups
         )

@@ -355,8 +355,12 @@ def _after(w: World, point: str) -> None:
         assert _ok(r) in ("0", str(1 << 20)), "a truncated file under its real name"
         r = d.dockyard("exec", "cm-cp", "sh", "-c", "ls -a /tmp")
         assert ".dockyard-cp-" not in r.stdout, r.stdout
+        cid = d.api("GET", "/containers/cm-cp/json")[1]["Id"]
+        pending = d.data_root / "containers" / cid / "cp-pending"
+        assert not pending.exists() or list(pending.iterdir()) == [], "a marker was not swept"
         _cp(w)
         assert _ok(d.dockyard("exec", "cm-cp", "sh", "-c", "wc -c < /tmp/cm-file")) == str(1 << 20)
+        assert list(pending.iterdir()) == [], "a finished copy left its marker"
     elif point.startswith("volume"):
         dirs = sorted(p.name for p in (d.data_root / "volumes").iterdir()
                       if not p.name.startswith("."))  # fmt: skip

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from dockyard.services.containers import cppending
 from dockyard.storage import copyarchive as ca
 from dockyard.storage.beneath import open_below
 from dockyard.volumes import local, populate
@@ -137,3 +138,27 @@ def test_a_populate_copy_left_by_a_killed_daemon_goes_at_start(tmp_path: Path) -
     local.LocalDriver(vols)
     assert not left.exists()
     assert (vols / "v" / "_data").is_dir()
+
+
+def test_temp_names_a_killed_copy_left_are_swept_at_start(tmp_path: Path) -> None:
+    """The fallback's temp names, left by an extractor killed mid-copy (a host crash): the
+    marker names the directory the copy wrote under; the sweep removes only temp names."""
+    ctr = tmp_path / "containers" / "c1"
+    ctr.mkdir(parents=True)
+    upper = tmp_path / "upper" / "tmp"
+    (upper / "sub").mkdir(parents=True)
+    (upper / "kept").write_text("a file of the container's own")
+    (upper / f"{ca.TEMP_PREFIX}0011223344556677").write_bytes(b"half")
+    (upper / "sub" / f"{ca.TEMP_PREFIX}8899aabbccddeeff").write_bytes(b"half")
+    (tmp_path / "upper" / f"{ca.TEMP_PREFIX}above").write_bytes(b"not this copy's")
+    marker = cppending.mark(ctr, str(upper))
+    assert marker.read_text() == str(upper)
+    removed = cppending.sweep(ctr)
+    assert sorted(Path(p).parent.name for p in removed) == ["sub", "tmp"]
+    assert sorted(os.listdir(upper)) == ["kept", "sub"] and os.listdir(upper / "sub") == []
+    assert (tmp_path / "upper" / f"{ca.TEMP_PREFIX}above").exists()
+    assert list((ctr / cppending.DIR).iterdir()) == []
+    assert cppending.sweep(ctr) == []
+    done = cppending.mark(ctr, str(upper))
+    cppending.unmark(done)  # a copy that finished leaves no marker
+    assert list((ctr / cppending.DIR).iterdir()) == []

@@ -13,6 +13,7 @@ from dockyard import errors
 from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord
 from dockyard.crashpoints import crashpoint
+from dockyard.services.containers import cppending
 from dockyard.services.containers.health import Health, mark_stopped, reset_for_start
 from dockyard.services.containers.removal import Removal
 from dockyard.services.containers.sessions import ShimSession
@@ -224,6 +225,7 @@ class Supervision:
         self.shared.remove_orphans(layers, dirs)
         known = {str(c.get("id")) for c in self.launcher.runc.list() or []}
         for rec in self.repo.all():
+            cppending.sweep(self.shared.container_dir(rec.id))
             st = rec.state["Status"]
             if st in ("running", "paused", "restarting"):
                 shim_pid = rec.run.shim_pid
