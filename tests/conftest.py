@@ -85,6 +85,7 @@ class Daemon:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
     extra_args: tuple[str, ...] = ()  # more `dockyard daemon` flags
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. DOCKYARD_CRASH_AT
 
     @property
     def host(self) -> str:
@@ -138,7 +139,11 @@ class Daemon:
                 "--bridge", self.bridge, *self.extra_args]  # fmt: skip
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(
-                argv, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+                argv,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **self.extra_env},
             )
         deadline = time.time() + 30 * SLOWDOWN
         while time.time() < deadline:

@@ -16,6 +16,7 @@ from dockyard.network.setup import build_networks
 from dockyard.runtime.cgroups import CgroupHost
 from dockyard.runtime.shimbuild import ensure_shim
 from dockyard.services.build import Build
+from dockyard.services.check import SystemCheck
 from dockyard.services.containers.archive import ContainerArchive
 from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.service import Containers
@@ -122,12 +123,15 @@ class Engine:
         )
         # the network graph reads the network rows and the containers' parsed views (#18, B1)
         self.netgraph = NetworkGraph(self.networks.ctx.repo, records.all_views)
-        self.archive = ContainerArchive(self.containers.get, self.layers, self.events)
+        self.archive = ContainerArchive(
+            self.containers.get, self.layers, self.events, containers_root=cfg.containers_root
+        )
         self.system = System(
             cfg, records, self.images, self.layers, self.volumes, self.launcher.cgroups
         )
         self.build = Build(cfg, self.db, self.images, self.layers, self.containers)
         self.provenance = Provenance(self.images, self.layers, self.containers.get)  # B1
+        self.check = SystemCheck(self.images, self.layers, self.containers.check)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -142,6 +146,7 @@ class Engine:
         tops = [r.top_chain_id for r in self.images.repo.all() if r.top_chain_id]
         await asyncio.to_thread(self.layers.reconcile_refs, tops)
         await asyncio.to_thread(self.images.sweep_content)
+        await asyncio.to_thread(self.volume_store.reconcile)
         await asyncio.to_thread(self.networks.start)
         await asyncio.to_thread(self.containers.restore)
         await asyncio.to_thread(self.networks.reconcile, self._running_ids)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from dockyard.core.events import EventBus
 from dockyard.network.service import Networks
+from dockyard.services.check import SystemCheck
 from dockyard.services.containers.archive import ContainerArchive
 from dockyard.services.netgraph import NetworkGraph
 from dockyard.services.protocols import ContainerService, ImageService, SystemService
@@ -26,6 +27,8 @@ class Engine(Protocol):
     def events(self) -> EventBus: ...
     @property
     def system(self) -> SystemService: ...
+    @property
+    def check(self) -> SystemCheck: ...
     @property
     def volumes(self) -> Volumes: ...
     @property

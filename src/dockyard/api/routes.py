@@ -135,6 +135,7 @@ ROUTES: list[Route] = [
     Route("GET", f"/dockyard/images/{IMAGE}/explain", provenance.explain_image),  # B1
     Route("GET", f"/dockyard/images/{IMAGE}/layers", provenance.image_layers),
     Route("GET", "/dockyard/containers/{id}/explain", provenance.explain_container),
+    Route("POST", "/dockyard/system/check", system.check),
 ]
 
 

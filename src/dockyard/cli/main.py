@@ -118,6 +118,7 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "system": {
         "df": ("system", "df"),
+        "check": ("system", "check"),
         "prune": ("prune", "system"),
         "info": ("system", "info"),
         "events": ("system", "events"),

@@ -19,6 +19,7 @@ from dockyard import errors
 from dockyard.core import timefmt
 from dockyard.core.filters import prune_selector
 from dockyard.core.types import Json
+from dockyard.crashpoints import crashpoint
 from dockyard.network import netlink, spec, spec6
 from dockyard.network.bridge import BridgeDriver
 from dockyard.network.context import NetworkContext
@@ -59,10 +60,9 @@ class UserNetworks:
                 raise errors.Conflict(f"bridge device {device} already exists")
             row = NetworkRow(nid, wanted.name, "bridge", self.ctx.now(),
                              wanted.doc(subnet, gateway, device))  # fmt: skip
+            # The row first: a daemon killed after it makes the bridge again at its next start
+            # (recovery), where a bridge made first would be left with no row naming it.
             with Rollback() as rb:
-                drv = self._driver_for_row(row)
-                drv.ensure(None, [])
-                rb.push(drv.close)
                 try:
                     self.ctx.repo.insert(row)
                 except Exception as e:  # noqa: BLE001 - sqlite IntegrityError: another process won
@@ -71,6 +71,11 @@ class UserNetworks:
                             f"network with name {wanted.name} already exists"
                         ) from None
                     raise
+                rb.push(self.ctx.repo.delete, nid)
+                drv = self._driver_for_row(row)
+                drv.ensure(None, [])
+                rb.push(drv.close)
+                crashpoint("network.after-bridge")
                 rb.commit()
             self.ctx.user_drivers[nid] = drv
         self.ctx.event(row, "create")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from dockyard.core.layers import Change, Layer, RWLayer
+from dockyard.crashpoints import crashpoint
 from dockyard.errors import Conflict, NotFound
 from dockyard.rollback import Rollback
 from dockyard.state.db import Cursor, Database
@@ -74,6 +75,7 @@ class Layers:
         # GraphDriver of each container layer: fixed for the layer's life, asked by every inspect
         self._graph: dict[str, dict[str, object]] = {}
         self._indexes = layerindex.LayerIndexes()
+        self._making: set[str] = set()  # directories made but not yet recorded (check skips)
 
     # read-only layers -----------------------------------------------------------------------
 
@@ -116,12 +118,14 @@ class Layers:
                 self.retain(parent)  # held by the new child, or dropped below
         cache_id = secrets.token_hex(32)
         found: tuple[Layer, int] | None = None
+        self._making.add(cache_id)
         try:
             with Rollback() as rb:
                 self.driver.create(cache_id, parent_cache)
                 rb.push(self.driver.remove, cache_id)
                 reader = HashingReader(tar, hashing=digest is None)
                 size = self.driver.apply_diff(cache_id, cast(BinaryIO, reader))
+                crashpoint("layer.after-extract")  # a directory no row names yet
                 reader.drain()
                 self._write_index(cache_id)
                 diff_id = digest() if digest is not None else reader.digest()
@@ -135,14 +139,17 @@ class Layers:
                         self._repo.add_refs(c, chain_id, 1)
                 rb.commit()
         except BaseException:
+            self._making.discard(cache_id)
             if parent is not None:
                 self.release(parent)
             raise
         if found is None:
+            self._making.discard(cache_id)
             log.debug("registered layer %s (%s, %d bytes)", chain_id, cache_id, size)
             return layer
         # Already stored: drop our copy and the child's hold on the parent.
         self.driver.remove(cache_id)
+        self._making.discard(cache_id)
         if parent is not None:
             self.release(parent)
         return found[0]
@@ -213,6 +220,7 @@ class Layers:
                 rb.push(self.release, parent)
             mount_id = secrets.token_hex(32)
             rw = RWLayer(container_id, mount_id, f"{mount_id}-init", parent)
+            # create_rw holds the store's lock throughout: a snapshot never sees it half-made
             self.driver.create(rw.init_id, parent_cache)
             rb.push(self.driver.remove, rw.init_id)
             initlayer.populate(self.driver.diff_dir(rw.init_id))
@@ -324,6 +332,25 @@ class Layers:
                         doomed += self._release_tx(c, layer.parent)
             self._remove_dirs(doomed)
         return removed
+
+    def snapshot(self) -> tuple[list[tuple[Layer, int]], list[RWLayer], set[str], set[str]]:
+        """For `system check` (storage/check.py): every layer with its reference count, the
+        container layers, the directories present and those a register() is filling."""
+        with self._lock:
+            busy = set(self._making)
+            dirs = set(self.driver.ids())
+            return self._repo.all_with_refs(), self._repo.all_rw(), dirs, busy
+
+    def remove_orphans(self, ids: Iterable[str]) -> list[str]:
+        """Remove these directories if still no row names them and no register() fills them."""
+        with self._lock:
+            known = self._repo.known_dirs() | self._making
+            doomed = [d for d in ids if d not in known]
+            for d in doomed:
+                log.warning("removing layer dir %s no record names", d)
+            self._remove_dirs(doomed)
+            self.driver.prune_links()
+            return doomed
 
     def reconcile(self) -> list[str]:
         """Remove layer dirs and l/ links no metadata row names (leftovers of a crash).
