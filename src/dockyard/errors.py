@@ -68,3 +68,12 @@ def os_message(exc: OSError) -> str:
     text = exc.strerror or str(exc)
     text = text[:1].lower() + text[1:]
     return f"{exc.filename}: {text}" if exc.filename else text
+
+
+def message_of(exc: BaseException) -> str:
+    """What a client is told of an error: Docker's words for ours and for the kernel's."""
+    if isinstance(exc, DockyardError):
+        return exc.message
+    if isinstance(exc, OSError):
+        return os_message(exc)
+    return str(exc) or type(exc).__name__

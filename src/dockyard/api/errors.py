@@ -9,7 +9,7 @@ import logging
 from aiohttp import web
 
 from dockyard.api.codec import json_response
-from dockyard.errors import DockyardError, os_message
+from dockyard.errors import DockyardError, message_of
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ def response_for(exc: BaseException) -> web.StreamResponse:
         return error_response(exc.status, exc.text or exc.reason)
     if isinstance(exc, OSError):  # e.g. a full disk: the file and the reason, in Go's words
         log.error("unexpected error: %s", exc)
-        return error_response(500, os_message(exc))
+        return error_response(500, message_of(exc))
     log.error("unexpected error: %s", exc, exc_info=exc)
-    return error_response(500, str(exc) or type(exc).__name__)
+    return error_response(500, message_of(exc))
 
 
 STARTED = web.RequestKey("dockyard_stream_started", bool)

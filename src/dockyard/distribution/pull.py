@@ -241,7 +241,7 @@ class PullJob:
         except (errors.DockyardError, Cancelled) as e:
             spool.fail(e)
         except BaseException as e:  # noqa: BLE001 (the extractor raises it)
-            spool.fail(errors.System(str(e)))
+            spool.fail(errors.System(errors.message_of(e)))
 
     def _attempt(self, lay: _Layer, spool: Spool, h: Any, started: float) -> None:
         """One request for what the spool lacks, appended to it."""

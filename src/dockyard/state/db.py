@@ -28,10 +28,13 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
 
 
-def reserve_space(path: Path, size: int = RESERVE) -> None:
-    """Best effort: a filesystem without fallocate, or already full, keeps what it has."""
+def reserve_space(path: Path, size: int = RESERVE, create: bool = False) -> None:
+    """Best effort: a filesystem without fallocate, or already full, keeps what it has. Only
+    before SQLite opens the file: closing any descriptor of a file drops every POSIX lock this
+    process holds on it, SQLite's included (another process would then delete a live WAL)."""
+    flags = os.O_WRONLY | os.O_CLOEXEC | (os.O_CREAT if create else 0)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        fd = os.open(path, flags, 0o644)
     except OSError:
         return
     try:
@@ -48,6 +51,12 @@ class Database:
 
     @classmethod
     def open(cls, path: Path | str, schemas: Iterable[str] = ()) -> Database:
+        if str(path) != ":memory:":
+            # A WAL is reused from its start after each checkpoint and never truncated (no
+            # journal_size_limit): blocks reserved past its end stay ours while the daemon
+            # runs. An empty WAL is no hot journal: SQLite starts it as a new one.
+            reserve_space(Path(path))
+            reserve_space(Path(f"{path}-wal"), create=True)
         conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
@@ -57,11 +66,6 @@ class Database:
         with db.tx() as c:
             for schema in schemas:
                 c.executescript_in_tx(schema)
-        # A WAL is reused from its start after each checkpoint and never truncated (no
-        # journal_size_limit): blocks reserved past its end stay ours while the daemon runs.
-        if str(path) != ":memory:":
-            reserve_space(Path(f"{path}-wal"))
-            reserve_space(Path(path))
         return db
 
     @contextmanager
