@@ -63,7 +63,9 @@ def stats(sock: str, ref: str, query: str = "stream=false", version: str = "") -
 
 @pytest.fixture
 def burner(daemon: Daemon) -> Iterator[str]:
-    cid = run(daemon, "--network", "none", "busybox", "sh", "-c", BURN)
+    # the lowest CPU weight: the daemon and the CLIs under test still get a CPU on a 2-CPU
+    # host when it is busy (an emulated one, scripts/vm-check, is starved otherwise)
+    cid = run(daemon, "--network", "none", "--cpu-shares", "2", "busybox", "sh", "-c", BURN)
     yield cid
     rm(daemon, cid)
 
@@ -188,7 +190,7 @@ def test_samples_have_dockerds_shape(oracle: str, daemon: Daemon) -> None:
     if want["live"]["pids_stats"] == {}:
         # The oracle's containers have no pids controller when it runs inside a systemd
         # service's subtree that lacks it (scripts/vm-check's guest); dockerd then sends {}.
-        assert _skeleton(have["live"]["pids_stats"]) == [("current", "int"), ("limit", "int")]
+        assert isinstance(have["live"]["pids_stats"]["current"], int)
         want["live"]["pids_stats"] = have["live"]["pids_stats"]
     assert _skeleton(have["live"]) == _skeleton(want["live"])
 
