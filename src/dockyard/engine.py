@@ -8,9 +8,11 @@ import logging
 from dataclasses import dataclass, field
 
 from dockyard.config import Config
+from dockyard.core import timefmt
 from dockyard.core.locks import KeyedLocks
 from dockyard.distribution.endpoints import RegistryOptions
 from dockyard.images.content import ContentStore
+from dockyard.network import netlink
 from dockyard.network import records as network_state
 from dockyard.network.setup import build_networks
 from dockyard.runtime.cgroups import CgroupHost
@@ -21,6 +23,7 @@ from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.service import Containers
 from dockyard.services.events import Events
 from dockyard.services.images import Images
+from dockyard.services.swarm import NetworkOps, Swarm
 from dockyard.services.system import System
 from dockyard.services.volumes import Volumes
 from dockyard.state import buildcache as buildcache_state
@@ -123,6 +126,10 @@ class Engine:
             cfg, records, self.images, self.layers, self.volumes, self.launcher.cgroups
         )
         self.build = Build(cfg, self.db, self.images, self.layers, self.containers)
+        self.swarm = Swarm(cfg.data_root / "swarm" / "state.json", NetworkOps(self.networks),
+                           timefmt.rfc3339_fixed, netlink.default_address)  # fmt: skip
+        self.networks.ctx.swarm_active = self.swarm.active
+        self.system.swarm_info = self.swarm.info
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

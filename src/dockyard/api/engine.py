@@ -10,6 +10,7 @@ from dockyard.core.events import EventBus
 from dockyard.network.service import Networks
 from dockyard.services.containers.archive import ContainerArchive
 from dockyard.services.protocols import ContainerService, ImageService, SystemService
+from dockyard.services.swarm import Swarm
 from dockyard.services.volumes import Volumes
 
 
@@ -28,6 +29,8 @@ class Engine(Protocol):
     def volumes(self) -> Volumes: ...
     @property
     def archive(self) -> ContainerArchive: ...
+    @property
+    def swarm(self) -> Swarm: ...
     @property
     def networks(self) -> Networks: ...
 

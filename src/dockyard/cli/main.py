@@ -107,6 +107,10 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "connect": ("networks", "connect"),
         "disconnect": ("networks", "disconnect"),
     },
+    "swarm": {
+        "init": ("swarm", "init"),
+        "leave": ("swarm", "leave"),
+    },
     "system": {
         "df": ("system", "df"),
         "prune": ("prune", "system"),
@@ -131,6 +135,7 @@ Management Commands:
   container   Manage containers
   image       Manage images
   volume      Manage volumes
+  swarm       Manage the one-node swarm (networks)
   system      Manage dockyard
 
 Commands:

@@ -133,6 +133,11 @@ class Endpoints:
         """One endpoint; `published` given: the gateway endpoint (default route, DNAT). The
         address (--ip, else the one it had, else the first free) is stored in the same
         transaction as the endpoint row; then the veth; names registered last."""
+        if row.doc.get("Scope") == "swarm" and not row.doc.get("Attachable"):
+            raise errors.Forbidden(  # dockerd's, from swarmkit's allocator (D-dpy6-2)
+                f"Could not attach to network {row.name}: rpc error: code = PermissionDenied "
+                f"desc = network {row.name} not manually attachable"
+            )
         wanted = endpoints_config(rec)
         cfg = wanted[row.name] = wanted.get(row.name) or {}
         if row.name not in PREDEFINED:

@@ -91,8 +91,8 @@ class Networks:
     def list(self, filters: Filters) -> builtins.list[Json]:
         return self.queries.list(filters)
 
-    def inspect(self, ref: str, brief: bool = False) -> Json:
-        return self.queries.inspect(ref, brief)
+    def inspect(self, ref: str, brief: bool = False, scope: str = "") -> Json:
+        return self.queries.inspect(ref, brief, scope)
 
     def connect(self, net_ref: str, body: Json) -> None:
         self.attachments.connect(net_ref, body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,6 +43,11 @@ class Images(Protocol):
     def top_layer(self, image_id: str) -> str | None: ...
 
 
+def _no_swarm() -> Json:
+    return {"LocalNodeState": "inactive", "ControlAvailable": False, "NodeID": "", "NodeAddr": "",
+            "Error": "", "RemoteManagers": None}  # fmt: skip
+
+
 class System:
     def __init__(
         self,
@@ -54,6 +59,7 @@ class System:
         cgroups: CgroupHost | None = None,
     ) -> None:
         self.cfg = cfg
+        self.swarm_info: Callable[[], Json] = _no_swarm  # the swarm service's, set by engine.py
         self.cgroups = cgroups or CgroupHost.detect([])
         self.containers = containers
         self.images = images
@@ -115,7 +121,9 @@ class System:
             "ContainersRunning": states.count("running"),
             "ContainersPaused": states.count("paused"),
             "ContainersStopped": len(recs) - states.count("running") - states.count("paused"),
-            "Images": len(self.images.list(True, {}, False)),  # intermediates too, as dockerd counts
+            "Images": len(
+                self.images.list(True, {}, False)
+            ),  # intermediates too, as dockerd counts
             "Driver": "overlay2",
             "DriverStatus": [
                 ["Backing Filesystem", "extfs"],
@@ -165,14 +173,7 @@ class System:
             "ServerVersion": ENGINE_VERSION,
             "Runtimes": {"runc": {"path": "runc"}},
             "DefaultRuntime": "runc",
-            "Swarm": {
-                "LocalNodeState": "inactive",
-                "ControlAvailable": False,
-                "NodeID": "",
-                "NodeAddr": "",
-                "Error": "",
-                "RemoteManagers": None,
-            },  # fmt: skip
+            "Swarm": self.swarm_info(),
             "LiveRestoreEnabled": True,
             "Isolation": "",
             "InitBinary": "",
