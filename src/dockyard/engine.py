@@ -148,6 +148,13 @@ class Engine:
         await asyncio.to_thread(self.containers.restore)
         await asyncio.to_thread(self.networks.reconcile, self._running_ids)
 
+    def reload(self, debug: bool, registry: RegistryOptions) -> None:
+        """SIGHUP's reload of daemon.json (daemon.py): the registry settings, then dockerd's
+        `reload` daemon event (D-dpy6-3)."""
+        self.images.reload_registry(registry)
+        attrs = self.system.reload_attributes(debug, registry)
+        self.events.publish("daemon", "reload", self.system.info_id(), attrs)
+
     def _running_ids(self) -> set[str]:
         return {
             r.id for r in self.containers.repo.all() if r.state["Status"] in ("running", "paused")

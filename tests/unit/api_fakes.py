@@ -47,6 +47,9 @@ class EchoSession:
     async def begin(self) -> None:
         self.begun = True
 
+    def detached(self) -> None:
+        self.closed = True
+
     async def output(self) -> AsyncIterator[tuple[int, bytes]]:
         yield (1, b"hello\n")
         while (item := await self.queue.get()) is not None:

@@ -24,6 +24,7 @@ class ShimSession:
         framed: bool | None = None,
         detach_keys: bytes = b"",
         backlog: AsyncIterator[tuple[int, bytes]] | None = None,
+        on_detach: Callable[[], None] | None = None,  # the client typed the detach keys
     ) -> None:
         self.tty = tty
         # Multiplexed 8-byte frames or raw bytes: by default raw with a TTY; an exec start says.
@@ -36,6 +37,7 @@ class ShimSession:
         self._conn: Any = None
         self._connected: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._on_end = on_end
+        self._on_detach = on_detach
         self._closed = False
         self._launch: Callable[[], Awaitable[None]] | None = None
         self._abandon: Callable[[], None] | None = None
@@ -44,6 +46,11 @@ class ShimSession:
         """The process starts at begin() (`launch`, which connects or fails the session); a
         session closed before that calls `abandon` instead."""
         self._launch, self._abandon = launch, abandon
+
+    def detached(self) -> None:
+        """The client typed the detach keys: the stream ends, the process goes on."""
+        if self._on_detach is not None:
+            self._on_detach()
 
     async def begin(self) -> None:
         """Start what the session streams: called once the client has the response headers."""
