@@ -19,6 +19,7 @@ from typing import Any
 from dockyard import errors
 from dockyard.config import ENGINE_VERSION
 from dockyard.core.types import Json
+from dockyard.services.system import host_memory
 
 log = logging.getLogger(__name__)
 
@@ -216,12 +217,6 @@ class Swarm:
         hostname = platform.node()
         if ref not in (me["ID"], hostname) and not (ref and me["ID"].startswith(ref)):
             raise errors.NotFound(f"node {ref} not found")
-        mem = 0
-        try:
-            with open("/proc/meminfo") as f:
-                mem = int(f.readline().split()[1]) * 1024
-        except OSError:
-            pass
         return {
             "ID": me["ID"],
             "Version": {"Index": 9},
@@ -231,7 +226,10 @@ class Swarm:
             "Description": {
                 "Hostname": hostname,
                 "Platform": {"Architecture": platform.machine(), "OS": "linux"},
-                "Resources": {"NanoCPUs": (os.cpu_count() or 1) * 10**9, "MemoryBytes": mem},
+                "Resources": {
+                    "NanoCPUs": (os.cpu_count() or 1) * 10**9,
+                    "MemoryBytes": host_memory(),
+                },
                 "Engine": {
                     "EngineVersion": ENGINE_VERSION,
                     "Plugins": [

@@ -44,6 +44,15 @@ class Images(Protocol):
     def top_layer(self, image_id: str) -> str | None: ...
 
 
+def host_memory() -> int:
+    """MemTotal in bytes (0 when /proc/meminfo cannot be read)."""
+    try:
+        with open("/proc/meminfo") as f:
+            return int(f.readline().split()[1]) * 1024
+    except OSError:
+        return 0
+
+
 def _no_swarm() -> Json:
     return {"LocalNodeState": "inactive", "ControlAvailable": False, "NodeID": "", "NodeAddr": "",
             "Error": "", "RemoteManagers": None}  # fmt: skip
@@ -141,12 +150,7 @@ class System:
         recs = self.containers.all()
         states = [r.state["Status"] for r in recs]
         uname = os.uname()
-        mem = 0
-        try:
-            with open("/proc/meminfo") as f:
-                mem = int(f.readline().split()[1]) * 1024
-        except OSError:
-            pass
+        mem = host_memory()
         return {
             "ID": self.info_id(),
             "Containers": len(recs),
