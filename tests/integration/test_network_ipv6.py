@@ -138,3 +138,53 @@ def test_default_bridge_with_fixed_cidr_v6() -> None:
     bad = private_daemon("v6b", f"dyx{os.getpid()}", "--ipv6")
     with pytest.raises(RuntimeError, match="--fixed-cidr-v6 is needed with --ipv6"), bad:
         pass
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        return int(s.getsockname()[1])
+
+
+def _proxies(d: Daemon) -> list[str]:
+    """The daemon's userland proxy processes (their binary lives under its data root)."""
+    out = subprocess.run(["pgrep", "-af", f"{d.data_root}/bin/dockyard-proxy"],
+                         capture_output=True, text=True).stdout  # fmt: skip
+    return out.splitlines()
+
+
+def test_publish_on_ipv6_loopback_through_the_userland_proxy(daemon: Daemon) -> None:
+    """N2/N3 (#16 item 2, D-dpy6-4): `-p [::1]:PORT:80` on a dual-stack network: curl to
+    http://[::1]:PORT/ reaches busybox httpd in the container through dockyard-proxy (the
+    kernel cannot DNAT ::1); inspect shows HostIp ::1; stop ends the proxy and frees the port."""
+    net6 = ula()
+    name = f"six{random.randint(0, 1 << 30)}"
+    p = daemon.dockyard("network", "create", "--ipv6", "--subnet", str(net6), name)
+    assert p.returncode == 0, p.stderr
+    port = _free_port()
+    cid = ""
+    try:
+        cid = run(daemon, "--network", name, "-p", f"[::1]:{port}:80", "busybox", "sh", "-c",
+                  "mkdir /www && echo hello-six > /www/index.html && httpd -f -p 80 -h /www")  # fmt: skip
+        doc = inspect(daemon, cid)
+        assert doc["NetworkSettings"]["Ports"]["80/tcp"] == [{"HostIp": "::1",
+                                                              "HostPort": str(port)}]  # fmt: skip
+        assert len(_proxies(daemon)) == 1
+        url = f"http://[::1]:{port}/"
+        for _ in range(3):  # each request its own connection through the proxy
+            got = subprocess.run(["curl", "-s", "-m", "10", "--retry", "5", "--retry-connrefused",
+                                  url], capture_output=True, text=True)  # fmt: skip
+            assert got.stdout == "hello-six\n", got.stderr
+        busy = subprocess.run(["curl", "-s", "-m", "5", f"http://127.0.0.1:{port}/"],
+                              capture_output=True)  # fmt: skip
+        assert busy.returncode != 0  # only [::1] was published
+        assert daemon.dockyard("stop", "-t", "1", cid).returncode == 0
+        assert _proxies(daemon) == []
+        gone = subprocess.run(["curl", "-s", "-m", "5", url], capture_output=True)
+        assert gone.returncode == 7  # connection refused: nothing listens any more
+    finally:
+        if cid:
+            rm(daemon, cid)
+        daemon.dockyard("network", "rm", name)

@@ -68,7 +68,8 @@ def choose_gateway(networks: Iterable[tuple[str, bool]]) -> str | None:
 
 def dnats(ep: EndpointRow) -> list[Dnat]:
     ip = IPv4Address(ep.ip)
-    return [Dnat(ep.container_id, Published(**p), ip) for p in ep.doc.get("ports") or []]
+    return [Dnat(ep.container_id, Published(**p), ip) for p in ep.doc.get("ports") or []
+            if ":" not in p["host_ip"]]  # fmt: skip  # [::1]: the userland proxy
 
 
 def peer(ep: EndpointRow) -> Peer:
@@ -170,6 +171,8 @@ class Endpoints:
                 f"failed to create endpoint {rec.name} on network {row.name}: {e.message}"
             ) from None
         rb.push(drv.detach, ep.veth, mac, rec.id, dnats(ep))
+        if published:
+            self.ctx.ports.proxy(rec.id, str(ip))
         if row.name not in PREDEFINED:
             self.register(rec, row, ep)
             rb.push(self.ctx.names.remove, rec.id, row.id)
