@@ -13,7 +13,7 @@ from ipaddress import IPv6Address, IPv6Network
 
 import pytest
 
-from tests.conftest import Daemon, private_daemon
+from tests.conftest import Daemon, private_daemon, until
 from tests.integration.network_helpers import inspect, rm, run
 
 pytestmark = pytest.mark.integration
@@ -188,3 +188,23 @@ def test_publish_on_ipv6_loopback_through_the_userland_proxy(daemon: Daemon) -> 
         if cid:
             rm(daemon, cid)
         daemon.dockyard("network", "rm", name)
+
+
+def test_ipv6_loopback_proxy_ends_with_the_daemon_and_comes_back() -> None:
+    """D-dpy6-4: the proxy ends with the daemon process (its lifeline pipe), the container goes
+    on running (live-restore), and the next daemon start proxies its [::1] port again."""
+    with private_daemon("-p6", f"dyp{os.getpid()}") as d:
+        port = _free_port()
+        cid = run(d, "-p", f"[::1]:{port}:80", "busybox", "sh", "-c",
+                  "mkdir /www && echo again > /www/index.html && httpd -f -p 80 -h /www")  # fmt: skip
+        url = f"http://[::1]:{port}/"
+        curl = ["curl", "-s", "-m", "10", "--retry", "5", "--retry-connrefused", url]
+        assert subprocess.run(curl, capture_output=True, text=True).stdout == "again\n"
+        d.stop()
+        assert until(lambda: _proxies(d) == [], 5)
+        d.start()
+        assert inspect(d, cid)["State"]["Running"] is True
+        got = subprocess.run(curl, capture_output=True, text=True).stdout
+        assert got == "again\n", d.log_path.read_text()[-3000:]
+        rm(d, cid)
+        assert _proxies(d) == []

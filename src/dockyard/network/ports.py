@@ -229,6 +229,8 @@ class PortReservations:
         try:
             if v6:
                 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if ip == LOOPBACK6:  # a listener (as Go's): its old connections' TIME_WAIT must
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not block a restart
             # No SO_REUSEADDR and no listen(): a bound, non-listening socket without it makes
             # every later bind of the port fail, whatever options the other process uses.
             # [::1] listens: its proxy accepts on this very socket.

@@ -6,6 +6,7 @@ sees the traffic; the proxy dies with its port's release or with the daemon."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -22,15 +23,28 @@ def binary(bin_dir: Path) -> Path:
     return ensure_binary(bin_dir, SOURCE, "dockyard-proxy")
 
 
+_lifeline: tuple[int, int] | None = None
+
+
+def lifeline() -> int:
+    """The read end of the daemon's lifeline pipe: its write end stays open (and is inherited
+    by no child) for as long as the daemon process lives; a proxy exits on its EOF."""
+    global _lifeline
+    if _lifeline is None:
+        _lifeline = os.pipe()  # both ends close-on-exec; pass_fds hands the read end over
+    return _lifeline[0]
+
+
 @dataclass
 class Proxy:
     proc: subprocess.Popen[bytes]
 
     @classmethod
     def start(cls, binary: Path, listener: socket.socket, ip: str, port: int) -> Proxy:
-        fd = listener.fileno()
-        proc = subprocess.Popen([str(binary), str(fd), ip, str(port)], pass_fds=(fd,),
-                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        fd, life = listener.fileno(), lifeline()
+        proc = subprocess.Popen([str(binary), str(fd), str(life), ip, str(port)],
+                                pass_fds=(fd, life), stdin=subprocess.DEVNULL,
+                                start_new_session=True)  # fmt: skip
         log.debug("userland proxy %d: %s -> %s:%d", proc.pid, listener.getsockname(), ip, port)
         return cls(proc)
 

@@ -5,14 +5,17 @@
  * process relays those connections. The daemon binds and listens on [::1]:PORT itself (the
  * port stays reserved by it) and hands the listening socket over.
  *
- *   dockyard-proxy LISTEN_FD CONTAINER_IP CONTAINER_PORT      (TCP)
+ *   dockyard-proxy LISTEN_FD LIFELINE_FD CONTAINER_IP CONTAINER_PORT      (TCP)
  *
  * Each accepted connection is relayed by a child of its own (poll + read/write, half-closes
- * passed on). The proxy and its children die with the daemon (PR_SET_PDEATHSIG) and on SIGTERM.
+ * passed on). LIFELINE_FD is the read end of a pipe whose write end only the daemon holds: when
+ * the daemon process ends, it reads EOF and the proxy exits; its children die with it
+ * (PR_SET_PDEATHSIG). SIGTERM ends it too.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -94,22 +97,30 @@ static void relay(int a, int b)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: dockyard-proxy LISTEN_FD CONTAINER_IP CONTAINER_PORT\n");
+    if (argc != 5) {
+        fprintf(stderr, "usage: dockyard-proxy LISTEN_FD LIFELINE_FD CONTAINER_IP PORT\n");
         return 2;
     }
-    int lfd = atoi(argv[1]);
-    const char *ip = argv[2];
-    int port = atoi(argv[3]);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() == 1)
-        return 1; /* the daemon is already gone */
+    int lfd = atoi(argv[1]), life = atoi(argv[2]);
+    const char *ip = argv[3];
+    int port = atoi(argv[4]);
     signal(SIGCHLD, SIG_IGN); /* children are reaped by the kernel */
     signal(SIGPIPE, SIG_IGN);
     for (;;) {
-        int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        struct pollfd p[2] = {{lfd, POLLIN, 0}, {life, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return 1;
+        }
+        if (p[1].revents)
+            return 0; /* the daemon is gone */
+        if (!(p[0].revents & POLLIN))
+            continue;
+        int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (c < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE)
+            if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED || errno == EMFILE ||
+                errno == ENFILE)
                 continue;
             perror("dockyard-proxy: accept");
             return 1;
@@ -118,6 +129,9 @@ int main(int argc, char **argv)
         if (pid == 0) {
             prctl(PR_SET_PDEATHSIG, SIGKILL); /* the connection ends with the proxy */
             close(lfd);
+            close(life);
+            int fl = fcntl(c, F_GETFL);
+            fcntl(c, F_SETFL, fl & ~O_NONBLOCK);
             int up = dial(ip, port);
             if (up >= 0)
                 relay(c, up);
