@@ -184,24 +184,25 @@ def test_attachable_overlay_data_path_and_cleanup(swarmd: Daemon, api: docker.AP
             ex = api.exec_create("dpy6-a", ["ping", "-c", "1", "-W", "5", target])
             out = api.exec_start(ex)
             assert api.exec_inspect(ex)["ExitCode"] == 0, out
-    finally:
-        for cid in made:
-            api.remove_container(cid, force=True)
-    ingress = api.inspect_network("ingress")["Id"]
-    cid = api.create_container("busybox", "true", host_config=api.create_host_config(
-        network_mode="ingress"))["Id"]  # fmt: skip
-    try:
+        ingress = api.inspect_network("ingress")["Id"]
+        cid = api.create_container("busybox", "true", host_config=api.create_host_config(
+            network_mode="ingress"))["Id"]  # fmt: skip
+        made.append(cid)
         with pytest.raises(docker.errors.APIError) as exc:
             api.start(cid)  # not attachable: refused as dockerd refuses it
         assert exc.value.status_code == 403
         assert "network ingress not manually attachable" in str(exc.value.explanation)
+        assert _links(f"dyo-{ingress[:11]}") and _links(f"dyx-{ingress[:11]}")
+        # leave with dpy6-a and dpy6-b still on the network: they are disconnected, run on
+        assert api.leave_swarm(force=True) is True
+        b = api.inspect_container("dpy6-b")
+        assert b["State"]["Running"] and "dpy6-data" not in b["NetworkSettings"]["Networks"]
+        for nid in (net, ingress):
+            assert not _links(f"dyo-{nid[:11]}") and not _links(f"dyx-{nid[:11]}")
+            assert f"dockyard-dyo-{nid[:11]}" not in _nft_tables()
     finally:
-        api.remove_container(cid, force=True)
-    assert _links(f"dyo-{ingress[:11]}") and _links(f"dyx-{ingress[:11]}")
-    assert api.leave_swarm(force=True) is True
-    for nid in (net, ingress):
-        assert not _links(f"dyo-{nid[:11]}") and not _links(f"dyx-{nid[:11]}")
-        assert f"dockyard-dyo-{nid[:11]}" not in _nft_tables()
+        for cid in made:
+            api.remove_container(cid, force=True)
 
 
 def test_dockyard_cli_swarm_init_and_leave(swarmd: Daemon, api: docker.APIClient) -> None:
