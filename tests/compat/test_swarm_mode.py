@@ -148,6 +148,10 @@ def test_docker_cli_swarm_init_and_leave(swarmd: Daemon, api: docker.APIClient, 
     assert sorted(r.stdout.splitlines()) == ["dpy6-cli overlay", "ingress overlay"]
     r = run("node", "ls", "--format", "{{.ID}} {{.ManagerStatus}}")
     assert r.stdout == f"{node_id} Leader\n"
+    r = run("info")
+    assert r.returncode == 0, r.stderr
+    assert " Swarm: active\n" in r.stdout and "  Is Manager: true\n" in r.stdout, r.stdout
+    assert f"  NodeID: {node_id}\n" in r.stdout and "  Managers: 1\n" in r.stdout
     r = run("swarm", "leave", "--force")
     assert (r.returncode, r.stdout) == (0, "Node left the swarm.\n")
 
