@@ -208,3 +208,32 @@ def test_ipv6_loopback_proxy_ends_with_the_daemon_and_comes_back() -> None:
         assert got == "again\n", d.log_path.read_text()[-3000:]
         rm(d, cid)
         assert _proxies(d) == []
+
+
+def test_dual_stack_daemon_publishes_the_ipv6_side_too() -> None:
+    """D-dpy6-4: on a dual-stack daemon (`--ipv6 --fixed-cidr-v6`) `-p PORT:80` is published on
+    0.0.0.0 (kernel DNAT) and on `::` (the userland proxy), the same host port, as dockerd shows
+    it; http://[::1]:PORT/ and http://127.0.0.1:PORT/ both reach busybox httpd; stop ends both."""
+    net6 = ula()
+    with private_daemon("v6p", f"dyq{os.getpid()}", "--ipv6", "--fixed-cidr-v6", str(net6)) as d:
+        port = _free_port()
+        cid = run(d, "-p", f"{port}:80", "busybox", "sh", "-c",
+                  "mkdir /www && echo both > /www/index.html && httpd -f -p 80 -h /www")  # fmt: skip
+        try:
+            ports_doc = inspect(d, cid)["NetworkSettings"]["Ports"]
+            assert ports_doc == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(port)},
+                                            {"HostIp": "::", "HostPort": str(port)}]}  # fmt: skip
+            ps = d.dockyard("ps", "--format", "{{.Ports}}").stdout  # as a current docker CLI
+            assert ps == f"0.0.0.0:{port}->80/tcp, [::]:{port}->80/tcp\n"
+            ps = subprocess.run(["/usr/bin/docker", "ps", "--format", "{{.Ports}}"], env=d.env(),
+                                capture_output=True, text=True).stdout  # fmt: skip
+            assert ps == f"0.0.0.0:{port}->80/tcp, :::{port}->80/tcp\n"  # docker CLI 20.10
+            for url in (f"http://[::1]:{port}/", f"http://127.0.0.1:{port}/"):
+                got = subprocess.run(["curl", "-s", "-m", "10", "--retry", "5",
+                                      "--retry-connrefused", url], capture_output=True, text=True)  # fmt: skip
+                assert got.stdout == "both\n", (url, got.stderr)
+            assert len(_proxies(d)) == 1
+            assert d.dockyard("stop", "-t", "1", cid).returncode == 0
+            assert _proxies(d) == []
+        finally:
+            rm(d, cid)

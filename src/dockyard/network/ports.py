@@ -18,6 +18,15 @@ from dockyard.core.container import Published
 
 PROTOS = ("tcp", "udp")
 LOOPBACK6 = "::1"  # published through the userland proxy (userproxy.py, D-dpy6-4)
+ANY6 = "::"  # a dual-stack daemon's IPv6 side of a wildcard publication: the proxy too
+PROXIED = (LOOPBACK6, ANY6)
+
+
+def ipv6_side(published: Iterable[Published]) -> list[Binding]:
+    """On a dual-stack daemon, every TCP publication on all IPv4 addresses is also one on all
+    IPv6 addresses, on the same host port, as dockerd's `0.0.0.0:P` and `:::P` (D-dpy6-4)."""
+    return [Binding(p.proto, p.container_port, ANY6, p.host_port, p.host_port)
+            for p in published if p.host_ip == "0.0.0.0" and p.proto == "tcp"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -132,7 +141,7 @@ class PortReservations:
 
         with self._lock:
             for key, (who, sock) in self._held.items():
-                if who != owner or key[1] != LOOPBACK6 or key in self._proxies:
+                if who != owner or key[1] not in PROXIED or key in self._proxies:
                     continue
                 assert self.proxy_binary is not None
                 self._proxies[key] = userproxy.Proxy.start(
@@ -187,7 +196,7 @@ class PortReservations:
         for p, held_ip, held_port in self._held:
             if p != proto or held_port != port or (":" in held_ip) != v6:
                 continue
-            if held_ip == ip or "0.0.0.0" in (ip, held_ip):
+            if held_ip == ip or ("::" if v6 else "0.0.0.0") in (ip, held_ip):
                 return True
         return False
 
@@ -229,13 +238,13 @@ class PortReservations:
         try:
             if v6:
                 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            if ip == LOOPBACK6:  # a listener (as Go's): its old connections' TIME_WAIT must
+            if ip in PROXIED:  # a listener (as Go's): its old connections' TIME_WAIT must
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not block a restart
             # No SO_REUSEADDR and no listen(): a bound, non-listening socket without it makes
             # every later bind of the port fail, whatever options the other process uses.
             # [::1] listens: its proxy accepts on this very socket.
             s.bind((ip, port))
-            if ip == LOOPBACK6:
+            if ip in PROXIED:
                 s.listen(128)
         except OSError as e:
             s.close()
