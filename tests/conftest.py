@@ -238,7 +238,8 @@ def _links_on(bridge: str) -> list[str]:
 
 
 def _user_network_bridges(d: Daemon) -> list[str]:
-    """The bridge devices of the user networks a stopped daemon's records still hold."""
+    """The bridge devices of the user networks a stopped daemon's records still hold (their
+    overlay VXLAN devices are deleted here, so they are not taken for leaks on the bridge)."""
     db = d.data_root / "dockyard.db"
     if not db.exists():
         return []
@@ -249,7 +250,11 @@ def _user_network_bridges(d: Daemon) -> list[str]:
             rows = conn.execute("SELECT doc FROM networks").fetchall()
     except sqlite3.Error:
         return []
-    devices = (json.loads(doc).get("Device") for (doc,) in rows)
+    docs = [json.loads(doc) for (doc,) in rows]
+    for vxlan in (doc.get("VXLAN") for doc in docs):  # an overlay network's, on its bridge
+        if isinstance(vxlan, str) and vxlan:
+            subprocess.run(["ip", "link", "del", vxlan], capture_output=True, check=False)
+    devices = (doc.get("Device") for doc in docs)
     return [dev for dev in devices if isinstance(dev, str) and dev and dev != d.bridge]
 
 

@@ -8,9 +8,11 @@ import logging
 from dataclasses import dataclass, field
 
 from dockyard.config import Config
+from dockyard.core import timefmt
 from dockyard.core.locks import KeyedLocks
 from dockyard.distribution.endpoints import RegistryOptions
 from dockyard.images.content import ContentStore
+from dockyard.network import netlink
 from dockyard.network import records as network_state
 from dockyard.network.setup import build_networks
 from dockyard.runtime.cgroups import CgroupHost
@@ -24,6 +26,7 @@ from dockyard.services.events import Events
 from dockyard.services.images import Images
 from dockyard.services.netgraph import NetworkGraph
 from dockyard.services.provenance import Provenance
+from dockyard.services.swarm import NetworkOps, Swarm
 from dockyard.services.system import System
 from dockyard.services.volumes import Volumes
 from dockyard.state import buildcache as buildcache_state
@@ -132,6 +135,10 @@ class Engine:
         self.build = Build(cfg, self.db, self.images, self.layers, self.containers)
         self.provenance = Provenance(self.images, self.layers, self.containers.get)  # B1
         self.check = SystemCheck(self.images, self.layers, self.containers.check)
+        self.swarm = Swarm(cfg.data_root / "swarm" / "state.json", NetworkOps(self.networks),
+                           timefmt.rfc3339_fixed, netlink.default_address)  # fmt: skip
+        self.networks.ctx.swarm_active = self.swarm.active
+        self.system.swarm_info = self.swarm.info
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -150,6 +157,13 @@ class Engine:
         await asyncio.to_thread(self.networks.start)
         await asyncio.to_thread(self.containers.restore)
         await asyncio.to_thread(self.networks.reconcile, self._running_ids)
+
+    def reload(self, debug: bool, registry: RegistryOptions) -> None:
+        """SIGHUP's reload of daemon.json (daemon.py): the registry settings, then dockerd's
+        `reload` daemon event (D-dpy6-3)."""
+        self.images.reload_registry(registry)
+        attrs = self.system.reload_attributes(debug, registry)
+        self.events.publish("daemon", "reload", self.system.info_id(), attrs)
 
     def _running_ids(self) -> set[str]:
         return {

@@ -234,3 +234,57 @@ def test_docker_cli_exec_tty_is_raw(daemon: Daemon) -> None:
 def test_http_status_of_attach_to_missing_container(daemon: Daemon) -> None:
     status, body = daemon.api("POST", "/containers/nope/attach?stream=1&stdout=1")
     assert (status, body) == (404, {"message": "No such container: nope"})
+
+
+def test_many_short_execs_lose_no_output(daemon: Daemon, api: docker.APIClient) -> None:
+    """The hijack order is strict (#16, E1, D-dpy6-1): docker-py reads the 101 headers through a
+    buffered file and the output from the raw socket, so output queued behind the headers before
+    it read them was lost. Many short execs, from four threads at once to load the machine."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cid = _running(api)
+    client = docker.DockerClient(base_url=daemon.host, version="1.41", timeout=60)
+    try:
+        box = client.containers.get(cid)
+
+        def one(i: int) -> tuple[int, bytes]:
+            r = box.exec_run(["echo", f"x{i}"], socket=False)
+            return r.exit_code, r.output
+
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(one, range(40)))
+    finally:
+        client.close()
+    assert got == [(0, f"x{i}\n".encode()) for i in range(40)]
+
+
+def test_exec_output_waits_for_a_slow_reader_of_the_headers(
+    daemon: Daemon, api: docker.APIClient
+) -> None:
+    """A client that reads the response late gets the 101 headers alone in its first read, the
+    framed output only after: the process starts once the headers are read, not 20 ms after
+    they were written (the old order lost the output of a slow docker-py)."""
+    cid = _running(api)
+    for _ in range(3):
+        ex = api.exec_create(cid, ["echo", "x"])["Id"]
+        body = b'{"Detach":false,"Tty":false}'
+        sock = socket.socket(socket.AF_UNIX)
+        sock.connect(str(daemon.socket))
+        try:
+            sock.sendall(
+                f"POST /v1.41/exec/{ex}/start HTTP/1.1\r\nHost: docker\r\n"
+                "Content-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            time.sleep(0.3)  # well past the old 20 ms settle
+            sock.settimeout(10)
+            head = sock.recv(65536)
+            assert head.startswith(b"HTTP/1.1 101 UPGRADED\r\n") and head.endswith(b"\r\n\r\n")
+            out = b""
+            while chunk := sock.recv(65536):
+                out += chunk
+        finally:
+            sock.close()
+        assert out == b"\x01\0\0\0\0\0\0\x02x\n"
+        assert api.exec_inspect(ex)["ExitCode"] == 0

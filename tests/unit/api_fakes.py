@@ -42,6 +42,13 @@ class EchoSession:
             self.queue.put_nowait(None)
         self.closed = False
         self.stdin_closed = False
+        self.begun = False
+
+    async def begin(self) -> None:
+        self.begun = True
+
+    def detached(self) -> None:
+        self.closed = True
 
     async def output(self) -> AsyncIterator[tuple[int, bytes]]:
         yield (1, b"hello\n")

@@ -13,6 +13,7 @@ from dockyard.services.containers.archive import ContainerArchive
 from dockyard.services.netgraph import NetworkGraph
 from dockyard.services.protocols import ContainerService, ImageService, SystemService
 from dockyard.services.provenance import Provenance
+from dockyard.services.swarm import Swarm
 from dockyard.services.volumes import Volumes
 
 
@@ -33,6 +34,8 @@ class Engine(Protocol):
     def volumes(self) -> Volumes: ...
     @property
     def archive(self) -> ContainerArchive: ...
+    @property
+    def swarm(self) -> Swarm: ...
     @property
     def networks(self) -> Networks: ...
     @property

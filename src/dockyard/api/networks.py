@@ -18,7 +18,10 @@ async def list_(request: web.Request) -> web.Response:
 
 
 async def inspect(request: web.Request) -> web.Response:
-    result = await asyncio.to_thread(engine(request).networks.inspect, request.match_info["id"])
+    scope = query_str(request.query, "scope") or ""
+    result = await asyncio.to_thread(
+        engine(request).networks.inspect, request.match_info["id"], False, scope
+    )
     return json_response(result)
 
 

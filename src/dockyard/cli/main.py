@@ -116,6 +116,10 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "play": ("kube.commands", "play"),
         "down": ("kube.commands", "down"),
     },
+    "swarm": {
+        "init": ("swarm", "init"),
+        "leave": ("swarm", "leave"),
+    },
     "system": {
         "df": ("system", "df"),
         "check": ("system", "check"),
@@ -142,6 +146,7 @@ Management Commands:
   image       Manage images
   volume      Manage volumes
   kube        Generate Kubernetes YAML from containers, play and take down Kubernetes YAML
+  swarm       Manage the one-node swarm (networks)
   system      Manage dockyard
 
 Commands:

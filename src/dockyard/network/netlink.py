@@ -59,6 +59,17 @@ def host_networks() -> list[IPv4Network]:
     return out
 
 
+def default_address() -> str:
+    """The first IPv4 address of the default route's interface (swarm's advertised address
+    when none is given), else 127.0.0.1."""
+    with IPRoute() as ip:
+        for r in ip.get_default_routes(family=2):
+            oif = r.get_attr("RTA_OIF")
+            for a in ip.get_addr(family=2, index=oif) if oif else []:
+                return str(a.get_attr("IFA_ADDRESS"))
+    return "127.0.0.1"
+
+
 def _index(ip: Any, name: str) -> int | None:
     found = ip.link_lookup(ifname=name)
     return int(found[0]) if found else None
@@ -107,6 +118,35 @@ def create_bridge(name: str, gateway: IPv4Interface, alias: str, mtu: int | None
         ip.addr("add", index=idx, address=str(gateway.ip), prefixlen=gateway.network.prefixlen)
         ip.link("set", index=idx, state="up")
     log.debug("netlink: bridge %s %s (%.1f ms)", name, gateway, (time.monotonic() - t0) * 1e3)
+
+
+def create_vxlan(name: str, vni: int, master: str, port: int) -> None:
+    """A VXLAN device on a bridge, local only: no remote, no underlying device, learning off
+    (no peer is ever learnt, nothing is sent off the host). Replaced when it exists."""
+    with IPRoute() as ip:
+        if _index(ip, name) is not None:
+            ip.link("del", ifname=name)
+        ip.link("add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_port=port,
+                vxlan_learning=0, vxlan_local="127.0.0.1")  # fmt: skip
+        idx = _index(ip, name)
+        bridge = _index(ip, master)
+        assert idx is not None and bridge is not None
+        ip.link("set", index=idx, master=bridge, state="up")
+    log.debug("netlink: vxlan %s id %d on %s", name, vni, master)
+
+
+def vxlan_ids() -> set[int]:
+    """The VNIs of every VXLAN device on the host (whoever made it)."""
+    out: set[int] = set()
+    with IPRoute() as ip:
+        for link in ip.get_links():
+            info = link.get_attr("IFLA_LINKINFO")
+            if info is None or info.get_attr("IFLA_INFO_KIND") != "vxlan":
+                continue
+            data = info.get_attr("IFLA_INFO_DATA")
+            if data is not None and data.get_attr("IFLA_VXLAN_ID") is not None:
+                out.add(int(data.get_attr("IFLA_VXLAN_ID")))
+    return out
 
 
 def delete_link(name: str) -> None:

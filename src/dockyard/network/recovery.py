@@ -54,6 +54,7 @@ class Recovery:
                 continue
             try:
                 self.ctx.ports.reserve(ep.container_id, bindings(ep), None)
+                self.ctx.ports.proxy(ep.container_id, ep.ip)
             except errors.DockyardError as e:
                 log.warning("could not hold the ports of %s again: %s", ep.container_id[:12], e)
 

@@ -73,6 +73,11 @@ class Images:
         self.pushes = Pushes(catalog, layers, self.transfers.recover_layer_blob,
                              self.layer_blobs, registry, tokens)  # fmt: skip
 
+    def reload_registry(self, options: RegistryOptions) -> None:
+        """New registry settings (a daemon reload): the next pull or push uses them."""
+        self.pulls.options = options
+        self.pushes.options = options
+
     def sweep_content(self) -> None:
         """At daemon start: the blobs a killed daemon left that nothing names go (D-registry-5)."""
         self.writer.refs.sweep({layer.diff_id for layer in self.layers.layers()})

@@ -24,6 +24,7 @@ class ShimSession:
         framed: bool | None = None,
         detach_keys: bytes = b"",
         backlog: AsyncIterator[tuple[int, bytes]] | None = None,
+        on_detach: Callable[[], None] | None = None,  # the client typed the detach keys
     ) -> None:
         self.tty = tty
         # Multiplexed 8-byte frames or raw bytes: by default raw with a TTY; an exec start says.
@@ -36,7 +37,26 @@ class ShimSession:
         self._conn: Any = None
         self._connected: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._on_end = on_end
+        self._on_detach = on_detach
         self._closed = False
+        self._launch: Callable[[], Awaitable[None]] | None = None
+        self._abandon: Callable[[], None] | None = None
+
+    def defer(self, launch: Callable[[], Awaitable[None]], abandon: Callable[[], None]) -> None:
+        """The process starts at begin() (`launch`, which connects or fails the session); a
+        session closed before that calls `abandon` instead."""
+        self._launch, self._abandon = launch, abandon
+
+    def detached(self) -> None:
+        """The client typed the detach keys: the stream ends, the process goes on."""
+        if self._on_detach is not None:
+            self._on_detach()
+
+    async def begin(self) -> None:
+        """Start what the session streams: called once the client has the response headers."""
+        launch, self._launch, self._abandon = self._launch, None, None
+        if launch is not None:
+            await launch()
 
     def connect(self, conn: Any) -> None:
         """Called on the loop once the shim's socket is open (ShimConn from runtime.shim)."""
@@ -104,6 +124,9 @@ class ShimSession:
         if self._closed:
             return
         self._closed = True
+        abandon, self._launch, self._abandon = self._abandon, None, None
+        if abandon is not None:
+            abandon()
         self.fail()
         if self._conn is not None:
             await self._conn.close()
