@@ -42,10 +42,6 @@ class EchoSession:
             self.queue.put_nowait(None)
         self.closed = False
         self.stdin_closed = False
-        self.begun = False
-
-    async def begin(self) -> None:
-        self.begun = True
 
     def detached(self) -> None:
         self.closed = True

@@ -25,7 +25,6 @@ async def serve_session(
     process keeps running)."""
     try:
         conn = await hijack(request, MULTIPLEXED if session.framed else RAW, stdin=stdin)
-        await session.begin()  # strictly after the client has read the headers (D-dpy6-1)
         pump_out = asyncio.create_task(_copy_output(conn, session))
         pump_in = asyncio.create_task(_copy_stdin(conn, session, pump_out)) if stdin else None
         try:

@@ -24,7 +24,6 @@ class StreamSession(Protocol):
     framed: bool  # 8-byte multiplexed frames, else raw bytes
     detach_keys: bytes  # stdin ends the session at this sequence; b"" for none
 
-    async def begin(self) -> None: ...  # start the process, once the client has the headers
     def detached(self) -> None: ...  # the client typed the detach keys
     def output(self) -> AsyncIterator[tuple[int, bytes]]: ...  # ends when the process exits
     async def write_stdin(self, data: bytes) -> None: ...

@@ -125,9 +125,7 @@ class Execs:
 
     async def start(self, exec_id: str, *, detach: bool, tty: bool) -> ShimSession | None:
         """`tty` is the start request's: it chooses raw output over multiplexed frames, as in
-        dockerd; whether the process gets a terminal was said at create. Without `detach` the
-        process starts only when the session is begun: after the API has sent its response
-        headers (D-dpy6-1), so no output can reach the client before them."""
+        dockerd; whether the process gets a terminal was said at create."""
         inst = self._get(exec_id)
         if inst.running or inst.exit_code is not None:
             raise errors.Conflict(f"Exec command {exec_id} has already run")
@@ -137,14 +135,31 @@ class Execs:
         raw = tty
         tty = bool(inst.config.get("Tty"))
         process = await asyncio.to_thread(self._process, rec, inst, tty)
-        inst.dir = self.launcher.bundle(rec.id) / "exec" / inst.id
+        launcher = self.launcher
+        inst.dir = launcher.bundle(rec.id) / "exec" / inst.id
         inst.dir.mkdir(parents=True, mode=0o700)
         (inst.dir / "process.json").write_text(json.dumps(process))
         inst.running = True
-        inst.rec = rec
         stdin = bool(inst.config.get("AttachStdin")) and not detach
+        handle = await asyncio.to_thread(
+            shimlib.Shim.spawn_exec,
+            launcher.shim_binary,
+            rec.id,
+            launcher.bundle(rec.id),
+            runtime=shutil.which("runc") or "runc",
+            runtime_root=launcher.cfg.runc_root,
+            process_json=inst.dir / "process.json",
+            exit_file=inst.dir / "exit",
+            sock=launcher.sock(inst.id),
+            tty=tty,
+            stdin=stdin,
+            no_wait=detach,
+            systemd_cgroup=launcher.cgroups.systemd,
+        )
+        inst.shim_pid = handle.pid
+        inst.rec = rec
+        self.shared.publish(rec, "exec_start: " + _command(inst.config["Cmd"]), execID=inst.id)
         if detach:
-            handle = await self._spawn(inst, tty=tty, stdin=False, detach=True)
             await handle.started()
             inst.pid = handle.container_pid
             keep_alive(asyncio.get_running_loop().create_task(self._reap(inst)))
@@ -165,61 +180,20 @@ class Execs:
             framed=not raw,
             detach_keys=inst.detach_keys or detachkeys.DEFAULT,
         )
-
-        async def launch() -> None:
-            try:
-                handle = await self._spawn(inst, tty=tty, stdin=stdin, detach=False)
-            except (errors.DockyardError, OSError) as e:
-                self._not_started(inst, session, str(e))
-                return
-            conn = await shimlib.connect(self.launcher.sock(inst.id))
-            try:
-                await handle.started()
-            except errors.DockyardError as e:
-                await conn.close()
-                self._not_started(inst, session, e.message)
-                return
-            inst.pid = handle.container_pid
-            session.connect(conn)
-
-        def abandon() -> None:  # the client left before the process was started
+        conn = await shimlib.connect(self.launcher.sock(inst.id))
+        try:
+            await handle.started()
+        except errors.DockyardError as e:
+            # As dockerd: the stream was promised, so it just ends; inspect says 126.
+            log.info("exec %s did not start: %s", inst.id[:12], e.message)
             inst.running = False
-            shutil.rmtree(inst.dir, ignore_errors=True)
-
-        session.defer(launch, abandon)
+            inst.exit_code = 126
+            await conn.close()
+            session.fail()
+            return session
+        inst.pid = handle.container_pid
+        session.connect(conn)
         return session
-
-    async def _spawn(
-        self, inst: ExecInstance, *, tty: bool, stdin: bool, detach: bool
-    ) -> shimlib.ExecShim:
-        launcher = self.launcher
-        handle = await asyncio.to_thread(
-            shimlib.Shim.spawn_exec,
-            launcher.shim_binary,
-            inst.container_id,
-            launcher.bundle(inst.container_id),
-            runtime=shutil.which("runc") or "runc",
-            runtime_root=launcher.cfg.runc_root,
-            process_json=inst.dir / "process.json",
-            exit_file=inst.dir / "exit",
-            sock=launcher.sock(inst.id),
-            tty=tty,
-            stdin=stdin,
-            no_wait=detach,
-            systemd_cgroup=launcher.cgroups.systemd,
-        )
-        inst.shim_pid = handle.pid
-        assert inst.rec is not None
-        self.shared.publish(inst.rec, "exec_start: " + _command(inst.config["Cmd"]), execID=inst.id)
-        return handle
-
-    @staticmethod
-    def _not_started(inst: ExecInstance, session: ShimSession, why: str) -> None:
-        # As dockerd: the stream was promised, so it just ends; inspect says 126.
-        log.info("exec %s did not start: %s", inst.id[:12], why)
-        inst.running = False
-        inst.exit_code = 126
-        session.fail()
 
     async def _reap(self, inst: ExecInstance) -> None:
         if not inst.running:
@@ -244,7 +218,6 @@ class Execs:
         try:
             session = await self.start(exec_id, detach=False, tty=False)
             assert session is not None
-            await session.begin()
             if inst.pid:
                 on_started(inst.pid)
             out = bytearray()

@@ -39,24 +39,11 @@ class ShimSession:
         self._on_end = on_end
         self._on_detach = on_detach
         self._closed = False
-        self._launch: Callable[[], Awaitable[None]] | None = None
-        self._abandon: Callable[[], None] | None = None
-
-    def defer(self, launch: Callable[[], Awaitable[None]], abandon: Callable[[], None]) -> None:
-        """The process starts at begin() (`launch`, which connects or fails the session); a
-        session closed before that calls `abandon` instead."""
-        self._launch, self._abandon = launch, abandon
 
     def detached(self) -> None:
         """The client typed the detach keys: the stream ends, the process goes on."""
         if self._on_detach is not None:
             self._on_detach()
-
-    async def begin(self) -> None:
-        """Start what the session streams: called once the client has the response headers."""
-        launch, self._launch, self._abandon = self._launch, None, None
-        if launch is not None:
-            await launch()
 
     def connect(self, conn: Any) -> None:
         """Called on the loop once the shim's socket is open (ShimConn from runtime.shim)."""
@@ -124,9 +111,6 @@ class ShimSession:
         if self._closed:
             return
         self._closed = True
-        abandon, self._launch, self._abandon = self._abandon, None, None
-        if abandon is not None:
-            abandon()
         self.fail()
         if self._conn is not None:
             await self._conn.close()
