@@ -7,31 +7,20 @@ that) and frees it; and afterwards every one of those operations works again."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Daemon, UnixHTTPConnection, private_daemon, until
+from tests.contracts.test_layer_store import tar_of
 from tests.registry import File, busybox_files, oci_layout, registry, skopeo_push
 
 pytestmark = pytest.mark.integration
 
 FULL = "no space left on device"
-
-
-def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as t:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def _send(d: Daemon, method: str, path: str, body: bytes, ctype: str) -> tuple[int, bytes]:
@@ -55,7 +44,7 @@ def _run(d: Daemon, *cmd: str) -> str:
 def _build(d: Daemon, dockerfile: str, tag: str) -> list[dict[str, Any]]:
     """The build's messages; a build refused before it streams (its context could not be
     stored) as one error message."""
-    status, out = _send(d, "POST", f"/build?t={tag}", _tar({"Dockerfile": dockerfile.encode()}),
+    status, out = _send(d, "POST", f"/build?t={tag}", tar_of({"Dockerfile": dockerfile.encode()}),
                         "application/x-tar")  # fmt: skip
     if status != 200:
         return [{"error": json.loads(out)["message"], "status": status}]
@@ -116,7 +105,7 @@ def test_a_full_disk_fails_cleanly_and_everything_works_once_space_is_freed(
         assert status == 500 and FULL in out["message"], out
 
         status, raw = _send(d, "PUT", f"/containers/{talker}/archive?path=/",
-                            _tar({"copied.bin": os.urandom(4 << 20)}), "application/x-tar")  # fmt: skip
+                            tar_of({"copied.bin": os.urandom(4 << 20)}), "application/x-tar")  # fmt: skip
         assert status == 500 and FULL in json.loads(raw)["message"], raw
         assert d.api("GET", f"/containers/{talker}/archive?path=/copied.bin")[0] == 404
 
@@ -146,7 +135,7 @@ def test_a_full_disk_fails_cleanly_and_everything_works_once_space_is_freed(
 
         cid = _run(d, "sh", "-c", "echo made > /made; sleep 1d")
         status, raw = _send(d, "PUT", f"/containers/{cid}/archive?path=/",
-                            _tar({"copied.bin": b"x" * (1 << 20)}), "application/x-tar")  # fmt: skip
+                            tar_of({"copied.bin": b"x" * (1 << 20)}), "application/x-tar")  # fmt: skip
         assert status == 200, raw
         status, out = d.api("POST", f"/commit?container={cid}&repo=full-commit")
         assert status == 201, out
