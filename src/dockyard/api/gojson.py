@@ -1,0 +1,295 @@
+"""Request bodies in, checked against the typed models of api/models.py, refused in dockerd's words.
+
+One entry point, `read_body(request, Model)`, does what dockerd does before a handler sees a body:
+`CheckForJSON` (a body must come as `application/json`), a bounded read (JSON bodies are small;
+archives, build contexts and image tars stream elsewhere and never come here), decoding
+(msgspec: fast, and it refuses what Go refuses), and the type check, whose failure is worded as
+Go's `json.UnmarshalTypeError`: `json: cannot unmarshal string into Go struct field
+HostConfig.HostConfig.Memory of type int64`. Handlers get the same plain dict as before: the
+services are unchanged, and a body that passed the check has the types they expect.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
+
+import msgspec
+from aiohttp import web
+
+from dockyard.api.models import GO, RANGES, WHOLE, Model
+from dockyard.core.types import Json
+from dockyard.errors import DockyardError, InvalidParameter
+
+MAX_BODY = 8 * 1024 * 1024  # a create body with every field set is a few KiB
+_READ = 64 * 1024
+
+
+class BodyTooLarge(DockyardError):
+    status = 413
+
+
+async def read_body(request: web.Request, model: type[Model]) -> Json | None:
+    """The request's JSON object checked against `model`, or None when there is no body.
+    `request` may also be api/lean.py's LeanRequest (a small body, read already)."""
+    headers = request.headers
+    check_content_type(headers.get("Content-Type", ""), _has_body(headers))
+    raw = await _read_bounded(request)
+    return decode(raw, model)
+
+
+def decode(raw: bytes, model: type[Model]) -> Json | None:
+    if not raw.strip():
+        return None
+    try:
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise InvalidParameter(syntax_error(raw)) from None
+    if not isinstance(body, dict):
+        raise InvalidParameter(f"json: cannot unmarshal {_kind(body)} into Go value of type {model.__go__}")  # fmt: skip
+    try:
+        msgspec.convert(body, model, strict=True)
+    except msgspec.ValidationError as exc:
+        try:
+            message = type_error(raw, model, str(exc))
+        except Exception:  # a path this walk does not know: still Go's words, less precise
+            message = f"json: cannot unmarshal object into Go value of type {model.__go__}"
+        raise InvalidParameter(message) from None
+    return body
+
+
+# -- Content-Type ---------------------------------------------------------------------------
+
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_PARAM = re.compile(rf'\s*({_TOKEN})\s*=\s*({_TOKEN}|"(?:[^"\\]|\\.)*")\s*')
+_MEDIA = re.compile(rf"\s*({_TOKEN}/{_TOKEN})\s*")
+
+
+def check_content_type(value: str, has_body: bool) -> None:
+    """dockerd's CheckForJSON: no Content-Type is fine only without a body; otherwise it must be
+    application/json (any case, parameters allowed) and parse as a media type."""
+    if value == "" and not has_body:
+        return
+    if media_type(value) != "application/json":
+        raise InvalidParameter(f"Content-Type specified ({value}) must be 'application/json'")
+
+
+def media_type(value: str) -> str | None:
+    """Go's mime.ParseMediaType, as far as it decides a type: the lower-cased type, or None
+    when the value does not parse."""
+    head, sep, params = value.partition(";")
+    m = _MEDIA.fullmatch(head)
+    if m is None:
+        return None
+    rest = sep + params
+    while rest.strip():
+        if rest.strip() == ";":  # one trailing semicolon is ignored
+            break
+        if not rest.startswith(";"):
+            return None
+        m2 = _PARAM.match(rest, 1)
+        if m2 is None:
+            return None
+        rest = rest[m2.end() :]
+    return m.group(1).lower()
+
+
+def _has_body(headers: Any) -> bool:
+    if "Transfer-Encoding" in headers:
+        return True
+    length = headers.get("Content-Length", "")
+    return bool(length) and length != "0"
+
+
+async def _read_bounded(request: web.Request) -> bytes:
+    length = request.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > MAX_BODY:
+        raise too_large()
+    content = getattr(request, "content", None)
+    if content is None:  # api/lean.py: the (small) body is read already
+        raw: bytes = await request.read()
+        if len(raw) > MAX_BODY:
+            raise too_large()
+        return raw
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await content.read(_READ)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_large()
+        chunks.append(chunk)
+
+
+def too_large() -> BodyTooLarge:
+    return BodyTooLarge(f"request body is too large: the limit for a JSON body is {MAX_BODY >> 20} MiB")  # fmt: skip
+
+
+# -- Go's words -----------------------------------------------------------------------------
+
+
+def syntax_error(raw: bytes) -> str:
+    """A body msgspec cannot decode, in the words of Go's json.Decoder."""
+    from dockyard.api.codec import go_json_error
+
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        return "invalid character in request body: not UTF-8"
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.pos >= len(exc.doc.rstrip()):
+            return "unexpected EOF"
+        return go_json_error(exc)
+    # what Python's json takes and Go's refuses: NaN, Infinity, lone surrogates
+    bad = re.search(r"(?<![\"\w])(NaN|-?Infinity)", text)
+    char = bad.group(1)[0] if bad else text.lstrip()[:1]
+    return f"invalid character '{char}' looking for beginning of value"
+
+
+_AT = re.compile(r" - at `\$(.*)`$")
+_SEGMENT = re.compile(r"\.(\w+)|\[(\d+)\]|\[\.\.\.\]")
+
+
+class _Float(float):
+    """A float that remembers its JSON literal: Go's message quotes it (`number 1e99`)."""
+
+    literal = ""
+
+
+def _float(text: str) -> _Float:
+    value = _Float(text)
+    value.literal = text
+    return value
+
+
+_LITERAL = msgspec.json.Decoder(float_hook=_float)
+
+
+def type_error(raw: bytes, model: type[Model], message: str) -> str:
+    """msgspec's ValidationError (`Expected ..., got ... - at `$.HostConfig.Memory``) as Go's
+    UnmarshalTypeError: the innermost struct, the field path from the top (no indices or map
+    keys), the Go type and the JSON kind of the offending value."""
+    m = _AT.search(message)
+    segments = _SEGMENT.finditer(m.group(1)) if m else iter(())
+    value: Any = _LITERAL.decode(raw)
+    tp: Any = model
+    struct: type[Model] = model
+    fields: list[str] = []
+    for seg in segments:
+        name, index = seg.group(1), seg.group(2)
+        if name is not None:
+            struct = _struct(tp)
+            tp = get_type_hints(struct, include_extras=True)[name]
+            fields.append(name)
+            value = value.get(name)
+            if _meta(tp, WHOLE):
+                break
+        elif index is not None:
+            tp = _element(tp)
+            value = value[int(index)]
+        else:  # a map value: msgspec does not say which, the first one that fails is it
+            tp = _element(tp)
+            value = _first_invalid(value, tp)
+    go_type = _go(tp)
+    kind = _kind(value)
+    if kind == "number" and go_type.lstrip("*") in RANGES:
+        kind = f"number {value.literal if isinstance(value, _Float) else value}"
+    if not fields:
+        return f"json: cannot unmarshal {kind} into Go value of type {go_type}"
+    where = f"{struct.go_struct()}.{'.'.join(fields)}"
+    return f"json: cannot unmarshal {kind} into Go struct field {where} of type {go_type}"
+
+
+def _first_invalid(mapping: dict[str, Any], tp: Any) -> Any:
+    for item in mapping.values():
+        try:
+            msgspec.convert(item, tp, strict=True)
+        except msgspec.ValidationError:
+            return item
+    return None
+
+
+def _strip(tp: Any) -> Any:
+    """`tp` without Annotated and without `| None`."""
+    while True:
+        if get_origin(tp) is Annotated:
+            tp = get_args(tp)[0]
+            continue
+        args = get_args(tp)
+        if _is_union(tp) and type(None) in args:
+            rest = [a for a in args if a is not type(None)]
+            tp = rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007
+            continue
+        return tp
+
+
+def _is_union(tp: Any) -> bool:
+    import types
+
+    return get_origin(tp) in (Union, types.UnionType)
+
+
+def _meta(tp: Any, key: str) -> Any:
+    while True:
+        if get_origin(tp) is Annotated:
+            for meta in get_args(tp)[1:]:
+                if isinstance(meta, msgspec.Meta) and meta.extra and key in meta.extra:
+                    return meta.extra[key]
+            tp = get_args(tp)[0]
+        elif _is_union(tp):
+            inner = [a for a in get_args(tp) if a is not type(None)]
+            if len(inner) != 1:
+                return None
+            tp = inner[0]
+        else:
+            return None
+
+
+def _struct(tp: Any) -> type[Model]:
+    inner = _strip(tp)
+    assert isinstance(inner, type) and issubclass(inner, Model)
+    return inner
+
+
+def _element(tp: Any) -> Any:
+    inner = _strip(tp)
+    args = get_args(inner)
+    return args[-1] if args else Any
+
+
+def _go(tp: Any) -> str:
+    named = _meta(tp, GO)
+    if named:
+        return str(named)
+    inner = _strip(tp)
+    if isinstance(inner, type) and issubclass(inner, Model):
+        return inner.__go__
+    if inner is str:
+        return "string"
+    if inner is bool:
+        return "bool"
+    origin = get_origin(inner)
+    if origin is list:
+        return "[]" + _go(get_args(inner)[0])
+    if origin is dict:
+        return "map[string]" + _go(get_args(inner)[1])
+    return "interface {}"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
