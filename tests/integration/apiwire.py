@@ -27,15 +27,18 @@ def call(sock: Path | str, method: str, path: str, body: bytes | None = None,
     return resp.status, payload
 
 
-def state(sock: Path | str) -> dict[str, Any]:
-    """Containers (with their state and changes), networks, volumes and images."""
+def state(sock: Path | str, changes_of: list[str] | None = None) -> dict[str, Any]:
+    """Containers (with their state, and the changes of those in `changes_of`, all when None),
+    networks, volumes and images."""
     _, ctrs = call(sock, "GET", "/containers/json?all=1", headers={})
     _, nets = call(sock, "GET", "/networks", headers={})
     _, vols = call(sock, "GET", "/volumes", headers={})
     _, imgs = call(sock, "GET", "/images/json?all=1", headers={})
     containers = {}
     for c in ctrs:
-        _, changes = call(sock, "GET", f"/containers/{c['Id']}/changes", headers={})
+        changes = None
+        if changes_of is None or c["Id"] in changes_of:
+            _, changes = call(sock, "GET", f"/containers/{c['Id']}/changes", headers={})
         containers[c["Id"]] = (c["Names"], c["State"], c["Command"], changes)
     return {
         "containers": containers,

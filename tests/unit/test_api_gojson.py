@@ -80,7 +80,9 @@ def test_good_bodies_pass_unchanged() -> None:
            b'"HostConfig":{"Memory":1048576,"PortBindings":{"80/tcp":null},"CapAdd":"NET_ADMIN"},'
            b'"Volumes":{"/v":{}},"ExposedPorts":{"80/tcp":{}}}')  # fmt: skip
     body = decode(raw, CC)
-    assert body == msgspec.json.decode(raw)
+    expected = msgspec.json.decode(raw)
+    del expected["Healthcheck"]  # null: absent, as in Go
+    assert body == expected
     assert decode(b"  \n", CC) is None
 
 
@@ -174,3 +176,17 @@ def test_every_model_names_its_go_type() -> None:
             and value is not models.Model
         ):
             assert "." in value.__go__, value
+
+
+def test_null_fields_are_absent_as_in_go() -> None:
+    """E1: `"Field": null` is Go's zero value: the services get the body without such fields,
+    inside nested structs and lists of structs too; map and list elements stay."""
+    raw = (b'{"Image":"busybox","Cmd":null,"Labels":{"a":"b"},"HostConfig":{"NanoCpus":null,'
+           b'"Memory":5,"PortBindings":{"80/tcp":null},"LogConfig":null,"Ulimits":[{"Name":"n","Soft":null}]},'
+           b'"NetworkingConfig":{"EndpointsConfig":{"n":{"Aliases":null,"Links":["a"]},"m":null}}}')  # fmt: skip
+    assert decode(raw, CC) == {
+        "Image": "busybox",
+        "Labels": {"a": "b"},
+        "HostConfig": {"Memory": 5, "PortBindings": {"80/tcp": None}, "Ulimits": [{"Name": "n"}]},
+        "NetworkingConfig": {"EndpointsConfig": {"n": {"Links": ["a"]}, "m": None}},
+    }

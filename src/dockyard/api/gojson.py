@@ -56,7 +56,41 @@ def decode(raw: bytes, model: type[Model]) -> Json | None:
         except Exception:  # a path this walk does not know: still Go's words, less precise
             message = f"json: cannot unmarshal object into Go value of type {model.__go__}"
         raise InvalidParameter(message) from None
+    if b"null" in raw:
+        drop_nulls(body, model)
     return body
+
+
+def drop_nulls(obj: dict[str, Any], model: type[Model]) -> None:
+    """Go decodes `"Field": null` as if the field were absent: so do the services, which then
+    never see a None where the schema has a value (`.get("NanoCpus", 0) > 0`)."""
+    hints = _hints(model)
+    for key in [k for k, v in obj.items() if v is None and k in hints]:
+        del obj[key]
+    for key, value in obj.items():
+        tp = hints.get(key)
+        if tp is None:
+            continue
+        inner = _strip(tp)
+        if isinstance(inner, type) and issubclass(inner, Model):
+            drop_nulls(value, inner)
+            continue
+        element = _strip(_element(tp)) if get_origin(inner) in (list, dict) else None
+        if isinstance(element, type) and issubclass(element, Model):
+            items = value if isinstance(value, list) else value.values()
+            for item in items:
+                if isinstance(item, dict):
+                    drop_nulls(item, element)
+
+
+_HINTS: dict[type[Model], dict[str, Any]] = {}
+
+
+def _hints(model: type[Model]) -> dict[str, Any]:
+    hints = _HINTS.get(model)
+    if hints is None:
+        hints = _HINTS[model] = get_type_hints(model, include_extras=True)
+    return hints
 
 
 # -- Content-Type ---------------------------------------------------------------------------
@@ -184,7 +218,7 @@ def type_error(raw: bytes, model: type[Model], message: str) -> str:
         name, index = seg.group(1), seg.group(2)
         if name is not None:
             struct = _struct(tp)
-            tp = get_type_hints(struct, include_extras=True)[name]
+            tp = _hints(struct)[name]
             fields.append(name)
             value = value.get(name)
             if _meta(tp, WHOLE):
