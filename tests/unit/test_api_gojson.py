@@ -190,3 +190,18 @@ def test_null_fields_are_absent_as_in_go() -> None:
         "HostConfig": {"Memory": 5, "PortBindings": {"80/tcp": None}, "Ulimits": [{"Name": "n"}]},
         "NetworkingConfig": {"EndpointsConfig": {"n": {"Links": ["a"]}, "m": None}},
     }
+
+
+def test_keys_match_whatever_their_case() -> None:
+    """E1: Go matches JSON keys to fields case-insensitively (docker-py sends
+    `CPURealtimePeriod`): they are checked under the field's name and handed on under it; an
+    exact key wins."""
+    body = decode(
+        b'{"image":"busybox","HostConfig":{"CPURealtimePeriod":1000,"memory":5,"Memory":6}}', CC
+    )
+    assert body == {"Image": "busybox", "HostConfig": {"CpuRealtimePeriod": 1000, "Memory": 6}}
+    with pytest.raises(InvalidParameter) as info:
+        decode(b'{"hostconfig":{"memory":"x"}}', CC)
+    assert info.value.message == (
+        f"json: cannot unmarshal string into Go struct field {HOST}.Memory of type int64"
+    )

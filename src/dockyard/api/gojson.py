@@ -48,6 +48,7 @@ def decode(raw: bytes, model: type[Model]) -> Json | None:
         raise InvalidParameter(syntax_error(raw)) from None
     if not isinstance(body, dict):
         raise InvalidParameter(f"json: cannot unmarshal {_kind(body)} into Go value of type {model.__go__}")  # fmt: skip
+    normalize(body, model)
     try:
         msgspec.convert(body, model, strict=True)
     except msgspec.ValidationError as exc:
@@ -56,41 +57,50 @@ def decode(raw: bytes, model: type[Model]) -> Json | None:
         except Exception:  # a path this walk does not know: still Go's words, less precise
             message = f"json: cannot unmarshal object into Go value of type {model.__go__}"
         raise InvalidParameter(message) from None
-    if b"null" in raw:
-        drop_nulls(body, model)
     return body
 
 
-def drop_nulls(obj: dict[str, Any], model: type[Model]) -> None:
-    """Go decodes `"Field": null` as if the field were absent: so do the services, which then
-    never see a None where the schema has a value (`.get("NanoCpus", 0) > 0`)."""
-    hints = _hints(model)
-    for key in [k for k, v in obj.items() if v is None and k in hints]:
-        del obj[key]
+def normalize(obj: dict[str, Any], model: type[Model]) -> None:
+    """Read the object as Go does before it is checked: keys match field names whatever their
+    case (docker-py sends `CPURealtimePeriod`; an exact key wins), and `"Field": null` is the
+    field left out, so the services never see a None where the schema has a value."""
+    hints, folded = _fields(model)
+    for key in list(obj):
+        if key in hints:
+            if obj[key] is None:
+                del obj[key]
+            continue
+        name = folded.get(key.lower())
+        if name is not None:
+            value = obj.pop(key)
+            if value is not None and name not in obj:
+                obj[name] = value
     for key, value in obj.items():
         tp = hints.get(key)
-        if tp is None:
+        if tp is None or not isinstance(value, dict | list):
             continue
         inner = _strip(tp)
         if isinstance(inner, type) and issubclass(inner, Model):
-            drop_nulls(value, inner)
+            if isinstance(value, dict):
+                normalize(value, inner)
             continue
         element = _strip(_element(tp)) if get_origin(inner) in (list, dict) else None
         if isinstance(element, type) and issubclass(element, Model):
-            items = value if isinstance(value, list) else value.values()
-            for item in items:
+            for item in value if isinstance(value, list) else value.values():
                 if isinstance(item, dict):
-                    drop_nulls(item, element)
+                    normalize(item, element)
 
 
-_HINTS: dict[type[Model], dict[str, Any]] = {}
+_FIELDS: dict[type[Model], tuple[dict[str, Any], dict[str, str]]] = {}
 
 
-def _hints(model: type[Model]) -> dict[str, Any]:
-    hints = _HINTS.get(model)
-    if hints is None:
-        hints = _HINTS[model] = get_type_hints(model, include_extras=True)
-    return hints
+def _fields(model: type[Model]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The model's fields (name -> annotation) and its names by their lower case."""
+    found = _FIELDS.get(model)
+    if found is None:
+        hints = get_type_hints(model, include_extras=True)
+        found = _FIELDS[model] = (hints, {name.lower(): name for name in hints})
+    return found
 
 
 # -- Content-Type ---------------------------------------------------------------------------
@@ -211,6 +221,8 @@ def type_error(raw: bytes, model: type[Model], message: str) -> str:
     m = _AT.search(message)
     segments = _SEGMENT.finditer(m.group(1)) if m else iter(())
     value: Any = _LITERAL.decode(raw)
+    if isinstance(value, dict):
+        normalize(value, model)  # the keys msgspec's path names
     tp: Any = model
     struct: type[Model] = model
     fields: list[str] = []
@@ -218,7 +230,7 @@ def type_error(raw: bytes, model: type[Model], message: str) -> str:
         name, index = seg.group(1), seg.group(2)
         if name is not None:
             struct = _struct(tp)
-            tp = _hints(struct)[name]
+            tp = _fields(struct)[0][name]
             fields.append(name)
             value = value.get(name)
             if _meta(tp, WHOLE):
