@@ -64,42 +64,53 @@ def normalize(obj: dict[str, Any], model: type[Model]) -> None:
     """Read the object as Go does before it is checked: keys match field names whatever their
     case (docker-py sends `CPURealtimePeriod`; an exact key wins), and `"Field": null` is the
     field left out, so the services never see a None where the schema has a value."""
-    hints, folded = _fields(model)
+    fields = _fields(model)
     for key in list(obj):
-        if key in hints:
+        if key in fields.hints:
             if obj[key] is None:
                 del obj[key]
             continue
-        name = folded.get(key.lower())
+        name = fields.folded.get(key.lower())
         if name is not None:
             value = obj.pop(key)
             if value is not None and name not in obj:
                 obj[name] = value
-    for key, value in obj.items():
-        tp = hints.get(key)
-        if tp is None or not isinstance(value, dict | list):
-            continue
-        inner = _strip(tp)
-        if isinstance(inner, type) and issubclass(inner, Model):
+    for key, (many, sub) in fields.nested.items():
+        value = obj.get(key)
+        if not many:
             if isinstance(value, dict):
-                normalize(value, inner)
-            continue
-        element = _strip(_element(tp)) if get_origin(inner) in (list, dict) else None
-        if isinstance(element, type) and issubclass(element, Model):
+                normalize(value, sub)
+        elif isinstance(value, list | dict):
             for item in value if isinstance(value, list) else value.values():
                 if isinstance(item, dict):
-                    normalize(item, element)
+                    normalize(item, sub)
 
 
-_FIELDS: dict[type[Model], tuple[dict[str, Any], dict[str, str]]] = {}
+class _Fields:
+    """A model's fields as `normalize` and `type_error` read them, worked out once."""
+
+    def __init__(self, model: type[Model]) -> None:
+        self.hints: dict[str, Any] = get_type_hints(model, include_extras=True)
+        self.folded = {name.lower(): name for name in self.hints}
+        # fields holding structs: name -> (a list or map of them?, the struct's model)
+        self.nested: dict[str, tuple[bool, type[Model]]] = {}
+        for name, tp in self.hints.items():
+            inner = _strip(tp)
+            if isinstance(inner, type) and issubclass(inner, Model):
+                self.nested[name] = (False, inner)
+            elif get_origin(inner) in (list, dict):
+                element = _strip(_element(tp))
+                if isinstance(element, type) and issubclass(element, Model):
+                    self.nested[name] = (True, element)
 
 
-def _fields(model: type[Model]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The model's fields (name -> annotation) and its names by their lower case."""
+_FIELDS: dict[type[Model], _Fields] = {}
+
+
+def _fields(model: type[Model]) -> _Fields:
     found = _FIELDS.get(model)
     if found is None:
-        hints = get_type_hints(model, include_extras=True)
-        found = _FIELDS[model] = (hints, {name.lower(): name for name in hints})
+        found = _FIELDS[model] = _Fields(model)
     return found
 
 
@@ -230,7 +241,7 @@ def type_error(raw: bytes, model: type[Model], message: str) -> str:
         name, index = seg.group(1), seg.group(2)
         if name is not None:
             struct = _struct(tp)
-            tp = _fields(struct)[0][name]
+            tp = _fields(struct).hints[name]
             fields.append(name)
             value = value.get(name)
             if _meta(tp, WHOLE):
