@@ -15,7 +15,7 @@ from tests.integration.apiwire import call
 pytestmark = [pytest.mark.compat, pytest.mark.integration]
 
 # the bodies whose type errors dockerd 20.10 answers with 500
-FIVE_HUNDRED_IN_20_10 = ("/containers/create", "/update", "/commit")
+FIVE_HUNDRED_IN_20_10 = ("/containers/create", "/update", "/commit", "/auth")
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,16 @@ CASES = [
     ("/volumes/create", '{"DriverOpts":{"a":1}}', None),
     ("/volumes/create", "{", None),
     ("/volumes/create", '{"Name":"diff-input"}', "text/plain"),
+    ("/containers/create", '{"Image":"busybox","HostConfig":{"Mounts":[{"Type":5}]}}', None),
+    ("/containers/create", '{"Image":"busybox","HostConfig":{"Mounts":[{"TmpfsOptions":{"Mode":-1}}]}}', None),
+    ("/containers/create", '{"Image":"busybox","HostConfig":{"ConsoleSize":[-1]}}', None),
+    ("/containers/create", '{"Image":"busybox","HostConfig":{"BlkioWeightDevice":[5]}}', None),
+    ("/containers/create", '{"Image":"busybox","hostconfig":{"memory":"x"}}', None),
+    # no CheckForJSON on these; bad bodies are refused before any registry is asked
+    ("/auth", '{"username":5}', "text/plain"),
+    ("/auth", "[", None),
+    ("/swarm/init", '{"ListenAddr":5}', "text/plain"),
+    ("/swarm/join", '{"RemoteAddrs":"x"}', None),
 ]  # fmt: skip
 
 

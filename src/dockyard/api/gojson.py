@@ -30,11 +30,15 @@ class BodyTooLarge(DockyardError):
     status = 413
 
 
-async def read_body(request: web.Request, model: type[Model]) -> Json | None:
+async def read_body(
+    request: web.Request, model: type[Model], json_only: bool = True
+) -> Json | None:
     """The request's JSON object checked against `model`, or None when there is no body.
+    `json_only=False` for the few routes dockerd reads without CheckForJSON (/auth, swarm).
     `request` may also be api/lean.py's LeanRequest (a small body, read already)."""
     headers = request.headers
-    check_content_type(headers.get("Content-Type", ""), _has_body(headers))
+    if json_only:
+        check_content_type(headers.get("Content-Type", ""), _has_body(headers))
     raw = await _read_bounded(request)
     return decode(raw, model)
 

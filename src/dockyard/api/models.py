@@ -26,7 +26,7 @@ RANGES = {
     "uint16": (0, 2**16 - 1),
     "uint32": (0, 2**32 - 1),
     "uint64": (0, 2**63 - 1),
-    "os.FileMode": (0, 2**32 - 1),
+    "fs.FileMode": (0, 2**32 - 1),
 }
 
 
@@ -45,7 +45,7 @@ Uint = Annotated[int, _range("uint")]
 Uint16 = Annotated[int, _range("uint16")]
 Uint64 = Annotated[int, _range("uint64")]
 Duration = Annotated[int, _range("time.Duration")]
-FileMode = Annotated[int, _range("os.FileMode")]
+FileMode = Annotated[int, _range("fs.FileMode")]
 # strslice.StrSlice: a string or a list of strings; its UnmarshalJSON reports "of type string"
 StrSlice = Annotated[str | list[str], _go("string", whole=True)]
 StrMap = dict[str, str]
@@ -428,3 +428,45 @@ class VolumeCreate(Model):
     Driver: str | None = None
     DriverOpts: StrMap | None = None
     Labels: StrMap | None = None
+
+
+# -- bodies dockerd reads without CheckForJSON ------------------------------------------------
+
+
+class AuthConfig(Model):
+    """POST /auth (Go's JSON names are lower case here)."""
+
+    __go__ = "types.AuthConfig"
+    username: str | None = None
+    password: str | None = None
+    auth: str | None = None
+    email: str | None = None
+    serveraddress: str | None = None
+    identitytoken: str | None = None
+    registrytoken: str | None = None
+
+
+Uint32 = Annotated[int, _range("uint32")]
+
+
+class SwarmInit(Model):
+    __go__ = "swarm.InitRequest"
+    ListenAddr: str | None = None
+    AdvertiseAddr: str | None = None
+    DataPathAddr: str | None = None
+    DataPathPort: Uint32 | None = None
+    ForceNewCluster: bool | None = None
+    AutoLockManagers: bool | None = None
+    Availability: Annotated[str, _go("swarm.NodeAvailability")] | None = None
+    DefaultAddrPool: list[str] | None = None
+    SubnetSize: Uint32 | None = None
+
+
+class SwarmJoin(Model):
+    __go__ = "swarm.JoinRequest"
+    ListenAddr: str | None = None
+    AdvertiseAddr: str | None = None
+    DataPathAddr: str | None = None
+    RemoteAddrs: list[str] | None = None
+    JoinToken: str | None = None
+    Availability: Annotated[str, _go("swarm.NodeAvailability")] | None = None

@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from dockyard.api.codec import decode_filters, read_json_object
+from dockyard.api import models
+from dockyard.api.codec import decode_filters
+from dockyard.api.gojson import read_body
 from dockyard.errors import InvalidParameter, Unavailable
 
 NOT_IN_SWARM = "This node is not part of a swarm"
@@ -62,7 +64,8 @@ def versioned(kind: str, *, detail: bool = True) -> Handler:
 
 async def create_swarm(request: web.Request) -> web.StreamResponse:
     """`init` and `join`: dockerd checks the listen address first, then makes the swarm."""
-    body = await read_json_object(request) or {}
+    model = models.SwarmJoin if request.path.endswith("/join") else models.SwarmInit
+    body = await read_body(request, model, json_only=False) or {}
     listen = body.get("ListenAddr")
     if not listen:
         raise InvalidParameter(f'invalid ListenAddr "{listen or ""}": invalid empty address')
