@@ -100,6 +100,7 @@ def test_good_bodies_pass_unchanged() -> None:
     del expected["Healthcheck"]  # null: absent, as in Go
     assert body == expected
     assert decode(b"  \n", CC) is None
+    assert decode(b"null", CC) is None  # Go: no change; the docker CLI's commit sends it
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The one place that turns exceptions into HTTP answers (applied to every handler by
 api/router.py: guarded): `{"message": ...}` with the status the
-error class carries, Docker's "page not found" for unknown routes, 500 for anything unexpected."""
+error class carries, Docker's "page not found" for unknown routes, 500 for anything unexpected
+(logged with its traceback; the client gets no Python internals)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,20 @@ def response_for(exc: BaseException) -> web.StreamResponse:
     if isinstance(exc, web.HTTPException):
         return error_response(exc.status, exc.text or exc.reason)
     log.error("unexpected error: %s", exc, exc_info=exc)
-    return error_response(500, str(exc) or type(exc).__name__)
+    return error_response(500, internal_message(exc))
+
+
+INTERNAL = "internal error: the daemon's log has the details"
+
+
+def internal_message(exc: BaseException) -> str:
+    """What a client is told of an error no DockyardError describes: never Python's own words
+    (a KeyError's key, a TypeError's operands); a system call's error as Go words it
+    (`/path: no space left on device`)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror[:1].lower() + exc.strerror[1:]
+        return f"{exc.filename}: {text}" if exc.filename else text
+    return INTERNAL
 
 
 STARTED = web.RequestKey("dockyard_stream_started", bool)

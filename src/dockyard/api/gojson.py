@@ -50,6 +50,8 @@ def decode(raw: bytes, model: type[Model]) -> Json | None:
         body = msgspec.json.decode(raw)
     except msgspec.DecodeError:
         raise InvalidParameter(syntax_error(raw)) from None
+    if body is None:  # `null`: Go leaves the value as it was (the docker CLI's commit sends it)
+        return None
     if not isinstance(body, dict):
         raise InvalidParameter(f"json: cannot unmarshal {_kind(body)} into Go value of type {model.__go__}")  # fmt: skip
     normalize(body, model)
