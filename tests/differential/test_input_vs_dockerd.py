@@ -76,6 +76,8 @@ CASES = [
     ("/containers/create", '{"Image":"busybox","HostConfig":{"ConsoleSize":[-1]}}', None),
     ("/containers/create", '{"Image":"busybox","HostConfig":{"BlkioWeightDevice":[5]}}', None),
     ("/containers/create", '{"Image":"busybox","hostconfig":{"memory":"x"}}', None),
+    ("/containers/create", '{"Image":"busybox","Env":[null]}', None),
+    ("/containers/create", '{"Image":"busybox","Env":["=x"]}', None),
     # no CheckForJSON on these; bad bodies are refused before any registry is asked
     ("/auth", '{"username":5}', "text/plain"),
     ("/auth", "[", None),

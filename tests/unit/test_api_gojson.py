@@ -209,6 +209,14 @@ def test_null_fields_are_absent_as_in_go() -> None:
     }
 
 
+def test_null_strings_in_lists_and_maps_are_empty_as_in_go() -> None:
+    """E1: Go decodes a null element of []string or map[string]string as "" (dockerd then
+    refuses `"Env": [null]` as `invalid environment variable: `, and keeps `"a": ""` labels)."""
+    raw = b'{"Env":[null,"A=1"],"Labels":{"a":null},"Cmd":[null],"HostConfig":{"Dns":[null]}}'
+    assert decode(raw, CC) == {"Env": ["", "A=1"], "Labels": {"a": ""}, "Cmd": [""],
+                               "HostConfig": {"Dns": [""]}}  # fmt: skip
+
+
 def test_keys_match_whatever_their_case() -> None:
     """E1: Go matches JSON keys to fields case-insensitively (docker-py sends
     `CPURealtimePeriod`): they are checked under the field's name and handed on under it; an

@@ -68,8 +68,9 @@ def decode(raw: bytes, model: type[Model]) -> Json | None:
 
 def normalize(obj: dict[str, Any], model: type[Model]) -> None:
     """Read the object as Go does before it is checked: keys match field names whatever their
-    case (docker-py sends `CPURealtimePeriod`; an exact key wins), and `"Field": null` is the
-    field left out, so the services never see a None where the schema has a value."""
+    case (docker-py sends `CPURealtimePeriod`; an exact key wins), `"Field": null` is the
+    field left out and a null string in a list or map is "", so the services never see a None
+    where the schema has a value."""
     fields = _fields(model)
     for key in list(obj):
         if key in fields.hints:
@@ -81,6 +82,12 @@ def normalize(obj: dict[str, Any], model: type[Model]) -> None:
             value = obj.pop(key)
             if value is not None and name not in obj:
                 obj[name] = value
+    for key in fields.strings:
+        value = obj.get(key)
+        if isinstance(value, list) and None in value:
+            obj[key] = ["" if v is None else v for v in value]
+        elif isinstance(value, dict) and None in value.values():
+            obj[key] = {k: "" if v is None else v for k, v in value.items()}
     for key, (many, sub) in fields.nested.items():
         value = obj.get(key)
         if not many:
@@ -108,6 +115,14 @@ class _Fields:
                 element = _strip(_element(tp))
                 if isinstance(element, type) and issubclass(element, Model):
                     self.nested[name] = (True, element)
+        # lists and maps of strings (Env, Labels, Cmd, ...): a null in them is Go's ""
+        self.strings = tuple(name for name, tp in self.hints.items() if _of_strings(tp))
+
+
+def _of_strings(tp: Any) -> bool:
+    inner = _strip(tp)
+    options = get_args(inner) if _is_union(inner) else (inner,)
+    return any(get_origin(o) in (list, dict) and _strip(_element(o)) is str for o in options)
 
 
 _FIELDS: dict[type[Model], _Fields] = {}
