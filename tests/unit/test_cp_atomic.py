@@ -114,3 +114,24 @@ def test_accepted_archive_replaces_and_leaves_no_temp_names(tmp_path: Path) -> N
     assert os.readlink(root / "link") == "data"
     leftovers = [p for p in root.rglob("*") if p.name.startswith(".dockyard-cp-")]
     assert leftovers == []
+
+
+def test_the_openers_own_checks_still_run_for_existing_directories(tmp_path: Path) -> None:
+    """S11: the journal never opens a directory to write into without the opener's `create`
+    (where a container's opener refuses a read-only mount), even when it exists already."""
+    root = tmp_path / "root"
+    _tree(root)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+
+    def opener(parts: tuple[str, ...], create: bool) -> int:
+        if create and parts[:1] == ("data",):
+            raise InvalidParameter("mounted volume is marked read-only")
+        return open_below(fd, parts, create)
+
+    try:
+        with pytest.raises(InvalidParameter, match="read-only"):
+            ca.extract(_tar(("new", "f", b"1"), ("data/f", "f", b"x")), opener,
+                       ca.ExtractOptions(lchown=False), atomic=True)  # fmt: skip
+    finally:
+        os.close(fd)
+    assert not (root / "new").exists() and not (root / "data" / "f").exists()

@@ -58,17 +58,15 @@ class Journal:
         self.aside: list[tuple[tuple[str, ...], str]] = []  # (entry's parts, its temp name)
 
     def opener(self, parts: tuple[str, ...], create: bool) -> int:
-        """`open_dir`, recording the directories `create` makes."""
-        try:
+        """`open_dir`, recording the directories `create` makes (the opener's own checks, such
+        as a read-only mount's, still run: it is always the one that opens)."""
+        if not create:
             return self.open_dir(parts, False)
-        except FileNotFoundError:
-            if not create:
-                raise
-        first = len(parts)
-        while first > 0 and not self._exists(parts[: first - 1]):
-            first -= 1
+        have = len(parts)
+        while have > 0 and not self._exists(parts[:have]):
+            have -= 1
         fd = self.open_dir(parts, True)
-        self.created.extend(parts[:i] for i in range(first, len(parts) + 1))
+        self.created.extend(parts[:i] for i in range(have + 1, len(parts) + 1))
         return fd
 
     def _exists(self, parts: tuple[str, ...]) -> bool:
