@@ -11,14 +11,8 @@ import pytest
 from multidict import CIMultiDict
 
 from dockyard.api import models
-from dockyard.api.gojson import (
-    MAX_BODY,
-    BodyTooLarge,
-    check_content_type,
-    decode,
-    media_type,
-    read_body,
-)
+from dockyard.api.body import MAX_BODY, BodyTooLarge, check_content_type, media_type, read_body
+from dockyard.api.gojson import decode
 from dockyard.errors import InvalidParameter
 
 CC, HOST = models.ContainerConfig, "HostConfig.HostConfig"

@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 
 from dockyard.api import models
+from dockyard.api.body import read_body
 from dockyard.api.codec import (
     decode_filters,
     encode,
@@ -19,7 +20,6 @@ from dockyard.api.codec import (
     query_time,
 )
 from dockyard.api.engine import api_version, engine
-from dockyard.api.gojson import read_body
 from dockyard.api.inline import InlineCall
 from dockyard.api.session import serve_session
 from dockyard.api.stream import (

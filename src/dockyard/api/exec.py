@@ -7,9 +7,9 @@ import asyncio
 from aiohttp import web
 
 from dockyard.api import models
+from dockyard.api.body import read_body
 from dockyard.api.codec import json_response, query_int
 from dockyard.api.engine import engine
-from dockyard.api.gojson import read_body
 from dockyard.api.session import serve_session
 from dockyard.errors import InvalidParameter
 

@@ -8,9 +8,9 @@ from typing import Any
 from aiohttp import web
 
 from dockyard.api import models
+from dockyard.api.body import read_body
 from dockyard.api.codec import decode_filters, encode, json_response, query_bool, query_str
 from dockyard.api.engine import engine
-from dockyard.api.gojson import read_body
 from dockyard.api.stream import body_file, write_bytes_stream
 from dockyard.distribution.auth import Credentials
 from dockyard.errors import DockyardError, InvalidParameter, Unsupported

@@ -7,9 +7,9 @@ import asyncio
 from aiohttp import web
 
 from dockyard.api import models
+from dockyard.api.body import read_body
 from dockyard.api.codec import decode_filters, json_response, query_str
 from dockyard.api.engine import engine
-from dockyard.api.gojson import read_body
 
 
 async def list_(request: web.Request) -> web.Response:

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from dockyard.api import models
+from dockyard.api.body import read_body
 from dockyard.api.codec import decode_filters
-from dockyard.api.gojson import read_body
 from dockyard.errors import InvalidParameter, Unavailable
 
 NOT_IN_SWARM = "This node is not part of a swarm"

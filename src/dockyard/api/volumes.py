@@ -7,9 +7,9 @@ import asyncio
 from aiohttp import web
 
 from dockyard.api import models
+from dockyard.api.body import read_body
 from dockyard.api.codec import decode_filters, json_response, query_bool
 from dockyard.api.engine import api_version, engine
-from dockyard.api.gojson import read_body
 
 # Before API 1.42 `volume prune` removed every unused volume, named ones included.
 PRUNE_ANONYMOUS_ONLY_SINCE = (1, 42)
