@@ -80,7 +80,8 @@ class _Fields:
     """A model's fields as `normalize` and `type_error` read them, worked out once."""
 
     def __init__(self, model: type[Model]) -> None:
-        self.hints: dict[str, Any] = get_type_hints(model, include_extras=True)
+        hints = get_type_hints(model, include_extras=True)
+        self.hints: dict[str, Any] = {k: hints[k] for k in model.__struct_fields__}
         self.folded = {name.lower(): name for name in self.hints}
         # fields holding structs: name -> (a list or map of them?, the struct's model)
         self.nested: dict[str, tuple[bool, type[Model]]] = {}
