@@ -37,6 +37,9 @@ KERNEL_LIMIT = "kernel limit: "
 _SKIPS: list[str] = []
 # Test daemons pull docker.io names from a closed local port: no test ever reaches Docker Hub.
 NO_HUB = "127.0.0.1:9"
+# How much slower than this host the machine is (scripts/vm-check's guest sets 10 under emulation):
+# the daemon's start deadline and `until`'s timeouts are stretched by it.
+SLOWDOWN = float(os.environ.get("DOCKYARD_TEST_SLOWDOWN", "1"))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -82,6 +85,7 @@ class Daemon:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
     extra_args: tuple[str, ...] = ()  # more `dockyard daemon` flags
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. DOCKYARD_CRASH_AT
 
     @property
     def host(self) -> str:
@@ -135,9 +139,13 @@ class Daemon:
                 "--bridge", self.bridge, *self.extra_args]  # fmt: skip
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(
-                argv, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+                argv,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **self.extra_env},
             )
-        deadline = time.time() + 30
+        deadline = time.time() + 30 * SLOWDOWN
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("daemon exited:\n" + self.log_path.read_text()[-4000:])
@@ -181,7 +189,8 @@ def _mounts_under(path: Path) -> list[str]:
     return out
 
 
-def _shims_for(path: Path) -> list[int]:
+def processes_naming(*marks: bytes) -> list[int]:
+    """Pids of the processes whose command line holds every one of `marks`."""
     pids = []
     for p in Path("/proc").iterdir():
         if not p.name.isdigit():
@@ -190,9 +199,13 @@ def _shims_for(path: Path) -> list[int]:
             cmd = (p / "cmdline").read_bytes()
         except OSError:
             continue
-        if str(path).encode() in cmd and b"dockyard" in cmd:
+        if all(mark in cmd for mark in marks):
             pids.append(int(p.name))
     return pids
+
+
+def _shims_for(path: Path) -> list[int]:
+    return processes_naming(str(path).encode(), b"dockyard")
 
 
 def own_cgroup_parent(tag: str) -> str:
@@ -224,6 +237,27 @@ def _links_on(bridge: str) -> list[str]:
     return [line.split(":")[1].strip().split("@")[0] for line in out.stdout.splitlines()]
 
 
+def _user_network_bridges(d: Daemon) -> list[str]:
+    """The bridge devices of the user networks a stopped daemon's records still hold (their
+    overlay VXLAN devices are deleted here, so they are not taken for leaks on the bridge)."""
+    db = d.data_root / "dockyard.db"
+    if not db.exists():
+        return []
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            rows = conn.execute("SELECT doc FROM networks").fetchall()
+    except sqlite3.Error:
+        return []
+    docs = [json.loads(doc) for (doc,) in rows]
+    for vxlan in (doc.get("VXLAN") for doc in docs):  # an overlay network's, on its bridge
+        if isinstance(vxlan, str) and vxlan:
+            subprocess.run(["ip", "link", "del", vxlan], capture_output=True, check=False)
+    devices = (doc.get("Device") for doc in docs)
+    return [dev for dev in devices if isinstance(dev, str) and dev and dev != d.bridge]
+
+
 def teardown_host_state(d: Daemon) -> list[str]:
     """Remove what a daemon and its containers made; return what had to be forced (leaks)."""
     leaks: list[str] = []
@@ -240,15 +274,17 @@ def teardown_host_state(d: Daemon) -> list[str]:
     for mp in sorted(_mounts_under(d.root), key=len, reverse=True):
         leaks.append(f"mount {mp}")
         subprocess.run(["umount", "-l", mp], check=False)
-    # The daemon leaves its bridge and table for the next start; a test session ends them.
-    for family in ("ip", "netdev"):
-        subprocess.run(["nft", "delete", "table", family, f"dockyard-{d.bridge}"],
-                       capture_output=True, check=False)  # fmt: skip
-    host_filter.remove_rules(d.bridge)  # its accepts in the host's FORWARD chain (D-net-6)
-    for link in _links_on(d.bridge):
-        leaks.append(f"link {link}")
-        subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
-    subprocess.run(["ip", "link", "del", d.bridge], capture_output=True, check=False)
+    # The daemon leaves its bridges and tables for the next start (the default one and those of
+    # the user networks still in its records); a test session ends them.
+    for bridge in (d.bridge, *_user_network_bridges(d)):
+        for family in ("ip", "ip6", "netdev"):
+            subprocess.run(["nft", "delete", "table", family, f"dockyard-{bridge}"],
+                           capture_output=True, check=False)  # fmt: skip
+        host_filter.remove_rules(bridge)  # its accepts in the host's FORWARD chain (D-net-6)
+        for link in _links_on(bridge):
+            leaks.append(f"link {link}")
+            subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
     remove_cgroups(d.cgroup_parent)
     return leaks
 
@@ -256,7 +292,7 @@ def teardown_host_state(d: Daemon) -> list[str]:
 def until(what: Callable[[], Any], timeout: float) -> Any:
     """Poll `what()` until it is truthy and return that value (or the last falsy one); `timeout`
     is what an idle host needs, a busy shared one gets three times that."""
-    deadline = time.monotonic() + 3 * timeout
+    deadline = time.monotonic() + 3 * timeout * SLOWDOWN
     while True:
         got = what()
         if got or time.monotonic() > deadline:
@@ -265,14 +301,18 @@ def until(what: Callable[[], Any], timeout: float) -> Any:
 
 
 @contextmanager
-def private_daemon(tag: str, bridge: str, *extra_args: str) -> Iterator[Daemon]:
+def private_daemon(tag: str, bridge: str, *extra_args: str,
+                   data_fs_mib: int = 0) -> Iterator[Daemon]:  # fmt: skip
     """A daemon with its own data root, exec root, socket, cgroup parent and bridge, busybox
     bootstrapped; torn down even when its start fails (it may have made its bridge already).
-    What teardown had to force counts as a leak and fails the session."""
+    What teardown had to force counts as a leak and fails the session. `data_fs_mib`: the data
+    root is a fresh ext4 filesystem of that size (a loop-mounted file), to be filled up."""
     if os.geteuid() != 0:
         pytest.skip("needs root")
     root = Path(tempfile.mkdtemp(prefix="dockyard-test-", dir="/var/tmp"))
     _SESSION_ROOTS.append(str(root))
+    if data_fs_mib:
+        _small_filesystem(root / "data.img", root / "data", data_fs_mib)
     d = Daemon(
         root=root,
         data_root=root / "data",
@@ -292,8 +332,20 @@ def private_daemon(tag: str, bridge: str, *extra_args: str) -> Iterator[Daemon]:
             _remove_all_containers(d)
         d.stop()
         leaks = teardown_host_state(d)
+        if data_fs_mib:  # the small filesystem itself is no leak (teardown unmounted it)
+            leaks = [leak for leak in leaks if leak != f"mount {root / 'data'}"]
+            subprocess.run(["umount", str(root / "data")], capture_output=True, check=False)
         shutil.rmtree(root, ignore_errors=True)
         _SESSION_LEAKS.extend(leaks)
+
+
+def _small_filesystem(image: Path, at: Path, mib: int) -> None:
+    """ext4 in a file, loop-mounted at `at` (the loop device goes with the umount)."""
+    with open(image, "wb") as f:
+        f.truncate(mib << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(image)], check=True)
+    at.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(image), str(at)], check=True)
 
 
 @pytest.fixture(scope="session")

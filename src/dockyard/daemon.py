@@ -1,7 +1,8 @@
 """`dockyard daemon`: dockerd's flags, one process serving the Engine API on a unix socket.
 
 SIGTERM/SIGINT stop serving and leave containers running under their shims (live-restore);
-SIGHUP is logged and changes nothing."""
+SIGHUP reloads daemon.json's reloadable options (debug, the registry settings) and emits
+dockerd's `reload` daemon event (D-dpy6-3)."""
 
 from __future__ import annotations
 
@@ -74,10 +75,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="containers' default log driver: json-file, local or none")  # fmt: skip
     p.add_argument("--log-opt", action="append", default=[],
                    help="key=value options of the default log driver")  # fmt: skip
+    p.add_argument("--dashboard", nargs="?", type=int, const=0, default=None, metavar="PORT",
+                   help="dockyard's own: serve the dashboard on 127.0.0.1:PORT (default: a free "
+                        "port); `dockyard dashboard` prints its address")  # fmt: skip
     p.add_argument(
         "--config-file", default="", help=f"daemon.json (default {daemonconfig.DEFAULT_PATH})"
     )
     ns = p.parse_args(argv)
+    ns.argv = list(argv)  # parsed again, with the file, on SIGHUP
     daemonconfig.apply(ns, daemonconfig.explicit_flags(p, argv),
                        ns.config_file or daemonconfig.DEFAULT_PATH, required=bool(ns.config_file))  # fmt: skip
     daemonconfig.validate(ns)
@@ -100,11 +105,8 @@ def _lock(data_root: Path) -> int:
 
 async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     from dockyard.api.server import serve
-    from dockyard.distribution.endpoints import CERTS_DIRS, DOCKER_CERTS_DIR, RegistryOptions
     from dockyard.engine import Engine, EngineOptions
 
-    own_certs = args.registry_certs_dir  # in place of /etc/dockyard/certs.d (D-registry-6)
-    certs_dirs = (DOCKER_CERTS_DIR, Path(own_certs)) if own_certs else CERTS_DIRS
     opts = EngineOptions(
         cgroups=args.cgroups,
         bridge=args.bridge,
@@ -113,21 +115,23 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
         fixed_cidr_v6=args.fixed_cidr_v6,
         default_address_pools=tuple(args.default_address_pool),
         iptables=args.iptables == "true",
-        registry=RegistryOptions(
-            mirrors=tuple(args.registry_mirror),
-            insecure=("127.0.0.0/8", *args.insecure_registry),
-            certs_dirs=certs_dirs,
-            max_concurrent_downloads=args.max_concurrent_downloads,
-            max_concurrent_uploads=args.max_concurrent_uploads,
-            max_download_attempts=args.max_download_attempts,
-            retry_unit=args.download_retry_unit,
-            hub=args.hub_endpoint,
-        ),
+        registry=_registry_options(args),
     )
     engine = await asyncio.to_thread(Engine, cfg, opts)
     await engine.start()
     runner = await serve(engine, cfg.socket)
     log.info("API listening on %s", cfg.socket)
+    if args.dashboard is not None:  # #18: a listener the daemon cannot open stops it, as dockerd
+        from dockyard.api.dashboard.control import DASHBOARD
+
+        try:
+            await runner.app[DASHBOARD].start(args.dashboard)
+        except errors.DockyardError as e:
+            sys.stderr.write(f"dockyard: failed to start daemon: dashboard: {e}\n")
+            await runner.cleanup()
+            await engine.close()
+            cfg.socket.unlink(missing_ok=True)
+            raise SystemExit(1) from None
     _notify_systemd(b"READY=1")  # dockyard.service is Type=notify: `systemctl start` waits
     heap.trim()  # start-up's temporaries (imports, restore) are freed: return their pages
     trimmer = asyncio.create_task(heap.trim_periodically())
@@ -135,7 +139,14 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: log.info("SIGHUP: nothing to reload"))
+    reloads: set[asyncio.Task[None]] = set()
+
+    def on_hup() -> None:
+        task = asyncio.create_task(_reload(engine, args))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
     await stop.wait()
     log.info("shutting down; containers keep running")
     _notify_systemd(b"STOPPING=1")
@@ -152,6 +163,37 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
     # Everything durable is committed and containers run under their own shims: skip the
     # loop's slow teardown of still-open stream handlers and worker threads.
     os._exit(0)
+
+
+def _registry_options(args: argparse.Namespace) -> Any:
+    from dockyard.distribution.endpoints import CERTS_DIRS, DOCKER_CERTS_DIR, RegistryOptions
+
+    own_certs = args.registry_certs_dir  # in place of /etc/dockyard/certs.d (D-registry-6)
+    return RegistryOptions(
+        mirrors=tuple(args.registry_mirror),
+        insecure=("127.0.0.0/8", *args.insecure_registry),
+        certs_dirs=(DOCKER_CERTS_DIR, Path(own_certs)) if own_certs else CERTS_DIRS,
+        max_concurrent_downloads=args.max_concurrent_downloads,
+        max_concurrent_uploads=args.max_concurrent_uploads,
+        max_download_attempts=args.max_download_attempts,
+        retry_unit=args.download_retry_unit,
+        hub=args.hub_endpoint,
+    )
+
+
+async def _reload(engine: Any, args: argparse.Namespace) -> None:
+    """SIGHUP, as dockerd's: the command line and daemon.json read again; a bad file changes
+    nothing (logged, no event); else the reloadable options take effect and `reload` is
+    emitted. Options that need a restart (bridge, roots...) keep their running values."""
+    try:
+        new = await asyncio.to_thread(parse_args, args.argv)
+    except (daemonconfig.ConfigError, SystemExit) as e:
+        log.error("SIGHUP: the configuration was not reloaded: %s", e)
+        return
+    level = "debug" if new.debug else new.log_level
+    logging.getLogger().setLevel({"warn": "WARNING", "fatal": "CRITICAL"}.get(level, level.upper()))
+    engine.reload(new.debug, _registry_options(new))
+    log.info("SIGHUP: configuration reloaded")
 
 
 def _notify_systemd(state: bytes) -> None:

@@ -38,6 +38,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "init-path": ("init_path", "str"),
     "log-driver": ("log_driver", "str"),
     "log-opts": ("log_opt", "map"),
+    "dashboard": ("dashboard", "dashboard"),  # dockyard's own: true (a free port) or a port
 }
 
 
@@ -58,6 +59,14 @@ def _value(key: str, kind: str, raw: Any) -> Any:
         if not isinstance(raw, dict):
             raise ConfigError(f"{key}: an object is expected")
         return [f"{k}={v}" for k, v in raw.items()]
+    if kind == "dashboard":
+        if raw is False or raw is None:
+            return None
+        if raw is True:
+            return 0
+        if isinstance(raw, int):
+            return raw
+        raise ConfigError(f"{key}: true, false or a port number is expected")
     if kind == "bool":
         return bool(raw)
     if kind == "flag":
@@ -107,6 +116,9 @@ def validate(ns: argparse.Namespace) -> None:
     """Values dockerd refuses to start with, whether a flag or the file gave them."""
     if ns.max_download_attempts <= 0:
         raise ConfigError(f"invalid max download attempts: {ns.max_download_attempts}")
+    dashboard = getattr(ns, "dashboard", None)
+    if dashboard is not None and not 0 <= dashboard <= 65535:
+        raise ConfigError(f"invalid dashboard port: {dashboard}")
 
 
 def explicit_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
@@ -119,6 +131,8 @@ def explicit_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]
                 kwargs["action"] = "store_true"
             elif isinstance(action, argparse._AppendAction):
                 kwargs["action"] = "append"
+            elif action.nargs == "?":  # `--dashboard [PORT]`
+                kwargs.update(nargs="?", const=action.const)
             probe.add_argument(*action.option_strings, **kwargs)
     found, _ = probe.parse_known_args(argv)
     return set(vars(found))

@@ -8,19 +8,25 @@ import logging
 from dataclasses import dataclass, field
 
 from dockyard.config import Config
+from dockyard.core import timefmt
 from dockyard.core.locks import KeyedLocks
 from dockyard.distribution.endpoints import RegistryOptions
 from dockyard.images.content import ContentStore
+from dockyard.network import netlink
 from dockyard.network import records as network_state
 from dockyard.network.setup import build_networks
 from dockyard.runtime.cgroups import CgroupHost
 from dockyard.runtime.shimbuild import ensure_shim
 from dockyard.services.build import Build
+from dockyard.services.check import SystemCheck
 from dockyard.services.containers.archive import ContainerArchive
 from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.service import Containers
 from dockyard.services.events import Events
 from dockyard.services.images import Images
+from dockyard.services.netgraph import NetworkGraph
+from dockyard.services.provenance import Provenance
+from dockyard.services.swarm import NetworkOps, Swarm
 from dockyard.services.system import System
 from dockyard.services.volumes import Volumes
 from dockyard.state import buildcache as buildcache_state
@@ -118,11 +124,21 @@ class Engine:
             locks,
             interfaces=self.networks,
         )
-        self.archive = ContainerArchive(self.containers.get, self.layers, self.events)
+        # the network graph reads the network rows and the containers' parsed views (#18, B1)
+        self.netgraph = NetworkGraph(self.networks.ctx.repo, records.all_views)
+        self.archive = ContainerArchive(
+            self.containers.get, self.layers, self.events, containers_root=cfg.containers_root
+        )
         self.system = System(
             cfg, records, self.images, self.layers, self.volumes, self.launcher.cgroups
         )
         self.build = Build(cfg, self.db, self.images, self.layers, self.containers)
+        self.provenance = Provenance(self.images, self.layers, self.containers.get)  # B1
+        self.check = SystemCheck(self.images, self.layers, self.containers.check)
+        self.swarm = Swarm(cfg.data_root / "swarm" / "state.json", NetworkOps(self.networks),
+                           timefmt.rfc3339_fixed, netlink.default_address)  # fmt: skip
+        self.networks.ctx.swarm_active = self.swarm.active
+        self.system.swarm_info = self.swarm.info
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -137,9 +153,17 @@ class Engine:
         tops = [r.top_chain_id for r in self.images.repo.all() if r.top_chain_id]
         await asyncio.to_thread(self.layers.reconcile_refs, tops)
         await asyncio.to_thread(self.images.sweep_content)
+        await asyncio.to_thread(self.volume_store.reconcile)
         await asyncio.to_thread(self.networks.start)
         await asyncio.to_thread(self.containers.restore)
         await asyncio.to_thread(self.networks.reconcile, self._running_ids)
+
+    def reload(self, debug: bool, registry: RegistryOptions) -> None:
+        """SIGHUP's reload of daemon.json (daemon.py): the registry settings, then dockerd's
+        `reload` daemon event (D-dpy6-3)."""
+        self.images.reload_registry(registry)
+        attrs = self.system.reload_attributes(debug, registry)
+        self.events.publish("daemon", "reload", self.system.info_id(), attrs)
 
     def _running_ids(self) -> set[str]:
         return {

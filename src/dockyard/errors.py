@@ -60,3 +60,24 @@ def no_such_container(ref: str) -> NotFound:
 
 def no_such_image(ref: str) -> NotFound:
     return NotFound(f"No such image: {ref}")
+
+
+def os_message(exc: OSError) -> str:
+    """An OSError as Go prints a *PathError: `path: no space left on device` (lower case, the
+    file named), never Python's `[Errno 28] No space left on device: '...'`."""
+    text = exc.strerror or str(exc)
+    text = text[:1].lower() + text[1:]
+    return f"{exc.filename}: {text}" if exc.filename else text
+
+
+INTERNAL = "internal error: the daemon's log has the details"
+
+
+def message_of(exc: BaseException) -> str:
+    """What a client is told of an error: Docker's words for ours and for the kernel's, and
+    never Python's own (a KeyError's key, a TypeError's operands: the log has those)."""
+    if isinstance(exc, DockyardError):
+        return exc.message
+    if isinstance(exc, OSError) and exc.strerror:
+        return os_message(exc)
+    return INTERNAL

@@ -38,6 +38,7 @@ ASKED = [
     ("GET", "/configs", None), ("POST", "/configs/create", {}), ("GET", "/configs/x", None),
     ("DELETE", "/configs/x", None), ("POST", "/configs/x/update?version=1", {}),
     ("POST", "/configs/x/update?version=", {}),
+    ("POST", "/networks/create", {"Name": "dpy6-ov", "Driver": "overlay"}),  # D-dpy6-2
 ]  # fmt: skip
 
 
@@ -55,15 +56,17 @@ def _ask(sock: str, method: str, path: str, body: object) -> tuple[int, str, obj
 def test_swarm_endpoints_answer_as_dockerd_not_in_a_swarm(daemon: Daemon, oracle: str) -> None:
     ours = {(m, p): _ask(str(daemon.socket), m, p, b) for m, p, b in ASKED}
     theirs = {(m, p): _ask(oracle, m, p, b) for m, p, b in ASKED if "/swarm/init" not in p}
-    # `init` with an address would make the oracle a swarm: compared without it, and checked
-    # by itself below (refused: dockyard has no swarm mode)
+    # `init` with an address would make a swarm (tests/compat/test_swarm_mode.py): compared
+    # without it; `join` with an address is refused, dockyard's swarm has one node
     assert {k: v for k, v in ours.items() if k in theirs} == theirs
     assert ours[("POST", "/swarm/init")] == ours[("POST", "/swarm/join")]
     assert ours[("POST", "/swarm/leave?force=1")] == (
         503, "application/json", {"message": "This node is not part of a swarm"}
     )  # fmt: skip
-    status, _, body = _ask(str(daemon.socket), "POST", "/swarm/init", {"ListenAddr": "0.0.0.0"})
-    assert status == 503 and "swarm" in str(body)
+    status, _, body = _ask(str(daemon.socket), "POST", "/swarm/join", {"ListenAddr": "0.0.0.0"})
+    assert (status, body) == (
+        503, {"message": "This node cannot join a swarm: dockyard's swarm mode has one node"}
+    )  # fmt: skip
 
 
 def test_docker_py_sees_no_swarm(daemon: Daemon) -> None:

@@ -13,7 +13,7 @@ from ipaddress import IPv6Address, IPv6Network
 
 import pytest
 
-from tests.conftest import Daemon, private_daemon
+from tests.conftest import Daemon, private_daemon, until
 from tests.integration.network_helpers import inspect, rm, run
 
 pytestmark = pytest.mark.integration
@@ -138,3 +138,102 @@ def test_default_bridge_with_fixed_cidr_v6() -> None:
     bad = private_daemon("v6b", f"dyx{os.getpid()}", "--ipv6")
     with pytest.raises(RuntimeError, match="--fixed-cidr-v6 is needed with --ipv6"), bad:
         pass
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        return int(s.getsockname()[1])
+
+
+def _proxies(d: Daemon) -> list[str]:
+    """The daemon's userland proxy processes (their binary lives under its data root)."""
+    out = subprocess.run(["pgrep", "-af", f"{d.data_root}/bin/dockyard-proxy"],
+                         capture_output=True, text=True).stdout  # fmt: skip
+    return out.splitlines()
+
+
+def test_publish_on_ipv6_loopback_through_the_userland_proxy(daemon: Daemon) -> None:
+    """N2/N3 (#16 item 2, D-dpy6-4): `-p [::1]:PORT:80` on a dual-stack network: curl to
+    http://[::1]:PORT/ reaches busybox httpd in the container through dockyard-proxy (the
+    kernel cannot DNAT ::1); inspect shows HostIp ::1; stop ends the proxy and frees the port."""
+    net6 = ula()
+    name = f"six{random.randint(0, 1 << 30)}"
+    p = daemon.dockyard("network", "create", "--ipv6", "--subnet", str(net6), name)
+    assert p.returncode == 0, p.stderr
+    port = _free_port()
+    cid = ""
+    try:
+        cid = run(daemon, "--network", name, "-p", f"[::1]:{port}:80", "busybox", "sh", "-c",
+                  "mkdir /www && echo hello-six > /www/index.html && httpd -f -p 80 -h /www")  # fmt: skip
+        doc = inspect(daemon, cid)
+        assert doc["NetworkSettings"]["Ports"]["80/tcp"] == [{"HostIp": "::1",
+                                                              "HostPort": str(port)}]  # fmt: skip
+        assert len(_proxies(daemon)) == 1
+        url = f"http://[::1]:{port}/"
+        for _ in range(3):  # each request its own connection through the proxy
+            got = subprocess.run(["curl", "-s", "-m", "10", "--retry", "5", "--retry-connrefused",
+                                  url], capture_output=True, text=True)  # fmt: skip
+            assert got.stdout == "hello-six\n", got.stderr
+        busy = subprocess.run(["curl", "-s", "-m", "5", f"http://127.0.0.1:{port}/"],
+                              capture_output=True)  # fmt: skip
+        assert busy.returncode != 0  # only [::1] was published
+        assert daemon.dockyard("stop", "-t", "1", cid).returncode == 0
+        assert _proxies(daemon) == []
+        gone = subprocess.run(["curl", "-s", "-m", "5", url], capture_output=True)
+        assert gone.returncode == 7  # connection refused: nothing listens any more
+    finally:
+        if cid:
+            rm(daemon, cid)
+        daemon.dockyard("network", "rm", name)
+
+
+def test_ipv6_loopback_proxy_ends_with_the_daemon_and_comes_back() -> None:
+    """D-dpy6-4: the proxy ends with the daemon process (its lifeline pipe), the container goes
+    on running (live-restore), and the next daemon start proxies its [::1] port again."""
+    with private_daemon("-p6", f"dyp{os.getpid()}") as d:
+        port = _free_port()
+        cid = run(d, "-p", f"[::1]:{port}:80", "busybox", "sh", "-c",
+                  "mkdir /www && echo again > /www/index.html && httpd -f -p 80 -h /www")  # fmt: skip
+        url = f"http://[::1]:{port}/"
+        curl = ["curl", "-s", "-m", "10", "--retry", "5", "--retry-connrefused", url]
+        assert subprocess.run(curl, capture_output=True, text=True).stdout == "again\n"
+        d.stop()
+        assert until(lambda: _proxies(d) == [], 5)
+        d.start()
+        assert inspect(d, cid)["State"]["Running"] is True
+        got = subprocess.run(curl, capture_output=True, text=True).stdout
+        assert got == "again\n", d.log_path.read_text()[-3000:]
+        rm(d, cid)
+        assert _proxies(d) == []
+
+
+def test_dual_stack_daemon_publishes_the_ipv6_side_too() -> None:
+    """D-dpy6-4: on a dual-stack daemon (`--ipv6 --fixed-cidr-v6`) `-p PORT:80` is published on
+    0.0.0.0 (kernel DNAT) and on `::` (the userland proxy), the same host port, as dockerd shows
+    it; http://[::1]:PORT/ and http://127.0.0.1:PORT/ both reach busybox httpd; stop ends both."""
+    net6 = ula()
+    with private_daemon("v6p", f"dyq{os.getpid()}", "--ipv6", "--fixed-cidr-v6", str(net6)) as d:
+        port = _free_port()
+        cid = run(d, "-p", f"{port}:80", "busybox", "sh", "-c",
+                  "mkdir /www && echo both > /www/index.html && httpd -f -p 80 -h /www")  # fmt: skip
+        try:
+            ports_doc = inspect(d, cid)["NetworkSettings"]["Ports"]
+            assert ports_doc == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(port)},
+                                            {"HostIp": "::", "HostPort": str(port)}]}  # fmt: skip
+            ps = d.dockyard("ps", "--format", "{{.Ports}}").stdout  # as a current docker CLI
+            assert ps == f"0.0.0.0:{port}->80/tcp, [::]:{port}->80/tcp\n"
+            ps = subprocess.run(["/usr/bin/docker", "ps", "--format", "{{.Ports}}"], env=d.env(),
+                                capture_output=True, text=True).stdout  # fmt: skip
+            assert ps == f"0.0.0.0:{port}->80/tcp, :::{port}->80/tcp\n"  # docker CLI 20.10
+            for url in (f"http://[::1]:{port}/", f"http://127.0.0.1:{port}/"):
+                got = subprocess.run(["curl", "-s", "-m", "10", "--retry", "5",
+                                      "--retry-connrefused", url], capture_output=True, text=True)  # fmt: skip
+                assert got.stdout == "both\n", (url, got.stderr)
+            assert len(_proxies(d)) == 1
+            assert d.dockyard("stop", "-t", "1", cid).returncode == 0
+            assert _proxies(d) == []
+        finally:
+            rm(d, cid)

@@ -25,7 +25,7 @@ import pytest
 
 from dockyard.core.timefmt import ZERO_TIME, parse_rfc3339
 from dockyard.runtime.cgroups import CgroupHost
-from tests.conftest import Daemon, UnixHTTPConnection
+from tests.conftest import SLOWDOWN, Daemon, UnixHTTPConnection
 from tests.integration.network_helpers import http_get, rm
 
 pytestmark = pytest.mark.integration
@@ -63,7 +63,9 @@ def stats(sock: str, ref: str, query: str = "stream=false", version: str = "") -
 
 @pytest.fixture
 def burner(daemon: Daemon) -> Iterator[str]:
-    cid = run(daemon, "--network", "none", "busybox", "sh", "-c", BURN)
+    # the lowest CPU weight: the daemon and the CLIs under test still get a CPU on a 2-CPU
+    # host when it is busy (an emulated one, scripts/vm-check, is starved otherwise)
+    cid = run(daemon, "--network", "none", "--cpu-shares", "2", "busybox", "sh", "-c", BURN)
     yield cid
     rm(daemon, cid)
 
@@ -185,6 +187,11 @@ def test_samples_have_dockerds_shape(oracle: str, daemon: Daemon) -> None:
             oracle_dockerd.docker(sock, "rm", "-f", "stats-created", "stats-running")
     want, have = got["dockerd"], got["dockyard"]
     assert json.dumps(have["zero"]) == json.dumps(want["zero"])
+    if want["live"]["pids_stats"] == {}:
+        # The oracle's containers have no pids controller when it runs inside a systemd
+        # service's subtree that lacks it (scripts/vm-check's guest); dockerd then sends {}.
+        assert isinstance(have["live"]["pids_stats"]["current"], int)
+        want["live"]["pids_stats"] = have["live"]["pids_stats"]
     assert _skeleton(have["live"]) == _skeleton(want["live"])
 
 
@@ -269,7 +276,7 @@ def test_dockyard_stats_redraws_live_and_leaves_quietly_on_ctrl_c(
         os.execve(sys.executable, [sys.executable, "-m", "dockyard", "stats", burner],
                   daemon.env())  # fmt: skip
     out = b""
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 3 * SLOWDOWN  # the CLI must be up before its ^C
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 0.1)
         if ready:
@@ -299,7 +306,7 @@ def test_dockyard_stats_piped_prints_table_after_table(daemon: Daemon, burner: s
     p = subprocess.Popen([sys.executable, "-m", "dockyard", "stats", "--format",
                           "{{.Container}} {{.CPUPerc}}", burner], env=daemon.env(),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    time.sleep(2.5)
+    time.sleep(2.5 * SLOWDOWN)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=10)
     assert p.returncode == 130 and err == ""

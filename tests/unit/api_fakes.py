@@ -43,6 +43,9 @@ class EchoSession:
         self.closed = False
         self.stdin_closed = False
 
+    def detached(self) -> None:
+        self.closed = True
+
     async def output(self) -> AsyncIterator[tuple[int, bytes]]:
         yield (1, b"hello\n")
         while (item := await self.queue.get()) is not None:

@@ -48,8 +48,14 @@ def test_parse_errors(cfg: dict[str, str], kind: type[Exception], text: str) -> 
 def test_predefined_and_driver() -> None:
     with pytest.raises(errors.Forbidden, match="predefined bridge network"):
         spec.parse({"Name": "bridge"})
-    with pytest.raises(errors.NotFound, match="plugin"):
-        spec.parse({"Name": "x", "Driver": "overlay"})
+    with pytest.raises(errors.NotFound, match="plugin macvlan"):
+        spec.parse({"Name": "x", "Driver": "macvlan"})
+    # overlay is parsed (swarm scope; refused outside a swarm by usernets, D-dpy6-2)
+    ov = spec.parse({"Name": "x", "Driver": "overlay", "Attachable": True})
+    assert (ov.driver, ov.attachable, ov.ingress) == ("overlay", True, False)
+    assert spec.parse({"Name": "x", "Scope": "local"}).driver == "bridge"
+    with pytest.raises(errors.InvalidParameter, match="invalid network scope: nowhere"):
+        spec.parse({"Name": "x", "Scope": "nowhere"})
 
 
 def test_choose_overlap_and_pools() -> None:

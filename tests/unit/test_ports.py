@@ -94,3 +94,29 @@ def test_ephemeral_and_preferred_ports() -> None:
     (q,) = r.reserve("a", [Binding("udp", 53, "127.0.0.1")], {"53/udp": p.host_port})
     assert q.host_port == p.host_port
     r.release("a")
+
+
+def test_ipv6_loopback_bindings_and_reservations() -> None:
+    """D-dpy6-4: `[::1]` TCP publications are kept (the userland proxy forwards them), other
+    IPv6 ones are not; a [::1] reservation listens (its proxy accepts there), does not clash
+    with 0.0.0.0 on the same port, and a second [::1] one is "already allocated"."""
+    wanted = ports.requested({"80/tcp": [{"HostIp": "::1", "HostPort": "8080"},
+                                         {"HostIp": "fd00::1", "HostPort": "8081"}],
+                              "53/udp": [{"HostIp": "::1", "HostPort": "5353"}]}, None, False)  # fmt: skip
+    assert wanted == [Binding("tcp", 80, "::1", 8080, 8080)]
+    r = PortReservations()
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    try:
+        got = r.reserve("a", [Binding("tcp", 80, "::1", port, port)])
+        assert got == [Published("tcp", 80, "::1", port)]
+        with socket.create_connection(("::1", port), timeout=5):
+            pass  # the backlog takes it: the socket listens
+        r.reserve("b", [Binding("tcp", 80, "", port, port)])  # IPv4 wildcard: no clash
+        with pytest.raises(errors.System, match="port is already allocated"):
+            r.reserve("c", [Binding("tcp", 80, "::1", port, port)])
+    finally:
+        r.release("a")
+        r.release("b")
+    assert r.owners() == set()

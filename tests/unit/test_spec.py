@@ -117,6 +117,9 @@ def test_memory_and_cpu_mapping() -> None:
     r = spec(Memory=64 << 20, MemorySwap=-1, swap_accounting=False)["linux"]["resources"]
     assert r["memory"] == {"limit": 64 << 20}
     assert spec(Memory=10, MemorySwap=-1)["linux"]["resources"]["memory"]["swap"] == -1
+    # unset, 0 and -1 are all "no limit", said to runc as -1 (systemd: TasksMax=infinity)
+    for unlimited in (None, 0, -1):
+        assert spec(PidsLimit=unlimited)["linux"]["resources"]["pids"] == {"limit": -1}
 
 
 def test_rlimits_capped_at_host_hard_limit() -> None:

@@ -82,5 +82,6 @@ async def _copy_stdin(
         if data:
             await session.write_stdin(data)
         if detached:
+            session.detached()
             break
     pump_out.cancel()  # the client left or detached: the stream ends, the process goes on

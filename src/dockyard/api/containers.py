@@ -73,11 +73,14 @@ async def list_(request: web.Request) -> web.StreamResponse:
     return json_response(result)
 
 
+_PLAIN_INSPECT = InlineCall()
+
+
 async def inspect(request: web.Request) -> web.StreamResponse:
-    size = query_bool(request.query, "size")
-    return json_response(
-        await asyncio.to_thread(engine(request).containers.inspect, _ref(request), size)
-    )
+    containers = engine(request).containers
+    if query_bool(request.query, "size"):  # walks the writable layer
+        return json_response(await asyncio.to_thread(containers.inspect, _ref(request), True))
+    return json_response(await _PLAIN_INSPECT.run(containers.inspect, _ref(request), False))
 
 
 async def start(request: web.Request) -> web.StreamResponse:

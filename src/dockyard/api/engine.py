@@ -8,8 +8,12 @@ from aiohttp import web
 
 from dockyard.core.events import EventBus
 from dockyard.network.service import Networks
+from dockyard.services.check import SystemCheck
 from dockyard.services.containers.archive import ContainerArchive
+from dockyard.services.netgraph import NetworkGraph
 from dockyard.services.protocols import ContainerService, ImageService, SystemService
+from dockyard.services.provenance import Provenance
+from dockyard.services.swarm import Swarm
 from dockyard.services.volumes import Volumes
 
 
@@ -25,11 +29,19 @@ class Engine(Protocol):
     @property
     def system(self) -> SystemService: ...
     @property
+    def check(self) -> SystemCheck: ...
+    @property
     def volumes(self) -> Volumes: ...
     @property
     def archive(self) -> ContainerArchive: ...
     @property
+    def swarm(self) -> Swarm: ...
+    @property
     def networks(self) -> Networks: ...
+    @property
+    def netgraph(self) -> NetworkGraph: ...
+    @property
+    def provenance(self) -> Provenance: ...
 
 
 ENGINE = web.AppKey("engine", Engine)

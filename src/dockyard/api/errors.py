@@ -10,7 +10,7 @@ import logging
 from aiohttp import web
 
 from dockyard.api.codec import json_response
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, message_of
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +30,11 @@ def response_for(exc: BaseException) -> web.StreamResponse:
         return error_response(404, "page not found")
     if isinstance(exc, web.HTTPException):
         return error_response(exc.status, exc.text or exc.reason)
+    if isinstance(exc, OSError):  # e.g. a full disk: the file and the reason, in Go's words
+        log.error("unexpected error: %s", exc)
+        return error_response(500, message_of(exc))
     log.error("unexpected error: %s", exc, exc_info=exc)
-    return error_response(500, internal_message(exc))
-
-
-INTERNAL = "internal error: the daemon's log has the details"
-
-
-def internal_message(exc: BaseException) -> str:
-    """What a client is told of an error no DockyardError describes: never Python's own words
-    (a KeyError's key, a TypeError's operands); a system call's error as Go words it
-    (`/path: no space left on device`)."""
-    if isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror[:1].lower() + exc.strerror[1:]
-        return f"{exc.filename}: {text}" if exc.filename else text
-    return INTERNAL
+    return error_response(500, message_of(exc))
 
 
 STARTED = web.RequestKey("dockyard_stream_started", bool)

@@ -10,6 +10,7 @@ from dockyard.api import models
 from dockyard.api.body import read_body
 from dockyard.api.codec import decode_filters, json_response, query_str
 from dockyard.api.engine import engine
+from dockyard.services.netgraph import Rendered
 
 
 async def list_(request: web.Request) -> web.Response:
@@ -19,7 +20,10 @@ async def list_(request: web.Request) -> web.Response:
 
 
 async def inspect(request: web.Request) -> web.Response:
-    result = await asyncio.to_thread(engine(request).networks.inspect, request.match_info["id"])
+    scope = query_str(request.query, "scope") or ""
+    result = await asyncio.to_thread(
+        engine(request).networks.inspect, request.match_info["id"], False, scope
+    )
     return json_response(result)
 
 
@@ -50,3 +54,13 @@ async def disconnect(request: web.Request) -> web.Response:
     body = await read_body(request, models.NetworkDisconnect) or {}
     await asyncio.to_thread(engine(request).networks.disconnect, request.match_info["id"], body)
     return web.Response(status=200)
+
+
+async def graph(request: web.Request) -> web.Response:
+    """dockyard extension (#18, B1): the network graph, `format=json|dot|svg|text` (json by
+    default; its shape is docs/network-graph.md's)."""
+    fmt = query_str(request.query, "format") or "json"
+    result = await asyncio.to_thread(engine(request).netgraph.render, fmt)
+    if isinstance(result, Rendered):
+        return web.Response(body=result.body, headers={"Content-Type": result.content_type})
+    return json_response(result.to_json())

@@ -16,14 +16,16 @@ from dockyard.api import (
     exec,
     images,
     networks,
+    provenance,
     swarm,
     system,
     volumes,
 )
+from dockyard.api.dashboard import control as dashboard
 from dockyard.api.router import EngineRouter
 
 IMAGE = "{name:.+}"
-SWARM_KINDS = ("services", "nodes", "secrets", "configs", "tasks")  # tasks last: no DELETE
+SWARM_KINDS = ("services", "secrets", "configs", "tasks")  # tasks last: no DELETE
 
 
 @dataclass(frozen=True)
@@ -105,28 +107,38 @@ ROUTES: list[Route] = [
     Route("DELETE", "/networks/{id}", networks.remove),
     Route("POST", "/networks/{id}/connect", networks.connect),
     Route("POST", "/networks/{id}/disconnect", networks.disconnect),
-    # swarm mode: answered as a dockerd not in a swarm (api/swarm.py)
-    Route("POST", "/swarm/init", swarm.create_swarm),
-    Route("POST", "/swarm/join", swarm.create_swarm),
+    # swarm mode: one node, networks only (api/swarm.py)
+    Route("POST", "/swarm/init", swarm.init),
+    Route("POST", "/swarm/join", swarm.join),
     Route("POST", "/swarm/leave", swarm.leave),
-    Route("GET", "/swarm", swarm.not_a_manager),
-    Route("GET", "/swarm/unlockkey", swarm.not_a_manager),
+    Route("GET", "/swarm", swarm.inspect),
+    Route("GET", "/swarm/unlockkey", swarm.unimplemented("unlock keys")),
     Route("POST", "/swarm/update", swarm.versioned("swarm")),
-    Route("POST", "/swarm/unlock", swarm.not_a_manager),
-    *(Route("GET", f"/{kind}", swarm.listing) for kind in SWARM_KINDS),
-    Route("POST", "/services/create", swarm.not_a_manager),
-    Route("POST", "/secrets/create", swarm.not_a_manager),
-    Route("POST", "/configs/create", swarm.not_a_manager),
-    *(Route("GET", f"/{kind}/{{id}}", swarm.not_a_manager) for kind in SWARM_KINDS),
-    *(Route("DELETE", f"/{kind}/{{id}}", swarm.not_a_manager) for kind in SWARM_KINDS[:-1]),
-    Route("GET", "/services/{id}/logs", swarm.not_a_manager),
-    Route("GET", "/tasks/{id}/logs", swarm.not_a_manager),
+    Route("POST", "/swarm/unlock", swarm.unimplemented("unlock")),
+    Route("GET", "/nodes", swarm.nodes),
+    Route("GET", "/nodes/{id}", swarm.node),
+    Route("DELETE", "/nodes/{id}", swarm.unimplemented("node removal")),
+    *(Route("GET", f"/{kind}", swarm.listing(kind)) for kind in SWARM_KINDS),
+    Route("POST", "/services/create", swarm.unimplemented("services")),
+    Route("POST", "/secrets/create", swarm.unimplemented("secrets")),
+    Route("POST", "/configs/create", swarm.unimplemented("configs")),
+    *(Route("GET", f"/{kind}/{{id}}", swarm.unimplemented(kind)) for kind in SWARM_KINDS),
+    *(Route("DELETE", f"/{kind}/{{id}}", swarm.unimplemented(kind)) for kind in SWARM_KINDS[:-1]),
+    Route("GET", "/services/{id}/logs", swarm.unimplemented("services")),
+    Route("GET", "/tasks/{id}/logs", swarm.unimplemented("tasks")),
     Route("POST", "/services/{id}/update", swarm.versioned("service")),
     Route("POST", "/nodes/{id}/update", swarm.versioned("node")),
     Route("POST", "/secrets/{id}/update", swarm.versioned("secret", detail=False)),
     Route("POST", "/configs/{id}/update", swarm.versioned("config", detail=False)),
     # dockyard extensions
     Route("POST", "/dockyard/images/bootstrap", images.bootstrap),
+    Route("GET", "/dockyard/dashboard", dashboard.locate),  # #18, B1
+    Route("POST", "/dockyard/dashboard", dashboard.start),
+    Route("GET", "/dockyard/network/graph", networks.graph),
+    Route("GET", f"/dockyard/images/{IMAGE}/explain", provenance.explain_image),  # B1
+    Route("GET", f"/dockyard/images/{IMAGE}/layers", provenance.image_layers),
+    Route("GET", "/dockyard/containers/{id}/explain", provenance.explain_container),
+    Route("POST", "/dockyard/system/check", system.check),
 ]
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from dockyard.api.dashboard.control import DASHBOARD
+from dockyard.api.dashboard.server import Dashboard
 from dockyard.api.engine import ENGINE, Engine
 from dockyard.api.lean import LeanUnixSite
 from dockyard.api.router import EngineRouter
@@ -49,7 +51,13 @@ def make_app(engine: Engine) -> web.Application:
             client_max_size=0,  # bodies are tars and contexts of any size; handlers stream them
         )
     app[ENGINE] = engine
+    app[DASHBOARD] = dashboard = Dashboard(engine)  # listens once asked to (#18, D-dash-1)
     app.on_response_prepare.append(_common_headers)
+
+    async def close_dashboard(_app: web.Application) -> None:
+        await dashboard.close()
+
+    app.on_cleanup.append(close_dashboard)
     register(router)
     return app
 

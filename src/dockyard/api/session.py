@@ -65,6 +65,7 @@ async def _copy_stdin(conn: Hijacked, session: StreamSession, pump_out: asyncio.
                 if data:
                     await session.write_stdin(data)
                 if detached:  # as dockerd: the stream ends, the process goes on
+                    session.detached()
                     pump_out.cancel()
                     return
                 continue

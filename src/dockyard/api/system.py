@@ -22,6 +22,14 @@ PING_HEADERS = {
 }
 
 
+async def check(request: web.Request) -> web.StreamResponse:
+    """dockyard extension: `system check` (services/check.py); `repair=1` fixes what is safe,
+    `quick=1` skips hashing the content store."""
+    q = request.query
+    repair, quick = q.get("repair") in ("1", "true"), q.get("quick") in ("1", "true")
+    return json_response(await asyncio.to_thread(engine(request).check.run, repair, quick))
+
+
 async def ping(request: web.Request) -> web.StreamResponse:
     # aiohttp drops the body of a HEAD answer itself.
     return web.Response(text="OK", headers=PING_HEADERS)

@@ -50,6 +50,8 @@ TOP: dict[str, tuple[str, str]] = {
     "version": ("system", "version"),
     "events": ("system", "events"),
     "port": ("networks", "port"),
+    "dashboard": ("dashboard", "dashboard"),
+    "explain": ("explain", "explain"),
 }
 
 GROUPS: dict[str, dict[str, tuple[str, str]]] = {
@@ -79,6 +81,7 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "save": ("images", "save"),
         "load": ("images", "load"),
         "bootstrap": ("images", "bootstrap"),
+        "layers": ("explain", "layers"),
         "pull": ("registry", "pull"),
         "push": ("registry", "push"),
         "build": ("build", "build"),
@@ -106,9 +109,20 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "prune": ("networks", "prune"),
         "connect": ("networks", "connect"),
         "disconnect": ("networks", "disconnect"),
+        "graph": ("networks", "graph"),
+    },
+    "kube": {
+        "generate": ("kube.commands", "generate"),
+        "play": ("kube.commands", "play"),
+        "down": ("kube.commands", "down"),
+    },
+    "swarm": {
+        "init": ("swarm", "init"),
+        "leave": ("swarm", "leave"),
     },
     "system": {
         "df": ("system", "df"),
+        "check": ("system", "check"),
         "prune": ("prune", "system"),
         "info": ("system", "info"),
         "events": ("system", "events"),
@@ -131,6 +145,8 @@ Management Commands:
   container   Manage containers
   image       Manage images
   volume      Manage volumes
+  kube        Generate Kubernetes YAML from containers, play and take down Kubernetes YAML
+  swarm       Manage the one-node swarm (networks)
   system      Manage dockyard
 
 Commands:

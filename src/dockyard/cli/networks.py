@@ -1,5 +1,5 @@
 """`network create|rm|ls|inspect|prune|connect|disconnect` and `port`, docker-cli's flags,
-output and wording."""
+output and wording; dockyard's own `network graph` (#18, B1)."""
 
 from __future__ import annotations
 
@@ -212,6 +212,43 @@ def _disconnect(ns: argparse.Namespace, s: Session) -> int:
     return 0
 
 
+GRAPH_FORMATS = ("text", "dot", "svg", "json")
+
+
+def _graph_flags(p: Parser) -> None:
+    p.add_argument("--format", choices=GRAPH_FORMATS, default=None,
+                   help="text (the default on a terminal), dot (else), svg or json")  # fmt: skip
+    p.add_argument("-o", "--output", default="", help="write to this file instead of stdout")
+
+
+def _graph(ns: argparse.Namespace, s: Session) -> int:
+    """The daemon's `GET /dockyard/network/graph`, written as it comes (svg and dot as bytes,
+    json indented). Without --format: a text tree on a terminal, DOT for a pipe or a file
+    (`dockyard network graph | dot -Tpng > net.png`)."""
+    fmt = ns.format
+    if fmt is None:
+        fmt = "text" if not ns.output and s.out.isatty() else "dot"
+    resp = s.client.request("GET", "/dockyard/network/graph", {"format": fmt})
+    body = resp.read()
+    resp.close()
+    if fmt == "json":
+        import json
+
+        body = (json.dumps(json.loads(body), indent=4) + "\n").encode()
+    if ns.output:
+        with open(ns.output, "wb") as f:
+            f.write(body)
+        return 0
+    s.out.flush()
+    buf = getattr(s.out, "buffer", None)
+    if buf is not None:
+        buf.write(body)
+        buf.flush()
+    else:
+        s.out.write(body.decode())
+    return 0
+
+
 COMMANDS = {
     "create": Command("[OPTIONS] NETWORK", _create_flags, _create),
     "rm": Command("NETWORK [NETWORK...]", _rm_flags, _rm),
@@ -221,4 +258,5 @@ COMMANDS = {
     "ls": Command("[OPTIONS]", _ls_flags, _ls),
     "inspect": Command("[OPTIONS] NETWORK [NETWORK...]", _typed_flags, _typed("network")),
     "port": Command("CONTAINER [PRIVATE_PORT[/PROTO]]", _port_flags, _port),
+    "graph": Command("[OPTIONS]", _graph_flags, _graph),
 }

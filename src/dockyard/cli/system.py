@@ -1,4 +1,4 @@
-"""`version`, `info` and `events`."""
+"""`version`, `info`, `events`, `system df` and `system check`."""
 
 from __future__ import annotations
 
@@ -189,7 +189,40 @@ def _df_flags(p: Parser) -> None:
     p.add_argument("--format", default="")
 
 
+def _check_flags(p: Parser) -> None:
+    p.add_argument("-r", "--repair", action="store_true")
+    p.add_argument("-q", "--quick", action="store_true")
+    p.add_argument("--format", default="")
+
+
+def check_lines(findings: list[dict[str, Any]]) -> list[str]:
+    """One line per finding, as `podman system check` groups them: kind, object, problem."""
+    lines = []
+    for f in findings:
+        done = " (repaired)" if f.get("Repaired") else ""
+        lines.append(f"{f.get('Kind')} {f.get('Object')}: {f.get('Problem')}{done}")
+    return lines
+
+
+def _check(ns: argparse.Namespace, s: Session) -> int:
+    """Exit 125 while damage remains (podman's), 0 when all is well or repaired."""
+    query = {"repair": "1" if ns.repair else "0", "quick": "1" if ns.quick else "0"}
+    result = s.client.post("/dockyard/system/check", query) or {}
+    findings = list(result.get("Findings") or [])
+    if ns.format:
+        s.print(_template("{{json .}}" if ns.format == "json" else ns.format).execute(result))
+    else:
+        for line in check_lines(findings):
+            s.print(line)
+        if result.get("Errors"):
+            hint = "" if ns.repair else " (--repair fixes those marked repairable)"
+            left = sum(1 for f in findings if not f.get("Repaired"))
+            s.warn(f"{left} problem(s) found{hint}")
+    return 125 if result.get("Errors") else 0
+
+
 COMMANDS = {
+    "check": Command("[OPTIONS]", _check_flags, _check),
     "version": Command("[OPTIONS]", _format_flags, _version),
     "info": Command("[OPTIONS]", _format_flags, _info),
     "events": Command("[OPTIONS]", _events_flags, _events),

@@ -24,6 +24,7 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.core.layers import Layer
+from dockyard.crashpoints import crashpoint
 from dockyard.distribution import inflate, manifests, progress, retry
 from dockyard.distribution.client import Response, TransportError
 from dockyard.distribution.manifests import Descriptor, Manifest, Platform
@@ -183,9 +184,11 @@ class PullJob:
             for lay in todo:
                 layer = self._extract(lay, top)
                 top = layer.chain_id
+                crashpoint("pull.after-layer")
             # The manifests stay (push reuses them, so a pulled image keeps its digest).
             assert self.manifest is not None
             kept = tuple(dict.fromkeys((self.found.raw, self.manifest.raw)))
+            crashpoint("pull.before-image")
             self.image_id, self.updated = self.commit(self.config_raw, top, kept)
             top = None  # handed over
         except BaseException:
@@ -238,7 +241,7 @@ class PullJob:
         except (errors.DockyardError, Cancelled) as e:
             spool.fail(e)
         except BaseException as e:  # noqa: BLE001 (the extractor raises it)
-            spool.fail(errors.System(str(e)))
+            spool.fail(errors.System(errors.message_of(e)))
 
     def _attempt(self, lay: _Layer, spool: Spool, h: Any, started: float) -> None:
         """One request for what the spool lacks, appended to it."""

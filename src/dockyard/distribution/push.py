@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from dockyard import errors
+from dockyard.crashpoints import crashpoint
 from dockyard.distribution import manifests, progress
 from dockyard.distribution.remote import Remote
 from dockyard.images import reference
@@ -71,6 +72,7 @@ class PushJob:
             config = pool.submit(self._config)  # beside the layers: nothing refers to it yet
             pushed = {f.result().diff_id: f.result() for f in futures}
             config.result()
+        crashpoint("push.after-blob")
         descs = [pushed[lay.diff_id] for lay in self.layers]
         raw, media_type = self._manifest(descs)
         resp = self.remote.session.request("PUT", f"manifests/{self.ref.tag}", body=raw,

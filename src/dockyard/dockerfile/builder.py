@@ -22,6 +22,7 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.core.types import Json
+from dockyard.crashpoints import crashpoint
 from dockyard.dockerfile import copier, expand, steps
 from dockyard.dockerfile.copystep import CopySteps
 from dockyard.dockerfile.parser import Instruction, parse_line
@@ -252,6 +253,7 @@ class Builder(CopySteps):
         async for msg in self.runner.run(body, result):
             yield msg
         cid = result["id"]
+        crashpoint("build.after-step-container")
         try:
             if result["code"] != 0:
                 raise BuildError(
@@ -267,6 +269,7 @@ class Builder(CopySteps):
                 run_cfg,
                 cid,
             )
+            crashpoint("build.after-step-commit")
         except BaseException:
             await self.runner.remove(cid)
             raise

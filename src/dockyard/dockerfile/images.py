@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from typing import Protocol
 
+from dockyard.core.activity import Activity
 from dockyard.core.types import Json
 from dockyard.images.reference import Reference
 from dockyard.images.writer import ImageWriter
@@ -20,6 +21,8 @@ class BuildImages(Protocol):
     def writer(self) -> ImageWriter: ...
     @property
     def lock(self) -> threading.RLock: ...
+    @property
+    def activity(self) -> Activity: ...  # held from the context's unpacking to the end
     def resolve(self, ref: str) -> ImageRecord: ...  # errors.NotFound in Docker's words
     def get(self, image_id: str) -> ImageRecord: ...
     def config(self, image_id: str) -> Json: ...

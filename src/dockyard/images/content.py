@@ -106,17 +106,23 @@ class ContentStore:
         with suppress(FileNotFoundError):
             self.path(digest).unlink()
 
+    def temp_entries(self) -> list[Path]:
+        return sorted(self.tmp.iterdir())
+
+    @staticmethod
+    def remove_temp(entry: Path) -> None:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
     def clean_tmp(self) -> int:
         """At daemon start nothing is being written: what tmp holds was left by a killed
         daemon (half-received blobs, pull spools, build contexts). Returns how many."""
-        removed = 0
-        for entry in list(self.tmp.iterdir()):
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
-            removed += 1
-        return removed
+        entries = self.temp_entries()
+        for entry in entries:
+            self.remove_temp(entry)
+        return len(entries)
 
     def digests(self) -> list[str]:
         return ["sha256:" + p.name for p in (self.root / "sha256").iterdir() if p.is_file()]

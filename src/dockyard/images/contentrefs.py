@@ -74,19 +74,26 @@ class ContentRefs:
         """At daemon start, when nothing is being pulled, loaded or built: the rows of layers
         that are gone (`layers`: the diff IDs of those that exist) and every blob nothing names
         go. Nothing goes while an image's config is unreadable (its layer tars are unknown)."""
-        by_images, complete = self._by_images()
-        if not complete:
-            log.warning("content store not swept: an image's config is unreadable")
-            return []
-        if self.blobs is not None:
-            self.blobs.forget(sorted(self.blobs.diff_ids() - layers))
-        held = self._held(by_images)
-        doomed = sorted(d for d in self.content.digests() if d not in held)
+        doomed = self.unreferenced(layers, forget=True)
         for digest in doomed:
             self.content.delete(digest)
         if doomed:
             log.info("removed %d blobs nothing names from the content store", len(doomed))
         return doomed
+
+    def unreferenced(self, layers: set[str], forget: bool = False) -> list[str]:
+        """The blobs nothing names (sweep() removes them; `system check` reports them). With
+        `forget`, the `layer_blobs` rows of layers that are gone are dropped first; either way
+        they name nothing. None while an image's config is unreadable."""
+        by_images, complete = self._by_images()
+        if not complete:
+            log.warning("content store not swept: an image's config is unreadable")
+            return []
+        if self.blobs is not None and forget:
+            self.blobs.forget(sorted(self.blobs.diff_ids() - layers))
+        rows = self.blobs.digests(within=layers) if self.blobs is not None else set()
+        held = by_images | self.manifests() | rows
+        return sorted(d for d in self.content.digests() if d not in held)
 
 
 def _listed(blob: bytes) -> list[str]:

@@ -17,6 +17,7 @@ from typing import BinaryIO
 from dockyard import errors
 from dockyard.core import timefmt
 from dockyard.core.types import Json
+from dockyard.crashpoints import crashpoint
 from dockyard.images import archive, bootstrap, compression, reference
 from dockyard.images import config as image_config
 from dockyard.images.catalog import ImageCatalog
@@ -109,6 +110,7 @@ class Transfers:
             image_config.merge_commit_config(base, config_override), list(changes)
         )
         diff_id = self.writer.ingest_tar(layer_tar)
+        crashpoint("commit.after-diff")
         empty = self.writer.is_empty_tar(diff_id)
         try:
             created = timefmt.rfc3339nano()
@@ -129,6 +131,7 @@ class Transfers:
             with self.lock:
                 base_top = parent.top_chain_id if parent else None
                 top = self.writer.register_chain([] if empty else [diff_id], base=base_top)
+                crashpoint("commit.after-layer")
                 raw = image_config.canonical_bytes(doc)
                 image_id, _ = self.writer.store(raw, top, parent.id if parent else None)
         finally:

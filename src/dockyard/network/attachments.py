@@ -12,6 +12,7 @@ from pathlib import Path
 from dockyard import errors
 from dockyard.core.container import ContainerRecord, Published
 from dockyard.core.types import Json
+from dockyard.crashpoints import crashpoint
 from dockyard.network import netlink, ports, resolv
 from dockyard.network.context import NetworkContext
 from dockyard.network.dns import upstream
@@ -165,6 +166,7 @@ class Attachments:
         try:
             if _running(rec):
                 self._connect_live(rec, row)
+                crashpoint("network.after-endpoint")
                 self.ctx.event(row, "connect", rec.id)  # a stopped container's comes at start
         except BaseException:
             cfg.pop(row.name, None)

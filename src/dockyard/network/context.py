@@ -40,6 +40,7 @@ class NetworkContext:
     names: NameTable = field(default_factory=NameTable)
     dns: DnsServer = field(init=False)
     publish: Publish = _no_events
+    swarm_active: Callable[[], bool] = lambda: False  # set by the swarm service (overlay)
 
     def __post_init__(self) -> None:
         self.dns = DnsServer(self.names)

@@ -68,7 +68,8 @@ def choose_gateway(networks: Iterable[tuple[str, bool]]) -> str | None:
 
 def dnats(ep: EndpointRow) -> list[Dnat]:
     ip = IPv4Address(ep.ip)
-    return [Dnat(ep.container_id, Published(**p), ip) for p in ep.doc.get("ports") or []]
+    return [Dnat(ep.container_id, Published(**p), ip) for p in ep.doc.get("ports") or []
+            if ":" not in p["host_ip"]]  # fmt: skip  # [::1]: the userland proxy
 
 
 def peer(ep: EndpointRow) -> Peer:
@@ -133,6 +134,11 @@ class Endpoints:
         """One endpoint; `published` given: the gateway endpoint (default route, DNAT). The
         address (--ip, else the one it had, else the first free) is stored in the same
         transaction as the endpoint row; then the veth; names registered last."""
+        if row.doc.get("Scope") == "swarm" and not row.doc.get("Attachable"):
+            raise errors.Forbidden(  # dockerd's, from swarmkit's allocator (D-dpy6-2)
+                f"Could not attach to network {row.name}: rpc error: code = PermissionDenied "
+                f"desc = network {row.name} not manually attachable"
+            )
         wanted = endpoints_config(rec)
         cfg = wanted[row.name] = wanted.get(row.name) or {}
         if row.name not in PREDEFINED:
@@ -165,6 +171,8 @@ class Endpoints:
                 f"failed to create endpoint {rec.name} on network {row.name}: {e.message}"
             ) from None
         rb.push(drv.detach, ep.veth, mac, rec.id, dnats(ep))
+        if published:
+            self.ctx.ports.proxy(rec.id, str(ip))
         if row.name not in PREDEFINED:
             self.register(rec, row, ep)
             rb.push(self.ctx.names.remove, rec.id, row.id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import errno
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,16 @@ from dockyard import errors
 from dockyard.core.container import Published
 
 PROTOS = ("tcp", "udp")
+LOOPBACK6 = "::1"  # published through the userland proxy (userproxy.py, D-dpy6-4)
+ANY6 = "::"  # a dual-stack daemon's IPv6 side of a wildcard publication: the proxy too
+PROXIED = (LOOPBACK6, ANY6)
+
+
+def ipv6_side(published: Iterable[Published]) -> list[Binding]:
+    """On a dual-stack daemon, every TCP publication on all IPv4 addresses is also one on all
+    IPv6 addresses, on the same host port, as dockerd's `0.0.0.0:P` and `:::P` (D-dpy6-4)."""
+    return [Binding(p.proto, p.container_port, ANY6, p.host_port, p.host_port)
+            for p in published if p.host_ip == "0.0.0.0" and p.proto == "tcp"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,8 +88,8 @@ def requested(
                 raise errors.InvalidParameter(
                     f'invalid port specification: "{host_port}"'
                 ) from None
-            if host_ip and ":" in host_ip:
-                continue  # IPv6 publication: the bridge is IPv4-only, as dockerd's default
+            if host_ip and ":" in host_ip and not (host_ip == LOOPBACK6 and proto == "tcp"):
+                continue  # other IPv6 publications: not forwarded (D-dpynet-2)
             out.append(Binding(proto, cport, host_ip, lo, hi))
     if publish_all:
         for spec in exposed or {}:
@@ -120,6 +130,23 @@ class PortReservations:
         self._held: dict[tuple[str, str, int], tuple[str, socket.socket]] = {}
         self._ephemeral = ephemeral or ephemeral_range()
         self._cursor = 0
+        self._ports: dict[tuple[str, str, int], int] = {}  # key -> container port
+        self._proxies: dict[tuple[str, str, int], Any] = {}  # key -> userproxy.Proxy
+        self.proxy_binary: Callable[[], Path] | None = None  # set by network/setup.py
+
+    def proxy(self, owner: str, target_ip: str) -> None:
+        """Start the userland proxy of each of the owner's [::1] TCP ports towards the
+        container's address (its gateway endpoint's); the kernel cannot DNAT ::1."""
+        from dockyard.network import userproxy
+
+        with self._lock:
+            for key, (who, sock) in self._held.items():
+                if who != owner or key[1] not in PROXIED or key in self._proxies:
+                    continue
+                assert self.proxy_binary is not None
+                self._proxies[key] = userproxy.Proxy.start(
+                    self.proxy_binary(), sock, target_ip, self._ports[key]
+                )
 
     def reserve(
         self, owner: str, wanted: list[Binding], prefer: dict[str, int] | None = None
@@ -137,6 +164,7 @@ class PortReservations:
                         owner, b, ip, (prefer or {}).get(f"{b.container_port}/{b.proto}")
                     )
                     done.append((b.proto, ip, port))
+                    self._ports[(b.proto, ip, port)] = b.container_port
                     out.append(Published(b.proto, b.container_port, ip, port))
             except BaseException:
                 for key in done:
@@ -155,13 +183,20 @@ class PortReservations:
             return {who for who, _ in self._held.values()}
 
     def _drop(self, key: tuple[str, str, int]) -> None:
+        proxy = self._proxies.pop(key, None)
+        if proxy is not None:
+            proxy.stop()
+        self._ports.pop(key, None)
         entry = self._held.pop(key, None)
         if entry:
             entry[1].close()
 
     def _conflict(self, proto: str, ip: str, port: int) -> bool:
+        v6 = ":" in ip
         for p, held_ip, held_port in self._held:
-            if p == proto and held_port == port and (held_ip == ip or "0.0.0.0" in (ip, held_ip)):
+            if p != proto or held_port != port or (":" in held_ip) != v6:
+                continue
+            if held_ip == ip or ("::" if v6 else "0.0.0.0") in (ip, held_ip):
                 return True
         return False
 
@@ -197,21 +232,29 @@ class PortReservations:
         if self._conflict(proto, ip, port):
             raise errors.System(f"Bind for {ip}:{port} failed: port is already allocated")
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-        s = socket.socket(socket.AF_INET, kind)
+        v6 = ":" in ip
+        s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, kind)
+        where = f"{proto}6 [{ip}]:{port}" if v6 else f"{proto}4 {ip}:{port}"
         try:
+            if v6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if ip in PROXIED:  # a listener (as Go's): its old connections' TIME_WAIT must
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not block a restart
             # No SO_REUSEADDR and no listen(): a bound, non-listening socket without it makes
             # every later bind of the port fail, whatever options the other process uses.
+            # [::1] listens: its proxy accepts on this very socket.
             s.bind((ip, port))
+            if ip in PROXIED:
+                s.listen(128)
         except OSError as e:
             s.close()
             if e.errno == errno.EADDRINUSE:
                 raise errors.System(
-                    f"Error starting userland proxy: listen {proto}4 {ip}:{port}: bind: "
-                    "address already in use"
+                    f"Error starting userland proxy: listen {where}: bind: address already in use"
                 ) from None
             if e.errno == errno.EADDRNOTAVAIL:
                 raise errors.System(
-                    f"Error starting userland proxy: listen {proto}4 {ip}:{port}: bind: "
+                    f"Error starting userland proxy: listen {where}: bind: "
                     "cannot assign requested address"
                 ) from None
             raise errors.System(f"Error starting userland proxy: {e}") from None

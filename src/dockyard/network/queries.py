@@ -10,7 +10,7 @@ from dockyard.core.filters import labels_match
 from dockyard.core.types import Json
 from dockyard.network import spec6
 from dockyard.network.context import NetworkContext
-from dockyard.network.views import network_doc
+from dockyard.network.views import network_doc, scope_of
 
 
 class NetworkQueries:
@@ -39,12 +39,17 @@ class NetworkQueries:
                 out = [n for n in out
                        if n["Name"] not in ("bridge", "host", "none")
                        and (n["Id"] not in busy) == want]  # fmt: skip
-            elif key != "scope":
+            elif key == "scope":
+                out = [n for n in out if n["Scope"] in values]
+            else:
                 raise errors.InvalidParameter(f"invalid filter '{key}'")
         return out
 
-    def inspect(self, ref: str, brief: bool = False) -> Json:
+    def inspect(self, ref: str, brief: bool = False, scope: str = "") -> Json:
+        """`scope` (local, swarm, global) finds only a network of that scope, as dockerd."""
         row = self.ctx.repo.find(ref)
+        if scope and scope_of(row) != scope:
+            raise errors.NotFound(f"network {ref} not found")
         containers: Json = {}
         if not brief:
             for ep in self.ctx.repo.endpoints(row.id):

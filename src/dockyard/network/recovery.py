@@ -54,6 +54,7 @@ class Recovery:
                 continue
             try:
                 self.ctx.ports.reserve(ep.container_id, bindings(ep), None)
+                self.ctx.ports.proxy(ep.container_id, ep.ip)
             except errors.DockyardError as e:
                 log.warning("could not hold the ports of %s again: %s", ep.container_id[:12], e)
 
@@ -65,6 +66,10 @@ class Recovery:
             if ep.container_id not in running:
                 log.info("removing stale endpoint of %s", ep.container_id[:12])
                 self._detach(ep)
+            elif not self._recorded(ep):
+                # a connect killed before the container's record said so
+                log.info("removing the unrecorded endpoint of %s", ep.container_id[:12])
+                self._detach_one(ep)
         live = {ep.veth for ep in self.ctx.repo.endpoints()}
         for drv in [self.ctx.driver, *self.ctx.user_drivers.values()]:
             for veth in drv.leftover_veths(live):
@@ -101,6 +106,23 @@ class Recovery:
     def close(self) -> None:
         self.ctx.dns.close()
         self.ctx.driver.close()
+
+    def _recorded(self, ep: EndpointRow) -> bool:
+        row = self.ctx.repo.by_id(ep.network_id)
+        if row is None:
+            return False
+        try:
+            rec = self.ctx.lookup(ep.container_id)
+        except errors.NotFound:
+            return False
+        return row.name in ((rec.doc.get("NetworkSettings") or {}).get("Networks") or {})
+
+    def _detach_one(self, ep: EndpointRow) -> None:
+        """One network's endpoint of a container that runs on in its others."""
+        try:
+            self.endpoints.detach_live(ep)
+        except errors.DockyardError as e:
+            log.warning("could not remove the endpoint of %s: %s", ep.container_id[:12], e)
 
     def _detach(self, ep: EndpointRow) -> None:
         best_effort([(self.endpoints.detach_live, (ep,)),

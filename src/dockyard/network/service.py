@@ -91,8 +91,8 @@ class Networks:
     def list(self, filters: Filters) -> builtins.list[Json]:
         return self.queries.list(filters)
 
-    def inspect(self, ref: str, brief: bool = False) -> Json:
-        return self.queries.inspect(ref, brief)
+    def inspect(self, ref: str, brief: bool = False, scope: str = "") -> Json:
+        return self.queries.inspect(ref, brief, scope)
 
     def connect(self, net_ref: str, body: Json) -> None:
         self.attachments.connect(net_ref, body)
@@ -264,7 +264,10 @@ class Networks:
             wanted = [b if b.host_ip else replace(b, host_ip=default_ip) for b in wanted]
         try:
             published = self.ctx.ports.reserve(rec.id, wanted, rec.net.last_ports)
+            if self.ctx.driver.gw6 is not None:  # dual-stack daemon: the IPv6 side too
+                published += self.ctx.ports.reserve(rec.id, ports.ipv6_side(published), None)
         except errors.DockyardError as e:
+            self.ctx.ports.release(rec.id)
             raise errors.System(
                 f"driver failed programming external connectivity on endpoint {rec.name} "
                 f"({secrets.token_hex(32)}): {e.message}"

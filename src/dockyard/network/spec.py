@@ -15,6 +15,7 @@ from dockyard.network import ipam, spec6
 BRIDGE_NAME = "com.docker.network.bridge.name"
 OVERLAP = "Pool overlaps with other one on this address space"  # dockerd 20.10's words
 MTU = "com.docker.network.driver.mtu"
+OVERLAY = "overlay"
 ICC = "com.docker.network.bridge.enable_icc"
 MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
 HOST_BINDING = "com.docker.network.bridge.host_binding_ipv4"
@@ -84,9 +85,18 @@ class NetworkSpec:
     options: dict[str, str] = field(default_factory=dict)
     v6: spec6.Config6 | None = None
     ipv6: bool = False  # EnableIPv6: endpoints get addresses from v6
+    driver: str = "bridge"  # or "overlay": swarm scope (network/overlay.py)
+    attachable: bool = False
+    ingress: bool = False
 
     def doc(self, subnet: IPv4Network, gateway: IPv4Address, device: str) -> Json:
+        swarm = (
+            {"Scope": "swarm", "Attachable": self.attachable, "Ingress": self.ingress}
+            if self.driver == OVERLAY
+            else {}
+        )
         return {
+            **swarm,
             "Subnet": str(subnet),
             "Gateway": str(gateway),
             "Device": device,
@@ -118,10 +128,13 @@ def parse(body: Json) -> NetworkSpec:
     if name in ("bridge", "host", "none"):
         raise errors.Forbidden(f"operation is not permitted on predefined {name} network ")
     driver = body.get("Driver") or "bridge"
-    if driver != "bridge":
+    if driver not in ("bridge", OVERLAY):
         raise errors.NotFound(
             f"could not find plugin {driver} in v1 plugin registry: plugin not found"
         )
+    scope = str(body.get("Scope") or "")
+    if scope not in ("", "local", "swarm", "global"):
+        raise errors.InvalidParameter(f"invalid network scope: {scope}")
     ipam_doc = body.get("IPAM") or {}
     given = [c or {} for c in ipam_doc.get("Config") or []]
     configs = [c for c in given if not spec6.is_v6(c)]
@@ -136,7 +149,8 @@ def parse(body: Json) -> NetworkSpec:
     spec = NetworkSpec(
         name, None, None, internal=bool(body.get("Internal")),
         labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
-        options=options,
+        options=options, driver=driver, attachable=bool(body.get("Attachable")),
+        ingress=bool(body.get("Ingress")),
     )  # fmt: skip
     spec.v6 = spec6.parse_config(configs6[0]) if configs6 else None
     spec.ipv6 = bool(body.get("EnableIPv6"))

@@ -19,7 +19,8 @@ from dockyard import errors
 from dockyard.core import timefmt
 from dockyard.core.filters import prune_selector
 from dockyard.core.types import Json
-from dockyard.network import netlink, spec, spec6
+from dockyard.crashpoints import crashpoint
+from dockyard.network import netlink, overlay, spec, spec6
 from dockyard.network.bridge import BridgeDriver
 from dockyard.network.context import NetworkContext
 from dockyard.network.records import EndpointRow, NetworkRow
@@ -28,6 +29,11 @@ from dockyard.rollback import Rollback
 log = logging.getLogger(__name__)
 
 PREDEFINED = ("bridge", "host", "none")
+INGRESS_SUBNET = IPv4Network("10.0.0.0/24")  # dockerd's `ingress` network
+NOT_A_MANAGER = (
+    'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to '
+    "connect this node to swarm and try again."
+)
 
 
 class UserNetworks:
@@ -39,6 +45,8 @@ class UserNetworks:
 
     def create(self, body: Json) -> Json:
         wanted = spec.parse(body)
+        if wanted.driver == spec.OVERLAY and not self.ctx.swarm_active():
+            raise errors.System(NOT_A_MANAGER)  # a 500, as dockerd 20.10
         with self._create_lock:
             if self.ctx.repo.by_name(wanted.name) is not None:
                 raise errors.Conflict(f"network with name {wanted.name} already exists")
@@ -46,6 +54,12 @@ class UserNetworks:
                 IPv4Network(r.doc["Subnet"]) for r in self.ctx.repo.all() if r.doc.get("Subnet")
             ]
             host = netlink.host_networks() if wanted.subnet is None else []
+            if (
+                wanted.ingress
+                and wanted.subnet is None
+                and not any(INGRESS_SUBNET.overlaps(n) for n in [*nets, *host] if n.prefixlen)
+            ):  # dockerd's ingress range when it is free, else one of our pools
+                wanted.subnet = INGRESS_SUBNET
             subnet, gateway = spec.choose(wanted, self.ctx.driver.pools, nets, host)
             v6 = wanted.v6.subnet if wanted.v6 is not None else None
             if v6 is not None and any(
@@ -55,14 +69,18 @@ class UserNetworks:
                 raise errors.Forbidden(spec.OVERLAP)
             nid = secrets.token_hex(32)
             device = wanted.options.get(spec.BRIDGE_NAME) or f"dy-{nid[:12]}"
+            doc = wanted.doc(subnet, gateway, device)
+            if wanted.driver == spec.OVERLAY:
+                doc["Device"], doc["VXLAN"] = overlay.devices(nid)
+                doc["VNI"] = overlay.free_vni(self.ctx.repo.all())
+                doc["Options"] = {overlay.VNI_OPTION: str(doc["VNI"]), **doc["Options"]}
+                device = doc["Device"]
             if netlink.link_exists(device) and device != wanted.options.get(spec.BRIDGE_NAME):
                 raise errors.Conflict(f"bridge device {device} already exists")
-            row = NetworkRow(nid, wanted.name, "bridge", self.ctx.now(),
-                             wanted.doc(subnet, gateway, device))  # fmt: skip
+            row = NetworkRow(nid, wanted.name, wanted.driver, self.ctx.now(), doc)
+            # The row first: a daemon killed after it makes the bridge again at its next start
+            # (recovery), where a bridge made first would be left with no row naming it.
             with Rollback() as rb:
-                drv = self._driver_for_row(row)
-                drv.ensure(None, [])
-                rb.push(drv.close)
                 try:
                     self.ctx.repo.insert(row)
                 except Exception as e:  # noqa: BLE001 - sqlite IntegrityError: another process won
@@ -71,6 +89,11 @@ class UserNetworks:
                             f"network with name {wanted.name} already exists"
                         ) from None
                     raise
+                rb.push(self.ctx.repo.delete, nid)
+                drv = self._driver_for_row(row)
+                drv.ensure(None, [])
+                rb.push(drv.close)
+                crashpoint("network.after-bridge")
                 rb.commit()
             self.ctx.user_drivers[nid] = drv
         self.ctx.event(row, "create")
@@ -79,16 +102,20 @@ class UserNetworks:
     def _driver_for_row(self, row: NetworkRow) -> BridgeDriver:
         doc = row.doc
         gw = IPv4Interface(f"{doc['Gateway']}/{IPv4Network(doc['Subnet']).prefixlen}")
-        return BridgeDriver(doc["Device"], gw, (), firewall=self.ctx.driver.firewall,
-                            internal=bool(doc.get("Internal")),
-                            options=spec.BridgeOptions.of(doc.get("Options") or {}),
-                            gw6=spec6.gateway(doc))  # fmt: skip
+        options = {k: v for k, v in (doc.get("Options") or {}).items() if k != overlay.VNI_OPTION}
+        kind = overlay.OverlayDriver if row.driver == spec.OVERLAY else BridgeDriver
+        drv = kind(doc["Device"], gw, (), firewall=self.ctx.driver.firewall,
+                   internal=bool(doc.get("Internal")), options=spec.BridgeOptions.of(options),
+                   gw6=spec6.gateway(doc))  # fmt: skip
+        if isinstance(drv, overlay.OverlayDriver):
+            drv.vxlan, drv.vni = doc["VXLAN"], int(doc["VNI"])
+        return drv
 
     def start_user_networks(self, dnats: Callable[[EndpointRow], list[Any]],
                             peer: Callable[[EndpointRow], Any]) -> None:  # fmt: skip
         """At daemon start: every user network's bridge and tables, as stored."""
         for row in self.ctx.repo.all():
-            if row.name in PREDEFINED or row.driver != "bridge":
+            if row.name in PREDEFINED or row.driver not in ("bridge", spec.OVERLAY):
                 continue
             eps = self.ctx.repo.endpoints(row.id)
             drv = self._driver_for_row(row)

@@ -71,11 +71,16 @@ def network_settings(
     }
 
 
+def scope_of(row: NetworkRow) -> str:
+    """ "local", or "swarm" for an overlay network (network/overlay.py)."""
+    return str(row.doc.get("Scope") or "local")
+
+
 def network_doc(row: NetworkRow, containers: Json) -> Json:
     config = []
     options: Json = {}
     user = row.name not in ("bridge", "host", "none")
-    if row.driver == "bridge" and user:
+    if row.driver in ("bridge", "overlay") and user:
         cfg: Json = {"Subnet": row.doc.get("Subnet", "")}
         if row.doc.get("IPRange"):
             cfg["IPRange"] = row.doc["IPRange"]
@@ -98,13 +103,13 @@ def network_doc(row: NetworkRow, containers: Json) -> Json:
         "Name": row.name,
         "Id": row.id,
         "Created": row.created,
-        "Scope": "local",
+        "Scope": scope_of(row),
         "Driver": row.driver,
         "EnableIPv6": bool(row.doc.get("EnableIPv6")),
         "IPAM": {"Driver": "default", "Options": None, "Config": config},
         "Internal": bool(row.doc.get("Internal")),
-        "Attachable": False,
-        "Ingress": False,
+        "Attachable": bool(row.doc.get("Attachable")),
+        "Ingress": bool(row.doc.get("Ingress")),
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": False,
         "Containers": containers,

@@ -25,7 +25,12 @@ def shim_name(source: Path = SOURCE) -> str:
 
 def ensure_shim(bin_dir: Path, source: Path = SOURCE) -> Path:
     """Return the path of the compiled shim, compiling it first when it is missing."""
-    target = bin_dir / shim_name(source)
+    return ensure_binary(bin_dir, source, "dockyard-shim")
+
+
+def ensure_binary(bin_dir: Path, source: Path, name: str) -> Path:
+    """The compiled `source` (`name-<hash>` under `bin_dir`), built first when missing."""
+    target = bin_dir / (f"{name}-" + hashlib.sha256(source.read_bytes()).hexdigest()[:12])
     if target.exists():
         return target
     bin_dir.mkdir(parents=True, exist_ok=True)
@@ -36,10 +41,10 @@ def ensure_shim(bin_dir: Path, source: Path = SOURCE) -> Path:
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     except FileNotFoundError as e:
-        raise errors.System("cannot build dockyard-shim: gcc is not installed") from e
+        raise errors.System(f"cannot build {name}: gcc is not installed") from e
     log.debug("%s rc=%d %.3fs", argv, proc.returncode, time.monotonic() - started)
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
-        raise errors.System(f"cannot build dockyard-shim: {proc.stderr.strip()}")
+        raise errors.System(f"cannot build {name}: {proc.stderr.strip()}")
     os.replace(tmp, target)
     return target

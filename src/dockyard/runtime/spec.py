@@ -231,8 +231,11 @@ def _resources(hc: Json, swap_accounting: bool) -> Json:
         res["cpu"] = cpu
     if hc.get("BlkioWeight"):
         res["blockIO"] = {"weight": int(hc["BlkioWeight"])}
-    if hc.get("PidsLimit") and int(hc["PidsLimit"]) > 0:
-        res["pids"] = {"limit": int(hc["PidsLimit"])}
+    # No limit is "max", said outright: under the systemd driver runc otherwise leaves the
+    # scope at systemd's DefaultTasksMax (15% of the kernel's, moby#45188), not what Docker
+    # documents for an unset or -1 --pids-limit.
+    limit = int(hc.get("PidsLimit") or 0)
+    res["pids"] = {"limit": limit if limit > 0 else -1}
     return res
 
 

@@ -40,6 +40,7 @@ class BuildJob:
         self.ctx = ctx
         self.plan = plan
         self.opts = opts
+        self._open = True
 
     async def run(self) -> AsyncIterator[Json]:
         svc = self.service
@@ -81,6 +82,9 @@ class BuildJob:
 
     def close(self) -> None:
         shutil.rmtree(self.ctx, ignore_errors=True)
+        if self._open:
+            self._open = False
+            self.service.images.activity.leave()
 
 
 def _error(message: str, code: int) -> Json:
@@ -110,6 +114,7 @@ class Build:
             if ref.digest is not None:
                 raise errors.InvalidParameter("refusing to create a tag with a digest reference")
         self.cfg.tmp_root.mkdir(parents=True, exist_ok=True)
+        self.images.activity.enter()  # until BuildJob.close(): its context is in tmp
         ctx = Path(tempfile.mkdtemp(prefix="build-", dir=self.cfg.tmp_root))
         try:
             context.extract(src, ctx, self.limits)
@@ -126,6 +131,7 @@ class Build:
             context.apply_dockerignore(ctx, keep=set())
         except BaseException:
             shutil.rmtree(ctx, ignore_errors=True)
+            self.images.activity.leave()
             raise
         return BuildJob(self, ctx, plan, opts)
 

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import BinaryIO
 
+from dockyard.core.activity import Activity
 from dockyard.core.events import EventBus
 from dockyard.core.filters import labels_match
 from dockyard.core.types import Filters, Json
@@ -61,6 +62,7 @@ class Images:
         self.lock = catalog.lock  # held by writers of records and names (a build's commit too)
         self.content = content
         self.layers = layers
+        self.activity = Activity()  # what `system check` waits for (core/activity.py)
         self.layer_blobs = LayerBlobRepo(db)
         self.writer = ImageWriter(self.repo, content, layers, self.layer_blobs)
         self.transfers = Transfers(catalog, layers, self.writer, self.layer_blobs)
@@ -70,6 +72,11 @@ class Images:
         self.pulls = Pulls(catalog, layers, self.writer, self.layer_blobs, registry, tokens)
         self.pushes = Pushes(catalog, layers, self.transfers.recover_layer_blob,
                              self.layer_blobs, registry, tokens)  # fmt: skip
+
+    def reload_registry(self, options: RegistryOptions) -> None:
+        """New registry settings (a daemon reload): the next pull or push uses them."""
+        self.pulls.options = options
+        self.pushes.options = options
 
     def sweep_content(self) -> None:
         """At daemon start: the blobs a killed daemon left that nothing names go (D-registry-5)."""
@@ -100,7 +107,8 @@ class Images:
 
     def import_tar(self, src: BinaryIO, repo: str | None, tag: str | None,
                    changes: Names, message: str) -> str:  # fmt: skip
-        return self.transfers.import_tar(src, repo, tag, changes, message)
+        with self.activity.shared():
+            return self.transfers.import_tar(src, repo, tag, changes, message)
 
     def commit(
         self,
@@ -116,42 +124,48 @@ class Images:
         repo: str | None,
         tag: str | None,
     ) -> str:
-        return self.transfers.commit(
-            parent=parent, layer_tar=layer_tar, container_config=container_config,
-            config_override=config_override, changes=changes, author=author, comment=comment,
-            container_id=container_id, repo=repo, tag=tag,
-        )  # fmt: skip
+        with self.activity.shared():
+            return self.transfers.commit(
+                parent=parent, layer_tar=layer_tar, container_config=container_config,
+                config_override=config_override, changes=changes, author=author, comment=comment,
+                container_id=container_id, repo=repo, tag=tag,
+            )  # fmt: skip
 
     def save(self, refs: Names) -> Iterator[bytes]:
         return self.transfers.save(refs)
 
     def load(self, src: BinaryIO) -> Names:
-        return self.transfers.load(src)
+        with self.activity.shared():
+            return self.transfers.load(src)
 
     def bootstrap_busybox(self) -> str:
-        return self.transfers.bootstrap_busybox()
+        with self.activity.shared():
+            return self.transfers.bootstrap_busybox()
 
     def remove(self, ref: str, force: bool, noprune: bool) -> Records:
-        return self.removal.remove(ref, force, noprune)
+        with self.activity.shared():  # a check's recount must not see half an rmi
+            return self.removal.remove(ref, force, noprune)
 
     def prune(self, filters: Filters) -> Json:
-        return self.removal.prune(filters)
+        with self.activity.shared():
+            return self.removal.prune(filters)
 
     def pull(self, ref: str, tag: str | None, platform: str = "") -> None:
         """A whole pull with no client watching; its first error is raised."""
-        self.pulls.pull(ref, tag, platform)
+        with self.activity.shared():
+            self.pulls.pull(ref, tag, platform)
 
     def pull_progress(self, ref: str, tag: str | None) -> Iterator[bytes]:
         """An anonymous pull's progress stream (build's FROM shows it in the build's stream)."""
-        return self.pulls.start(ref, tag)
+        return self.activity.holding(self.pulls.start(ref, tag))
 
     def pull_stream(
         self, name: str, tag: str | None, platform: str, creds: Credentials
     ) -> Iterator[bytes]:
-        return self.pulls.start(name, tag, platform, creds)
+        return self.activity.holding(self.pulls.start(name, tag, platform, creds))
 
     def push_stream(self, name: str, tag: str | None, creds: Credentials) -> Iterator[bytes]:
-        return self.pushes.start(name, tag, creds)
+        return self.activity.holding(self.pushes.start(name, tag, creds))
 
     def login(self, server: str, creds: Credentials) -> str:
         return self.pushes.login(server, creds)

@@ -24,6 +24,7 @@ class StreamSession(Protocol):
     framed: bool  # 8-byte multiplexed frames, else raw bytes
     detach_keys: bytes  # stdin ends the session at this sequence; b"" for none
 
+    def detached(self) -> None: ...  # the client typed the detach keys
     def output(self) -> AsyncIterator[tuple[int, bytes]]: ...  # ends when the process exits
     async def write_stdin(self, data: bytes) -> None: ...
     async def close_stdin(self) -> None: ...

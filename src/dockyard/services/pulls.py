@@ -134,7 +134,7 @@ class Pulls:
             yield progress.encode(progress.error(e.message))
         except Exception as e:  # noqa: BLE001 (the stream is started: say it there)
             log.exception("pull of %s failed", shown)
-            yield progress.encode(progress.error(str(e)))
+            yield progress.encode(progress.error(errors.message_of(e)))
 
     def _commit(self, ref: reference.Reference, raw: bytes, top: str | None,
                 kept: tuple[bytes, ...]) -> tuple[str, bool]:  # fmt: skip

@@ -89,7 +89,7 @@ class Pushes:
             yield progress.encode(progress.error(e.message))
         except Exception as e:  # noqa: BLE001 (the stream is started: say it there)
             log.exception("push of %s failed", ref)
-            yield progress.encode(progress.error(str(e)))
+            yield progress.encode(progress.error(errors.message_of(e)))
         finally:
             if remote is not None:
                 remote.session.close()

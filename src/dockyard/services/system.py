@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -14,6 +14,7 @@ from dockyard import errors
 from dockyard.config import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, Config
 from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Filters, Json
+from dockyard.distribution.endpoints import RegistryOptions
 from dockyard.runtime.cgroups import CgroupHost
 from dockyard.services.containers import status
 from dockyard.services.volumes import Volumes
@@ -43,6 +44,20 @@ class Images(Protocol):
     def top_layer(self, image_id: str) -> str | None: ...
 
 
+def host_memory() -> int:
+    """MemTotal in bytes (0 when /proc/meminfo cannot be read)."""
+    try:
+        with open("/proc/meminfo") as f:
+            return int(f.readline().split()[1]) * 1024
+    except OSError:
+        return 0
+
+
+def _no_swarm() -> Json:
+    return {"LocalNodeState": "inactive", "ControlAvailable": False, "NodeID": "", "NodeAddr": "",
+            "Error": "", "RemoteManagers": None}  # fmt: skip
+
+
 class System:
     def __init__(
         self,
@@ -54,6 +69,7 @@ class System:
         cgroups: CgroupHost | None = None,
     ) -> None:
         self.cfg = cfg
+        self.swarm_info: Callable[[], Json] = _no_swarm  # the swarm service's, set by engine.py
         self.cgroups = cgroups or CgroupHost.detect([])
         self.containers = containers
         self.images = images
@@ -99,23 +115,51 @@ class System:
             self._runc_commit = _runc_version()
         return self._runc_commit
 
+    def info_id(self) -> str:
+        """The daemon's ID in /info (and the Actor of its daemon events)."""
+        return self.cfg.data_root.name
+
+    def reload_attributes(self, debug: bool, registry: RegistryOptions) -> dict[str, str]:
+        """The `reload` daemon event's attributes: dockerd 20.10's keys, in Go's formatting of
+        the values, from this daemon's settings after the reload (D-dpy6-3)."""
+        user_insecure = [c for c in registry.insecure if c != "127.0.0.0/8"]
+        return {
+            "allow-nondistributable-artifacts": "[]",
+            "cluster-advertise": "",
+            "cluster-store": "",
+            "cluster-store-opts": "{}",
+            "debug": "true" if debug else "false",
+            "default-cgroupns-mode": "private" if self.cgroups.version == 2 else "host",
+            "default-ipc-mode": "private",
+            "default-runtime": "runc",
+            "default-shm-size": "67108864",
+            "features": "map[]",
+            "insecure-registries": "[" + " ".join(user_insecure) + "]",
+            "labels": "[]",
+            "live-restore": "true",  # containers outlive the daemon (LiveRestoreEnabled)
+            "max-concurrent-downloads": str(registry.max_concurrent_downloads),
+            "max-concurrent-uploads": str(registry.max_concurrent_uploads),
+            "max-download-attempts": str(registry.max_download_attempts),
+            "name": os.uname().nodename,
+            "registry-mirrors": "[" + " ".join(registry.mirrors) + "]",
+            "runtimes": "runc:runc",
+            "shutdown-timeout": "15",
+        }
+
     def info(self) -> Json:
         recs = self.containers.all()
         states = [r.state["Status"] for r in recs]
         uname = os.uname()
-        mem = 0
-        try:
-            with open("/proc/meminfo") as f:
-                mem = int(f.readline().split()[1]) * 1024
-        except OSError:
-            pass
+        mem = host_memory()
         return {
-            "ID": self.cfg.data_root.name,
+            "ID": self.info_id(),
             "Containers": len(recs),
             "ContainersRunning": states.count("running"),
             "ContainersPaused": states.count("paused"),
             "ContainersStopped": len(recs) - states.count("running") - states.count("paused"),
-            "Images": len(self.images.list(True, {}, False)),  # intermediates too, as dockerd counts
+            "Images": len(
+                self.images.list(True, {}, False)
+            ),  # intermediates too, as dockerd counts
             "Driver": "overlay2",
             "DriverStatus": [
                 ["Backing Filesystem", "extfs"],
@@ -165,14 +209,7 @@ class System:
             "ServerVersion": ENGINE_VERSION,
             "Runtimes": {"runc": {"path": "runc"}},
             "DefaultRuntime": "runc",
-            "Swarm": {
-                "LocalNodeState": "inactive",
-                "ControlAvailable": False,
-                "NodeID": "",
-                "NodeAddr": "",
-                "Error": "",
-                "RemoteManagers": None,
-            },  # fmt: skip
+            "Swarm": self.swarm_info(),
             "LiveRestoreEnabled": True,
             "Isolation": "",
             "InitBinary": "",

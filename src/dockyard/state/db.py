@@ -9,6 +9,8 @@ storage work in worker threads).
 
 from __future__ import annotations
 
+import ctypes
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -16,20 +18,51 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from dockyard import errors
+
+# Disk space held for the database beyond its files' ends (fallocate KEEP_SIZE: the files do not
+# change, their blocks are reserved), so that on a full disk removals still commit and free space.
+RESERVE = 4 << 20
+_FALLOC_FL_KEEP_SIZE = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+
+
+def reserve_space(path: Path, size: int = RESERVE, create: bool = False) -> None:
+    """Best effort: a filesystem without fallocate, or already full, keeps what it has. Only
+    before SQLite opens the file: closing any descriptor of a file drops every POSIX lock this
+    process holds on it, SQLite's included (another process would then delete a live WAL)."""
+    flags = os.O_WRONLY | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError:
+        return
+    try:
+        _libc.fallocate(fd, _FALLOC_FL_KEEP_SIZE, 0, max(size, os.fstat(fd).st_size))
+    finally:
+        os.close(fd)
+
 
 class Database:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: str = "") -> None:
         self._conn = conn
         self._lock = threading.RLock()
+        self._path = path
 
     @classmethod
     def open(cls, path: Path | str, schemas: Iterable[str] = ()) -> Database:
+        if str(path) != ":memory:":
+            # A WAL is reused from its start after each checkpoint and never truncated (no
+            # journal_size_limit): blocks reserved past its end stay ours while the daemon
+            # runs. An empty WAL is no hot journal: SQLite starts it as a new one.
+            reserve_space(Path(path))
+            reserve_space(Path(f"{path}-wal"), create=True)
         conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        db = cls(conn)
+        db = cls(conn, str(path))
         with db.tx() as c:
             for schema in schemas:
                 c.executescript_in_tx(schema)
@@ -38,14 +71,30 @@ class Database:
     @contextmanager
     def tx(self) -> Iterator[Cursor]:
         """One transaction; committed when the block ends, rolled back if it raises."""
-        with self._lock:
+        with self._lock, self._full_disk():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield Cursor(self._conn)
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:  # e.g. a full disk at commit: the transaction must end
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _full_disk(self) -> Iterator[None]:
+        """SQLite's "database or disk is full" in Docker's words for ENOSPC."""
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            if getattr(e, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+                raise
+            raise errors.System(f"write {self._path}: no space left on device") from e
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:

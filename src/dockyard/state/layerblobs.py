@@ -53,9 +53,10 @@ class LayerBlobRepo:
         return [LayerBlob(r["diff_id"], r["digest"], r["media_type"], r["size"], r["source"])
                 for r in rows]  # fmt: skip
 
-    def digests(self) -> set[str]:
-        """Every compressed blob a row names."""
-        return {str(r["digest"]) for r in self.db.query("SELECT DISTINCT digest FROM layer_blobs")}
+    def digests(self, within: set[str] | None = None) -> set[str]:
+        """Every compressed blob a row names (`within`: only the rows of these diff IDs)."""
+        rows = self.db.query("SELECT DISTINCT diff_id, digest FROM layer_blobs")
+        return {str(r["digest"]) for r in rows if within is None or r["diff_id"] in within}
 
     def diff_ids(self) -> set[str]:
         """Every layer a row is about."""

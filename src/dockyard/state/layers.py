@@ -52,6 +52,10 @@ class LayerRepo:
     def all(self) -> list[Layer]:
         return [_layer(r) for r in self.db.query("SELECT * FROM layers ORDER BY chain_id")]
 
+    def all_with_refs(self) -> list[tuple[Layer, int]]:
+        rows = self.db.query("SELECT * FROM layers ORDER BY chain_id")
+        return [(_layer(r), int(r["refs"])) for r in rows]
+
     def refs(self, chain_id: str) -> int:
         r = self.db.query_one("SELECT refs FROM layers WHERE chain_id = ?", (chain_id,))
         return 0 if r is None else int(r["refs"])

@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 import posixpath
+import secrets
 import shutil
 import stat
 import tarfile
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from dockyard.crashpoints import crashpoint
 from dockyard.errors import InvalidParameter
 from dockyard.storage.archive import clean_name
 from dockyard.storage.beneath import ParentCache, make_node
@@ -146,16 +148,19 @@ def _write_file(pfd: int, parts: tuple[str, ...], tr: TarReader, ti: tarfile.Tar
     under its name only once complete (an old entry is removed then), so a copy cut short (the
     daemon killed, the client gone) never leaves a truncated file under a real name; it also
     leaves nothing to clean up, as the kernel frees an unlinked inode with its last fd. Where
-    the filesystem has no O_TMPFILE (overlayfs before Linux 6.6), the file is created with
-    O_EXCL in place. Metadata is set through the open fd: no further path lookups per file."""
+    the filesystem has no O_TMPFILE (overlayfs before Linux 6.6, Debian 12's), the file is
+    written under a temp name beside it (TEMP_PREFIX) and renamed in once complete; a daemon
+    killed meanwhile leaves that name, never a truncated file under the real one. Metadata is
+    set through the open fd: no further path lookups per file."""
+    temp = ""
     try:
         fd = os.open(".", os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC, 0o600, dir_fd=pfd)
-        unnamed = True
     except OSError as e:
         if e.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
             raise
-        fd = _create_excl(pfd, parts, ti, shown, opts, j)
-        unnamed = False
+        temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(temp, flags, 0o600, dir_fd=pfd)
     try:
         tr.copy_to(fd, ti.size)
         if opts.chown is not None:
@@ -168,24 +173,34 @@ def _write_file(pfd: int, parts: tuple[str, ...], tr: TarReader, ti: tarfile.Tar
                 os.setxattr(fd, key, value)
         ns = int(ti.mtime * 1e9)
         os.utime(fd, ns=(ns, ns))
-        if unnamed:
+        crashpoint("cp.after-write", parent=True)  # in the extractor process
+        if temp:
+            _rename_in(temp, pfd, parts, ti, shown, opts, j)
+            temp = ""
+        else:
             _link_in(fd, pfd, parts, ti, shown, opts, j)
     finally:
         os.close(fd)
+        if temp:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=pfd)
 
 
-def _create_excl(pfd: int, parts: tuple[str, ...], ti: tarfile.TarInfo, shown: str,
-                 opts: ExtractOptions, j: Journal | None) -> int:  # fmt: skip
-    """O_EXCL creation; only when that fails is the old entry looked at."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        fd = os.open(parts[-1], flags, 0o600, dir_fd=pfd)
-    except FileExistsError:
+# The temp name of a file being copied in where O_TMPFILE is missing.
+TEMP_PREFIX = ".dockyard-cp-"
+
+
+def _rename_in(temp: str, pfd: int, parts: tuple[str, ...], ti: tarfile.TarInfo, shown: str,
+               opts: ExtractOptions, j: Journal | None) -> None:  # fmt: skip
+    """rename(2) replaces a file or symlink at once; a directory in the way, or any old entry
+    when journaled (set aside to be put back), is _place's."""
+    old = _existing(pfd, parts[-1])
+    if old is not None and (stat.S_ISDIR(old.st_mode) or opts.no_overwrite_dir_non_dir
+                            or j is not None):  # fmt: skip
         _place(pfd, parts, ti, shown, opts, j)
-        fd = os.open(parts[-1], flags, 0o600, dir_fd=pfd)
+    os.rename(temp, parts[-1], src_dir_fd=pfd, dst_dir_fd=pfd)
     if j is not None:
         j.created.append(parts)
-    return fd
 
 
 def _link_in(fd: int, pfd: int, parts: tuple[str, ...], ti: tarfile.TarInfo, shown: str,

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from dockyard.core.layers import Change, Layer, RWLayer
+from dockyard.crashpoints import crashpoint
 from dockyard.errors import Conflict, NotFound
 from dockyard.rollback import Rollback
 from dockyard.state.db import Cursor, Database
 from dockyard.state.layers import LayerRepo
-from dockyard.storage import initlayer, usage
+from dockyard.storage import initlayer, layerindex, usage
 from dockyard.storage.overlay2 import Overlay2
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,10 @@ class Layers:
         self._repo = LayerRepo(db)
         self.driver = driver
         self._lock = threading.RLock()
+        # GraphDriver of each container layer: fixed for the layer's life, asked by every inspect
+        self._graph: dict[str, dict[str, object]] = {}
+        self._indexes = layerindex.LayerIndexes()
+        self._making: set[str] = set()  # directories made but not yet recorded (check skips)
 
     # read-only layers -----------------------------------------------------------------------
 
@@ -113,13 +118,16 @@ class Layers:
                 self.retain(parent)  # held by the new child, or dropped below
         cache_id = secrets.token_hex(32)
         found: tuple[Layer, int] | None = None
+        self._making.add(cache_id)
         try:
             with Rollback() as rb:
                 self.driver.create(cache_id, parent_cache)
                 rb.push(self.driver.remove, cache_id)
                 reader = HashingReader(tar, hashing=digest is None)
                 size = self.driver.apply_diff(cache_id, cast(BinaryIO, reader))
+                crashpoint("layer.after-extract")  # a directory no row names yet
                 reader.drain()
+                self._write_index(cache_id)
                 diff_id = digest() if digest is not None else reader.digest()
                 chain_id = chain_id_of(parent, diff_id)
                 layer = Layer(chain_id, diff_id, parent, cache_id, size)
@@ -131,14 +139,17 @@ class Layers:
                         self._repo.add_refs(c, chain_id, 1)
                 rb.commit()
         except BaseException:
+            self._making.discard(cache_id)
             if parent is not None:
                 self.release(parent)
             raise
         if found is None:
+            self._making.discard(cache_id)
             log.debug("registered layer %s (%s, %d bytes)", chain_id, cache_id, size)
             return layer
         # Already stored: drop our copy and the child's hold on the parent.
         self.driver.remove(cache_id)
+        self._making.discard(cache_id)
         if parent is not None:
             self.release(parent)
         return found[0]
@@ -166,6 +177,7 @@ class Layers:
 
     def _remove_dirs(self, ids: list[str]) -> None:
         for cache_id in ids:
+            self._indexes.forget(self.driver.diff_dir(cache_id).parent)
             try:
                 self.driver.remove(cache_id)
             except Exception:  # the row is gone: reconcile() will retry the files
@@ -176,6 +188,18 @@ class Layers:
             with self._db.tx() as c:
                 doomed = self._release_tx(c, chain_id)
             self._remove_dirs(doomed)
+
+    def _write_index(self, cache_id: str) -> None:
+        """The new layer's path index (B1); without it the layer still stands: the index is
+        built on first use instead."""
+        try:
+            layerindex.index_layer(self.driver.diff_dir(cache_id).parent)
+        except OSError:
+            log.exception("indexing layer %s", cache_id)
+
+    def index(self, chain_id: str) -> layerindex.Index:
+        """The layer's path index (storage/layerindex.py), built now if it has none (B1)."""
+        return self._indexes.get(self.driver.diff_dir(self.get(chain_id).cache_id).parent)
 
     def layer_tar(self, chain_id: str) -> Iterator[bytes]:
         return self.driver.diff(self.get(chain_id).cache_id)
@@ -196,6 +220,7 @@ class Layers:
                 rb.push(self.release, parent)
             mount_id = secrets.token_hex(32)
             rw = RWLayer(container_id, mount_id, f"{mount_id}-init", parent)
+            # create_rw holds the store's lock throughout: a snapshot never sees it half-made
             self.driver.create(rw.init_id, parent_cache)
             rb.push(self.driver.remove, rw.init_id)
             initlayer.populate(self.driver.diff_dir(rw.init_id))
@@ -230,6 +255,7 @@ class Layers:
             with self._db.tx() as c:
                 self._repo.delete_rw(c, container_id)
                 doomed = self._release_tx(c, rw.parent) if rw.parent else []
+            self._graph.pop(container_id, None)
             self._remove_dirs([rw.init_id, *doomed])
 
     def changes(self, container_id: str) -> list[Change]:
@@ -246,14 +272,23 @@ class Layers:
             lambda: str(self.driver.diff_dir(self.get_rw(container_id).mount_id)),
         )
 
+    def rw_dirs(self, container_id: str) -> tuple[Path, Path]:
+        """The container's init layer and writable layer diff/ directories."""
+        rw = self.get_rw(container_id)
+        return self.driver.diff_dir(rw.init_id), self.driver.diff_dir(rw.mount_id)
+
     def rw_tar(self, container_id: str) -> Iterator[bytes]:
         return self.driver.diff(self.get_rw(container_id).mount_id)
 
     def rw_graph_driver(self, container_id: str) -> dict[str, object]:
-        return {
-            "Name": "overlay2",
-            "Data": self.driver.metadata(self.get_rw(container_id).mount_id),
-        }
+        got = self._graph.get(container_id)
+        if got is None:
+            got = {
+                "Name": "overlay2",
+                "Data": self.driver.metadata(self.get_rw(container_id).mount_id),
+            }
+            self._graph[container_id] = got
+        return got
 
     # start-up -------------------------------------------------------------------------------
 
@@ -297,6 +332,25 @@ class Layers:
                         doomed += self._release_tx(c, layer.parent)
             self._remove_dirs(doomed)
         return removed
+
+    def snapshot(self) -> tuple[list[tuple[Layer, int]], list[RWLayer], set[str], set[str]]:
+        """For `system check` (storage/check.py): every layer with its reference count, the
+        container layers, the directories present and those a register() is filling."""
+        with self._lock:
+            busy = set(self._making)
+            dirs = set(self.driver.ids())
+            return self._repo.all_with_refs(), self._repo.all_rw(), dirs, busy
+
+    def remove_orphans(self, ids: Iterable[str]) -> list[str]:
+        """Remove these directories if still no row names them and no register() fills them."""
+        with self._lock:
+            known = self._repo.known_dirs() | self._making
+            doomed = [d for d in ids if d not in known]
+            for d in doomed:
+                log.warning("removing layer dir %s no record names", d)
+            self._remove_dirs(doomed)
+            self.driver.prune_links()
+            return doomed
 
     def reconcile(self) -> list[str]:
         """Remove layer dirs and l/ links no metadata row names (leftovers of a crash).

@@ -19,6 +19,7 @@ from typing import Any
 
 from dockyard.errors import InvalidParameter
 from dockyard.storage import fsflags, usage
+from dockyard.volumes import populate
 
 DRIVER = "local"
 VALID_OPTIONS = ("type", "device", "o", "size")
@@ -68,8 +69,8 @@ class LocalDriver:
 
     create() renames a spare `<root>/.spare-*/_data` tree into place when one is ready (one
     rename: ~12 us, where two mkdirs on a busy ext4 take up to ~0.2 ms); a background thread,
-    started on the first create, keeps SPARES of them. Spares left by a crash are removed when
-    the driver starts."""
+    started on the first create, keeps SPARES of them. Spares and populate copies
+    (volumes/populate.py) left by a crash are removed when the driver starts."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -79,7 +80,7 @@ class LocalDriver:
         fsflags.mark_top_dir(root)  # each volume in a block group of its own (ext4)
         with os.scandir(root) as it:
             for entry in it:
-                if entry.name.startswith(_SPARE_PREFIX):
+                if entry.name.startswith((_SPARE_PREFIX, populate.TEMP_PREFIX)):
                     shutil.rmtree(entry.path, ignore_errors=True)
         self._spares: list[str] = []
         self._wanted = threading.Condition()
@@ -136,6 +137,11 @@ class LocalDriver:
                 continue
             with self._wanted:
                 self._spares.append(spare)
+
+    def names(self) -> list[str]:
+        """Every volume directory present (spares and temp copies are not volumes)."""
+        with os.scandir(self.root) as it:
+            return [e.name for e in it if not e.name.startswith(".") and e.is_dir()]
 
     def remove(self, name: str) -> None:
         shutil.rmtree(self.root / name, ignore_errors=True)

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
+import shutil
 import stat
 from pathlib import Path
 
+from dockyard.crashpoints import crashpoint
 from dockyard.storage import beneath
+
+# The copy is made under this name beside the volumes (same filesystem), then renamed in: a
+# daemon killed midway leaves it there (the driver removes it at start), never a volume that
+# holds part of the image's directory and so would never be populated again.
+TEMP_PREFIX = ".populate-"
 
 MAX_LINKS = 40
 
@@ -106,12 +114,24 @@ def copy_tree(src: Path, dst: Path) -> None:
 
 
 def populate(rootfs: Path, destination: str, volume_dir: Path) -> bool:
-    """Apply the rule; True when the volume took the image directory's contents and metadata."""
+    """Apply the rule; True when the volume took the image directory's contents and metadata.
+    The volume directory keeps its inode (a running container may have it mounted): the copy's
+    top-level entries are renamed into it, then its own metadata is set."""
     src = source_dir(rootfs, destination)
     if src is None:
         return False
     with os.scandir(volume_dir) as it:
         if next(it, None) is not None:
             return False  # a non-empty volume is never touched
-    copy_tree(src, volume_dir)
+    temp = volume_dir.parent.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+    os.mkdir(temp, 0o700)
+    try:
+        copy_tree(src, temp)
+        crashpoint("volume.mid-populate")
+        with os.scandir(temp) as it:
+            for entry in it:
+                os.rename(entry.path, volume_dir / entry.name)
+        _copy_meta(str(src), str(volume_dir), os.lstat(src))
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
     return True

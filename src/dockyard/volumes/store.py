@@ -11,16 +11,20 @@ dockerd's volume store counts them; the container records stay the truth across 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 
 from dockyard import errors
 from dockyard.core import timefmt
+from dockyard.crashpoints import crashpoint
 from dockyard.state.db import Database
 from dockyard.state.volumes import VolumeRecord, VolumeRepo
 from dockyard.storage import usage
 from dockyard.volumes import local
 from dockyard.volumes.local import LocalDriver
+
+log = logging.getLogger(__name__)
 
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 
@@ -125,6 +129,7 @@ class VolumeStore:
                     dict(options) if options else None,
                 )
                 self.driver.create(name)
+                crashpoint("volume.after-create")
                 try:
                     with self.repo.db.tx() as c:
                         self.repo.insert(c, rec)
@@ -136,6 +141,21 @@ class VolumeStore:
                 self.reference(name, cid)
         self._event("create", name)  # dockerd: on every create, of a new volume or a known one
         return rec, created
+
+    def reconcile(self) -> list[str]:
+        """At daemon start: an empty volume directory no record names was made by a create
+        the daemon did not live to record; it goes. One with files is kept (and logged)."""
+        removed = []
+        known = self._map()
+        for name in self.driver.names():
+            if name in known:
+                continue
+            if self.driver.is_empty(name):
+                self.driver.remove(name)
+                removed.append(name)
+            else:
+                log.warning("volume directory %s has no record and is not empty: kept", name)
+        return removed
 
     def take(self, name: str, cid: str) -> VolumeRecord:
         """Reference an existing volume for `cid` (`--volumes-from`): never creates one."""

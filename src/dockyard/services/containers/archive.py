@@ -30,7 +30,7 @@ from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord
 from dockyard.core.events import EventBus, container_attributes, publish_volumes
 from dockyard.core.types import Json
-from dockyard.services.containers import extractor, files
+from dockyard.services.containers import cppending, extractor, files
 from dockyard.services.containers.view import ContainerView, Parts, ViewMount, show, split
 from dockyard.services.containers.walker import TreeWalker
 from dockyard.storage import copyarchive as ca
@@ -38,7 +38,7 @@ from dockyard.storage import copytar as ct
 from dockyard.storage import usage
 from dockyard.storage.protocols import LayerStore
 
-_NETWORK_FILES = (
+NETWORK_FILES = (  # the files dockerd bind-mounts into every container
     ("HostsPath", "/etc/hosts"),
     ("HostnamePath", "/etc/hostname"),
     ("ResolvConfPath", "/etc/resolv.conf"),
@@ -80,7 +80,7 @@ def view_mounts(rec: ContainerRecord, pid: int | None) -> list[ViewMount]:
             rw = "ro" not in str(opts).split(",")
             out.append(ViewMount(split(tmpfs), "", rw, volume=True, proc_root=proc_root))
     ro_rootfs = bool(hc.get("ReadonlyRootfs"))
-    for key, target in _NETWORK_FILES:
+    for key, target in NETWORK_FILES:
         source = rec.doc.get(key) or ""
         if source and os.path.isfile(source):
             out.append(ViewMount(split(target), source, not ro_rootfs, volume=False))
@@ -94,9 +94,11 @@ class ContainerArchive:
         layers: LayerStore,
         events: EventBus,
         extractors: extractor.Extractors | None = None,
+        containers_root: Path | None = None,
     ) -> None:
         self._get = get
         self.layers = layers
+        self.containers_root = containers_root  # where cp markers go (cppending.py)
         self.events = events
         self.extractors = extractors or extractor.Extractors()
 
@@ -185,6 +187,7 @@ class ContainerArchive:
         rec = self._get(ref)
         cm = self._view(rec)
         view = cm.__enter__()
+        marker: Path | None = None
         try:
             parts = view.resolve(abs_path(path), follow_last=True)
             st = view.lstat(parts)
@@ -199,6 +202,7 @@ class ContainerArchive:
                 uid, gid, _ = files.resolve_user(rootfs, rec.config.get("User") or "")
                 chown = (uid, gid)
             opts = ca.ExtractOptions(no_overwrite_dir_non_dir, chown, True, show(parts))
+            marker = self._mark(rec, view.covering(parts), parts)
             job = self.extractors.take()
             try:
                 job.send_spec(extractor.spec(view, parts, opts))
@@ -206,11 +210,30 @@ class ContainerArchive:
                 job.kill()
                 raise
         except BaseException:
+            if marker is not None:
+                cppending.unmark(marker)
             cm.__exit__(None, None, None)
             raise
-        return PutJob(job, lambda ok: self._put_done(rec, cm, ok))
+        return PutJob(job, lambda ok: self._put_done(rec, cm, ok, marker))
 
-    def _put_done(self, rec: ContainerRecord, cm: Any, ok: bool) -> None:
+    def _mark(self, rec: ContainerRecord, m: ViewMount, parts: Parts) -> Path | None:
+        """The host directory this copy writes under, for the sweep after a crash."""
+        if self.containers_root is None or not (m.source or not m.destination):
+            return None  # a tmpfs: nothing outlives the container
+        rel = parts[len(m.destination) :]
+        if m.destination:
+            host = os.path.join(m.source, *rel)
+        else:  # the rootfs: new names land in the writable layer's upper dir
+            data = self.layers.rw_graph_driver(rec.id)["Data"]
+            assert isinstance(data, dict)
+            host = os.path.join(str(data["UpperDir"]), *rel)
+        return cppending.mark(self.containers_root / rec.id, host)
+
+    def _put_done(
+        self, rec: ContainerRecord, cm: Any, ok: bool, marker: Path | None = None
+    ) -> None:
+        if marker is not None:
+            cppending.unmark(marker)
         if ok:
             self._publish(rec, "extract-to-dir")  # dockerd's order: before the unmount
         cm.__exit__(None, None, None)

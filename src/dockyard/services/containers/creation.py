@@ -12,6 +12,7 @@ from dockyard import errors
 from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord, NetworkState
 from dockyard.core.types import Json
+from dockyard.crashpoints import crashpoint
 from dockyard.network.modes import config_conflicts
 from dockyard.network.views import endpoint_settings
 from dockyard.rollback import Rollback
@@ -91,6 +92,7 @@ class Creation:
                     "reuse that name."
                 )
             rw = self.layers.create_rw(cid, self.images.top_layer(image.id))
+            crashpoint("create.after-layer")
             rb.push(self.layers.remove_rw, cid)
             self.shared.container_dir(cid).mkdir(mode=0o710, parents=True)
             rb.push(shutil.rmtree, self.shared.container_dir(cid), True)
@@ -108,6 +110,7 @@ class Creation:
                 self.repo.insert(c, rec)
             rb.commit()
         self.shared.publish(rec, "create")
+        crashpoint("create.after-record")
         return {"Id": cid, "Warnings": warnings}
 
     def _prepare_mounts(self, rec: ContainerRecord) -> list[Json]:

@@ -239,7 +239,7 @@ def main() -> int:
         sys.stderr.write(json.dumps({"kind": type(e).__name__, "message": e.message}) + "\n")
         return 1
     except OSError as e:
-        sys.stderr.write(json.dumps({"kind": "System", "message": str(e)}) + "\n")
+        sys.stderr.write(json.dumps({"kind": "System", "message": errors.os_message(e)}) + "\n")
         return 1
     return 0
 

@@ -26,6 +26,7 @@ from dockyard import errors
 from dockyard.config import Config
 from dockyard.core.container import ContainerRecord
 from dockyard.core.hooks import MountHooks, NetworkHooks, NetworkPlan
+from dockyard.crashpoints import crashpoint
 from dockyard.rollback import Rollback, best_effort
 from dockyard.runtime import initbinary, logopts
 from dockyard.runtime import logs as logfile
@@ -143,8 +144,10 @@ class Launcher:
         with Rollback() as rb:
             rootfs = self.layers.mount(cid)
             rb.push(self.layers.unmount, cid)
+            crashpoint("start.after-mount")
             net = self.network.setup(rec)
             rb.push(self.network.teardown, rec)
+            crashpoint("start.after-network")
             spec = self.build(rec, rootfs, net)
             shutil.rmtree(bundle, ignore_errors=True)
             bundle.mkdir(parents=True, mode=0o700)
@@ -232,12 +235,17 @@ class Launcher:
         if problems:
             raise problems[0]
 
-    def adopt(self, rec: ContainerRecord, shim_pid: int) -> bool:
+    @staticmethod
+    def shim_alive(rec: ContainerRecord, shim_pid: int) -> bool:
+        """Whether `shim_pid` is still this container's shim (not a recycled pid)."""
         try:
             cmdline = Path(f"/proc/{shim_pid}/cmdline").read_bytes()
         except OSError:
             return False
-        if b"dockyard-shim" not in cmdline or rec.id.encode() not in cmdline:
+        return b"dockyard-shim" in cmdline and rec.id.encode() in cmdline
+
+    def adopt(self, rec: ContainerRecord, shim_pid: int) -> bool:
+        if not self.shim_alive(rec, shim_pid):
             return False
         self.layers.mount(rec.id)  # counts the mount that survived the restart
         return True

@@ -206,6 +206,7 @@ class Lifecycle:
             stderr=stderr,
             detach_keys=keys,
             backlog=backlog,
+            on_detach=lambda: self.shared.publish(rec, "detach"),  # as dockerd (#15, E6)
         )
         if not opts.stream:
             session.fail()

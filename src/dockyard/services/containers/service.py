@@ -30,9 +30,12 @@ from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord
 from dockyard.core.events import EventBus
 from dockyard.core.filters import prune_selector
+from dockyard.core.findings import Finding
 from dockyard.core.locks import KeyedLocks
 from dockyard.core.types import AttachOptions, Filters, Json
+from dockyard.crashpoints import crashpoint
 from dockyard.images import reference
+from dockyard.services.containers.consistency import ContainerCheck
 from dockyard.services.containers.creation import Creation
 from dockyard.services.containers.execs import Execs
 from dockyard.services.containers.health import Health
@@ -74,6 +77,7 @@ class Containers:
         self.updates = Update(shared)
         self.queries = Queries(shared, self.execs)
         self.stats = Stats(shared, launcher.cgroups, interfaces)
+        self.consistency = ContainerCheck(shared, self.supervision)
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         self.shared.loop = loop
@@ -125,6 +129,10 @@ class Containers:
 
     def restore(self) -> None:
         self.supervision.restore()
+
+    def check(self, repair: bool) -> builtins.list[Finding]:
+        """`system check`: records against layers, mounts, runc and the freezer."""
+        return self.consistency.check(repair)
 
     # ---- queries ---------------------------------------------------------------------------
 
@@ -194,6 +202,7 @@ class Containers:
         paused_here = pause and rec.state["Status"] == "running" and self._try(runc.pause, rec.id)
         if paused_here:
             shared.publish(rec, "pause")
+            crashpoint("commit.after-pause")
         try:
             image_id = shared.images.commit(
                 parent=rec.image_id,
@@ -210,6 +219,7 @@ class Containers:
             image_ref = f"{repo}:{tag}" if repo and tag else repo or ""
             shared.publish(rec, "commit", comment=comment, imageID=image_id,
                            imageRef=reference.familiar(image_ref) if image_ref else "")  # fmt: skip
+            crashpoint("commit.after-image")
         finally:
             if paused_here:
                 self._try(runc.resume, rec.id)

@@ -24,6 +24,7 @@ class ShimSession:
         framed: bool | None = None,
         detach_keys: bytes = b"",
         backlog: AsyncIterator[tuple[int, bytes]] | None = None,
+        on_detach: Callable[[], None] | None = None,  # the client typed the detach keys
     ) -> None:
         self.tty = tty
         # Multiplexed 8-byte frames or raw bytes: by default raw with a TTY; an exec start says.
@@ -36,7 +37,13 @@ class ShimSession:
         self._conn: Any = None
         self._connected: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._on_end = on_end
+        self._on_detach = on_detach
         self._closed = False
+
+    def detached(self) -> None:
+        """The client typed the detach keys: the stream ends, the process goes on."""
+        if self._on_detach is not None:
+            self._on_detach()
 
     def connect(self, conn: Any) -> None:
         """Called on the loop once the shim's socket is open (ShimConn from runtime.shim)."""

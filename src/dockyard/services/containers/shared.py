@@ -11,6 +11,7 @@ Futures in the waiter maps are touched on the loop only."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -102,6 +103,24 @@ class ContainerShared:
 
     def container_dir(self, cid: str) -> Path:
         return self.cfg.containers_root / cid
+
+    def orphans(self) -> tuple[list[str], list[str]]:
+        """What a create killed before its record was written left: container layers and
+        container directories no record names (take create_lock around it while the daemon
+        serves: a create holds it from the layer to the record)."""
+        known = {rec.id for rec in self.repo.all()}
+        layers = [rw.container_id for rw in self.layers.rw_layers() if rw.container_id not in known]
+        root = self.cfg.containers_root
+        dirs = (
+            sorted(p.name for p in root.iterdir() if p.name not in known) if root.is_dir() else []
+        )
+        return layers, dirs
+
+    def remove_orphans(self, layers: Iterable[str], dirs: Iterable[str]) -> None:
+        for cid in layers:
+            self.layers.remove_rw(cid)
+        for name in dirs:
+            shutil.rmtree(self.cfg.containers_root / name, ignore_errors=True)
 
     async def exited(self, cid: str) -> asyncio.Future[int]:
         """A future for the container's next exit (set by the exit watcher)."""

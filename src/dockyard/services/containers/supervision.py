@@ -12,10 +12,13 @@ import shutil
 from dockyard import errors
 from dockyard.core import timefmt
 from dockyard.core.container import ContainerRecord
+from dockyard.crashpoints import crashpoint
+from dockyard.services.containers import cppending
 from dockyard.services.containers.health import Health, mark_stopped, reset_for_start
 from dockyard.services.containers.removal import Removal
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.services.containers.shared import ContainerShared, keep_alive
+from dockyard.storage import mount
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ class Supervision:
             for s in parked:
                 self.shared.on_loop(s.fail)
             raise
+        crashpoint("start.after-runc-start")
         st = rec.state
         st.update(
             Status="running",
@@ -169,7 +173,7 @@ class Supervision:
         except errors.DockyardError as e:
             log.warning("restart of %s failed: %s", rec.id[:12], e)
 
-    def _settle_freezer(self, rec: ContainerRecord) -> str:
+    def settle_freezer(self, rec: ContainerRecord) -> str:
         """A daemon killed between freezing a container and saving it (pause, or commit's
         pause) leaves the record and the cgroup apart: a container the record says runs is
         thawed, one it says is paused but is not frozen is recorded running. Returns the
@@ -190,36 +194,62 @@ class Supervision:
             return "running"
         return st
 
+    def record_gone(self, rec: ContainerRecord) -> None:
+        """A container recorded running whose shim is gone (the daemon was down when it
+        exited, or `system check --repair` found it so): its exit, as its shim left it."""
+        code, finished = self.launcher.read_exit(rec)
+        oom_killed = self.launcher.oom_killed(rec.id)
+        self.launcher.cleanup(rec)
+        rec.state.update(
+            Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
+            OOMKilled=oom_killed,
+            ExitCode=code, FinishedAt=finished or timefmt.rfc3339_fixed(),
+        )  # fmt: skip
+        mark_stopped(rec)
+        self.repo.save(rec)
+
+    def _mounted(self, rec: ContainerRecord) -> bool:
+        try:
+            data = self.layers.rw_graph_driver(rec.id)["Data"]
+        except errors.NotFound:
+            return False
+        return isinstance(data, dict) and mount.is_mounted(str(data["MergedDir"]))
+
     def restore(self) -> None:
         """Re-adopt containers whose shim survived a daemon restart; record exits that happened
-        while the daemon was down; start containers whose restart policy says so."""
+        while the daemon was down; start containers whose restart policy says so. First what
+        a create killed before its record left (its container layer and directory) goes."""
+        layers, dirs = self.shared.orphans()
+        for cid in layers:
+            log.warning("removing the container layer of %s, a create that did not finish", cid)
+        self.shared.remove_orphans(layers, dirs)
+        known = {str(c.get("id")) for c in self.launcher.runc.list() or []}
         for rec in self.repo.all():
+            cppending.sweep(self.shared.container_dir(rec.id))
             st = rec.state["Status"]
             if st in ("running", "paused", "restarting"):
                 shim_pid = rec.run.shim_pid
                 if shim_pid and self.launcher.adopt(rec, shim_pid):
                     log.info("re-adopted container %s (shim %s)", rec.id[:12], shim_pid)
-                    st = self._settle_freezer(rec)
+                    st = self.settle_freezer(rec)
                     self.shared.on_loop(self.spawn_watcher, rec.id, shim_pid)
                     if st == "running":  # probes resume where they were
                         self.shared.on_loop(self.health.watch, rec)
                     continue
-                code, finished = self.launcher.read_exit(rec)
-                oom_killed = self.launcher.oom_killed(rec.id)
-                self.launcher.cleanup(rec)
-                rec.state.update(
-                    Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
-                    OOMKilled=oom_killed,
-                    ExitCode=code, FinishedAt=finished or timefmt.rfc3339_fixed(),
-                )  # fmt: skip
-                mark_stopped(rec)
-                self.repo.save(rec)
+                self.record_gone(rec)
             elif st == "removing":
                 self.launcher.cleanup(rec)
                 self.layers.remove_rw(rec.id)
                 shutil.rmtree(self.shared.container_dir(rec.id), ignore_errors=True)
                 self.repo.delete(rec.id)
                 continue
+            elif rec.id in known or self._mounted(rec):
+                # A start killed before its record said running: what it made goes (the
+                # process too, as dockerd deletes a task its record does not run).
+                log.warning(
+                    "stopping %s, started by a daemon killed before recording it", rec.id[:12]
+                )
+                self.launcher.cleanup(rec)
             if restarts_at_daemon_start(rec):
                 # dockerd starts these afresh: a new count, no longer stopped by the user
                 rec.run.restart_count = 0

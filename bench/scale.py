@@ -1,0 +1,298 @@
+"""Scale benchmark (#17, R1): cost curves at 10, 100, 500 and 1,000 containers, dockyard vs a
+real dockerd in one run, each engine in its own network namespace (bench/network.py's engines():
+its own bridge and firewall there, the host's untouched).
+
+    .venv/bin/python bench/scale.py [--sizes 10,100,500,1000] [--gets 2000] [--clients 20]
+
+Both engines grow together, in steps of 10 containers alternating between them, every container
+a busybox `sleep` on a user network `sc` (so the embedded DNS holds every name). At each size:
+  run -d ms       per container, the mean over the last 10 `docker run -d` before the size
+  ps ms           `docker ps` (median of 3); ps -s ms: `docker ps -s`
+  inspect ms      `docker inspect` of every container, one CLI call
+  stats ms        `docker stats --no-stream`
+  dns us          one A lookup of a container name at 127.0.0.11 from a container (median over
+                  the first, middle and last names; bench/dnsbench.c, timed inside)
+  get/s, p99 ms   --gets `GET /containers/{id}/json` over --clients keep-alive connections
+  RSS MiB         the daemon's (dockerd: dockerd + its containerd); monitor RSS KiB: mean per
+                  container (dockyard-shim; containerd-shim-runc-v2 serves one container each)
+At the largest size: `stop -t 1` and `rm` of everything (per container), and for dockyard a
+kill -9 of the daemon and a restart that re-adopts every container (time until `ps` lists all of
+them running; dockerd has no live restore here). dockyard's RSS idle before and after the load.
+Prints a table per engine and the dockyard/dockerd ratios; writes bench/results/scale.json and
+bench/results/scale.svg (a panel per case, both engines' curves). Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+from bench.chart import write_svg  # noqa: E402
+from bench.network import DOCKER, Engine, engines  # noqa: E402
+from bench.network_dns import dnsbench_tar, lookups  # noqa: E402
+from tests.oracle import wait_until_serving  # noqa: E402
+
+STEP = 10
+# operations over every container: their per-container cost is what must not grow
+OVER_ALL = {"ps ms", "ps -s ms", "inspect ms", "stats ms"}
+IDLE = 35.0  # the daemon trims its heap after 30 s idle (dockyard/heap.py)
+
+
+class UnixConn(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=120)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+def _procs() -> list[tuple[int, bytes]]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            with contextlib.suppress(OSError):
+                out.append((int(p.name), (p / "cmdline").read_bytes()))
+    return out
+
+
+def rss_kib(pid: int) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Side:
+    """One engine and what the bench knows of its processes."""
+
+    def __init__(self, engine: Engine, base: Path) -> None:
+        self.e, self.base = engine, base
+        self.ids: list[str] = []
+
+    def daemon_pids(self) -> list[int]:
+        root = str(self.base / self.e.name).encode()
+        if self.e.name == "dockyard":
+            return [pid for pid, cmd in _procs() if root in cmd and b"-m\0dockyard\0daemon" in cmd]
+        # dockerd and the containerd it started
+        return [pid for pid, cmd in _procs() if root in cmd
+                and cmd.split(b"\0")[0].rsplit(b"/", 1)[-1] in (b"dockerd", b"containerd")]  # fmt: skip
+
+    def monitor_pids(self) -> list[int]:
+        if self.e.name == "dockyard":
+            root = str(self.base / "dockyard").encode()
+            return [pid for pid, cmd in _procs() if b"dockyard-shim" in cmd and root in cmd]
+        root = str(self.base / "dockerd").encode()
+        return [pid for pid, cmd in _procs() if b"containerd-shim" in cmd and root in cmd]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def timed(fn: Any) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def gets(sock: str, ids: list[str], total: int, clients: int) -> tuple[float, float]:
+    """(requests/s, p99 ms) of `total` inspects spread over `clients` keep-alive connections."""
+    lat: list[float] = []
+    lock = threading.Lock()
+    per = total // clients
+
+    def client(seed: int) -> None:
+        rnd = random.Random(seed)
+        conn = UnixConn(sock)
+        mine = []
+        for _ in range(per):
+            t0 = time.perf_counter()
+            conn.request("GET", f"/containers/{rnd.choice(ids)}/json")
+            r = conn.getresponse()
+            r.read()
+            if r.status != 200:
+                raise RuntimeError(f"GET: {r.status}")
+            mine.append(time.perf_counter() - t0)
+        conn.close()
+        with lock:
+            lat.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    took = time.perf_counter() - t0
+    lat.sort()
+    return len(lat) / took, lat[int(len(lat) * 0.99) - 1] * 1e3
+
+
+def grow(side: Side, to: int) -> list[float]:
+    """Run containers until `to`; the seconds each `run -d` took."""
+    took = []
+    while len(side.ids) < to:
+        n = len(side.ids)
+        t0 = time.perf_counter()
+        cid = side.e.docker("run", "-d", "--name", f"s{n}", "--network", "sc",
+                            "busybox", "sleep", "86400").strip()  # fmt: skip
+        took.append(time.perf_counter() - t0)
+        side.ids.append(cid)
+    return took
+
+
+def measure(
+    side: Side, size: int, run_d: list[float], args: argparse.Namespace
+) -> dict[str, float]:
+    e = side.e
+    m: dict[str, float] = {"run -d ms": statistics.mean(run_d[-STEP:]) * 1e3}
+    m["ps ms"] = statistics.median(e.timed("ps") for _ in range(3)) * 1e3
+    m["ps -s ms"] = e.timed("ps", "-s") * 1e3
+    m["inspect ms"] = e.timed("inspect", *side.ids) * 1e3
+    m["stats ms"] = e.timed("stats", "--no-stream") * 1e3
+    names = [f"s{i}" for i in sorted({0, size // 2, size - 1})]
+    m["dns us"] = statistics.median(lookups(e, name, 300)[0] for name in names)
+    rate, p99 = gets(e.sock, side.ids, args.gets, args.clients)
+    m["get/s"], m["get p99 ms"] = rate, p99
+    m["RSS MiB"] = sum(rss_kib(p) for p in side.daemon_pids()) / 1024
+    mons = side.monitor_pids()
+    m["monitor RSS KiB"] = statistics.mean(rss_kib(p) for p in mons) if mons else float("nan")
+    return m
+
+
+def restart_dockyard(side: Side, stack: contextlib.ExitStack) -> float:
+    """kill -9 the daemon, start it again in its namespace; seconds until `ps` lists every
+    container running."""
+    (pid,) = side.daemon_pids()
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    os.kill(pid, signal.SIGKILL)
+    while _alive(pid):  # the bench's own child: a zombie until engines() reaps it
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    log = open(side.base / "dockyard" / "log.restart", "wb")  # noqa: SIM115
+    stack.callback(log.close)
+    proc = subprocess.Popen(["nsenter", f"--net={side.e.ns}", *[a.decode() for a in argv]],
+                            stdout=log, stderr=log, start_new_session=True)  # fmt: skip
+
+    def stop() -> None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+    stack.callback(stop)
+    wait_until_serving(side.e.sock, proc, "dockyard")
+    while len(side.e.docker("ps", "-q").split()) < len(side.ids):
+        time.sleep(0.05)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10,100,500,1000")
+    ap.add_argument("--gets", type=int, default=2000)
+    ap.add_argument("--clients", type=int, default=20)
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    # a SIGTERM (e.g. timeout(1)) unwinds the engines like ^C, so they leave nothing behind
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    base = Path(tempfile.mkdtemp(prefix="dockyard-bench-scale-", dir="/var/tmp"))
+    curves: dict[str, dict[str, list[float]]] = {}
+    end: dict[str, dict[str, float]] = {"dockerd": {}, "dockyard": {}}
+    try:
+        with engines(base) as (dk, dy), contextlib.ExitStack() as stack:
+            sides = [Side(dk, base), Side(dy, base)]
+            tool = dnsbench_tar(base / "dnstool")
+            for s in sides:
+                subprocess.run([DOCKER, "import", "-", "dy-dnsbench:bench"], input=tool,
+                               env={**os.environ, "DOCKER_HOST": f"unix://{s.e.sock}"},
+                               check=True, capture_output=True)  # fmt: skip
+                s.e.docker("network", "create", "--subnet", "10.125.0.0/20", "sc")
+                s.e.docker("run", "-d", "--name", "asker", "--network", "sc",
+                           "dy-dnsbench:bench", "/dnsbench", "idle")  # fmt: skip
+                s.e.docker("run", "--rm", "--network", "sc", "busybox", "true")  # warm up
+            time.sleep(IDLE)
+            end["dockyard"]["idle RSS MiB before"] = (
+                sum(map(rss_kib, sides[1].daemon_pids())) / 1024
+            )
+            run_d: dict[str, list[float]] = {"dockerd": [], "dockyard": []}
+            for size in sizes:
+                for step in range(len(sides[0].ids) + STEP, size + 1, STEP):
+                    for s in sides:
+                        run_d[s.e.name] += grow(s, step)
+                for s in sides:
+                    got = measure(s, size, run_d[s.e.name], args)
+                    for case, v in got.items():
+                        curves.setdefault(case, {}).setdefault(s.e.name, []).append(v)
+                    print(f"{s.e.name:8} {size:5}: " + "  ".join(f"{k} {v:.1f}" for k, v in got.items()),
+                          flush=True)  # fmt: skip
+            n = len(sides[0].ids)
+            end["dockyard"]["restart re-adopt s"] = restart_dockyard(sides[1], stack)
+            for s in sides:
+                end[s.e.name]["stop -t 1 ms/ctr"] = s.e.timed("stop", "-t", "1", *s.ids) * 1e3 / n
+                end[s.e.name]["rm ms/ctr"] = s.e.timed("rm", *s.ids) * 1e3 / n
+            time.sleep(IDLE)
+            end["dockyard"]["idle RSS MiB after"] = sum(map(rss_kib, sides[1].daemon_pids())) / 1024
+            for s in sides:
+                s.e.docker("rm", "-f", "asker")
+                s.e.docker("network", "rm", "sc")
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
+    report(sizes, curves, end)
+
+
+def report(sizes: list[int], curves: dict[str, dict[str, list[float]]],
+           end: dict[str, dict[str, float]]) -> None:  # fmt: skip
+    print(
+        f"\n{'case':18}"
+        + "".join(f"{s:>17}" for s in sizes)
+        + "   growth (per container where the operation covers all)"
+    )
+    for case, per in curves.items():
+        for engine in ("dockyard", "dockerd"):
+            vs = per.get(engine, [])
+            growth = vs[-1] / vs[0] if vs and vs[0] else float("nan")
+            if case in OVER_ALL:  # per container
+                growth *= sizes[0] / sizes[-1]
+            print(f"{case + ' ' + engine[:6]:18}" + "".join(f"{v:17.2f}" for v in vs)
+                  + f"   {growth:.2f}x")  # fmt: skip
+        if per.get("dockerd"):
+            ratios = [a / b if b else float("nan") for a, b in zip(per["dockyard"], per["dockerd"],
+                                                                     strict=False)]  # fmt: skip
+            print(f"{'  ratio':18}" + "".join(f"{r:17.2f}" for r in ratios))
+    print()
+    for engine, got in end.items():
+        for case, v in got.items():
+            print(f"{engine:8} {case:24} {v:10.2f}")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "scale.json").write_text(json.dumps({"sizes": sizes, "curves": curves, "end": end},
+                                               indent=2) + "\n")  # fmt: skip
+    per_ctr = {case: per for case, per in curves.items()}
+    write_svg(out / "scale.svg", "dockyard vs dockerd at scale (x: containers)", sizes, per_ctr, "")
+
+
+if __name__ == "__main__":
+    main()
