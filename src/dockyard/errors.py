@@ -70,10 +70,14 @@ def os_message(exc: OSError) -> str:
     return f"{exc.filename}: {text}" if exc.filename else text
 
 
+INTERNAL = "internal error: the daemon's log has the details"
+
+
 def message_of(exc: BaseException) -> str:
-    """What a client is told of an error: Docker's words for ours and for the kernel's."""
+    """What a client is told of an error: Docker's words for ours and for the kernel's, and
+    never Python's own (a KeyError's key, a TypeError's operands: the log has those)."""
     if isinstance(exc, DockyardError):
         return exc.message
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError) and exc.strerror:
         return os_message(exc)
-    return str(exc) or type(exc).__name__
+    return INTERNAL

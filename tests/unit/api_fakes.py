@@ -301,7 +301,10 @@ class ServerThread:
         conn = http.client.HTTPConnection("localhost", timeout=10)
         conn.sock = self.connect()
         data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-        conn.request(method, path, body=data, headers=headers or {})
+        headers = dict(headers or {})
+        if not isinstance(body, bytes) and body is not None:
+            headers.setdefault("Content-Type", "application/json")  # as every client sends it
+        conn.request(method, path, body=data, headers=headers)
         resp = conn.getresponse()
         payload = resp.read()
         conn.close()

@@ -85,8 +85,8 @@ SMALL = [
     f"GET /containers/{CID}/json HTTP/1.1\r\nHost: d\r\n\r\n".encode(),
     b"GET /containers/missing/json HTTP/1.1\r\nHost: d\r\n\r\n",
     b"GET /v1.41/volumes/nope HTTP/1.1\r\nHost: d\r\n\r\n",
-    b'POST /volumes/create HTTP/1.1\r\nHost: d\r\nContent-Length: 12\r\n\r\n{"Name":"a"}',
-    b"POST /volumes/create HTTP/1.1\r\nHost: d\r\nContent-Length: 5\r\n\r\n[1,2]",
+    b'POST /volumes/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{"Name":"a"}',
+    b"POST /volumes/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n[1,2]",
     b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n",
     b"GET /_ping HTTP/1.1\r\n\r\n",  # no Host: aiohttp's 400, whoever parses it
 ]
@@ -143,7 +143,9 @@ def test_pipelined_and_split_requests(server: ServerThread) -> None:
         )
         assert _read_response(s, buf)[2] == b"OK"
         assert b'"ApiVersion":"1.44"' in _read_response(s, buf)[2]
-        s.sendall(b'POST /volumes/create HTTP/1.1\r\nHost: d\r\nContent-Length: 12\r\n\r\n{"Na')
+        s.sendall(
+            b'POST /volumes/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{"Na'
+        )
         s.sendall(b'me":"b"}')
         status, _, body = _read_response(s, buf)
         assert status == b"HTTP/1.1 201 Created"
@@ -169,7 +171,7 @@ def test_connection_close_is_honoured(server: ServerThread) -> None:
     "raw",
     [
         b"GET /_ping HTTP/1.0\r\n\r\n",  # HTTP/1.0: aiohttp's
-        b"POST /volumes/create HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"POST /volumes/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         b'c\r\n{"Name":"c"}\r\n0\r\n\r\n',
     ],
 )

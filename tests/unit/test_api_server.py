@@ -4,6 +4,7 @@ real unix socket with fake services; plus docker-py parsing our answers."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 from collections.abc import Iterator
@@ -126,14 +127,25 @@ def test_error_class_mapping(cls: type[errors.DockyardError], status: int) -> No
 def test_unexpected_exception_is_500(
     server: ServerThread, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """E1: a bug in a service is a logged 500 with a JSON message, not a dropped connection."""
+    """E1, R1: a bug in a service is a logged 500 with a JSON message, not a dropped connection,
+    and the message shows no Python internals (the log has them)."""
 
     def broken() -> None:
         raise KeyError("Tty")
 
     server.engine.system.info = broken  # type: ignore[method-assign]
-    status, _, body = server.request("GET", "/info")
-    assert status == 500 and "Tty" in json.loads(body)["message"]
+    with caplog.at_level(logging.ERROR, logger="dockyard.api.errors"):
+        status, _, body = server.request("GET", "/info")
+    assert status == 500
+    assert json.loads(body) == {"message": "internal error: the daemon's log has the details"}
+    assert "Tty" in caplog.text and "KeyError" in caplog.text
+
+
+def test_os_errors_are_worded_as_go_words_them() -> None:
+    """R1: an OSError no service translated: strerror as Go's syscall errors (lower case),
+    after the path, without Python's `[Errno 28]`."""
+    resp = response_for(OSError(28, "No space left on device", "/var/lib/x"))
+    assert json.loads(resp.body) == {"message": "/var/lib/x: no space left on device"}  # type: ignore[attr-defined,arg-type]
 
 
 def test_malformed_json_body_is_400_in_go_words(server: ServerThread) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from dockyard.core.types import Filters, Json
+from dockyard.core.types import Filters
 from dockyard.errors import InvalidParameter
 
 _FALSE = {"", "0", "no", "false", "none"}
@@ -113,27 +113,6 @@ def _innermost(doc: str, pos: int) -> str:
         elif char in "}]" and depth:
             depth.pop()
     return depth[-1] if depth else ""
-
-
-async def read_json(request: web.Request) -> Any:
-    """The request body as JSON, or None when it is empty."""
-    raw = await request.read()
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidParameter(go_json_error(exc)) from None
-    except UnicodeDecodeError:
-        raise InvalidParameter("invalid character in request body: not UTF-8") from None
-
-
-async def read_json_object(request: web.Request) -> Json | None:
-    body = await read_json(request)
-    if body is not None and not isinstance(body, dict):
-        kind = "array" if isinstance(body, list) else type(body).__name__
-        raise InvalidParameter(f"json: cannot unmarshal {kind} into Go value of type object")
-    return body
 
 
 def encode(obj: Any) -> bytes:

@@ -7,6 +7,8 @@ import logging
 
 from aiohttp import web
 
+from dockyard.api import models
+from dockyard.api.body import read_body
 from dockyard.api.codec import (
     decode_filters,
     encode,
@@ -16,7 +18,6 @@ from dockyard.api.codec import (
     query_optional_int,
     query_str,
     query_time,
-    read_json_object,
 )
 from dockyard.api.engine import api_version, engine
 from dockyard.api.inline import InlineCall
@@ -46,7 +47,7 @@ def _done(status: int = NO_CONTENT) -> web.Response:
 
 
 async def create(request: web.Request) -> web.StreamResponse:
-    body = await read_json_object(request) or {}
+    body = await read_body(request, models.ContainerConfig) or {}
     name = query_str(request.query, "name")
     result = await asyncio.to_thread(engine(request).containers.create, name, body)
     return json_response(result, status=201)
@@ -108,7 +109,7 @@ async def kill(request: web.Request) -> web.StreamResponse:
 
 
 async def update(request: web.Request) -> web.StreamResponse:
-    body = await read_json_object(request) or {}
+    body = await read_body(request, models.UpdateConfig) or {}
     if api_version(request) < (1, 40):
         body.pop("PidsLimit", None)  # not part of the update before API 1.40
     result = await asyncio.to_thread(engine(request).containers.update, _ref(request), body)
@@ -258,7 +259,7 @@ async def commit(request: web.Request) -> web.StreamResponse:
     ref = q.get("container", "")
     if not ref:
         raise InvalidParameter("No container name or ID supplied")
-    config = await read_json_object(request)
+    config = await read_body(request, models.ContainerConfig)
     result = await asyncio.to_thread(
         lambda: engine(request).containers.commit(
             ref,

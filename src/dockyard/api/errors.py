@@ -1,6 +1,7 @@
 """The one place that turns exceptions into HTTP answers (applied to every handler by
 api/router.py: guarded): `{"message": ...}` with the status the
-error class carries, Docker's "page not found" for unknown routes, 500 for anything unexpected."""
+error class carries, Docker's "page not found" for unknown routes, 500 for anything unexpected
+(logged with its traceback; the client gets no Python internals)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,9 @@ import asyncio
 
 from aiohttp import web
 
-from dockyard.api.codec import json_response, query_int, read_json_object
+from dockyard.api import models
+from dockyard.api.body import read_body
+from dockyard.api.codec import json_response, query_int
 from dockyard.api.engine import engine
 from dockyard.api.session import serve_session
 from dockyard.errors import InvalidParameter
@@ -17,7 +19,7 @@ def _exec_id(request: web.Request) -> str:
 
 
 async def create(request: web.Request) -> web.StreamResponse:
-    body = await read_json_object(request)
+    body = await read_body(request, models.ExecConfig)
     if not body or not body.get("Cmd"):
         raise InvalidParameter("No exec command specified")
     ref = request.match_info["id"]
@@ -27,7 +29,7 @@ async def create(request: web.Request) -> web.StreamResponse:
 
 
 async def start(request: web.Request) -> web.StreamResponse:
-    body = await read_json_object(request) or {}
+    body = await read_body(request, models.ExecStartCheck) or {}
     detach, tty = bool(body.get("Detach")), bool(body.get("Tty"))
     session = await engine(request).containers.exec_start(_exec_id(request), detach=detach, tty=tty)
     if session is None:

@@ -7,6 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from dockyard.api import models
+from dockyard.api.body import read_body
 from dockyard.api.codec import decode_filters, encode, json_response, query_bool, query_str
 from dockyard.api.engine import engine
 from dockyard.api.stream import body_file, write_bytes_stream
@@ -97,9 +99,7 @@ async def push(request: web.Request) -> web.StreamResponse:
 
 async def login(request: web.Request) -> web.StreamResponse:
     """POST /auth: {"username", "password", "serveraddress"} checked against the registry."""
-    body = await request.json() if request.can_read_body else {}
-    if not isinstance(body, dict):
-        raise InvalidParameter("invalid auth configuration")
+    body = await read_body(request, models.AuthConfig, json_only=False) or {}
     creds = Credentials.from_json(body)
     server = str(body.get("serveraddress") or "")
     status = await asyncio.to_thread(engine(request).images.login, server, creds)

@@ -6,7 +6,9 @@ import asyncio
 
 from aiohttp import web
 
-from dockyard.api.codec import decode_filters, json_response, query_str, read_json_object
+from dockyard.api import models
+from dockyard.api.body import read_body
+from dockyard.api.codec import decode_filters, json_response, query_str
 from dockyard.api.engine import engine
 from dockyard.services.netgraph import Rendered
 
@@ -26,7 +28,7 @@ async def inspect(request: web.Request) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await read_json_object(request) or {}
+    body = await read_body(request, models.NetworkCreate) or {}
     result = await asyncio.to_thread(engine(request).networks.create, body)
     return json_response(result, status=201)
 
@@ -43,13 +45,13 @@ async def prune(request: web.Request) -> web.Response:
 
 
 async def connect(request: web.Request) -> web.Response:
-    body = await read_json_object(request) or {}
+    body = await read_body(request, models.NetworkConnect) or {}
     await asyncio.to_thread(engine(request).networks.connect, request.match_info["id"], body)
     return web.Response(status=200)
 
 
 async def disconnect(request: web.Request) -> web.Response:
-    body = await read_json_object(request) or {}
+    body = await read_body(request, models.NetworkDisconnect) or {}
     await asyncio.to_thread(engine(request).networks.disconnect, request.match_info["id"], body)
     return web.Response(status=200)
 

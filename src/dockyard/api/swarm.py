@@ -10,7 +10,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from dockyard.api.codec import decode_filters, json_response, query_bool, read_json_object
+from dockyard.api import models
+from dockyard.api.body import read_body
+from dockyard.api.codec import decode_filters, json_response, query_bool
 from dockyard.api.engine import engine
 from dockyard.errors import InvalidParameter, Unavailable, Unsupported
 from dockyard.services.swarm import ALREADY_IN_SWARM, NOT_A_MANAGER, Swarm
@@ -93,7 +95,7 @@ def versioned(kind: str, *, detail: bool = True) -> Handler:
 
 
 async def init(request: web.Request) -> web.StreamResponse:
-    body = await read_json_object(request) or {}
+    body = await read_body(request, models.SwarmInit, json_only=False) or {}
     node_id = await asyncio.to_thread(_swarm(request).init, body)
     return json_response(node_id)
 
@@ -101,7 +103,7 @@ async def init(request: web.Request) -> web.StreamResponse:
 async def join(request: web.Request) -> web.StreamResponse:
     """dockerd checks the listen address first; then this node is in a swarm already, or
     cannot join one."""
-    body = await read_json_object(request) or {}
+    body = await read_body(request, models.SwarmJoin, json_only=False) or {}
     listen = body.get("ListenAddr")
     if not listen:
         raise InvalidParameter(f'invalid ListenAddr "{listen or ""}": invalid empty address')

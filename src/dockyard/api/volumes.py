@@ -6,7 +6,9 @@ import asyncio
 
 from aiohttp import web
 
-from dockyard.api.codec import decode_filters, json_response, query_bool, read_json_object
+from dockyard.api import models
+from dockyard.api.body import read_body
+from dockyard.api.codec import decode_filters, json_response, query_bool
 from dockyard.api.engine import api_version, engine
 
 # Before API 1.42 `volume prune` removed every unused volume, named ones included.
@@ -23,7 +25,7 @@ async def list_(request: web.Request) -> web.StreamResponse:
 
 
 async def create(request: web.Request) -> web.StreamResponse:
-    body = await read_json_object(request) or {}
+    body = await read_body(request, models.VolumeCreate) or {}
     volumes = engine(request).volumes
     result = volumes.create_nowait(body)
     if result is None:

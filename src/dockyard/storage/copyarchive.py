@@ -47,6 +47,70 @@ class ExtractOptions:
     rename: Callable[[str], str] | None = None  # the client's rebase of the top entry
 
 
+class Journal:
+    """What an extraction changed, so a refused archive changes nothing (#17, R1): the entries
+    it created (implicit parent directories included) and the entries it replaced, which are
+    renamed aside (`.dockyard-cp-<pid>-<n>`) instead of removed. `commit()` drops the set-aside
+    entries; `rollback()` removes what was created, newest first, and renames the old entries
+    back. Metadata merged into directories that existed before is not undone."""
+
+    def __init__(self, open_dir: Opener) -> None:
+        self.open_dir = open_dir
+        self.created: list[tuple[str, ...]] = []
+        self.aside: list[tuple[tuple[str, ...], str]] = []  # (entry's parts, its temp name)
+
+    def opener(self, parts: tuple[str, ...], create: bool) -> int:
+        """`open_dir`, recording the directories `create` makes (the opener's own checks, such
+        as a read-only mount's, still run: it is always the one that opens)."""
+        if not create:
+            return self.open_dir(parts, False)
+        have = len(parts)
+        while have > 0 and not self._exists(parts[:have]):
+            have -= 1
+        fd = self.open_dir(parts, True)
+        self.created.extend(parts[:i] for i in range(have + 1, len(parts) + 1))
+        return fd
+
+    def _exists(self, parts: tuple[str, ...]) -> bool:
+        try:
+            os.close(self.open_dir(parts, False))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def set_aside(self, pfd: int, parts: tuple[str, ...]) -> None:
+        temp = f".dockyard-cp-{os.getpid()}-{len(self.aside)}"
+        os.rename(parts[-1], temp, src_dir_fd=pfd, dst_dir_fd=pfd)
+        self.aside.append((parts, temp))
+
+    def commit(self) -> None:
+        for parts, temp in self.aside:
+            self._remove(parts[:-1], temp)
+
+    def rollback(self) -> None:
+        for parts in reversed(self.created):
+            with contextlib.suppress(OSError):
+                self._remove(parts[:-1], parts[-1])
+        for parts, temp in reversed(self.aside):
+            with contextlib.suppress(OSError):
+                pfd = self.open_dir(parts[:-1], False)
+                try:
+                    os.rename(temp, parts[-1], src_dir_fd=pfd, dst_dir_fd=pfd)
+                finally:
+                    os.close(pfd)
+
+    def _remove(self, parent: tuple[str, ...], name: str) -> None:
+        pfd = self.open_dir(parent, False)
+        try:
+            st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(name, dir_fd=pfd)
+            else:
+                os.unlink(name, dir_fd=pfd)
+        finally:
+            os.close(pfd)
+
+
 def _breakout(link: str, parts: tuple[str, ...]) -> bool:
     """go-archive's rule: a relative target joined with the entry's directory must stay inside
     the extraction root (absolute targets are resolved inside the view, never on the host)."""
@@ -78,9 +142,8 @@ def _xattrs(ti: tarfile.TarInfo) -> list[tuple[str, bytes]]:
     ]
 
 
-def _write_file(
-    pfd: int, name: str, tr: TarReader, ti: tarfile.TarInfo, shown: str, opts: ExtractOptions
-) -> None:
+def _write_file(pfd: int, parts: tuple[str, ...], tr: TarReader, ti: tarfile.TarInfo,
+                shown: str, opts: ExtractOptions, j: Journal | None) -> None:  # fmt: skip
     """A regular file, written as an unnamed O_TMPFILE inode in its directory and linked in
     under its name only once complete (an old entry is removed then), so a copy cut short (the
     daemon killed, the client gone) never leaves a truncated file under a real name; it also
@@ -112,10 +175,10 @@ def _write_file(
         os.utime(fd, ns=(ns, ns))
         crashpoint("cp.after-write", parent=True)  # in the extractor process
         if temp:
-            _rename_in(temp, pfd, name, ti, shown, opts)
+            _rename_in(temp, pfd, parts, ti, shown, opts, j)
             temp = ""
         else:
-            _link_in(fd, pfd, name, ti, shown, opts)
+            _link_in(fd, pfd, parts, ti, shown, opts, j)
     finally:
         os.close(fd)
         if temp:
@@ -127,23 +190,29 @@ def _write_file(
 TEMP_PREFIX = ".dockyard-cp-"
 
 
-def _rename_in(temp: str, pfd: int, name: str, ti: tarfile.TarInfo, shown: str,
-               opts: ExtractOptions) -> None:  # fmt: skip
-    """rename(2) replaces a file or symlink at once; a directory in the way is _place's."""
-    old = _existing(pfd, name)
-    if old is not None and (stat.S_ISDIR(old.st_mode) or opts.no_overwrite_dir_non_dir):
-        _place(pfd, name, ti, shown, opts)
-    os.rename(temp, name, src_dir_fd=pfd, dst_dir_fd=pfd)
+def _rename_in(temp: str, pfd: int, parts: tuple[str, ...], ti: tarfile.TarInfo, shown: str,
+               opts: ExtractOptions, j: Journal | None) -> None:  # fmt: skip
+    """rename(2) replaces a file or symlink at once; a directory in the way, or any old entry
+    when journaled (set aside to be put back), is _place's."""
+    old = _existing(pfd, parts[-1])
+    if old is not None and (stat.S_ISDIR(old.st_mode) or opts.no_overwrite_dir_non_dir
+                            or j is not None):  # fmt: skip
+        _place(pfd, parts, ti, shown, opts, j)
+    os.rename(temp, parts[-1], src_dir_fd=pfd, dst_dir_fd=pfd)
+    if j is not None:
+        j.created.append(parts)
 
 
-def _link_in(fd: int, pfd: int, name: str, ti: tarfile.TarInfo, shown: str,
-             opts: ExtractOptions) -> None:  # fmt: skip
+def _link_in(fd: int, pfd: int, parts: tuple[str, ...], ti: tarfile.TarInfo, shown: str,
+             opts: ExtractOptions, j: Journal | None) -> None:  # fmt: skip
     source = f"/proc/self/fd/{fd}"
     try:
-        os.link(source, name, dst_dir_fd=pfd, follow_symlinks=True)
+        os.link(source, parts[-1], dst_dir_fd=pfd, follow_symlinks=True)
     except FileExistsError:
-        _place(pfd, name, ti, shown, opts)
-        os.link(source, name, dst_dir_fd=pfd, follow_symlinks=True)
+        _place(pfd, parts, ti, shown, opts, j)
+        os.link(source, parts[-1], dst_dir_fd=pfd, follow_symlinks=True)
+    if j is not None:
+        j.created.append(parts)
 
 
 def _meta(pfd: int, name: str, ti: tarfile.TarInfo, opts: ExtractOptions) -> None:
@@ -161,11 +230,14 @@ def _meta(pfd: int, name: str, ti: tarfile.TarInfo, opts: ExtractOptions) -> Non
         os.utime(name, ns=(ns, ns), dir_fd=pfd, follow_symlinks=False)
 
 
-def _place(pfd: int, name: str, ti: tarfile.TarInfo, shown: str, opts: ExtractOptions) -> None:
-    """Make room for the entry: an existing one goes, unless both are directories."""
+def _place(pfd: int, parts: tuple[str, ...], ti: tarfile.TarInfo, shown: str,
+           opts: ExtractOptions, j: Journal | None) -> bool:  # fmt: skip
+    """Make room for the entry: an existing one goes (set aside when journaled), unless both
+    are directories. True: the entry is new (nothing was there, or the old one went)."""
+    name = parts[-1]
     old = _existing(pfd, name)
     if old is None:
-        return
+        return True
     old_dir = stat.S_ISDIR(old.st_mode)
     if opts.no_overwrite_dir_non_dir:
         if old_dir and not ti.isdir():
@@ -177,11 +249,14 @@ def _place(pfd: int, name: str, ti: tarfile.TarInfo, shown: str, opts: ExtractOp
                 f'cannot overwrite non-directory "{shown}" with directory "{ti.name}"'
             )
     if old_dir and ti.isdir():
-        return
-    if old_dir:
+        return False
+    if j is not None:
+        j.set_aside(pfd, parts)
+    elif old_dir:
         shutil.rmtree(name, dir_fd=pfd)
     else:
         os.unlink(name, dir_fd=pfd)
+    return True
 
 
 def _create(pfd: int, name: str, ti: tarfile.TarInfo, open_dir: Opener) -> bool:
@@ -206,9 +281,25 @@ def _create(pfd: int, name: str, ti: tarfile.TarInfo, open_dir: Opener) -> bool:
     return True
 
 
-def extract(stream: BinaryIO | int, open_dir: Opener, opts: ExtractOptions) -> int:
+def extract(stream: BinaryIO | int, open_dir: Opener, opts: ExtractOptions,
+            atomic: bool = False) -> int:  # fmt: skip
     """Unpack a `cp` tar below the root `open_dir` exposes (`stream`: a file object, or a raw
-    fd such as a pipe, which lets file data bypass Python). Returns the number of entries."""
+    fd such as a pipe, which lets file data bypass Python). Returns the number of entries.
+    `atomic`: a failure undoes what the extraction did (Journal) before it is raised."""
+    j = Journal(open_dir) if atomic else None
+    try:
+        count = _extract(stream, j.opener if j else open_dir, opts, j)
+    except BaseException:
+        if j is not None:
+            j.rollback()
+        raise
+    if j is not None:
+        j.commit()
+    return count
+
+
+def _extract(stream: BinaryIO | int, open_dir: Opener, opts: ExtractOptions,
+             j: Journal | None) -> int:  # fmt: skip
     count = 0
     dir_times: list[tuple[tuple[str, ...], float]] = []
     parents = ParentCache(open_dir)
@@ -243,10 +334,13 @@ def extract(stream: BinaryIO | int, open_dir: Opener, opts: ExtractOptions) -> i
             name = parts[-1]
             shown = posixpath.join(opts.root_name, *parts)
             if ti.isreg():
-                _write_file(pfd, name, tr, ti, shown, opts)
+                _write_file(pfd, parts, tr, ti, shown, opts, j)
                 continue
-            _place(pfd, name, ti, shown, opts)
-            if _create(pfd, name, ti, open_dir):
+            new = _place(pfd, parts, ti, shown, opts, j)
+            made = _create(pfd, name, ti, open_dir)
+            if new and j is not None:
+                j.created.append(parts)
+            if made:
                 _meta(pfd, name, ti, opts)
             if ti.isdir():
                 dir_times.append((parts, ti.mtime))

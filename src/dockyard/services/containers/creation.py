@@ -47,6 +47,7 @@ class Creation:
         warnings = self.launcher.network.validate(hc, body.get("NetworkingConfig"))
         config_conflicts(body, hc)
         record.validate_healthcheck(body.get("Healthcheck"))
+        record.validate_env(body.get("Env"))
         image = self.images.resolve(image_ref)
         cfg = record.merge_config(body, self.images.config(image.id).get("config") or {})
         self.launcher.mounts.validate(cfg, hc)

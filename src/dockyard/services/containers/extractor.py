@@ -223,7 +223,7 @@ def _extract(doc: dict[str, Any], body: int) -> None:
         def opener(rel: Parts, create: bool) -> int:
             return view.open_dir((*parts, *rel), create=create, writable=create)
 
-        ca.extract(body, opener, opts)
+        ca.extract(body, opener, opts, atomic=True)
 
 
 def main() -> int:

@@ -120,6 +120,13 @@ def validate_healthcheck(hc: Any) -> None:
         raise errors.InvalidParameter("StartPeriod in Healthcheck cannot be less than 1ms")
 
 
+def validate_env(env: Any) -> None:
+    """Config.Env as dockerd 20.10 checks it at create: every entry names a variable."""
+    for entry in env or ():
+        if not entry.partition("=")[0]:
+            raise errors.InvalidParameter(f"invalid environment variable: {entry}")
+
+
 def command_of(cfg: dict[str, Any]) -> list[str]:
     return list(cfg.get("Entrypoint") or []) + list(cfg.get("Cmd") or [])
 
