@@ -73,6 +73,11 @@ def os_message(exc: OSError) -> str:
 INTERNAL = "internal error: the daemon's log has the details"
 
 
+class Worded(Exception):
+    """An exception below the engine's errors whose text is already in Docker's words (a
+    registry transport's `unexpected EOF`): clients are told it as it is."""
+
+
 def message_of(exc: BaseException) -> str:
     """What a client is told of an error: Docker's words for ours and for the kernel's, and
     never Python's own (a KeyError's key, a TypeError's operands: the log has those)."""
@@ -80,4 +85,6 @@ def message_of(exc: BaseException) -> str:
         return exc.message
     if isinstance(exc, OSError) and exc.strerror:
         return os_message(exc)
+    if isinstance(exc, Worded):
+        return str(exc)
     return INTERNAL

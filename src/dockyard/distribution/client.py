@@ -36,7 +36,7 @@ class RegistryError(Exception):
         self.message = message
 
 
-class TransportError(Exception):
+class TransportError(errors.Worded):
     """The endpoint could not be spoken to at all (refused, TLS failure, timeout)."""
 
 
