@@ -55,39 +55,70 @@ def resources(*, bridge: str | None, cgroup_parent: str | None, exec_root: Path,
 
 
 class Claims:
-    def __init__(self, fds: list[int]) -> None:
-        self._fds = fds
+    def __init__(self, held: list[tuple[int, Path]]) -> None:
+        self._held = held
 
     def release(self) -> None:
-        for fd in self._fds:
+        """Unlink each lock file while still holding it, then let it go: the files do not pile
+        up in OWNERS_DIR (a killed daemon's stay, for the next claim to reuse). A claimer that
+        opened a file just before its unlink sees it is no longer the linked one and retries."""
+        for fd, path in self._held:
+            with contextlib.suppress(OSError):
+                if _is_linked(fd, path):
+                    path.unlink()
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self._fds = []
+        self._held = []
+
+
+def _is_linked(fd: int, path: Path) -> bool:
+    """Is the file open at `fd` still the one named `path`?"""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def claim(wanted: list[Resource], data_root: Path, owners: Path = OWNERS_DIR) -> Claims:
     """Lock every resource or none: the first one held raises Held, the others taken so far
     are let go again."""
     owners.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fds: list[int] = []
+    held: list[tuple[int, Path]] = []
     try:
         for res in wanted:
-            fd = os.open(owners / res.file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fds.append(fd)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 4096, 0).decode(errors="replace").split("\n")
-                pid = holder[0] if holder and holder[0] else "?"
-                root = holder[1] if len(holder) > 1 and holder[1] else "?"
-                raise Held(
-                    f"{res.kind} {res.name} is held by another dockyard daemon (pid {pid}, "
-                    f"data root {root}); give this one its own (--bridge, --cgroup-parent, "
-                    f"--exec-root, -H)"
-                ) from None
+            path = owners / res.file
+            fd = _lock(path, res)
+            held.append((fd, path))
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n{data_root}\n".encode(), 0)
     except BaseException:
-        Claims(fds).release()
+        Claims(held).release()
         raise
-    return Claims(fds)
+    return Claims(held)
+
+
+def _lock(path: Path, res: Resource) -> int:
+    """The locked fd of the file now named `path` (one unlinked by a releaser between our open
+    and our flock is not it: open again)."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode(errors="replace").split("\n")
+            os.close(fd)
+            pid = holder[0] if holder and holder[0] else "?"
+            root = holder[1] if len(holder) > 1 and holder[1] else "?"
+            raise Held(
+                f"{res.kind} {res.name} is held by another dockyard daemon (pid {pid}, "
+                f"data root {root}); give this one its own (--bridge, --cgroup-parent, "
+                f"--exec-root, -H)"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        if _is_linked(fd, path):
+            return fd
+        os.close(fd)

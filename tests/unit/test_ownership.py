@@ -60,3 +60,30 @@ def test_systemd_parent_and_no_bridge_are_not_claimed(tmp_path: Path) -> None:
     assert kinds == ["exec root", "socket"]
     odd = ownership.Resource("bridge", "../../etc/x y")
     assert "/" not in odd.file and " " not in odd.file
+
+
+def test_release_removes_the_lock_files_and_they_can_be_claimed_again(tmp_path: Path) -> None:
+    """#17: lock files do not pile up in the owners directory (2,399 had, from test daemons)."""
+    wanted = [ownership.Resource("bridge", "dyx0"), ownership.Resource("socket", "/s")]
+    first = ownership.claim(wanted, tmp_path / "a", owners=tmp_path)
+    assert len(list(tmp_path.glob("*.lock"))) == 2
+    first.release()
+    assert list(tmp_path.glob("*.lock")) == []
+    again = ownership.claim(wanted, tmp_path / "b", owners=tmp_path)
+    assert len(list(tmp_path.glob("*.lock"))) == 2
+    again.release()
+
+
+def test_a_file_unlinked_or_replaced_behind_an_fd_is_not_the_lock(tmp_path: Path) -> None:
+    """What a claimer that opened a lock file just before a releaser unlinked it checks."""
+    path = tmp_path / "x.lock"
+    path.write_text("")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert ownership._is_linked(fd, path)
+        path.unlink()
+        assert not ownership._is_linked(fd, path)
+        path.write_text("")  # a new file under the name: a new inode
+        assert not ownership._is_linked(fd, path)
+    finally:
+        os.close(fd)
