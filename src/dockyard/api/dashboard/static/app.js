@@ -158,12 +158,19 @@ async function imageLayers(img) {
   }
 }
 
+// An image removed between the listing and its own requests is left out, not the whole panel.
 async function imageStacks() {
   const images = await api("/images/json");
-  return Promise.all(images.map(async (img) => {
+  const stacks = await Promise.all(images.map(async (img) => {
     const tag = (img.RepoTags && img.RepoTags.find((t) => t !== "<none>:<none>")) || img.Id.slice(7, 19);
-    return { id: img.Id, tag, ...(await imageLayers(img)) };
+    try {
+      return { id: img.Id, tag, ...(await imageLayers(img)) };
+    } catch (e) {
+      console.error(e);
+      return null;
+    }
   }));
+  return stacks.filter((s) => s !== null);
 }
 
 function svgEl(tag, attrs, text) {
