@@ -1,13 +1,15 @@
 """`dockyard stats [OPTIONS] [CONTAINER...]` (E6), as `docker stats`: docker's table or
 `--format`; `--no-stream` asks each container once (stream=false, in parallel) and prints one
 table; otherwise one stats stream per container feeds its row and the table is redrawn every
-half second (rich's Live on a terminal, one table after another when piped) until Ctrl-C, which
+half second (rich's Live on a terminal, one table after another when piped or on a dumb terminal,
+which cannot move its cursor) until Ctrl-C, which
 ends it quietly (exit 130, as a docker killed by SIGINT). Without names it shows the running containers (`--all`: every one) and follows
 them as they come and go; a row with no sample for two seconds shows `--`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -142,7 +144,7 @@ def _run(ns: argparse.Namespace, s: Session) -> int:
             board.remove(key)
 
     try:
-        if s.out.isatty():
+        if s.out.isatty() and os.environ.get("TERM", "").lower() not in ("dumb", "unknown"):
             _live(s, table, follow_listing)
         else:
             while True:
