@@ -179,13 +179,7 @@ def test_samples_have_dockerds_shape(oracle: str, daemon: Daemon) -> None:
             oracle_dockerd.docker(sock, "run", "-d", "--name", "stats-running", "--network",
                                   "none", "-m", "64m", "busybox", "sleep", "300")  # fmt: skip
             _, zero = stats(sock, "stats-created")
-            for _ in range(5):
-                _, live = stats(sock, "stats-running")
-                if live["read"] != ZERO_TIME:
-                    break
-                # dockerd sends a zeroed frame when its collector could not read the container
-                # (it logs "collecting stats for ..."): under emulation, right after the start
-                time.sleep(SLOWDOWN)
+            _, live = stats(sock, "stats-running")
             zero.pop("id"), live.pop("id")
             got[who] = {"zero": zero, "live": live}
     finally:
@@ -198,9 +192,34 @@ def test_samples_have_dockerds_shape(oracle: str, daemon: Daemon) -> None:
         # service's subtree that lacks it (scripts/vm-check's guest); dockerd then sends {}.
         assert isinstance(have["live"]["pids_stats"]["current"], int)
         want["live"]["pids_stats"] = have["live"]["pids_stats"]
-    assert _skeleton(have["live"]) == _skeleton(want["live"]), (
-        f"dockerd: {json.dumps(want['live'])}\ndockyard: {json.dumps(have['live'])}"
-    )
+    shown = f"dockerd: {json.dumps(want['live'])}\ndockyard: {json.dumps(have['live'])}"
+    if want["live"]["read"] == ZERO_TIME and V2:
+        # dockerd read nothing (no time, CPU or memory: its containerd got no cgroup v2
+        # metrics for the container, as in scripts/vm-check's guest, for 50 s of retries);
+        # what it did send must be in dockyard's sample, in its order, beside a real reading
+        assert _within(_skeleton(want["live"]), _skeleton(have["live"])), shown
+        cpu, mem = have["live"]["cpu_stats"], have["live"]["memory_stats"]
+        assert cpu["cpu_usage"]["total_usage"] > 0 and cpu["system_cpu_usage"] > 0, shown
+        assert cpu["online_cpus"] >= 1 and mem["limit"] == 64 * MIB and mem["usage"] > 0, shown
+        return
+    assert _skeleton(have["live"]) == _skeleton(want["live"]), shown
+
+
+def _within(part: Any, whole: Any) -> bool:
+    """`part`'s keys (a skeleton's) are among `whole`'s, in the same order, recursively."""
+    if not (isinstance(part, list) and isinstance(whole, list)):
+        return bool(part == whole)
+    if not part:  # {} is within any object
+        return not whole or isinstance(whole[0], tuple)
+    if isinstance(part[0], tuple):  # an object: (key, skeleton) pairs
+        keys = [k for k, _ in whole]
+        at = [keys.index(k) if k in keys else -1 for k, _ in part]
+        return (
+            -1 not in at
+            and at == sorted(at)
+            and all(_within(v, whole[i][1]) for (_, v), i in zip(part, at, strict=True))
+        )
+    return part == whole
 
 
 def _subnet() -> tuple[str, str]:
