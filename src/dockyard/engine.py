@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 
 from dockyard.config import Config
 from dockyard.core import timefmt
@@ -134,7 +135,12 @@ class Engine:
         )
         self.build = Build(cfg, self.db, self.images, self.layers, self.containers)
         self.provenance = Provenance(self.images, self.layers, self.containers.get)  # B1
-        self.check = SystemCheck(self.images, self.layers, self.containers.check)
+        self.check = SystemCheck(
+            self.images,
+            self.layers,
+            self.containers.check,
+            partial(self.containers.remove, force=True, volumes=False),
+        )
         self.swarm = Swarm(cfg.data_root / "swarm" / "state.json", NetworkOps(self.networks),
                            timefmt.rfc3339_fixed, netlink.default_address)  # fmt: skip
         self.networks.ctx.swarm_active = self.swarm.active

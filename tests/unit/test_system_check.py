@@ -5,6 +5,7 @@ activity gate that keeps the check away from transfers in flight."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -14,7 +15,7 @@ from dockyard.core.activity import Activity
 from dockyard.core.findings import Finding, report
 from dockyard.core.layers import Layer, RWLayer
 from dockyard.errors import Conflict
-from dockyard.images.check import image_findings
+from dockyard.images.check import BLOB, CORRUPT, IMAGE, damaged_images, image_findings
 from dockyard.services.containers.consistency import (
     FROZEN_RUNNING,
     NOT_FROZEN,
@@ -185,3 +186,32 @@ def test_activity_gate_waits_for_transfers_and_holds_them_off() -> None:
     assert list(stream) == [2]
     with gate.exclusive(0.01):
         pass
+
+
+def test_damage_reaches_the_images_built_on_it() -> None:
+    """podman's --repair removes damaged images: one whose own finding, config or layer tar is
+    bad, or a layer of whose chain is broken past a recount; a recount alone damages nothing."""
+
+    def rec(n: str, *diffs: str) -> tuple[ImageRecord, bytes]:
+        doc = {"rootfs": {"type": "layers", "diff_ids": list(diffs)}}
+        r = ImageRecord(f"sha256:{n * 64}", f"sha256:{n.upper() * 64}", None, None, "", 0, 0)
+        return r, json.dumps(doc).encode()
+
+    base, mid, top, other = rec("a", D1), rec("b", D1, D2), rec("c", D1, D2, D3), rec("d", D3)
+    configs = {r.config_digest: raw for r, raw in (base, mid, top, other)}
+    records = [r for r, _ in (base, mid, top, other)]
+
+    def damaged(*found: Finding) -> dict[str, str]:
+        return damaged_images(records, configs.__getitem__, found)
+
+    assert damaged(Finding("layer", C2, "reference count is 3, 1 hold it", repairable=True)) == {}
+    broken = damaged(Finding("layer", C2, "directory x is missing"))
+    assert broken == {r.id: f"its layer {C2}: directory x is missing" for r in (mid[0], top[0])}
+    tar = damaged(Finding(BLOB, D3, CORRUPT))
+    assert tar == {r.id: f"its layer tar {D3} is corrupt" for r in (top[0], other[0])}
+    assert damaged(Finding(BLOB, base[0].config_digest, CORRUPT)) == {
+        base[0].id: f"its config {base[0].config_digest} is corrupt"
+    }
+    assert damaged(Finding(IMAGE, other[0].id, "config x is missing or unreadable")) == {
+        other[0].id: "config x is missing or unreadable"
+    }

@@ -23,11 +23,13 @@ PING_HEADERS = {
 
 
 async def check(request: web.Request) -> web.StreamResponse:
-    """dockyard extension: `system check` (services/check.py); `repair=1` fixes what is safe,
-    `quick=1` skips hashing the content store."""
-    q = request.query
-    repair, quick = q.get("repair") in ("1", "true"), q.get("quick") in ("1", "true")
-    return json_response(await asyncio.to_thread(engine(request).check.run, repair, quick))
+    """dockyard extension: `system check` (services/check.py); `repair=1` fixes what is safe
+    and removes damaged images, `force=1` with it also the containers using them, `quick=1`
+    skips hashing the content store."""
+    repair, quick, force = (
+        request.query.get(k) in ("1", "true") for k in ("repair", "quick", "force")
+    )
+    return json_response(await engine(request).check.check(repair, quick, force))
 
 
 async def ping(request: web.Request) -> web.StreamResponse:

@@ -192,6 +192,7 @@ def _df_flags(p: Parser) -> None:
 def _check_flags(p: Parser) -> None:
     p.add_argument("-r", "--repair", action="store_true")
     p.add_argument("-q", "--quick", action="store_true")
+    p.add_argument("-f", "--force", action="store_true")
     p.add_argument("--format", default="")
 
 
@@ -206,7 +207,9 @@ def check_lines(findings: list[dict[str, Any]]) -> list[str]:
 
 def _check(ns: argparse.Namespace, s: Session) -> int:
     """Exit 125 while damage remains (podman's), 0 when all is well or repaired."""
-    query = {"repair": "1" if ns.repair else "0", "quick": "1" if ns.quick else "0"}
+    if ns.force and not ns.repair:
+        raise CLIError("--force has effect only with --repair", 125)
+    query = {k: "1" if getattr(ns, k) else "0" for k in ("repair", "quick", "force")}
     result = s.client.post("/dockyard/system/check", query) or {}
     findings = list(result.get("Findings") or [])
     if ns.format:

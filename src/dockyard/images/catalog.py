@@ -109,6 +109,6 @@ class ImageCatalog:
             try:
                 labels = (self.config(image_id).get("config") or {}).get("Labels") or {}
                 attrs.update({k: v for k, v in labels.items() if k != "name"})
-            except errors.NotFound:
+            except (errors.NotFound, errors.InvalidParameter):  # gone, or damaged (system check)
                 pass
         self.events.publish("image", action, actor or image_id, attrs)

@@ -21,6 +21,7 @@ BLOB = "blob"
 IMAGE = "image"
 TEMP = "temp file"
 UNNAMED = "not named by any image, manifest or layer"
+CORRUPT = "content does not match its digest"
 
 
 def blob_ok(content: ContentStore, digest: str) -> bool:
@@ -32,11 +33,7 @@ def blob_ok(content: ContentStore, digest: str) -> bool:
 
 
 def corrupt_blobs(content: ContentStore, digests: Iterable[str]) -> list[Finding]:
-    return [
-        Finding(BLOB, d, "content does not match its digest")
-        for d in sorted(digests)
-        if not blob_ok(content, d)
-    ]
+    return [Finding(BLOB, d, CORRUPT) for d in sorted(digests) if not blob_ok(content, d)]
 
 
 def image_findings(
@@ -95,4 +92,38 @@ def check_content(
             content.remove_temp(entry)
             f.repaired = True
         out.append(f)
+    return out
+
+
+def damaged_images(
+    images: Iterable[ImageRecord], config: Callable[[str], bytes], found: Iterable[Finding]
+) -> dict[str, str]:
+    """The images the findings damage (id -> why), as `--repair` removes them (podman's rule):
+    a finding about the image itself, a corrupt config or layer tar of it, or a layer of its
+    chain that is broken beyond a recount (missing directory or parent, no record)."""
+    found = list(found)
+    named = {f.target: f.problem for f in found if f.kind == IMAGE}
+    corrupt = {f.target for f in found if f.kind == BLOB and f.problem == CORRUPT}
+    broken = {f.target: f.problem for f in found if f.kind == "layer" and not f.repairable}
+    out: dict[str, str] = {}
+    for rec in images:
+        if rec.id in named:
+            out[rec.id] = named[rec.id]
+            continue
+        if rec.config_digest in corrupt:
+            out[rec.id] = f"its config {rec.config_digest} is corrupt"
+            continue
+        try:
+            diff_ids = image_config.diff_ids(image_config.parse(config(rec.config_digest)))
+        except Exception:  # noqa: BLE001 - unreadable: image_findings reports it
+            continue
+        chain: str | None = None
+        for diff_id in diff_ids:
+            chain = chain_id_of(chain, diff_id)
+            if diff_id in corrupt:
+                out[rec.id] = f"its layer tar {diff_id} is corrupt"
+                break
+            if chain in broken:
+                out[rec.id] = f"its layer {chain}: {broken[chain]}"
+                break
     return out

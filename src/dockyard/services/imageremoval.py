@@ -162,6 +162,39 @@ class Removal:
             out += self._delete(parent, prune_parents=True)
         return out
 
+    def untag(self, refs: list[str], image_id: str) -> None:
+        with self.lock:
+            self._untag(refs, image_id)
+
+    def users(self, image_id: str) -> list[str]:
+        """The containers made from the image."""
+        return [cid for cid, _ in self._users(image_id)]
+
+    def remove_damaged(self, image_ids: Iterable[str]) -> set[str]:
+        """`system check --repair`: these images go with all their names, each after its
+        children; one with a container or a child that is not going stays. Returns those
+        removed."""
+        removed: set[str] = set()
+        with self.lock:
+            left = {i for i in image_ids if self.repo.get(i) is not None}
+            while left:
+                ready = [i for i in sorted(left) if not self._users(i)
+                         and not self.repo.children(i)]  # fmt: skip
+                if not ready:
+                    break
+                for image_id in ready:
+                    left.discard(image_id)
+                    rec = self.repo.get(image_id)
+                    if rec is None:
+                        continue
+                    self._untag(self.repo.references(image_id), image_id)
+                    try:
+                        self._delete(rec)
+                    except errors.NotFound:  # its chain is broken past a record: it stays
+                        continue
+                    removed.add(image_id)
+        return removed
+
     def prune(self, filters: Filters) -> Json:
         check_keys(filters, ("dangling", "label", "until"))
         dangling_only = views.dangling_wanted(filters) is not False

@@ -83,3 +83,8 @@ class LayerBlobRepo:
                 c.execute("DELETE FROM layer_blobs WHERE diff_id = ?", (diff_id,))
             still = {str(r["digest"]) for r in c.query("SELECT DISTINCT digest FROM layer_blobs")}
         return sorted(digests - still)
+
+    def forget_blob(self, digest: str) -> None:
+        """Drop every row naming this compressed blob (a corrupt one: the layers it was stay)."""
+        with self.db.tx() as c:
+            c.execute("DELETE FROM layer_blobs WHERE digest = ?", (digest,))
