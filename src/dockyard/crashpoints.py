@@ -23,8 +23,12 @@ POINTS = (
     "commit.after-diff",  # the diff is a blob nothing names
     "commit.after-layer",  # the layer is registered, no image holds it
     "commit.after-image",  # the image is stored, the source still frozen
+    "build.after-context",  # the context unpacked in the temp dir, no step run
     "build.after-step-container",  # a RUN step's container exists
     "build.after-step-commit",  # a step's image is stored, the build goes on
+    "build.after-source-mount",  # COPY --from: the other stage's image mounted
+    "build.after-copy-tar",  # COPY: the step's layer tar written, no layer yet
+    "build.before-tag",  # the last step's image stored, the -t name not given
     "layer.after-extract",  # a pulled layer's files are in place, its row is not
     "pull.after-layer",  # a layer registered, the image not yet stored
     "pull.before-image",  # every layer and the config stored, no image record

@@ -11,6 +11,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import resource
 import signal
 import sys
 from collections.abc import Coroutine
@@ -225,6 +226,21 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
     asyncio.run(main)
 
 
+def _raise_open_files() -> None:
+    """The soft open-files limit up to the hard one, as dockerd (a Go program) does at start:
+    each running container holds a few descriptors in the daemon (its shim's socket, its log),
+    so a shell's default 1024 would stop it near 330 containers. Containers inherit it, as
+    dockerd's do."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:  # the kernel's ceiling for it is fs.nr_open
+        hard = int(Path("/proc/sys/fs/nr_open").read_text())
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (OSError, ValueError) as e:
+            logging.getLogger(__name__).warning("raising the open files limit: %s", e)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -256,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"dockyard: failed to start daemon: {e}\n")
         return 1
     heap.limit_arenas()  # before the first worker thread (dockyard/heap.py)
+    _raise_open_files()
     lazyaiohttp.install()  # before anything imports aiohttp: the server half only
     cfg.data_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     lock_fd = _lock(cfg.data_root)

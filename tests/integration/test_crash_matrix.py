@@ -253,8 +253,10 @@ def _build(w: World) -> None:
     ctx = w.d.root / "cm-ctx"
     ctx.mkdir(exist_ok=True)
     (ctx / "Dockerfile").write_text(
-        "FROM busybox\nRUN echo a > /a\nRUN dd if=/dev/zero of=/b bs=1M count=2\nRUN echo c > /c\n"
+        "FROM busybox AS first\nRUN echo a > /a\nRUN dd if=/dev/zero of=/b bs=1M count=2\n"
+        "FROM busybox\nCOPY --from=first /a /from-first\nCOPY f /f\nRUN echo c > /c\n"
     )
+    (ctx / "f").write_bytes(b"f" * 4096)
     w.d.dockyard("build", "-t", "cm-build", str(ctx), timeout=90)
 
 
@@ -344,7 +346,8 @@ def _after(w: World, point: str) -> None:
         assert _ok(r) == str(BIG << 20)
     elif point.startswith("build"):
         _build(w)  # the retried build finishes and reclaims as the first one should have
-        assert d.api("GET", "/images/cm-build/json")[0] == 200
+        r = d.dockyard("run", "--rm", "cm-build", "sh", "-c", "cat /from-first /c; wc -c < /f")
+        assert _ok(r) == "a\nc\n4096"
     elif point.startswith(("pull", "layer")):
         _ok(d.dockyard("pull", f"{w.reg.host}/cm-pull:1", timeout=90))
         assert _ok(d.dockyard("run", "--rm", f"{w.reg.host}/cm-pull:1", "cat", "/x")) == "x"

@@ -5,6 +5,7 @@ dockerd does (inspect shows the merged options). One private daemon with those f
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,3 +72,25 @@ def test_daemon_log_driver_default_is_merged(defaults_daemon: Daemon) -> None:
         assert Path(log_path).read_text().startswith('{"log":"hi\\n","stream":"stdout"')
     finally:
         docker(d, "rm", "-f", cid)
+
+
+def test_the_daemon_raises_its_open_files_limit_as_dockerd() -> None:
+    """R1 (#17): started from a shell's soft 1024, the daemon takes its hard limit, as dockerd
+    (a Go program) does, and its containers inherit it: dockerd 20.10 started with 1024/20000
+    gives containers 20000/20000 (measured). At 1024 the daemon stopped near 330 containers."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    try:
+        cm = private_daemon("nofile", f"dyn{os.getpid()}")
+        d = cm.__enter__()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        assert d.proc is not None
+        limits = Path(f"/proc/{d.proc.pid}/limits").read_text()
+        (line,) = [x for x in limits.splitlines() if x.startswith("Max open files")]
+        assert line.split()[3:5] == [str(hard), str(hard)], line
+        r = d.dockyard("run", "--rm", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn")
+        assert (r.returncode, r.stdout) == (0, f"{hard}\n{hard}\n"), r.stderr
+    finally:
+        cm.__exit__(None, None, None)

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from dockyard.api.codec import encode, json_response
+from dockyard.api.codec import encode, json_response, query_bool
 from dockyard.api.engine import engine
 from dockyard.config import API_VERSION
 from dockyard.services.protocols import SystemService
@@ -26,9 +26,7 @@ async def check(request: web.Request) -> web.StreamResponse:
     """dockyard extension: `system check` (services/check.py); `repair=1` fixes what is safe
     and removes damaged images, `force=1` with it also the containers using them, `quick=1`
     skips hashing the content store."""
-    repair, quick, force = (
-        request.query.get(k) in ("1", "true") for k in ("repair", "quick", "force")
-    )
+    repair, quick, force = (query_bool(request.query, k) for k in ("repair", "quick", "force"))
     return json_response(await engine(request).check.check(repair, quick, force))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.core.types import Json
+from dockyard.crashpoints import crashpoint
 from dockyard.dockerfile import copier, expand
 from dockyard.dockerfile.parser import Instruction
 from dockyard.dockerfile.rootview import RootView, lookup_id
@@ -61,6 +62,7 @@ class CopySteps(StepBase):
         try:
             if src_from:
                 root, mount_id = await asyncio.to_thread(self._mount_source, src_from)
+                crashpoint("build.after-source-mount")
             view = await asyncio.to_thread(self._view, state.image_id)
             layer, key, comment = await asyncio.to_thread(
                 self._prepare_copy, ins, state, view, root, srcs, dest, not src_from
@@ -69,6 +71,7 @@ class CopySteps(StepBase):
             if mount_id:
                 await asyncio.to_thread(self._unmount_source, mount_id)
         with layer:
+            crashpoint("build.after-copy-tar")
             async for msg in self._metadata_layer(state, key, comment, layer):
                 yield msg
 

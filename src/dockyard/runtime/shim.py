@@ -93,9 +93,11 @@ def _read_line(fd: int, timeout: float = SYNC_TIMEOUT) -> str:
     data = b""
     deadline = time.monotonic() + timeout
     os.set_blocking(fd, True)
+    poller = select.poll()  # not select(): a daemon with many containers has fds past 1023
+    poller.register(fd, select.POLLIN)
     while not data.endswith(b"\n"):
         left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        if left <= 0 or not poller.poll(left * 1000):
             raise errors.System("dockyard-shim: timed out waiting for the runtime")
         chunk = os.read(fd, 1)
         if not chunk:

@@ -20,6 +20,7 @@ from typing import BinaryIO
 from dockyard import errors
 from dockyard.config import Config
 from dockyard.core.types import Json
+from dockyard.crashpoints import crashpoint
 from dockyard.dockerfile import context, parser
 from dockyard.dockerfile.builder import Builder, BuildError, short, stream
 from dockyard.dockerfile.copier import in_scope
@@ -61,6 +62,7 @@ class BuildJob:
             image_id = builder.result
             if image_id is None:
                 raise BuildError("No image was generated. Is your Dockerfile empty?")
+            crashpoint("build.before-tag")
             for t in self.opts.tags:
                 ref = reference.parse(t).with_default_tag()
                 await asyncio.to_thread(svc.images.tag_as, image_id, ref)
@@ -118,6 +120,7 @@ class Build:
         ctx = Path(tempfile.mkdtemp(prefix="build-", dir=self.cfg.tmp_root))
         try:
             context.extract(src, ctx, self.limits)
+            crashpoint("build.after-context")
             name = opts.dockerfile or "Dockerfile"
             path = in_scope(ctx, name)
             if not path.is_file() and name == "Dockerfile":
