@@ -80,7 +80,11 @@ async def inspect(request: web.Request) -> web.StreamResponse:
     containers = engine(request).containers
     if query_bool(request.query, "size"):  # walks the writable layer
         return json_response(await asyncio.to_thread(containers.inspect, _ref(request), True))
-    return json_response(await _PLAIN_INSPECT.run(containers.inspect, _ref(request), False))
+    ref = _ref(request)
+    body = containers.inspect_kept(ref)  # no store read: on the loop, even when it is busy
+    if body is None:
+        body = await _PLAIN_INSPECT.run(containers.inspect_encoded, ref, encode)
+    return web.Response(body=body, content_type="application/json")
 
 
 async def start(request: web.Request) -> web.StreamResponse:

@@ -9,7 +9,7 @@ Every method raises only `dockyard.errors` classes for user-visible failures.
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import BinaryIO, Protocol
 
 from dockyard.core.types import AttachOptions, Filters, Json
@@ -34,6 +34,9 @@ class StreamSession(Protocol):
 class ContainerService(Protocol):
     def create(self, name: str | None, body: Json) -> Json: ...  # {"Id", "Warnings"}
     def inspect(self, ref: str, size: bool = False) -> Json: ...
+    # inspect(ref) encoded, kept while valid; inspect_kept: only a kept one (no store read)
+    def inspect_encoded(self, ref: str, encode: Callable[[Json], bytes]) -> bytes: ...
+    def inspect_kept(self, ref: str) -> bytes | None: ...
     def list(self, all: bool, limit: int, size: bool, filters: Filters) -> builtins.list[Json]: ...
     def start(self, ref: str) -> None: ...  # NotModified when already running
     async def stop(self, ref: str, signal: str | None, timeout: int | None) -> None: ...

@@ -31,12 +31,16 @@ class ContainerRepo:
         self.db = db
         # id -> (stored doc text, record parsed from it): listings re-parse only what changed
         self._views: dict[str, tuple[str, ContainerRecord]] = {}
+        # changes with every write of a record (after it is committed): what was read under one
+        # value is still what the store holds while it is unchanged (queries.inspect_encoded)
+        self.generation = 0
 
     def insert(self, c: Cursor, rec: ContainerRecord) -> None:
         c.execute(
             "INSERT INTO containers (id, name, created, image_id, doc) VALUES (?,?,?,?,?)",
             (rec.id, rec.name, rec.created, rec.image_id, encode(rec)),
         )
+        self.generation += 1
 
     def save(self, rec: ContainerRecord) -> None:
         with self.db.tx() as c:
@@ -44,10 +48,12 @@ class ContainerRepo:
                 "UPDATE containers SET name=?, doc=? WHERE id=?",
                 (rec.name, encode(rec), rec.id),
             )
+        self.generation += 1
 
     def delete(self, cid: str) -> None:
         with self.db.tx() as c:
             c.execute("DELETE FROM containers WHERE id=?", (cid,))
+        self.generation += 1
 
     def get(self, cid: str) -> ContainerRecord | None:
         r = self.db.query_one("SELECT * FROM containers WHERE id=?", (cid,))

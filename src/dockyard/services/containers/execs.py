@@ -71,7 +71,8 @@ class Execs:
         self._by_id: dict[str, ExecInstance] = {}
 
     def ids_for(self, cid: str) -> list[str]:
-        return [e.id for e in self._by_id.values() if e.container_id == cid]
+        # list(): one C-level copy, safe while another thread adds or drops an exec
+        return [e.id for e in list(self._by_id.values()) if e.container_id == cid]
 
     def _get(self, exec_id: str) -> ExecInstance:
         inst = self._by_id.get(exec_id)

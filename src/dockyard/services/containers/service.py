@@ -139,6 +139,12 @@ class Containers:
     def inspect(self, ref: str, size: bool = False) -> Json:
         return self.queries.inspect(ref, size)
 
+    def inspect_encoded(self, ref: str, encode: Callable[[Json], bytes]) -> bytes:
+        return self.queries.inspect_encoded(ref, encode)
+
+    def inspect_kept(self, ref: str) -> bytes | None:
+        return self.queries.inspect_kept(ref)
+
     def list(self, all: bool, limit: int, size: bool, filters: Filters) -> builtins.list[Json]:
         return self.queries.list(all, limit, size, filters)
 
