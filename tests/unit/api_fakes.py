@@ -10,7 +10,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -95,6 +95,12 @@ class FakeContainers:
 
     def inspect(self, ref: str, size: bool = False) -> Json:
         return self._get(ref)
+
+    def inspect_encoded(self, ref: str, encode: Callable[[Json], bytes]) -> bytes:
+        return encode(self._get(ref))
+
+    def inspect_kept(self, ref: str) -> bytes | None:
+        return None  # nothing kept: every answer is read afresh
 
     def list(self, all: bool, limit: int, size: bool, filters: Filters) -> list[Json]:
         self.calls.append(("list", (all, limit, size, filters)))
