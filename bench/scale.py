@@ -130,8 +130,11 @@ def grow(side: Side, to: int) -> list[float]:
     while len(side.ids) < to:
         n = len(side.ids)
         t0 = time.perf_counter()
-        cid = side.e.docker("run", "-d", "--name", f"s{n}", "--network", "sc",
-                            "busybox", "sleep", "86400").strip()  # fmt: skip
+        out = side.e.docker("run", "-d", "--name", f"s{n}", "--network", "sc",
+                            "busybox", "sleep", "86400")  # fmt: skip
+        # the id is the last line: docker 20.10's CLI may log "error waiting for container:
+        # context canceled" beside it after a -d run
+        cid = [w for w in out.split() if len(w) == 64 and w.isalnum()][-1]
         took.append(time.perf_counter() - t0)
         side.ids.append(cid)
     return took
