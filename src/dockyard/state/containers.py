@@ -54,6 +54,7 @@ class ContainerRepo:
         with self.db.tx() as c:
             c.execute("DELETE FROM containers WHERE id=?", (cid,))
         self.generation += 1
+        self._views.pop(cid, None)  # a parsed record is kept only while it is stored
 
     def get(self, cid: str) -> ContainerRecord | None:
         r = self.db.query_one("SELECT * FROM containers WHERE id=?", (cid,))

@@ -29,6 +29,7 @@ class Queries:
         self.execs = execs
         # ref -> (store generation, container id, its exec ids, encoded inspect)
         self._encoded: dict[str, tuple[int, str, builtins.list[str], bytes]] = {}
+        self._encoded_at = 0  # the generation the kept entries were made under
 
     def inspect_encoded(self, ref: str, encode: Callable[[Json], bytes]) -> bytes:
         """`encode(inspect(ref))`, kept per ref while no container record has been written since
@@ -37,14 +38,17 @@ class Queries:
         and encoded once (#17, R1: 2,000 GETs over 20 connections). Read before the record, the
         generation can only make an entry look older than it is, never newer."""
         generation = self.repo.generation
-        kept = self.inspect_kept(ref)
-        if kept is not None:
-            return kept
+        body = self.inspect_kept(ref)
+        if body is not None:
+            return body
         doc = self.inspect(ref)
         body = encode(doc)
-        if len(self._encoded) >= ENCODED_MAX:
-            self._encoded = {}
-        self._encoded[ref] = (generation, doc["Id"], doc["ExecIDs"] or [], body)
+        entries = self._encoded
+        if self._encoded_at != generation or len(entries) >= ENCODED_MAX:
+            # a write made every entry stale: none is kept in vain
+            entries = self._encoded = {}
+            self._encoded_at = generation
+        entries[ref] = (generation, doc["Id"], doc["ExecIDs"] or [], body)
         return body
 
     def inspect_kept(self, ref: str) -> bytes | None:
