@@ -3,6 +3,7 @@ SQLite must index or keep unique (id, name) beside it."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from dockyard import errors
@@ -32,7 +33,10 @@ class ContainerRepo:
         # id -> (stored doc text, record parsed from it): listings re-parse only what changed
         self._views: dict[str, tuple[str, ContainerRecord]] = {}
         # changes with every write of a record (after it is committed): what was read under one
-        # value is still what the store holds while it is unchanged (queries.inspect_encoded)
+        # value is still what the store holds while it is unchanged (queries.inspect_encoded).
+        # Each write takes a value never used before (next() on a count is atomic), so writers
+        # racing each other can never leave it at a value a reader already saw.
+        self._generations = itertools.count(1)
         self.generation = 0
 
     def insert(self, c: Cursor, rec: ContainerRecord) -> None:
@@ -40,7 +44,7 @@ class ContainerRepo:
             "INSERT INTO containers (id, name, created, image_id, doc) VALUES (?,?,?,?,?)",
             (rec.id, rec.name, rec.created, rec.image_id, encode(rec)),
         )
-        self.generation += 1
+        self.generation = next(self._generations)
 
     def save(self, rec: ContainerRecord) -> None:
         with self.db.tx() as c:
@@ -48,12 +52,12 @@ class ContainerRepo:
                 "UPDATE containers SET name=?, doc=? WHERE id=?",
                 (rec.name, encode(rec), rec.id),
             )
-        self.generation += 1
+        self.generation = next(self._generations)
 
     def delete(self, cid: str) -> None:
         with self.db.tx() as c:
             c.execute("DELETE FROM containers WHERE id=?", (cid,))
-        self.generation += 1
+        self.generation = next(self._generations)
         self._views.pop(cid, None)  # a parsed record is kept only while it is stored
 
     def get(self, cid: str) -> ContainerRecord | None:
