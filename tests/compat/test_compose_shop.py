@@ -197,7 +197,9 @@ def walkthrough(e: Engine) -> dict[str, Any]:
         _lookup(e, "data", f"{p}_web_1") == [_ip(web, p)],
     ]
     seen["top_rc"] = e.compose("top").returncode
-    seen["top_data"] = [row[-1] for row in e.api(f"/containers/{p}_data_1/top")["Processes"]]
+    # sorted: both engines list in host PID order, which flips when the host's PIDs wrap
+    # (pid_max 32768 here) between the init and its child
+    seen["top_data"] = sorted(row[-1] for row in e.api(f"/containers/{p}_data_1/top")["Processes"])
     r = e.compose("exec", "-T", "worker", "nslookup", "web")
     seen["nslookup_header"] = [ln for ln in r.stdout.splitlines() if "answer" in ln]
     seen["replicas"] = [
