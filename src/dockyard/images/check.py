@@ -15,6 +15,7 @@ from dockyard.images import config as image_config
 from dockyard.images.content import CHUNK, ContentStore
 from dockyard.images.contentrefs import ContentRefs
 from dockyard.state.images import ImageRecord
+from dockyard.storage.check import LAYER
 from dockyard.storage.layers import chain_id_of
 
 BLOB = "blob"
@@ -104,7 +105,7 @@ def damaged_images(
     found = list(found)
     named = {f.target: f.problem for f in found if f.kind == IMAGE}
     corrupt = {f.target for f in found if f.kind == BLOB and f.problem == CORRUPT}
-    broken = {f.target: f.problem for f in found if f.kind == "layer" and not f.repairable}
+    broken = {f.target: f.problem for f in found if f.kind == LAYER and not f.repairable}
     out: dict[str, str] = {}
     for rec in images:
         if rec.id in named:

@@ -127,12 +127,14 @@ class SystemCheck:
         """A corrupt blob left after the damaged images went: a compressed layer blob (its
         rows go; a push compresses the layer again, a save exports it) or a pulled manifest
         (the digest references naming it go, the image keeps its tags)."""
-        removal, refs = self.images.removal, self.images.writer.refs
+        if not digests:
+            return
+        removal, refs, doomed = self.images.removal, self.images.writer.refs, set(digests)
+        for image_id, names in self.images.repo.all_references().items():
+            bad = [n for n in names
+                   if "@" in n and doomed & refs.manifests([n.rpartition("@")[2]])]  # fmt: skip
+            if bad:
+                removal.untag(bad, image_id)
         for digest in digests:
-            for image_id, names in self.images.repo.all_references().items():
-                doomed = [n for n in names
-                          if "@" in n and digest in refs.manifests([n.rpartition("@")[2]])]  # fmt: skip
-                if doomed:
-                    removal.untag(doomed, image_id)
             self.images.layer_blobs.forget_blob(digest)
-            refs.drop([digest])
+        refs.drop(digests)

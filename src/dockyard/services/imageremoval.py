@@ -176,17 +176,14 @@ class Removal:
         removed."""
         removed: set[str] = set()
         with self.lock:
-            left = {i for i in image_ids if self.repo.get(i) is not None}
+            left = {rec.id: rec for i in image_ids if (rec := self.repo.get(i)) is not None}
             while left:
                 ready = [i for i in sorted(left) if not self._users(i)
                          and not self.repo.children(i)]  # fmt: skip
                 if not ready:
                     break
                 for image_id in ready:
-                    left.discard(image_id)
-                    rec = self.repo.get(image_id)
-                    if rec is None:
-                        continue
+                    rec = left.pop(image_id)
                     self._untag(self.repo.references(image_id), image_id)
                     try:
                         self._delete(rec)
