@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import errors
+from dockyard import errors, fds
 from dockyard.runtime.logopts import LOCAL, LogSettings
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,7 @@ async def wait_exit(shim_pid: int, exit_file: Path) -> tuple[int, str]:
     """Wait for a shim to exit and return (exit code, finish time RFC3339Nano). Works for a shim
     that is not our child (after a daemon restart) because it watches a pidfd."""
     try:
-        pidfd = os.pidfd_open(shim_pid)
+        pidfd = fds.lift(os.pidfd_open(shim_pid))  # one per container, for as long as it runs
     except ProcessLookupError:
         pidfd = -1
     if pidfd >= 0:

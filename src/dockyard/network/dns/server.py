@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from dockyard import fds
 from dockyard.network import netns
 from dockyard.network.dns import answer, upstream
 from dockyard.network.dns.names import NameTable
@@ -51,8 +52,9 @@ def _open_sockets(path: Path) -> tuple[socket.socket, socket.socket]:
     out: list[socket.socket] = []
 
     def inside() -> None:
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # two per container, for as long as it runs: above the low numbers (fds.py)
+        u = fds.lift_socket(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        t = fds.lift_socket(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
         try:
             u.bind((ADDRESS, 53))
             t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

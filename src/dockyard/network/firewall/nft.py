@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 
-from dockyard import errors, heap
+from dockyard import errors, fds, heap
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,6 @@ class _Lib:
         self.lib = lib
         self.ctx: int | None = None
         self.used_at = 0.0
-        self._open()
         self.lock = threading.Lock()
         heap.on_idle(self.release_if_idle)
 
@@ -44,9 +43,13 @@ class _Lib:
         self.lib.nft_ctx_buffer_output(self.ctx)
         self.lib.nft_ctx_buffer_error(self.ctx)
 
-    def run(self, batch: str) -> tuple[int, str]:
+    def run(self, batch: str) -> tuple[int, str] | None:
+        """The batch's (rc, errors); None when no context can be opened safely: its netlink
+        socket would be numbered too high for the select() libnftables waits with (fds.py)."""
         with self.lock:
             if self.ctx is None:
+                if not fds.low_number_free():
+                    return None
                 self._open()
             self.used_at = time.monotonic()
             rc = self.lib.nft_run_cmd_from_buffer(self.ctx, batch.encode())
@@ -92,7 +95,8 @@ def apply(batch: str) -> None:
         return
     t0 = time.monotonic()
     lib = _library()
-    rc, err = lib.run(batch) if lib is not None else _command(batch)
+    done = lib.run(batch) if lib is not None else None
+    rc, err = done if done is not None else _command(batch)
     log.debug("nft batch rc=%d (%.1f ms)", rc, (time.monotonic() - t0) * 1e3)
     if rc != 0:
         log.debug("failed nft batch:\n%s", batch)
