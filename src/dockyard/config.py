@@ -53,6 +53,17 @@ class Config:
         return self.data_root / "overlay2"
 
     @property
+    def netns_root(self) -> Path:
+        """Network namespaces, bind-mounted at `<exec-root>/netns/<id12>` (SandboxKey)."""
+        return self.exec_root / "netns"
+
+    @property
+    def mount_trees(self) -> tuple[Path, Path]:
+        """Where the daemon mounts one thing per container: rootfs overlays, network namespaces.
+        Each is a mount of its own while the daemon runs (mount.hold, D-scale-4)."""
+        return self.overlay_root, self.netns_root
+
+    @property
     def containers_root(self) -> Path:
         """Per-container files: logs (`<id>/<id>-json.log`, `<id>/local-logs/`), hosts, resolv.conf."""
         return self.data_root / "containers"
@@ -85,5 +96,6 @@ class Config:
             self.exec_root,
             self.runc_root,
             self.bundles_root,
+            self.netns_root,
         ):
             p.mkdir(parents=True, exist_ok=True, mode=0o700)

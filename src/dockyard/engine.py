@@ -7,6 +7,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 from dockyard.config import Config
 from dockyard.core import timefmt
@@ -38,6 +39,7 @@ from dockyard.state import layers as layers_state
 from dockyard.state import volumes as volumes_state
 from dockyard.state.containers import ContainerRepo
 from dockyard.state.db import Database
+from dockyard.storage import mount
 from dockyard.storage.layers import Layers
 from dockyard.storage.overlay2 import Overlay2
 from dockyard.volumes.hooks import VolumeMounts, volume_users
@@ -161,6 +163,7 @@ class Engine:
         await asyncio.to_thread(self.images.sweep_content)
         await asyncio.to_thread(self.volume_store.reconcile)
         await asyncio.to_thread(self.networks.start)
+        self.launcher.private_trees = await asyncio.to_thread(self._hold_mount_trees)
         await asyncio.to_thread(self.containers.restore)
         await asyncio.to_thread(self.networks.reconcile, self._running_ids)
 
@@ -176,6 +179,11 @@ class Engine:
             r.id for r in self.containers.repo.all() if r.state["Status"] in ("running", "paused")
         }
 
+    def _hold_mount_trees(self) -> list[Path]:
+        return [tree for tree in self.cfg.mount_trees if mount.hold(tree)]
+
     async def close(self) -> None:
         """Leave containers running (live-restore): their shims keep logs and exit codes."""
         self.db.close()
+        for tree in self.launcher.private_trees:
+            mount.release(tree)

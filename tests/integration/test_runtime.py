@@ -25,6 +25,7 @@ from dockyard.runtime.runc import Runc
 from dockyard.runtime.shim import RuntimeStartError, Shim, ShimHandle, connect, wait_exit
 from dockyard.runtime.shimbuild import ensure_shim
 from dockyard.runtime.spec import build_spec
+from dockyard.storage import mount
 
 pytestmark = pytest.mark.integration
 
@@ -346,6 +347,44 @@ def test_exec_no_wait(box: Box) -> None:
     assert ex.wait_started() > 0
     assert asyncio.run(asyncio.wait_for(wait_exit(ex.pid, box.tmp / "exec.exit"), 20))[0] == 0
     assert (box.rootfs / "tmp" / "done").read_text() == "hi\n"
+
+
+def test_runc_creates_in_a_mount_table_without_the_private_trees(box: Box) -> None:
+    """R1 (#17, D-scale-4): `runc create` runs in a private copy of the mount table from which
+    the daemon's trees (held as mounts of their own) are dropped, so it does not copy, scan and
+    detach two mounts per running container; the spec's own paths below them are put back.
+    The runtime here is a wrapper that records its mount table, then execs runc."""
+    tree = box.bundle.parent / "tree"
+    root, other = tree / "root", tree / "other"
+    dump = box.bundle.parent / "mountinfo"
+    wrapper = box.bundle.parent / "runtime"
+    wrapper.write_text(f'#!/bin/sh\ncat /proc/self/mountinfo > {dump}\nexec /usr/sbin/runc "$@"\n')
+    wrapper.chmod(0o755)
+    tree.mkdir()
+    assert mount.hold(tree)
+    try:
+        root.mkdir()
+        other.mkdir()
+        mount.mount(box.rootfs, root, None, mount.MS_BIND)  # this container's rootfs
+        mount.mount("tmpfs", other, "tmpfs")  # another container's
+        spec = box.write_spec(["echo", "from the kept rootfs"])
+        spec["root"] = {"path": str(root), "readonly": False}
+        (box.bundle / "config.json").write_text(json.dumps(spec))
+        box.handle = Shim.spawn(box.shim_bin, box.id, box.bundle, str(wrapper), box.runc_root,
+                                box.log, box.exit_file, box.sock, tty=False, stdin=False,
+                                stdin_once=False, private_trees=[tree], keep=[str(root)])  # fmt: skip
+        box.runc.start(box.id)
+        assert box.wait()[0] == 0
+        assert [e["log"] for e in box.log_entries()] == ["from the kept rootfs\n"]
+        seen = [line.split()[4] for line in dump.read_text().splitlines()]
+        assert [p for p in seen if p.startswith(str(tree))] == [str(root)]
+        assert mount.mounts_under(tree) == [str(tree), str(root), str(other)]  # the host's: as was
+    finally:
+        for target in (other, root):
+            if mount.is_mounted(target):
+                mount.unmount(target)
+        mount.release(tree)
+    assert mount.mounts_under(tree) == []
 
 
 def test_missing_binary_reports_runc_error(box: Box) -> None:

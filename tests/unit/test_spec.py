@@ -3,6 +3,7 @@ resolution. Pure functions: no root needed."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,11 @@ from dockyard import errors
 from dockyard.runtime.capabilities import ALL_CAPS, DEFAULT_CAPS, caps_from_mask, effective_caps
 from dockyard.runtime.spec import (
     MASKED_PATHS,
+    MAX_KEPT,
     READONLY_PATHS,
     build_spec,
     container_env,
+    paths_below,
     privileged_capabilities,
     process_args,
 )
@@ -275,3 +278,37 @@ def test_resolve_user_errors() -> None:
 
 def test_group_add() -> None:
     assert resolve_user("bob", PASSWD, GROUP, ("users", "777")) == (1000, 100, [10, 29, 100, 777])
+
+
+def test_paths_below_the_private_trees_are_the_ones_runc_opens() -> None:
+    """R1 (#17, D-scale-4): the rootfs, a joined namespace file and bind sources below the
+    daemon's mount trees are kept for the shim's private mount table; tmpfs and proc are not
+    paths, and paths elsewhere need nothing."""
+    trees = [Path("/d/overlay2"), Path("/x/netns")]
+    doc: dict[str, Any] = {
+        "root": {"path": "/d/overlay2/abc/merged"},
+        "linux": {
+            "namespaces": [
+                {"type": "mount"},
+                {"type": "network", "path": "/x/netns/abc"},
+                {"type": "ipc", "path": "/proc/7/ns/ipc"},
+            ]
+        },  # fmt: skip
+        "mounts": [
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm"},
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {
+                "destination": "/v",
+                "type": "bind",
+                "source": "/d/volumes/v/_data",
+                "options": ["rbind"],
+            },
+            {"destination": "/o", "source": "/d/overlay2/l", "options": ["rbind", "ro"]},
+            {"destination": "/n", "source": "/x/netnsother", "options": ["bind"]},
+        ],
+    }
+    assert paths_below(doc, trees) == ["/d/overlay2/abc/merged", "/x/netns/abc", "/d/overlay2/l"]
+    assert paths_below(doc, []) == []
+    doc["mounts"] += [{"destination": f"/m{i}", "type": "bind", "source": f"/x/netns/m{i}"}
+                      for i in range(MAX_KEPT)]  # fmt: skip
+    assert paths_below(doc, trees) is None  # more than the shim takes: runc uses the host's

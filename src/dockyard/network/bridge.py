@@ -21,7 +21,7 @@ from pathlib import Path
 
 from dockyard import errors
 from dockyard.network import ipam, netlink
-from dockyard.network.firewall import forward, nft, ruleset
+from dockyard.network.firewall import elements, forward, nft, ruleset
 from dockyard.network.firewall.ruleset import BridgeRules, Dnat, Peer
 from dockyard.network.spec import BridgeOptions
 from dockyard.rollback import best_effort
@@ -116,12 +116,20 @@ class BridgeDriver:
                          info.gateway if route else None, mac, mtu=self.options.mtu,
                          ifname=ifname, address6=self._v6(ip6, route))  # fmt: skip
         if self.firewall:
+            peer = Peer(owner, veth, mac)
             try:
                 nft.apply(ruleset.add(self.table, dnats)
-                          + ruleset.add_peer(self.table, Peer(owner, veth, mac),
-                                             self.options.icc))  # fmt: skip
+                          + ruleset.peer_chain(self.table, peer, self.options.icc))  # fmt: skip
             except errors.DockyardError:
                 netlink.delete_link(veth)
+                raise
+            try:  # not through libnftables: its `add element` reads every chain first
+                elements.add_interface_element("netdev", self.table, "peers", mac, veth,
+                                               f"dockyard:{owner[:12]}")  # fmt: skip
+            except errors.DockyardError:
+                best_effort([(nft.apply, (ruleset.delete(self.table, dnats)
+                                          + ruleset.delete_peer_chain(self.table, peer),)),
+                             (netlink.delete_link, (veth,))])  # fmt: skip
                 raise
 
     def _v6(self, ip6: IPv6Address | None, route: bool) -> netlink.Address6 | None:

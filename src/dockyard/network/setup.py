@@ -55,7 +55,7 @@ def build_networks(
     v6 = spec6.default_bridge(ipv6, fixed_cidr_v6)
     gw6 = spec6.gateway(spec6.doc(v6, True)) if v6 is not None else None
     driver = BridgeDriver(bridge, gateway, parsed, firewall=iptables, gw6=gw6)
-    nets = Networks(NetworkRepo(db), driver, cfg.exec_root / "netns", containers.resolve,
+    nets = Networks(NetworkRepo(db), driver, cfg.netns_root, containers.resolve,
                     containers.save, locks, timefmt.rfc3339_fixed, publish)  # fmt: skip
     nets.ctx.ports.proxy_binary = lambda: userproxy.binary(cfg.data_root / "bin")
     return nets

@@ -21,7 +21,7 @@ import select
 import struct
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,14 +151,23 @@ class Shim:
         pid_file: Path | None = None,
         log: LogSettings | None = None,
         systemd_cgroup: bool = False,
+        private_trees: Sequence[Path] = (),
+        keep: Sequence[str] = (),
     ) -> ShimHandle:
-        """Run `runc create` under a new shim; blocks until the container is created."""
+        """Run `runc create` under a new shim; blocks until the container is created. With
+        `private_trees`, runc creates in a copy of the mount table without them, `keep` (paths
+        below them the spec names) put back (D-scale-4)."""
         pid_file = pid_file or bundle / "init.pid"
 
         def argv(sync_w: int) -> list[str]:
-            return _args(binary, id, bundle, runtime, runtime_root, exit_file, sock, pid_file,
+            base = _args(binary, id, bundle, runtime, runtime_root, exit_file, sock, pid_file,
                          sync_w, log_path, tty, stdin, stdin_once,
                          log, systemd_cgroup)  # fmt: skip
+            for tree in private_trees:
+                base += ["--private-tree", str(tree)]
+            for path in keep:
+                base += ["--keep", path]
+            return base
 
         sync_r, line = _start(argv)
         try:

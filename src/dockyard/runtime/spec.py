@@ -6,7 +6,8 @@ accounting) is passed in, so it is unit-tested without root. Defaults mirror Doc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from dockyard import errors
@@ -254,6 +255,24 @@ def _namespaces(hc: Json, netns_path: str | None) -> list[Json]:
     if hc.get("CgroupnsMode") == "private":  # the container sees its own cgroup as /
         ns.append({"type": "cgroup"})
     return ns
+
+
+MAX_KEPT = 16  # the shim's limit of --keep paths
+
+
+def paths_below(spec: Json, trees: Sequence[Path]) -> list[str] | None:
+    """The paths runc opens from `spec` that lie in one of `trees`: the rootfs, namespace files
+    and bind mount sources. The shim puts them back into the private mount table it makes
+    without those trees for `runc create` (D-scale-4). None when they are more than it takes."""
+    roots = [str(t) for t in trees]
+    binds = [m.get("source") for m in spec.get("mounts") or ()
+             if m.get("type") == "bind" or {"bind", "rbind"} & set(m.get("options") or ())]  # fmt: skip
+    spaces = [ns.get("path") for ns in spec.get("linux", {}).get("namespaces") or ()]
+    found: list[str] = []
+    for path in (spec["root"]["path"], *spaces, *binds):
+        if path and path not in found and any(path == r or path.startswith(r + "/") for r in roots):
+            found.append(path)
+    return found if len(found) <= MAX_KEPT else None
 
 
 def build_spec(

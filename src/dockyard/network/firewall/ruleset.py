@@ -132,24 +132,35 @@ def peers_table(table_name: str, peers: Iterable[Peer] = (), icc: bool = True) -
 
 
 def add_peer(table_name: str, p: Peer, icc: bool = True) -> str:
+    """The veth's ingress chain and its element in `peers`."""
+    own = tag(p.owner[:12])
+    return peer_chain(table_name, p, icc) + (
+        f'add element netdev {table_name} peers {{ {p.mac} {own} : "{p.veth}" }}\n'
+    )
+
+
+def peer_chain(table_name: str, p: Peer, icc: bool = True) -> str:
     """The veth's ingress chain. enable_icc=false: IPv4 for another container's MAC is dropped
     instead of forwarded; frames for the bridge's MAC (the gateway, the outside, published
-    ports by hairpin) and ARP still pass, so only container-to-container traffic stops."""
+    ports by hairpin) and ARP still pass, so only container-to-container traffic stops. (At
+    a container's start its element goes in through elements.py.)"""
     own = tag(p.owner[:12])
     verdict = "fwd to ether daddr map @peers" if icc else "ether daddr @peers drop"
     return (
         f"add chain netdev {table_name} in-{p.veth} {{ type filter hook ingress device "
         f'"{p.veth}" priority 0; policy accept; }}\n'
         f"add rule netdev {table_name} in-{p.veth} ether type ip {verdict} {own}\n"
-        f'add element netdev {table_name} peers {{ {p.mac} {own} : "{p.veth}" }}\n'
     )
 
 
 def delete_peer(table_name: str, p: Peer) -> str:
-    return (
-        f"delete element netdev {table_name} peers {{ {p.mac} }}\n"
-        f"delete chain netdev {table_name} in-{p.veth}\n"
+    return f"delete element netdev {table_name} peers {{ {p.mac} }}\n" + delete_peer_chain(
+        table_name, p
     )
+
+
+def delete_peer_chain(table_name: str, p: Peer) -> str:
+    return f"delete chain netdev {table_name} in-{p.veth}\n"
 
 
 def add(table_name: str, dnats: Iterable[Dnat]) -> str:

@@ -27,12 +27,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -43,6 +46,20 @@
 #define LINE_MAX_BYTES (16 * 1024) /* Docker's json-file splits partial lines at 16 KiB */
 #define CLIENT_BUF_MAX (1024 * 1024) /* a client further behind than this is dropped */
 #define FRAME_MAX (1024 * 1024)
+#define MAX_PATHS 16 /* --private-tree / --keep arguments */
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428 /* the same number on every architecture (Linux 5.2) */
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
 
 static struct {
     const char *id, *bundle, *runtime, *runtime_root, *log, *exit_file, *sock, *pid_file;
@@ -53,6 +70,8 @@ static struct {
     int log_max_files;      /* max-file: the live file plus max-file - 1 rotated */
     int log_local;          /* --log-format local: moby's local driver framing */
     int log_compress;       /* gzip rotated files: <log>.N.gz */
+    const char *trees[MAX_PATHS], *keep[MAX_PATHS]; /* --private-tree, --keep (create only) */
+    int ntrees, nkeep;
 } o = {.runtime = "runc", .sync_fd = -1, .log_max_files = 1};
 
 struct buf {
@@ -566,8 +585,50 @@ static void runc_error(const char *log_path, int status, char *out, size_t cap)
     }
 }
 
-/* Run runc with the given stdio; returns its pid. The signal mask is restored for runc. */
-static pid_t run_runtime(char **argv, int in, int out, int err, const sigset_t *oldmask)
+/* In runc create's child, before the exec (D-scale-4): a private copy of the mount table without
+ * the --private-tree trees, under which the daemon mounts one thing per container (rootfs
+ * overlays, network namespaces), so that runc and the kernel copy, scan and detach the host's
+ * few dozen mounts instead of two more per running container. The --keep paths (this
+ * container's rootfs and namespace files) are cloned first and put back at the same paths after.
+ * When the copy cannot be made safely (no open_tree), runc runs in the host's table as before;
+ * once the trees are gone, a path that cannot be put back fails the create. */
+static void private_mounts(const char *log_path)
+{
+    int fds[MAX_PATHS];
+    if (o.ntrees == 0 || unshare(CLONE_NEWNS) < 0)
+        return;
+    /* Nothing done in this copy may reach the host's mounts; if that cannot be so, do nothing. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+        return;
+    for (int i = 0; i < o.nkeep; i++) {
+        fds[i] = (int)syscall(SYS_open_tree, AT_FDCWD, o.keep[i], OPEN_TREE_CLONE | O_CLOEXEC);
+        if (fds[i] < 0) {
+            while (i-- > 0)
+                close(fds[i]);
+            return;
+        }
+    }
+    for (int i = 0; i < o.ntrees; i++)
+        umount2(o.trees[i], MNT_DETACH); /* EINVAL: not a mount point, nothing below to drop */
+    for (int i = 0; i < o.nkeep; i++) {
+        if (syscall(SYS_move_mount, fds[i], "", AT_FDCWD, o.keep[i], MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+            /* in runc's own log format, where the shim reads the error users see */
+            int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+            if (fd >= 0) {
+                dprintf(fd, "{\"level\":\"error\",\"msg\":\"dockyard-shim: mount %s again: %s\"}\n",
+                        o.keep[i], strerror(errno));
+                close(fd);
+            }
+            _exit(1);
+        }
+        close(fds[i]);
+    }
+}
+
+/* Run runc with the given stdio; returns its pid. The signal mask is restored for runc.
+ * `private_log`: runc create's log, when its mount table is to be private (private_mounts). */
+static pid_t run_runtime(char **argv, int in, int out, int err, const sigset_t *oldmask,
+                         const char *private_log)
 {
     pid_t pid = fork();
     if (pid < 0)
@@ -581,6 +642,8 @@ static pid_t run_runtime(char **argv, int in, int out, int err, const sigset_t *
         dup2(err, 2);
         /* Our own files are private (umask 077); containers and execs get Docker's 022. */
         umask(022);
+        if (private_log)
+            private_mounts(private_log);
         execv(argv[0], argv);
         execvp(argv[0], argv);
         _exit(127);
@@ -679,7 +742,7 @@ static pid_t start_process(const sigset_t *oldmask)
 
     unlink(o.pid_file);
     pid_t runc = run_runtime(argv, in[0] >= 0 ? in[0] : null, out[1] >= 0 ? out[1] : null,
-                             err[1] >= 0 ? err[1] : null, oldmask);
+                             err[1] >= 0 ? err[1] : null, oldmask, o.exec ? NULL : log_path);
     /* Close our copies of the container's ends, or we would never see EOF. */
     if (in[0] >= 0)
         close(in[0]);
@@ -941,7 +1004,7 @@ static void usage(void)
     fprintf(stderr, "usage: dockyard-shim --id ID --bundle DIR --runtime-root ROOT --exit-file F "
                     "--sock S --pid-file F --sync-fd N [--runtime R] [--log F] [--tty] [--stdin] "
                     "[--stdin-once] [--log-max-size BYTES] [--log-max-files N] [--log-format json|local] "
-                    "[--log-compress] [--systemd-cgroup] "
+                    "[--log-compress] [--systemd-cgroup] [--private-tree DIR]... [--keep PATH]... "
                     "[--exec --process P [--no-wait]]\n");
     exit(2);
 }
@@ -971,6 +1034,10 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--sock")) val = &o.sock;
         else if (!strcmp(a, "--pid-file")) val = &o.pid_file;
         else if (!strcmp(a, "--process")) val = &o.process;
+        else if (!strcmp(a, "--private-tree") && i + 1 < argc && o.ntrees < MAX_PATHS)
+            o.trees[o.ntrees++] = argv[++i];
+        else if (!strcmp(a, "--keep") && i + 1 < argc && o.nkeep < MAX_PATHS)
+            o.keep[o.nkeep++] = argv[++i];
         else usage();
         if (val) {
             if (i + 1 >= argc)

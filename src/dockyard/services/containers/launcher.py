@@ -81,6 +81,8 @@ class Launcher:
         self.runc = Runc(cfg.runc_root, systemd_cgroup=cgroups.systemd)
         self.ooms = OomWatch()
         self.loop: asyncio.AbstractEventLoop | None = None
+        # the cfg.mount_trees the engine made mounts of their own: runc creates without them
+        self.private_trees: list[Path] = []
         self.cap_bounding = _host_cap_bounding()
         self._rlimits = _host_rlimits()
 
@@ -159,6 +161,7 @@ class Launcher:
             log_path = Path(rec.log_path) if settings.readable and rec.log_path else None
             if log_path is not None:
                 log_path.parent.mkdir(mode=0o700, exist_ok=True)  # local-logs/
+            keep = ocispec.paths_below(spec, self.private_trees)
             handle = _spawn(
                 self.shim_binary,
                 cid,
@@ -173,6 +176,8 @@ class Launcher:
                 stdin_once=bool(cfg.get("StdinOnce")),
                 log=settings,
                 systemd_cgroup=self.cgroups.systemd,
+                private_trees=self.private_trees if keep is not None else [],
+                keep=keep or [],
             )
             rb.push(self.runc.delete, cid, True)
             if parked:
