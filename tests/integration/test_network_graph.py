@@ -13,6 +13,7 @@ import pty
 import re
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +53,11 @@ def scene(daemon: Daemon) -> Iterator[dict[str, Any]]:
                            "busybox", "sleep", "300")  # fmt: skip
         ids["nothing"] = run(daemon, "--name", f"{P}nothing", "--network", "none",
                              "busybox", "sleep", "300")  # fmt: skip
+        # The kernel marks a bridge up (operstate) once a port forwards, through its linkwatch
+        # work, which may lag a start by up to a second: the graph is read after it settles.
+        net_id = daemon.api("GET", f"/networks/{net}")[1]["Id"]
+        for bridge in (daemon.bridge, f"dy-{net_id[:12]}"):
+            _wait_up(Path("/sys/class/net") / bridge / "operstate")
         status, doc = daemon.api("GET", "/dockyard/network/graph")
         assert status == 200, doc
         yield {"ids": ids, "net": net, "json": doc,
@@ -59,6 +65,12 @@ def scene(daemon: Daemon) -> Iterator[dict[str, Any]]:
     finally:
         rm(daemon, *reversed(ids.values()))
         daemon.dockyard("network", "rm", net)
+
+
+def _wait_up(operstate: Path, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while operstate.read_text().strip() != "up" and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def ours(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
