@@ -107,8 +107,17 @@ def hold(path: str | os.PathLike[str]) -> bool:
     if any(p.startswith(target + "/") for p in mount_points()):
         log.info("%s has mounts below it: runc creates in the host's mount table", target)
         return False
-    mount(target, target, None, MS_BIND)
-    mount("none", target, None, MS_PRIVATE)
+    try:
+        mount(target, target, None, MS_BIND)
+    except System as e:
+        log.warning("%s: runc creates in the host's mount table", e)
+        return False
+    try:
+        mount("none", target, None, MS_PRIVATE)
+    except System as e:  # a shared bind would pass our mounts on: not kept
+        log.warning("%s: runc creates in the host's mount table", e)
+        _libc.umount2(_b(target), MNT_DETACH)
+        return False
     return True
 
 
