@@ -5,6 +5,8 @@ a network connect, an update, a removal; and one ref's answer is never another's
 
 from __future__ import annotations
 
+import json
+import socket
 from typing import Any
 
 import pytest
@@ -55,3 +57,47 @@ def test_every_change_shows_in_the_next_answer(daemon: Daemon) -> None:
         assert daemon.api("GET", f"/containers/{web}/json")[0] == 404
     finally:
         daemon.dockyard("rm", "-f", "ic-web", "ic-db2", "ic-db")
+
+
+def _read_answer(sock: socket.socket, buf: bytes) -> tuple[list[bytes], bytes, bytes]:
+    """One HTTP answer off `sock` (Content-Length framed): head lines, body, what follows."""
+    while b"\r\n\r\n" not in buf:
+        buf += sock.recv(65536)
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    (length,) = [int(x.split(b":")[1]) for x in lines if x.lower().startswith(b"content-length:")]
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return lines, rest[:length], rest[length:]
+
+
+def test_kept_answers_are_sent_at_once_exactly_as_the_handler_sends_them(daemon: Daemon) -> None:
+    """A kept answer goes out straight from the connection's protocol (api/lean.py at_once, no
+    task): pipelined requests get their answers in order, with the handler's own head (Date
+    aside); a query, a bad API version and an unknown ref still take the handler's path."""
+    cid = _ok(daemon, "create", "--name", "ic-raw", "busybox", "true")
+    try:
+        _get(daemon, cid)  # kept now
+        sock = socket.socket(socket.AF_UNIX)
+        sock.connect(str(daemon.socket))
+        paths = [f"/containers/{cid}/json", "/v1.41/containers/ic-raw/json",
+                 f"/containers/{cid}/json?size=0", "/v1.10/containers/ic-raw/json",
+                 "/containers/ic-none/json", f"/containers/{cid}/json"]  # fmt: skip
+        sock.sendall(b"".join(f"GET {p} HTTP/1.1\r\nHost: d\r\n\r\n".encode() for p in paths))
+        answers, buf = [], b""
+        for _ in paths:
+            lines, body, buf = _read_answer(sock, buf)
+            answers.append(([x for x in lines if not x.startswith(b"Date: ")], body))
+        sock.close()
+        heads = [a[0] for a in answers]
+        assert heads[0] == heads[1] == heads[2] == heads[5]
+        assert heads[0][:2] == [b"HTTP/1.1 200 OK", b"Content-Type: application/json"]
+        assert answers[0][1] == answers[1][1] == answers[2][1] == answers[5][1]
+        assert json.loads(answers[0][1])["Id"] == cid
+        assert heads[3][0] == b"HTTP/1.1 400 Bad Request" and b"too old" in answers[3][1]
+        assert answers[4] == (
+            [b"HTTP/1.1 404 Not Found", *heads[0][1:-1], b"Content-Length: 41"],
+            b'{"message":"No such container: ic-none"}\n',
+        )
+    finally:
+        _ok(daemon, "rm", cid)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,5 +206,29 @@ def test_idle_kept_alive_connections_are_closed(
         assert _read_response(s, buf)[2] == b"OK"
         s.settimeout(5)
         assert s.recv(1) == b""  # the server closed the idle connection
+    finally:
+        s.close()
+
+
+def test_a_connection_in_use_outlives_keepalive_then_idles_out(
+    server: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E1: the idle timer moves on lazily (one timer per connection, none per request): a
+    connection asking every 0.1 s for 1 s stays open with KEEPALIVE at 0.3 s, then closes once
+    silent for KEEPALIVE."""
+    from dockyard.api import lean
+
+    monkeypatch.setattr(lean, "KEEPALIVE", 0.3)
+    s = server.connect()
+    buf = bytearray()
+    try:
+        for _ in range(10):
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
+            assert _read_response(s, buf)[2] == b"OK"
+            time.sleep(0.1)
+        started = time.monotonic()
+        s.settimeout(5)
+        assert s.recv(1) == b""
+        assert 0.15 < time.monotonic() - started < 2.0
     finally:
         s.close()

@@ -76,6 +76,14 @@ async def list_(request: web.Request) -> web.StreamResponse:
 _PLAIN_INSPECT = InlineCall()
 
 
+def inspect_at_once(request: web.Request) -> bytes | None:
+    """inspect's kept answer when there is one, for api/lean.py to send without a task; None:
+    the handler answers (a query, a miss)."""
+    if request.query_string:
+        return None
+    return engine(request).containers.inspect_kept(_ref(request))
+
+
 async def inspect(request: web.Request) -> web.StreamResponse:
     containers = engine(request).containers
     if query_bool(request.query, "size"):  # walks the writable layer

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import weakref
@@ -30,7 +31,7 @@ from aiohttp import web
 from multidict import CIMultiDict, MultiDict, MultiDictProxy
 from yarl import URL
 
-from dockyard.api.router import EngineRouter
+from dockyard.api.router import AtOnce, EngineRouter, negotiate
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,10 @@ class LeanRequest:
         return (
             URL.build(query_string=self._query, encoded=True).query if self._query else _EMPTY_QUERY
         )
+
+    @property
+    def query_string(self) -> str:
+        return self._query
 
     async def read(self) -> bytes:
         return self._body
@@ -125,6 +130,22 @@ def encode_response(
     return out if head_only else out + data
 
 
+def encode_json_ok(body: bytes, common: dict[str, str], close: bool) -> bytes:
+    """encode_response() of `web.Response(body=body, content_type="application/json")`, for an
+    at-once answer (routes.py): the same head, made without the objects."""
+    head = _json_ok_head(tuple(common.items()))
+    tail = "Connection: close\r\n\r\n" if close else "\r\n"
+    return b"".join((head, b"Content-Length: %d\r\nDate: " % len(body),
+                     f"{_http_date()}\r\n{tail}".encode("latin-1"), body))  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4)
+def _json_ok_head(common: tuple[tuple[str, str], ...]) -> bytes:
+    lines = ["HTTP/1.1 200 OK", "Content-Type: application/json"]
+    lines += [f"{k}: {v}" for k, v in common]
+    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
+
+
 class LeanProtocol(asyncio.Protocol):
     def __init__(self, site: LeanUnixSite) -> None:
         self.site = site
@@ -133,6 +154,7 @@ class LeanProtocol(asyncio.Protocol):
         self.task: asyncio.Task[None] | None = None
         self.closing = False
         self.idle: asyncio.TimerHandle | None = None
+        self.idle_since = 0.0  # loop time of the last request's end; 0 while one is served
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -142,7 +164,7 @@ class LeanProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.site.connections.discard(self)
         self.transport = None
-        self._disarm_idle()
+        self._stop_idle()
         if self.task is not None:
             self.task.cancel()  # a client that hung up stops its handler (handler_cancellation)
 
@@ -155,40 +177,61 @@ class LeanProtocol(asyncio.Protocol):
             self._arm_idle()
 
     def _arm_idle(self) -> None:
-        """Close a connection that sends nothing for KEEPALIVE seconds, as aiohttp would."""
-        self._disarm_idle()
-        self.idle = asyncio.get_running_loop().call_later(KEEPALIVE, self._idle_close)
+        """Close a connection that sends nothing for KEEPALIVE seconds, as aiohttp would. One
+        timer per connection, moved on lazily when it fires: a request costs no timer."""
+        loop = asyncio.get_running_loop()
+        self.idle_since = loop.time()
+        if self.idle is None:
+            self.idle = loop.call_at(self.idle_since + KEEPALIVE, self._idle_check)
 
     def _disarm_idle(self) -> None:
+        self.idle_since = 0.0
+
+    def _stop_idle(self) -> None:
         if self.idle is not None:
             self.idle.cancel()
             self.idle = None
 
-    def _idle_close(self) -> None:
+    def _idle_check(self) -> None:
         self.idle = None
-        if self.task is None and self.transport is not None:
-            self.closing = True
-            self.transport.close()
+        if self.task is not None or self.transport is None:
+            return
+        if self.idle_since == 0.0:  # a request is on its way in
+            self._arm_idle()
+            return
+        due = self.idle_since + KEEPALIVE
+        if due > asyncio.get_running_loop().time():
+            self.idle = asyncio.get_running_loop().call_at(due, self._idle_check)
+            return
+        self.closing = True
+        self.transport.close()
 
     def eof_received(self) -> bool | None:
         return None  # close our half too
 
     def _next(self) -> None:
-        """Serve the next complete request in the buffer, or hand the connection over."""
+        """Serve the complete requests in the buffer: those answered at once here, then the
+        next in a task; or hand the connection over."""
+        while self._serve_one():
+            pass
+
+    def _serve_one(self) -> bool:
+        """One request served, or started in a task, or the connection handed over; True when
+        it was answered at once and the buffer may hold another."""
         if self.transport is None or self.closing:
-            return
+            return False
         end = self.buf.find(b"\r\n\r\n")
         if end < 0:
             if len(self.buf) > MAX_HEAD:
                 self.handover()
-            return
+            return False
         parsed = self._parse(bytes(self.buf[:end]))
         if parsed is None:
             self.handover()
-            return
+            return False
         method, target, headers, length = parsed
         if len(self.buf) < end + 4 + length:
-            return  # the rest of the body is on its way
+            return False  # the rest of the body is on its way
         raw_path, _, query = target.partition("?")
         path = safe = raw_path
         if "%" in raw_path:  # decoded as aiohttp does: path for handlers, path_safe for routing
@@ -198,15 +241,34 @@ class LeanProtocol(asyncio.Protocol):
         found = router.match(method, safe)
         if found is None or found[0] not in router.small:
             self.handover()
-            return
+            return False
         body = bytes(self.buf[end + 4 : end + 4 + length])
         del self.buf[: end + 4 + length]
         route, params = found
         request = LeanRequest(method, path, query, headers, body, self.site.app, params)
         close = "close" in headers.get("Connection", "").lower()
+        at_once = router.at_once.get(route)
+        answer = self._at_once(at_once, request) if at_once is not None else None
+        if answer is not None:
+            self.transport.write(encode_json_ok(answer, self.site.common_headers, close))
+            if close:
+                self.closing = True
+                self.transport.close()
+            return True
         self.task = asyncio.get_running_loop().create_task(
             self._serve(route.handler, request, method == "HEAD", close)
         )
+        return False
+
+    @staticmethod
+    def _at_once(at_once: AtOnce, request: LeanRequest) -> bytes | None:
+        """The route's at-once answer; None sends the request down the handler's path, which
+        also answers a bad API version and every error."""
+        try:
+            negotiate(request.match_info.get("version"))
+            return at_once(cast(web.Request, request))
+        except Exception:  # noqa: BLE001 - the handler's path answers it properly
+            return None
 
     @staticmethod
     def _parse(head: bytes) -> tuple[str, str, CIMultiDict[str], int] | None:
@@ -271,7 +333,7 @@ class LeanProtocol(asyncio.Protocol):
         if transport is None:
             return
         self.site.connections.discard(self)
-        self._disarm_idle()
+        self._stop_idle()
         self.transport, self.buf = None, bytearray()
         server = self.site.aiohttp_server()
         protocol = server()

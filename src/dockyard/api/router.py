@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -29,6 +30,9 @@ from dockyard.config import MIN_API_VERSION
 from dockyard.errors import DockyardError, InvalidParameter
 
 log = logging.getLogger("dockyard.api.errors")
+
+# a small route's synchronous answer from what is kept (routes.py Route.at_once): JSON, or None
+AtOnce = Callable[[web.Request], bytes | None]
 
 _VERSIONED = re.compile(r"/v([0-9][0-9.]*)(/.*)")
 _PARAM = re.compile(r"\{(\w+)(?::((?:[^{}]|\{[^{}]*\})*))?\}")
@@ -121,13 +125,17 @@ class EngineRouter(web.UrlDispatcher):
         self._not_found = ResourceRoute("*", guarded(_not_found), web.PlainResource("/_404"))
         # routes that answer one small body and never stream: api/lean.py may serve them
         self.small: set[ResourceRoute] = set()
+        self.at_once: dict[ResourceRoute, AtOnce] = {}
 
-    def add(self, method: str, path: str, handler: Handler, small: bool = False) -> None:
+    def add(self, method: str, path: str, handler: Handler, small: bool = False,
+            at_once: AtOnce | None = None) -> None:  # fmt: skip
         # Still registered with aiohttp too, so introspection (app.router.routes()) sees it.
         route = self.add_route(method, path, guarded(handler))
         assert isinstance(route, ResourceRoute)
         if small:
             self.small.add(route)
+            if at_once is not None:
+                self.at_once[route] = at_once
         if "{" not in path:
             self._exact.setdefault(path, {})[method] = route
             return

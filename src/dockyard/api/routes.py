@@ -22,7 +22,7 @@ from dockyard.api import (
     volumes,
 )
 from dockyard.api.dashboard import control as dashboard
-from dockyard.api.router import EngineRouter
+from dockyard.api.router import AtOnce, EngineRouter
 
 IMAGE = "{name:.+}"
 SWARM_KINDS = ("services", "secrets", "configs", "tasks")  # tasks last: no DELETE
@@ -35,6 +35,9 @@ class Route:
     handler: Handler
     # one small body in, one out, never a stream: api/lean.py may serve it without aiohttp
     small: bool = False
+    # a small route's JSON answer made synchronously from what is kept, when there is one:
+    # api/lean.py sends it without a task or a response object (None: the handler answers)
+    at_once: AtOnce | None = None
 
 
 ROUTES: list[Route] = [
@@ -55,7 +58,13 @@ ROUTES: list[Route] = [
     Route("POST", "/containers/create", containers.create),
     Route("GET", "/containers/json", containers.list_, small=True),
     Route("POST", "/containers/prune", containers.prune),
-    Route("GET", "/containers/{id:.+}/json", containers.inspect, small=True),  # or parent/alias
+    Route(
+        "GET",
+        "/containers/{id:.+}/json",
+        containers.inspect,
+        small=True,
+        at_once=containers.inspect_at_once,
+    ),  # or parent/alias
     Route("POST", "/containers/{id}/start", containers.start),
     Route("POST", "/containers/{id}/stop", containers.stop),
     Route("POST", "/containers/{id}/restart", containers.restart),
@@ -144,4 +153,4 @@ ROUTES: list[Route] = [
 
 def register(router: EngineRouter, routes: list[Route] = ROUTES) -> None:
     for route in routes:
-        router.add(route.method, route.path, route.handler, route.small)
+        router.add(route.method, route.path, route.handler, route.small, route.at_once)
