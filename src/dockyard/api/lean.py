@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 import weakref
@@ -130,20 +129,19 @@ def encode_response(
     return out if head_only else out + data
 
 
-def encode_json_ok(body: bytes, common: dict[str, str], close: bool) -> bytes:
-    """encode_response() of `web.Response(body=body, content_type="application/json")`, for an
-    at-once answer (routes.py): the same head, made without the objects."""
-    head = _json_ok_head(tuple(common.items()))
+def json_ok_head(common: dict[str, str]) -> bytes:
+    """The start of encode_response() of `web.Response(body=..., content_type=
+    "application/json")`: its status line, Content-Type and the common headers."""
+    lines = ["HTTP/1.1 200 OK", "Content-Type: application/json"]
+    lines += [f"{k}: {v}" for k, v in common.items()]
+    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
+
+
+def encode_json_ok(head: bytes, body: bytes, close: bool) -> bytes:
+    """An at-once answer (routes.py): `head` (json_ok_head), then what encode_response() adds."""
     tail = "Connection: close\r\n\r\n" if close else "\r\n"
     return b"".join((head, b"Content-Length: %d\r\nDate: " % len(body),
                      f"{_http_date()}\r\n{tail}".encode("latin-1"), body))  # fmt: skip
-
-
-@functools.lru_cache(maxsize=4)
-def _json_ok_head(common: tuple[tuple[str, str], ...]) -> bytes:
-    lines = ["HTTP/1.1 200 OK", "Content-Type: application/json"]
-    lines += [f"{k}: {v}" for k, v in common]
-    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
 
 
 class LeanProtocol(asyncio.Protocol):
@@ -155,9 +153,11 @@ class LeanProtocol(asyncio.Protocol):
         self.closing = False
         self.idle: asyncio.TimerHandle | None = None
         self.idle_since = 0.0  # loop time of the last request's end; 0 while one is served
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        self.loop = asyncio.get_running_loop()
         self.site.connections.add(self)
         self._arm_idle()
 
@@ -169,7 +169,7 @@ class LeanProtocol(asyncio.Protocol):
             self.task.cancel()  # a client that hung up stops its handler (handler_cancellation)
 
     def data_received(self, data: bytes) -> None:
-        self._disarm_idle()
+        self.idle_since = 0.0  # busy: the idle timer, when it fires, looks again later
         self.buf += data
         if self.task is None:
             self._next()
@@ -179,13 +179,11 @@ class LeanProtocol(asyncio.Protocol):
     def _arm_idle(self) -> None:
         """Close a connection that sends nothing for KEEPALIVE seconds, as aiohttp would. One
         timer per connection, moved on lazily when it fires: a request costs no timer."""
-        loop = asyncio.get_running_loop()
+        loop = self.loop
+        assert loop is not None
         self.idle_since = loop.time()
         if self.idle is None:
             self.idle = loop.call_at(self.idle_since + KEEPALIVE, self._idle_check)
-
-    def _disarm_idle(self) -> None:
-        self.idle_since = 0.0
 
     def _stop_idle(self) -> None:
         if self.idle is not None:
@@ -200,8 +198,9 @@ class LeanProtocol(asyncio.Protocol):
             self._arm_idle()
             return
         due = self.idle_since + KEEPALIVE
-        if due > asyncio.get_running_loop().time():
-            self.idle = asyncio.get_running_loop().call_at(due, self._idle_check)
+        assert self.loop is not None
+        if due > self.loop.time():
+            self.idle = self.loop.call_at(due, self._idle_check)
             return
         self.closing = True
         self.transport.close()
@@ -250,7 +249,7 @@ class LeanProtocol(asyncio.Protocol):
         at_once = router.at_once.get(route)
         answer = self._at_once(at_once, request) if at_once is not None else None
         if answer is not None:
-            self.transport.write(encode_json_ok(answer, self.site.common_headers, close))
+            self.transport.write(encode_json_ok(self.site.json_ok_head, answer, close))
             if close:
                 self.closing = True
                 self.transport.close()
@@ -359,6 +358,7 @@ class LeanUnixSite(web.UnixSite):
         assert isinstance(router, EngineRouter)
         self.router = router
         self.common_headers = common_headers
+        self.json_ok_head = json_ok_head(common_headers)
         self.connections: weakref.WeakSet[LeanProtocol] = weakref.WeakSet()
 
     def aiohttp_server(self) -> Any:
