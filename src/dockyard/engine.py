@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from dockyard import heap
 from dockyard.config import Config
 from dockyard.core import timefmt
 from dockyard.core.locks import KeyedLocks
@@ -81,6 +82,7 @@ class Engine:
                 layerblobs_state.SCHEMA,
             ],
         )
+        heap.on_idle(self.db.release_memory)
         self.driver = Overlay2(cfg.overlay_root)
         self.layers = Layers(self.db, self.driver)
         self.events = Events()

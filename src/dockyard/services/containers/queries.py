@@ -7,7 +7,7 @@ import builtins
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
-from dockyard import errors
+from dockyard import errors, heap
 from dockyard.core.container import ContainerRecord
 from dockyard.core.types import Filters, Json
 from dockyard.network import links
@@ -30,6 +30,13 @@ class Queries:
         # ref -> (store generation, container id, its exec ids, encoded inspect)
         self._encoded: dict[str, tuple[int, str, builtins.list[str], bytes]] = {}
         self._encoded_at = 0  # the generation the kept entries were made under
+        heap.on_idle(self.release_stale)
+
+    def release_stale(self) -> None:
+        """Kept answers a write has made stale (those of removed containers among them) are
+        dropped while the daemon idles too, not only at the next miss (heap.on_idle)."""
+        if self._encoded_at != self.repo.generation:
+            self._encoded = {}
 
     def inspect_encoded(self, ref: str, encode: Callable[[Json], bytes]) -> bytes:
         """`encode(inspect(ref))`, kept per ref while no container record has been written since

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from dockyard import errors
+from dockyard import errors, heap
 from dockyard.core.container import ContainerRecord
 from dockyard.core.timefmt import ZERO_TIME, rfc3339nano
 from dockyard.core.types import Json
@@ -84,6 +84,13 @@ class Stats:
         self.machine_memory = cgroupstats.machine_memory()
         self.last: dict[str, Sample] = {}
         self._swept = time.monotonic()
+        heap.on_idle(self.release_idle)
+
+    def release_idle(self) -> None:
+        """The samples no "previous" needs any more (removed containers' included): dropped
+        while the daemon idles, a new dict for the old one's table (heap.on_idle)."""
+        now = time.monotonic()
+        self.last = {k: s for k, s in list(self.last.items()) if now - s.taken <= MAX_AGE}
 
     # ---- one sample (blocking: file reads, run on a worker thread) -----------------------------
 
