@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from pathlib import Path
-from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -70,10 +69,9 @@ def default_address() -> str:
     return "127.0.0.1"
 
 
-def _index(ip: Any, name: str) -> int | None:
-    """The link's index in the namespace of `ip` (an IPRoute this thread opened): one ioctl in
-    this thread, where pyroute2's link_lookup costs half a millisecond."""
-    del ip  # the same namespace as this thread's
+def _index(name: str) -> int | None:
+    """The link's index in this thread's network namespace (that of the IPRoute it opened):
+    one ioctl, where pyroute2's link_lookup costs half a millisecond."""
     try:
         return socket.if_nametoindex(name)
     except OSError:
@@ -93,7 +91,7 @@ def link_exists(name: str) -> bool:
 def link_ipv4(name: str) -> IPv4Interface | None:
     """The first IPv4 address on a link, or None (no link, or no address)."""
     with IPRoute() as ip:
-        idx = _index(ip, name)
+        idx = _index(name)
         if idx is None:
             return None
         for a in ip.get_addr(family=2, index=idx):
@@ -103,7 +101,7 @@ def link_ipv4(name: str) -> IPv4Interface | None:
 
 def link_alias(name: str) -> str:
     with IPRoute() as ip:
-        idx = _index(ip, name)
+        idx = _index(name)
         if idx is None:
             return ""
         return str(ip.get_links(idx)[0].get_attr("IFLA_IFALIAS") or "")
@@ -117,7 +115,7 @@ def create_bridge(name: str, gateway: IPv4Interface, alias: str, mtu: int | None
     extra = {"mtu": mtu} if mtu is not None and mtu in MTU_RANGE else {}
     with IPRoute() as ip:
         ip.link("add", ifname=name, kind="bridge", **extra)
-        idx = _index(ip, name)
+        idx = _index(name)
         assert idx is not None
         ip.link("set", index=idx, ifalias=alias)
         ip.addr("add", index=idx, address=str(gateway.ip), prefixlen=gateway.network.prefixlen)
@@ -129,12 +127,12 @@ def create_vxlan(name: str, vni: int, master: str, port: int) -> None:
     """A VXLAN device on a bridge, local only: no remote, no underlying device, learning off
     (no peer is ever learnt, nothing is sent off the host). Replaced when it exists."""
     with IPRoute() as ip:
-        if _index(ip, name) is not None:
+        if _index(name) is not None:
             ip.link("del", ifname=name)
         ip.link("add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_port=port,
                 vxlan_learning=0, vxlan_local="127.0.0.1")  # fmt: skip
-        idx = _index(ip, name)
-        bridge = _index(ip, master)
+        idx = _index(name)
+        bridge = _index(master)
         assert idx is not None and bridge is not None
         ip.link("set", index=idx, master=bridge, state="up")
     log.debug("netlink: vxlan %s id %d on %s", name, vni, master)
@@ -184,7 +182,7 @@ _IFA_F_NODAD = 0x02  # usable at once, as Docker's addresses: no duplicate addre
 def add_address6(name: str, address: IPv6Interface) -> None:
     """An IPv6 address on a host link (a bridge's gateway); already there is fine."""
     with IPRoute() as ip:
-        idx = _index(ip, name)
+        idx = _index(name)
         if idx is None:
             raise OSError(_ENODEV, f"{name} not found")
         try:
@@ -213,7 +211,7 @@ def add_veth(
     t0 = time.monotonic()
     sized = {} if mtu is None else {"mtu": mtu}
     with IPRoute() as ip:
-        br_idx = _index(ip, bridge)
+        br_idx = _index(bridge)
         if br_idx is None:
             raise OSError(_ENODEV, f"bridge {bridge} not found")
         # The peer is born inside the namespace with its final name and MAC: no move, no
@@ -231,7 +229,7 @@ def add_veth(
         finally:
             os.close(fd)
         try:
-            host_idx = _index(ip, host_name)
+            host_idx = _index(host_name)
             assert host_idx is not None
             # DNAT happens while the frame is bridged (br_netfilter): a container reaching its
             # own published port through the gateway needs the frame sent back out its port.
@@ -243,7 +241,7 @@ def add_veth(
 
     def inside() -> None:
         with IPRoute() as ns:
-            idx = _index(ns, ifname)
+            idx = _index(ifname)
             assert idx is not None
             ns.link("set", index=1, state="up")  # lo is always index 1 in a fresh namespace
             ns.addr("add", index=idx, address=str(address.ip), prefixlen=address.network.prefixlen)
@@ -279,7 +277,7 @@ def default_route(netns_path: Path, gateway: IPv4Address | None, ifname: str = "
                     if e.code != _ESRCH:
                         raise
                 return
-            idx = _index(ns, ifname)
+            idx = _index(ifname)
             if idx is None:
                 raise OSError(_ENODEV, f"{ifname} not found")
             ns.route("replace", dst="0.0.0.0/0", gateway=str(gateway), oif=idx)
@@ -309,7 +307,7 @@ def master_of(name: str) -> str:
     goes away meanwhile: another daemon on the host may delete its veths at any time)."""
     with IPRoute() as ip:
         try:
-            idx = _index(ip, name)
+            idx = _index(name)
             if idx is None:
                 return ""
             master = ip.get_links(idx)[0].get_attr("IFLA_MASTER")

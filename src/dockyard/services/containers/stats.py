@@ -87,9 +87,12 @@ class Stats:
         heap.on_idle(self.release_idle)
 
     def release_idle(self) -> None:
-        """The samples no "previous" needs any more (removed containers' included): dropped
-        while the daemon idles, a new dict for the old one's table (heap.on_idle)."""
-        now = time.monotonic()
+        """The samples no "previous" needs any more (removed containers' included) are dropped
+        while the daemon idles too, not only at the next sample's sweep (heap.on_idle)."""
+        self._drop_stale(time.monotonic())
+
+    def _drop_stale(self, now: float) -> None:
+        # a new dict: the old one's table, sized for the busiest moment, goes with it
         self.last = {k: s for k, s in list(self.last.items()) if now - s.taken <= MAX_AGE}
 
     # ---- one sample (blocking: file reads, run on a worker thread) -----------------------------
@@ -132,9 +135,7 @@ class Stats:
         self.last[cid] = sample
         if sample.taken - self._swept > MAX_AGE:
             self._swept = sample.taken
-            stale = [k for k, s in self.last.items() if sample.taken - s.taken > MAX_AGE]
-            for k in stale:
-                del self.last[k]
+            self._drop_stale(sample.taken)
 
     async def _take(self, rec: ContainerRecord) -> Sample | None:
         sample = await asyncio.to_thread(self.sample, rec)
