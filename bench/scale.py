@@ -4,8 +4,12 @@ its own bridge and firewall there, the host's untouched).
 
     .venv/bin/python bench/scale.py [--sizes 10,100,500,1000] [--gets 20000] [--clients 20]
 
-Both engines grow together, in steps of 10 containers alternating between them, every container
-a busybox `sleep` on a user network `sc` (so the embedded DNS holds every name). At each size:
+Each engine grows alone, dockyard first, in steps of 10 containers, while the other engine runs
+but holds none of them (as a host runs one engine; the first's containers are removed before the
+second starts). With --together both grow at once, alternating steps: then every runc and kernel
+call also pays for the other engine's containers (dockerd's ~4 mounts per container, its shims).
+Every container is a busybox `sleep` on a user network `sc` (so the embedded DNS holds every
+name). At each size:
   run -d ms       per container, the mean over the last 10 `docker run -d` before the size
   ps ms           `docker ps`; ps -s ms: `docker ps -s` (each the median of 5 calls)
   inspect ms      `docker inspect` of every container, one CLI call (the median of 5)
@@ -190,6 +194,11 @@ def main() -> None:
     ap.add_argument("--sizes", default="10,100,500,1000")
     ap.add_argument("--gets", type=int, default=20000)
     ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument(
+        "--together",
+        action="store_true",
+        help="grow both engines at once (each then pays for the other's containers)",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     # a SIGTERM (e.g. timeout(1)) unwinds the engines like ^C, so they leave nothing behind
@@ -215,23 +224,36 @@ def main() -> None:
                 sum(map(rss_kib, sides[1].daemon_pids())) / 1024
             )
             run_d: dict[str, list[float]] = {"dockerd": [], "dockyard": []}
-            for size in sizes:
-                for step in range(len(sides[0].ids) + STEP, size + 1, STEP):
-                    for s in sides:
-                        run_d[s.e.name] += grow(s, step)
-                for s in sides:
-                    got = measure(s, size, run_d[s.e.name], args)
-                    for case, v in got.items():
-                        curves.setdefault(case, {}).setdefault(s.e.name, []).append(v)
-                    print(f"{s.e.name:8} {size:5}: " + "  ".join(f"{k} {v:.1f}" for k, v in got.items()),
-                          flush=True)  # fmt: skip
-            n = len(sides[0].ids)
-            end["dockyard"]["restart re-adopt s"] = restart_dockyard(sides[1], stack)
-            for s in sides:
-                end[s.e.name]["stop -t 1 ms/ctr"] = s.e.timed("stop", "-t", "1", *s.ids) * 1e3 / n
-                end[s.e.name]["rm ms/ctr"] = s.e.timed("rm", *s.ids) * 1e3 / n
-            time.sleep(IDLE)
-            end["dockyard"]["idle RSS MiB after"] = sum(map(rss_kib, sides[1].daemon_pids())) / 1024
+            # one group growing together, or each engine alone while the other holds nothing
+            groups = [sides] if args.together else [[sides[1]], [sides[0]]]
+            for group in groups:
+                for size in sizes:
+                    for step in range(len(group[0].ids) + STEP, size + 1, STEP):
+                        for s in group:
+                            run_d[s.e.name] += grow(s, step)
+                    for s in group:
+                        got = measure(s, size, run_d[s.e.name], args)
+                        for case, v in got.items():
+                            curves.setdefault(case, {}).setdefault(s.e.name, []).append(v)
+                        print(
+                            f"{s.e.name:8} {size:5}: "
+                            + "  ".join(f"{k} {v:.1f}" for k, v in got.items()),
+                            flush=True,
+                        )
+                for s in group:
+                    n = len(s.ids)
+                    if s is sides[1]:
+                        end["dockyard"]["restart re-adopt s"] = restart_dockyard(s, stack)
+                    end[s.e.name]["stop -t 1 ms/ctr"] = (
+                        s.e.timed("stop", "-t", "1", *s.ids) * 1e3 / n
+                    )
+                    end[s.e.name]["rm ms/ctr"] = s.e.timed("rm", *s.ids) * 1e3 / n
+                    s.ids.clear()
+                if sides[1] in group:
+                    time.sleep(IDLE)
+                    end["dockyard"]["idle RSS MiB after"] = (
+                        sum(map(rss_kib, sides[1].daemon_pids())) / 1024
+                    )
             for s in sides:
                 for argv in (("rm", "-f", "asker"), ("network", "rm", "sc")):
                     try:
