@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import inspect
 import logging
+import weakref
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ ARENAS = 2
 TRIM_INTERVAL = 30.0  # seconds; a trim costs about a millisecond
 # Caches outside Python's heap that can be dropped when idle (e.g. libnftables' ruleset cache);
 # called from a worker thread before each periodic trim.
-_IDLE_HOOKS: list[Callable[[], None]] = []
+_IDLE_HOOKS: list[Callable[[], Callable[[], None] | None]] = []
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -47,12 +49,20 @@ def trim() -> bool:
 
 
 def on_idle(hook: Callable[[], None]) -> None:
-    """Register a callable that frees an idle cache; it must be cheap and thread-safe."""
-    _IDLE_HOOKS.append(hook)
+    """Register a callable that frees an idle cache; it must be cheap and thread-safe. A bound
+    method is held weakly: registering does not keep its object (an engine, a store) alive."""
+    if inspect.ismethod(hook):
+        _IDLE_HOOKS.append(weakref.WeakMethod(hook))
+    else:
+        _IDLE_HOOKS.append(lambda: hook)
 
 
 def release_idle() -> None:
-    for hook in list(_IDLE_HOOKS):
+    for ref in list(_IDLE_HOOKS):
+        hook = ref()
+        if hook is None:  # its object is gone
+            _IDLE_HOOKS.remove(ref)
+            continue
         try:
             hook()
         except Exception:  # a cache that cannot be freed now stays: never fatal
