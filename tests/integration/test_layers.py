@@ -338,3 +338,60 @@ def test_references_recounted_after_a_killed_pull(store: Layers) -> None:
         with pytest.raises(errors.NotFound):
             store.get(gone)
     assert store.get(kept).chain_id == kept and store.reconcile_refs([kept]) == []
+
+
+def test_parallel_removals_of_containers_on_one_image(store: Layers) -> None:
+    """S4, #17: many mounted containers removed at once (as `docker rm` of many does), and two
+    removals of the same one racing: everything goes, the image's reference is counted once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    top = image(store, BASE, APP)
+    names = [f"c{i}" for i in range(24)]
+    for n in names:
+        store.create_rw(n, top)
+        store.mount(n)
+    assert store.refs(top) == 1 + len(names)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(store.remove_rw, names + names))
+    assert store.rw_layers() == [] and store.refs(top) == 1
+    assert not mount.mounts_under(store.driver.root)
+    assert len(layer_dirs(store)) == 2  # the image's two layers only
+    store.release(top)
+    assert layer_dirs(store) == [] and os.listdir(store.driver.root / "l") == []
+
+
+def test_removal_holds_no_store_lock_while_deleting_files(store: Layers) -> None:
+    """#17: while one container's layer is being unmounted and deleted, another container is
+    created and a `system check` snapshot sees nothing wrong (the pair is marked busy)."""
+    import threading
+
+    from dockyard.storage.check import layer_findings, snapshot
+
+    top = image(store, BASE)
+    rw = store.create_rw("slow", top)
+    inside, go_on = threading.Event(), threading.Event()
+    real_remove = store.driver.remove
+
+    def slow_remove(id: str) -> None:
+        if id == rw.mount_id:
+            inside.set()
+            assert go_on.wait(10)
+        real_remove(id)
+
+    store.driver.remove = slow_remove  # type: ignore[method-assign]
+    t = threading.Thread(target=store.remove_rw, args=("slow",))
+    t.start()
+    try:
+        assert inside.wait(10)
+        done = threading.Event()
+        maker = threading.Thread(target=lambda: (store.create_rw("other", top), done.set()))
+        maker.start()
+        assert done.wait(5), "create_rw waited for another container's removal"
+        maker.join()
+        assert layer_findings(snapshot(store), [top]) == []
+    finally:
+        go_on.set()
+        t.join()
+    assert layer_findings(snapshot(store), [top]) == []
+    assert {r.container_id for r in store.rw_layers()} == {"other"}
+    store.remove_rw("other")

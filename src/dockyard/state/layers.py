@@ -100,8 +100,10 @@ class LayerRepo:
         )
 
     @staticmethod
-    def delete_rw(c: Cursor, container_id: str) -> None:
-        c.execute("DELETE FROM rw_layers WHERE container_id = ?", (container_id,))
+    def delete_rw(c: Cursor, container_id: str) -> bool:
+        """Whether there was a row to delete."""
+        gone = c.execute("DELETE FROM rw_layers WHERE container_id = ?", (container_id,))
+        return gone.rowcount > 0
 
     def known_dirs(self) -> set[str]:
         """Every overlay2 directory name the metadata accounts for."""

@@ -29,7 +29,7 @@ class LayerSnapshot:
     layers: list[tuple[Layer, int]]  # each layer and its stored reference count
     rw: list[RWLayer]
     dirs: set[str]  # the driver's layer directories
-    busy: set[str] = field(default_factory=set)  # directories being made right now
+    busy: set[str] = field(default_factory=set)  # directories being made or removed right now
 
 
 def expected_refs(snap: LayerSnapshot, holders: Iterable[str]) -> Counter[str]:
@@ -63,7 +63,7 @@ def layer_findings(snap: LayerSnapshot, holders: Iterable[str]) -> list[Finding]
         if rw.parent is not None and rw.parent not in by_id:
             out.append(Finding(RW, rw.container_id, f"image layer {rw.parent} does not exist"))
         for d in (rw.init_id, rw.mount_id):
-            if d not in snap.dirs:
+            if d not in snap.dirs and d not in snap.busy:
                 out.append(Finding(RW, rw.container_id, f"directory {d} is missing"))
     for holder in sorted(set(holders) - by_id.keys()):
         out.append(Finding(LAYER, holder, "an image's top layer does not exist"))

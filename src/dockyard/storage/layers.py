@@ -75,7 +75,8 @@ class Layers:
         # GraphDriver of each container layer: fixed for the layer's life, asked by every inspect
         self._graph: dict[str, dict[str, object]] = {}
         self._indexes = layerindex.LayerIndexes()
-        self._making: set[str] = set()  # directories made but not yet recorded (check skips)
+        # directories made but not yet recorded, or being removed: check() skips them
+        self._busy: set[str] = set()
 
     # read-only layers -----------------------------------------------------------------------
 
@@ -118,7 +119,7 @@ class Layers:
                 self.retain(parent)  # held by the new child, or dropped below
         cache_id = secrets.token_hex(32)
         found: tuple[Layer, int] | None = None
-        self._making.add(cache_id)
+        self._busy.add(cache_id)
         try:
             with Rollback() as rb:
                 self.driver.create(cache_id, parent_cache)
@@ -139,17 +140,17 @@ class Layers:
                         self._repo.add_refs(c, chain_id, 1)
                 rb.commit()
         except BaseException:
-            self._making.discard(cache_id)
+            self._busy.discard(cache_id)
             if parent is not None:
                 self.release(parent)
             raise
         if found is None:
-            self._making.discard(cache_id)
+            self._busy.discard(cache_id)
             log.debug("registered layer %s (%s, %d bytes)", chain_id, cache_id, size)
             return layer
         # Already stored: drop our copy and the child's hold on the parent.
         self.driver.remove(cache_id)
-        self._making.discard(cache_id)
+        self._busy.discard(cache_id)
         if parent is not None:
             self.release(parent)
         return found[0]
@@ -247,16 +248,30 @@ class Layers:
         self.driver.put(self.get_rw(container_id).mount_id)
 
     def remove_rw(self, container_id: str) -> None:
+        """The pair is the container's alone and its caller holds the container's lock, so
+        its unmount and rmtree run outside the store's lock: parallel removals of many
+        containers overlap (#17). Order as always: the writable dir, the row (and the image
+        layer references it held), the init dir; a crash in between leaves a dir reconcile()
+        removes, or a row whose removal is run again."""
+        rw = self._repo.get_rw(container_id)
+        if rw is None:
+            return
+        own = (rw.mount_id, rw.init_id)
         with self._lock:
-            rw = self._repo.get_rw(container_id)
-            if rw is None:
-                return
+            self._busy.update(own)  # check() skips them meanwhile
+        try:
             self.driver.remove(rw.mount_id)  # unmounts first, whatever the count
-            with self._db.tx() as c:
-                self._repo.delete_rw(c, container_id)
-                doomed = self._release_tx(c, rw.parent) if rw.parent else []
-            self._graph.pop(container_id, None)
-            self._remove_dirs([rw.init_id, *doomed])
+            with self._lock:
+                with self._db.tx() as c:
+                    if not self._repo.delete_rw(c, container_id):
+                        return  # removed meanwhile by another caller: its references are gone
+                    doomed = self._release_tx(c, rw.parent) if rw.parent else []
+                self._graph.pop(container_id, None)
+                self._remove_dirs(doomed)
+            self._remove_dirs([rw.init_id])
+        finally:
+            with self._lock:
+                self._busy.difference_update(own)
 
     def changes(self, container_id: str) -> list[Change]:
         return self.driver.changes(self.get_rw(container_id).mount_id)
@@ -335,16 +350,16 @@ class Layers:
 
     def snapshot(self) -> tuple[list[tuple[Layer, int]], list[RWLayer], set[str], set[str]]:
         """For `system check` (storage/check.py): every layer with its reference count, the
-        container layers, the directories present and those a register() is filling."""
+        container layers, the directories present and those being made or removed."""
         with self._lock:
-            busy = set(self._making)
+            busy = set(self._busy)
             dirs = set(self.driver.ids())
             return self._repo.all_with_refs(), self._repo.all_rw(), dirs, busy
 
     def remove_orphans(self, ids: Iterable[str]) -> list[str]:
-        """Remove these directories if still no row names them and no register() fills them."""
+        """Remove these directories if still no row names them and none is being made."""
         with self._lock:
-            known = self._repo.known_dirs() | self._making
+            known = self._repo.known_dirs() | self._busy
             doomed = [d for d in ids if d not in known]
             for d in doomed:
                 log.warning("removing layer dir %s no record names", d)

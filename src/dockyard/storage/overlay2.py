@@ -10,7 +10,9 @@
 Lifecycle: create(id, parent) -> apply_diff(id, tar) | get(id)/put(id) (mount reference counted
 per id) -> remove(id). A mount left behind by a previous daemon process is adopted by the first
 get() (found in /proc/self/mountinfo), so a live-restored container's mount is counted.
-Thread-safe: one lock guards the mount counts and every mount/unmount.
+Thread-safe: a lock per id (striped: _STRIPES locks shared by hash) guards that id's mount
+count, its mount/unmount and its removal, so one container's unmount and rmtree never waits
+for another's (#17: parallel `rm`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dockyard.core.layers import Change
 from dockyard.errors import InvalidParameter, NotFound, System
 from dockyard.rollback import Rollback
 from dockyard.storage import archive, changes, fsflags, layerexport, mount
+from dockyard.storage.rmtree import remove_tree
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ MAX_DEPTH = 128
 LINK_DIR = "l"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+_STRIPES = 64
 
 
 def new_link_id() -> str:
@@ -59,9 +63,12 @@ class Overlay2:
         root.mkdir(parents=True, exist_ok=True, mode=0o710)
         (root / LINK_DIR).mkdir(exist_ok=True, mode=0o700)
         fsflags.mark_top_dir(root)  # each layer in a block group of its own (ext4)
-        self._lock = threading.RLock()
+        self._locks = [threading.Lock() for _ in range(_STRIPES)]
         self._mounts: dict[str, int] = {}
         self._index_off = "index=off," if _index_off_supported() else ""
+
+    def _lock(self, id: str) -> threading.Lock:
+        return self._locks[hash(id) % _STRIPES]
 
     # layout ---------------------------------------------------------------------------------
 
@@ -121,7 +128,7 @@ class Overlay2:
     def remove(self, id: str) -> None:
         """Unmount (whatever the count), drop the short link and the directory. Idempotent."""
         d = self._dir(id)
-        with self._lock:
+        with self._lock(id):
             merged = d / "merged"
             self._mounts.pop(id, None)
             while mount.is_mounted(merged):
@@ -132,8 +139,7 @@ class Overlay2:
                 link = ""
             if link:
                 (self.root / LINK_DIR / link).unlink(missing_ok=True)
-            if d.exists():
-                shutil.rmtree(d)
+            remove_tree(d)
 
     # mounts ---------------------------------------------------------------------------------
 
@@ -169,7 +175,7 @@ class Overlay2:
         if not d.is_dir():
             raise NotFound(f"layer {id} does not exist")
         merged = d / "merged"
-        with self._lock:
+        with self._lock(id):
             count = self._mounts.get(id, 0)
             if count == 0:
                 if mount.is_mounted(merged):
@@ -186,7 +192,7 @@ class Overlay2:
 
     def put(self, id: str) -> None:
         merged = self._dir(id) / "merged"
-        with self._lock:
+        with self._lock(id):
             count = self._mounts.get(id, 0)
             if count > 1:
                 self._mounts[id] = count - 1
@@ -198,7 +204,7 @@ class Overlay2:
                 merged.rmdir()
 
     def mount_count(self, id: str) -> int:
-        with self._lock:
+        with self._lock(id):
             return self._mounts.get(id, 0)
 
     # contents -------------------------------------------------------------------------------
