@@ -147,6 +147,41 @@ def test_all_views_reuses_parsed_records_until_the_text_changes(tmp_path: Path) 
     db.close()
 
 
+def test_view_resolves_as_resolve_and_shares_one_parsed_copy(tmp_path: Path) -> None:
+    """#17, E6: `stats` reads records as views: by id, name or unique prefix as resolve()
+    finds them, the same object while the stored text is unchanged, a new one after a save,
+    the one a listing parsed; errors as resolve()'s."""
+    import pytest
+
+    from dockyard import errors
+
+    db = Database.open(tmp_path / "db.sqlite", schemas=[containers_state.SCHEMA])
+    repo = ContainerRepo(db)
+    a, b = _rec("running"), _rec("exited")
+    a.id, b.id, b.name = "ab" + "1" * 62, "ac" + "2" * 62, "m"
+    with db.tx() as c:
+        repo.insert(c, a)
+        repo.insert(c, b)
+    first = repo.view(a.id)
+    assert first.id == a.id and repo.view(a.name) is first and repo.view("ab") is first
+    assert repo.view("/" + a.name) is first and repo.resolve(a.id) is not first
+    assert {r.id: r for r in repo.all_views()}[a.id] is first  # one cache for both
+    changed = repo.get(a.id)
+    assert changed is not None
+    changed.state["Status"] = "exited"
+    repo.save(changed)
+    again = repo.view(a.id)
+    assert again is not first and again.state["Status"] == "exited"
+    with pytest.raises(errors.InvalidParameter, match="multiple IDs found"):
+        repo.view("a")
+    with pytest.raises(errors.NotFound):
+        repo.view("zz")
+    repo.delete(a.id)
+    with pytest.raises(errors.NotFound):
+        repo.view(a.id)
+    db.close()
+
+
 def test_heap_tuning_is_harmless_to_call() -> None:
     """E1: the daemon's glibc tuning calls succeed (or are no-ops) and can be repeated."""
     assert isinstance(heap.limit_arenas(), bool)

@@ -31,6 +31,8 @@ class FakeShared:
     def get(self, ref: str) -> ContainerRecord:
         return self.rec
 
+    view = get  # stats reads records as shared views
+
 
 class FakeNet:
     def interface_stats(self, rec: ContainerRecord) -> dict[str, Any]:

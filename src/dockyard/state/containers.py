@@ -4,6 +4,7 @@ SQLite must index or keep unique (id, name) beside it."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from dockyard import errors
@@ -70,14 +71,37 @@ class ContainerRepo:
 
     def resolve(self, ref: str) -> ContainerRecord:
         """A name, full id or unique id prefix (Docker's order); NotFound in Docker's words."""
+        return self._resolve(ref, _row)
+
+    def view(self, ref: str) -> ContainerRecord:
+        """resolve() for read-only callers (`stats`): a record whose stored text is unchanged
+        since it was last parsed for a view is that same object (see all_views), so many
+        requests at once for the same containers hold one parsed copy each, not one per
+        request. Callers must never mutate it."""
+        return self._resolve(ref, self._view_of)
+
+    def _view_of(self, r: Any) -> ContainerRecord:
+        cached = self._views.get(r["id"])
+        if cached is not None and cached[0] == r["doc"] and cached[1].name == r["name"]:
+            return cached[1]
+        rec = _row(r)
+        self._views[rec.id] = (r["doc"], rec)
+        return rec
+
+    def _resolve(self, ref: str, parse: Callable[[Any], ContainerRecord]) -> ContainerRecord:
         ref = ref[1:] if ref.startswith("/") else ref
-        rec = self.get(ref) or self.by_name(ref) or self.by_link(ref)
+        r = self.db.query_one("SELECT * FROM containers WHERE id=?", (ref,)) or self.db.query_one(
+            "SELECT * FROM containers WHERE name=?", (ref,)
+        )
+        if r:
+            return parse(r)
+        rec = self.by_link(ref)
         if rec:
             return rec
         if ref:
-            found = self.by_id_prefix(ref)
+            found = self._rows_with_prefix(ref)
             if len(found) == 1:
-                return found[0]
+                return parse(found[0])
             if len(found) > 1:
                 raise errors.InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
         raise errors.no_such_container(ref)
@@ -100,10 +124,12 @@ class ContainerRepo:
         return self.by_name(linkspec.parse(found[1]).name) if found else None
 
     def by_id_prefix(self, prefix: str) -> list[ContainerRecord]:
-        rows = self.db.query(
+        return [_row(r) for r in self._rows_with_prefix(prefix)]
+
+    def _rows_with_prefix(self, prefix: str) -> list[Any]:
+        return self.db.query(
             "SELECT * FROM containers WHERE id >= ? AND id < ?", (prefix, prefix + "\uffff")
         )
-        return [_row(r) for r in rows]
 
     def names(self) -> set[str]:
         return {r["name"] for r in self.db.query("SELECT name FROM containers")}

@@ -83,6 +83,11 @@ class ContainerShared:
         """Resolve a name, full id or unique id prefix (Docker's order)."""
         return self.repo.resolve(ref)
 
+    def view(self, ref: str) -> ContainerRecord:
+        """get() for a caller that only reads the record (never mutate it): a shared parsed
+        copy while the stored record is unchanged (ContainerRepo.view)."""
+        return self.repo.view(ref)
+
     def publish(self, rec: ContainerRecord, action: str, **extra: str) -> None:
         attrs = container_attributes(rec.config, rec.name, extra)
         self.events.publish("container", action, rec.id, attrs)

@@ -8,6 +8,8 @@ is recent, else zeroed as dockerd's). stream=false: one sample whose `precpu_sta
 the container's last sample when it is between GAP and MAX_AGE old, else a sample taken GAP
 before (D-stats-1: dockerd waits for its collector's next tick, a second). one-shot: one sample,
 no precpu, at once. A container that is not running answers dockerd's zeroed sample.
+Records are read as shared views (ContainerShared.view): `stats --no-stream` over N containers
+holds N requests at once, and each decoding its own copy made the daemon's peak heap (#17).
 
 Nothing runs for a container nobody asks about: the cache holds the last sample per container
 (a few hundred bytes) and drops what is older than MAX_AGE when it is next written."""
@@ -153,7 +155,7 @@ class Stats:
     # ---- the API's two forms ------------------------------------------------------------------
 
     async def once(self, ref: str, one_shot: bool) -> Json:
-        rec = await asyncio.to_thread(self.shared.get, ref)
+        rec = await asyncio.to_thread(self.shared.view, ref)
         if not running(rec):
             return zeroed(rec)
         prev = None if one_shot else self.last.get(rec.id)
@@ -175,7 +177,7 @@ class Stats:
     async def stream(self, ref: str) -> AsyncIterator[Json]:
         """Resolves `ref` before the first item (a missing container is a 404, not a
         stream); ends when the container is removed."""
-        rec = await asyncio.to_thread(self.shared.get, ref)
+        rec = await asyncio.to_thread(self.shared.view, ref)
         return self._frames(rec)
 
     async def _frames(self, rec: ContainerRecord) -> AsyncIterator[Json]:
@@ -192,6 +194,6 @@ class Stats:
                 prev = cur
             await asyncio.sleep(INTERVAL)
             try:
-                rec = await asyncio.to_thread(self.shared.get, rec.id)
+                rec = await asyncio.to_thread(self.shared.view, rec.id)
             except errors.NotFound:  # removed: the stream ends, as dockerd's
                 return
