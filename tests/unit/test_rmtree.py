@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.storage.rmtree import remove_tree
+from dockyard.storage.rmtree import remove_tree, remove_tree_quietly
 
 
 def test_removes_nested_dirs_files_and_unreadable_dirs(tmp_path: Path) -> None:
@@ -47,3 +47,14 @@ def test_a_symlink_given_as_the_tree_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         remove_tree(tmp_path / "link")
     assert (real / "f").exists()
+
+
+def test_quietly_ignores_what_it_cannot_remove(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    remove_tree_quietly(tmp_path / "link")  # refused, silently
+    remove_tree_quietly(tmp_path / "missing")
+    assert real.is_dir() and (tmp_path / "link").is_symlink()
+    remove_tree_quietly(real)
+    assert not real.exists()

@@ -38,6 +38,7 @@ from dockyard.runtime.runc import Runc
 from dockyard.services.containers import files, psout
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.storage.protocols import LayerStore
+from dockyard.storage.rmtree import remove_tree_quietly
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ class Launcher:
             (self.network.teardown, (rec,)),
             (self.cgroups.remove, (rec.id,)),  # runc delete removes them; a killed runc may not
             (self.layers.unmount, (rec.id,)),
-            (shutil.rmtree, (self.bundle(rec.id), True)),
+            (remove_tree_quietly, (self.bundle(rec.id),)),
             (self.sock(rec.id).unlink, (True,)),
         ])  # fmt: skip
         if problems:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import signal as sig
 
 from dockyard import errors
 from dockyard.core.container import ContainerRecord
 from dockyard.services.containers.shared import ContainerShared, running
+from dockyard.storage.rmtree import remove_tree_quietly
 
 log = logging.getLogger(__name__)
 KILL_WAIT = 10.0  # seconds for a SIGKILLed container's exit to be seen before rm -f looks
@@ -132,7 +132,7 @@ class Removal:
             self.launcher.cleanup(rec)
             self.launcher.mounts.release(rec, volumes)
             self.shared.layers.remove_rw(cid)
-            shutil.rmtree(self.shared.container_dir(cid), ignore_errors=True)
+            remove_tree_quietly(self.shared.container_dir(cid))
             self.repo.delete(cid)
         self.shared.forget_lock(cid)
         self.shared.publish(rec, "destroy")
