@@ -98,7 +98,9 @@ def _unquote(value: str) -> str:
 
 
 async def _not_found(request: web.Request) -> web.StreamResponse:
-    # dockerd's router answers unknown paths and wrong methods alike (no 405)
+    # dockerd's router answers unknown paths and wrong methods alike (no 405); logged, since a
+    # docker CLI 28 `stop` of 500 containers once got this answer (#17, not reproduced since)
+    log.info("no route for %s %s", request.method, request.path)
     return error_response(404, "page not found")
 
 
