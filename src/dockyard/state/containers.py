@@ -61,12 +61,18 @@ class ContainerRepo:
         self.generation = next(self._generations)
         self._views.pop(cid, None)  # a parsed record is kept only while it is stored
 
+    def _row_by_id(self, cid: str) -> Any:
+        return self.db.query_one("SELECT * FROM containers WHERE id=?", (cid,))
+
+    def _row_by_name(self, name: str) -> Any:
+        return self.db.query_one("SELECT * FROM containers WHERE name=?", (name,))
+
     def get(self, cid: str) -> ContainerRecord | None:
-        r = self.db.query_one("SELECT * FROM containers WHERE id=?", (cid,))
+        r = self._row_by_id(cid)
         return _row(r) if r else None
 
     def by_name(self, name: str) -> ContainerRecord | None:
-        r = self.db.query_one("SELECT * FROM containers WHERE name=?", (name,))
+        r = self._row_by_name(name)
         return _row(r) if r else None
 
     def resolve(self, ref: str) -> ContainerRecord:
@@ -90,9 +96,7 @@ class ContainerRepo:
 
     def _resolve(self, ref: str, parse: Callable[[Any], ContainerRecord]) -> ContainerRecord:
         ref = ref[1:] if ref.startswith("/") else ref
-        r = self.db.query_one("SELECT * FROM containers WHERE id=?", (ref,)) or self.db.query_one(
-            "SELECT * FROM containers WHERE name=?", (ref,)
-        )
+        r = self._row_by_id(ref) or self._row_by_name(ref)
         if r:
             return parse(r)
         rec = self.by_link(ref)

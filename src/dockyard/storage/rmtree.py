@@ -23,7 +23,7 @@ def _empty(dfd: int) -> None:
             try:
                 os.unlink(name, dir_fd=dfd)
                 continue
-            except IsADirectoryError:  # a filesystem without d_type said "not a directory"
+            except IsADirectoryError:  # replaced by a directory since the listing
                 pass
         try:
             fd = os.open(name, _DIR_FLAGS, dir_fd=dfd)
