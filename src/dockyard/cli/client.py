@@ -188,18 +188,21 @@ class Client:
         return self.call("POST", path, query, body)
 
     def begin(self, method: str, path: str, query: Query | None = None) -> Callable[[], Any]:
-        """Send a request now and return a function that blocks for its JSON answer. `run`
-        uses it to register `wait` before `start`, so a fast exit is never missed."""
+        """Send a request, wait for its status and headers, and return a function that blocks
+        for its JSON body. `run` uses it to register `wait` before `start`, so a fast exit is
+        never missed: the daemon sends wait's headers once the waiter is registered (as
+        dockerd does, and as the docker CLI waits for them); the request alone could reach
+        the daemon after `start`'s, sent on another connection."""
         conn = self._conn()
         try:
             conn.request(method, self.url(path, query))
+            resp = conn.getresponse()
         except OSError as exc:
             conn.close()
             raise ConnectError(str(exc)) from exc
 
         def result() -> Any:
             try:
-                resp = conn.getresponse()
                 raw = resp.read()
             finally:
                 conn.close()
