@@ -33,6 +33,7 @@ POINTS = (
     "pull.after-layer",  # a layer registered, the image not yet stored
     "pull.before-image",  # every layer and the config stored, no image record
     "push.after-blob",  # a layer blob uploaded, no manifest yet
+    "rmi.after-layers",  # the image's record and its layers gone, its blobs not yet
     "cp.after-write",  # a file written under its temp name, not yet renamed in
     "volume.after-create",  # the volume's directory made, no record
     "volume.mid-populate",  # a volume half copied from the image

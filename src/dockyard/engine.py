@@ -187,5 +187,8 @@ class Engine:
     async def close(self) -> None:
         """Leave containers running (live-restore): their shims keep logs and exit codes."""
         self.db.close()
+        # removed layers' and containers' files still in their trash are deleted first
+        await asyncio.to_thread(self.driver.close)
+        await asyncio.to_thread(self.containers.shared.trash.close)
         for tree in self.launcher.private_trees:
             mount.release(tree)

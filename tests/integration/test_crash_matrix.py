@@ -59,7 +59,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def _layer_dirs(d: Daemon) -> set[str]:
-    return {p.name for p in (d.data_root / "overlay2").iterdir() if p.name != "l"}
+    return {p.name for p in (d.data_root / "overlay2").iterdir() if p.name not in ("l", ".trash")}
 
 
 def _blobs(d: Daemon) -> set[str]:
@@ -281,6 +281,15 @@ def _pull(w: World) -> None:
     w.d.dockyard("pull", f"{w.reg.host}/cm-pull:1", timeout=90)
 
 
+def _rmi_setup(w: World) -> None:
+    _pull_setup(w)
+    _ok(w.d.dockyard("pull", f"{w.reg.host}/cm-pull:1", timeout=90))
+
+
+def _rmi(w: World) -> None:
+    w.d.dockyard("rmi", f"{w.reg.host}/cm-pull:1")
+
+
 def _cp_setup(w: World) -> None:
     _run_bg(w.d, "cm-cp", "busybox", "sleep", "300")
     (w.d.root / "cm-file").write_bytes(os.urandom(1 << 20))
@@ -321,6 +330,7 @@ OPS: dict[str, Op] = {
     "pull": (_pull_setup, _pull),
     "layer.after-extract": (_pull_setup, _pull),
     "push": (_push_setup, _push),
+    "rmi": (_rmi_setup, _rmi),
     "cp": (_cp_setup, _cp),
     "volume.after-create": (None, _volume_create),
     "volume.mid-populate": (None, _volume_populate),
@@ -350,6 +360,11 @@ def _after(w: World, point: str) -> None:
         r = d.dockyard("run", "--rm", "cm-build", "sh", "-c", "cat /from-first /c; wc -c < /f")
         assert _ok(r) == "a\nc\n4096"
     elif point.startswith(("pull", "layer")):
+        _ok(d.dockyard("pull", f"{w.reg.host}/cm-pull:1", timeout=90))
+        assert _ok(d.dockyard("run", "--rm", f"{w.reg.host}/cm-pull:1", "cat", "/x")) == "x"
+    elif point.startswith("rmi"):
+        # the record went before the kill: the image is gone, and pulled again it runs
+        assert d.api("GET", f"/images/{w.reg.host}/cm-pull:1/json")[0] == 404
         _ok(d.dockyard("pull", f"{w.reg.host}/cm-pull:1", timeout=90))
         assert _ok(d.dockyard("run", "--rm", f"{w.reg.host}/cm-pull:1", "cat", "/x")) == "x"
     elif point.startswith("push"):

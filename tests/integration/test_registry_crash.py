@@ -10,11 +10,11 @@ import json
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from dockyard.crashpoints import ENV
 from tests.conftest import Daemon, UnixHTTPConnection, private_daemon
 from tests.registry import File, busybox_files, oci_layout, registry, skopeo_push
 
@@ -71,13 +71,13 @@ def test_pull_killed_midway_leaves_nothing_and_a_retry_reuses_finished_layers(
 
 
 def test_rmi_killed_midway_leaves_nothing_orphaned_or_missing(tmp_path: Path) -> None:
-    """E5 / R1 (#13): `rmi` of a pulled image killed by kill -9 while its top layer's files are
-    being removed (the image's record is gone, its config and layer blobs not yet): after the
+    """E5 / R1 (#13): `rmi` of a pulled image killed by kill -9 at the crash point after its
+    record and layers are gone and before its config and layer blobs are: after the
     restart nothing of it is left (no blob, layer directory or temporary file), and the image
     that shares its base layer still has every blob it needs (config, manifest, layer blobs)
     and runs. The store then holds exactly what it held before the pulls plus that image."""
     base = {**busybox_files(), "etc/id": File(os.urandom(8).hex().encode())}
-    many = {f"many/{i // 500}/{i}": File(b"x") for i in range(4000)}  # slow to remove
+    many = {f"many/{i // 500}/{i}": File(b"x") for i in range(400)}
     oci_layout(tmp_path / "a", [base, many])
     oci_layout(tmp_path / "b", [base, {"etc/b": File(b"kept\n")}])
     with registry(tmp_path / "reg") as reg, private_daemon("-pr", f"dyg{os.getpid()}") as d:
@@ -95,21 +95,24 @@ def test_rmi_killed_midway_leaves_nothing_orphaned_or_missing(tmp_path: Path) ->
         a_blobs = _blobs(d) - before_blobs - _image_blobs(d, b, digest_b)
         assert _hex(a["Id"]) in a_blobs and len(a_blobs) == 3  # config, manifest, top layer
 
+        d.stop()
+        d.extra_env = {ENV: "rmi.after-layers"}  # the record and layers gone, blobs not yet
+        d.start()
+
         def rmi() -> None:
             with contextlib.suppress(OSError):  # the daemon dies under it
                 d.api("DELETE", f"/images/{reg.host}/a:1")
 
         removing = threading.Thread(target=rmi)
         removing.start()
-        while d.api("GET", f"/images/{a['Id']}/json")[0] == 200:
-            time.sleep(0.002)
         assert d.proc is not None
-        d.proc.send_signal(signal.SIGKILL)  # the record is gone; the layer's files are not yet
-        d.proc.wait()
+        d.proc.wait(60)
+        assert d.proc.returncode == -9
         removing.join()
         left = _blobs(d) & a_blobs
         assert _hex(a["Id"]) in left, "the kill came after the blobs were removed"
 
+        d.extra_env = {}
         d.start()
         assert _blobs(d) == before_blobs | _image_blobs(d, b, digest_b)
         assert list((d.data_root / "tmp").iterdir()) == []
@@ -131,7 +134,7 @@ def _blobs(d: Daemon) -> set[str]:
 
 
 def _layer_dirs(d: Daemon) -> set[str]:
-    return {p.name for p in (d.data_root / "overlay2").iterdir() if p.name != "l"}
+    return {p.name for p in (d.data_root / "overlay2").iterdir() if p.name not in ("l", ".trash")}
 
 
 def _image_blobs(d: Daemon, inspected: dict[str, object], manifest: str) -> set[str]:

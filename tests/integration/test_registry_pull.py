@@ -218,7 +218,7 @@ def tmp_entries(d: Daemon) -> set[str]:
 
 def layer_dirs(d: Daemon) -> set[str]:
     """The overlay2 layer directories (every layer of every image and container)."""
-    return {p.name for p in (d.data_root / "overlay2").iterdir() if p.name != "l"}
+    return {p.name for p in (d.data_root / "overlay2").iterdir() if p.name not in ("l", ".trash")}
 
 
 def content_blobs(d: Daemon) -> set[str]:

@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from dockyard.core import timefmt
 from dockyard.core.layers import Layer
+from dockyard.crashpoints import crashpoint
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.images import config as image_config
 from dockyard.images.content import ContentStore
@@ -138,6 +139,7 @@ class ImageWriter:
             self.repo.delete(c, rec.id)
         if rec.top_chain_id:
             self.layers.release(rec.top_chain_id)
+        crashpoint("rmi.after-layers")
         removed: list[str] = []
         for layer in reversed(chain):
             try:

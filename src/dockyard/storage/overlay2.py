@@ -32,7 +32,7 @@ from dockyard.core.layers import Change
 from dockyard.errors import InvalidParameter, NotFound, System
 from dockyard.rollback import Rollback
 from dockyard.storage import archive, changes, fsflags, layerexport, mount
-from dockyard.storage.rmtree import remove_tree
+from dockyard.storage.trash import TRASH_DIR, Trash
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class Overlay2:
         self._locks = [threading.Lock() for _ in range(_STRIPES)]
         self._mounts: dict[str, int] = {}
         self._index_off = "index=off," if _index_off_supported() else ""
+        self.trash = Trash(root / TRASH_DIR)
 
     def _lock(self, id: str) -> threading.Lock:
         return self._locks[hash(id) % _STRIPES]
@@ -126,7 +127,8 @@ class Overlay2:
             rb.commit()
 
     def remove(self, id: str) -> None:
-        """Unmount (whatever the count), drop the short link and the directory. Idempotent."""
+        """Unmount (whatever the count), drop the short link, move the directory to the trash
+        (its files are deleted by the trash's reaper, outside this call). Idempotent."""
         d = self._dir(id)
         with self._lock(id):
             merged = d / "merged"
@@ -139,7 +141,11 @@ class Overlay2:
                 link = ""
             if link:
                 (self.root / LINK_DIR / link).unlink(missing_ok=True)
-            remove_tree(d)
+            self.trash.discard(d)
+
+    def close(self) -> None:
+        """Wait for the trash to be emptied (a daemon's stop); the driver is not used after."""
+        self.trash.close()
 
     # mounts ---------------------------------------------------------------------------------
 
@@ -235,7 +241,8 @@ class Overlay2:
 
     def ids(self) -> list[str]:
         """Every layer directory present (reconcile compares them with the metadata)."""
-        return sorted(p.name for p in self.root.iterdir() if p.name != LINK_DIR and p.is_dir())
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.name not in (LINK_DIR, TRASH_DIR) and p.is_dir())  # fmt: skip
 
     def prune_links(self) -> int:
         """Remove l/ links whose layer is gone; returns how many."""

@@ -16,6 +16,8 @@ Lifecycle of a container's layers (S2-S4):
     mount(cid) -> merged path / unmount(cid)  reference-counted overlay mount
     changes(cid), rw_size(cid), rw_tar(cid)   read the writable layer (diff/ is the upper dir)
     remove_rw(cid)                            unmounts if needed, deletes both layers
+A removed layer's directory leaves its name at once (renamed into <root>/.trash); its files are
+deleted soon after by the driver's reaper (storage/trash.py, D-scale-8). close() waits for that.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class Driver(Protocol):
     <root>/l/<26-char> -> ../<id>/diff, `committed` written on a parent when a child is made."""
 
     def create(self, id: str, parent: str | None) -> None: ...
-    def remove(self, id: str) -> None: ...
+    def remove(self, id: str) -> None: ...  # gone from its name now, its files soon after
+    def close(self) -> None: ...  # waits until removed layers' files are deleted
     def exists(self, id: str) -> bool: ...
     def get(self, id: str) -> Path: ...  # mount (refcounted), returns merged/
     def put(self, id: str) -> None: ...  # unmount when the count drops to zero

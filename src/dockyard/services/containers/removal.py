@@ -5,13 +5,13 @@ and `wait --condition removed` answered."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal as sig
 
 from dockyard import errors
 from dockyard.core.container import ContainerRecord
 from dockyard.services.containers.shared import ContainerShared, running
-from dockyard.storage.rmtree import remove_tree_quietly
 
 log = logging.getLogger(__name__)
 KILL_WAIT = 10.0  # seconds for a SIGKILLed container's exit to be seen before rm -f looks
@@ -54,12 +54,12 @@ class Removal:
             hc["Links"] = [s for s in hc.get("Links") or [] if s != spec] or None
             self.repo.save(parent)
 
-    async def remove(self, ref: str, force: bool, volumes: bool) -> None:
-        rec = await asyncio.to_thread(self.shared.get, ref)
-        await self.remove_id(rec.id, force=force, volumes=volumes)
-
     async def remove_id(self, cid: str, *, force: bool, volumes: bool) -> None:
-        rec = await asyncio.to_thread(self.shared.get, cid)
+        await self.remove(cid, force, volumes)
+
+    async def remove(self, ref: str, force: bool, volumes: bool) -> None:
+        # one read for the checks below; _destroy reads the record again under its lock
+        rec = await asyncio.to_thread(self.shared.get, ref)
         if rec.state["Status"] == "restarting" and not force:
             raise errors.Conflict(
                 f"You cannot remove a restarting container {rec.id}. Stop the container "
@@ -132,7 +132,8 @@ class Removal:
             self.launcher.cleanup(rec)
             self.launcher.mounts.release(rec, volumes)
             self.shared.layers.remove_rw(cid)
-            remove_tree_quietly(self.shared.container_dir(cid))
+            with contextlib.suppress(OSError):  # best effort, as ever for this dir
+                self.shared.trash.discard(self.shared.container_dir(cid))
             self.repo.delete(cid)
         self.shared.forget_lock(cid)
         self.shared.publish(rec, "destroy")

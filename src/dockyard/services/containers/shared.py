@@ -27,6 +27,7 @@ from dockyard.services.containers.launcher import Launcher
 from dockyard.services.containers.sessions import ShimSession
 from dockyard.state.containers import ContainerRepo
 from dockyard.storage.protocols import LayerStore
+from dockyard.storage.trash import TRASH_DIR, Trash
 
 
 class ResolvedImage(Protocol):
@@ -72,6 +73,10 @@ class ContainerShared:
     exit_waiters: dict[str, list[asyncio.Future[int]]] = field(default_factory=dict)
     remove_waiters: dict[str, list[asyncio.Future[int]]] = field(default_factory=dict)
     watchers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    trash: Trash = field(init=False)  # removed containers' dirs, deleted in the background
+
+    def __post_init__(self) -> None:
+        self.trash = Trash(self.cfg.containers_root / TRASH_DIR)
 
     def lock(self, cid: str) -> threading.Lock:
         return self.locks(cid)
@@ -117,7 +122,9 @@ class ContainerShared:
         layers = [rw.container_id for rw in self.layers.rw_layers() if rw.container_id not in known]
         root = self.cfg.containers_root
         dirs = (
-            sorted(p.name for p in root.iterdir() if p.name not in known) if root.is_dir() else []
+            sorted(p.name for p in root.iterdir() if p.name not in known and p.name != TRASH_DIR)
+            if root.is_dir()
+            else []
         )
         return layers, dirs
 
