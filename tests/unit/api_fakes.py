@@ -72,6 +72,7 @@ class FakeContainers:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     log_frames: list[tuple[int, bytes]] = field(default_factory=list)
     exec_ends: bool = False  # exec sessions end after their greeting
+    _settling: set[asyncio.Task[None]] = field(default_factory=set)  # wait_registered's tasks
 
     def _get(self, ref: str) -> Json:
         for cid, rec in self.records.items():
@@ -145,6 +146,20 @@ class FakeContainers:
         while self.exit_code is None:
             await asyncio.sleep(0.01)
         return {"StatusCode": self.exit_code, "Error": None}
+
+    async def wait_registered(self, ref: str, condition: str) -> int | asyncio.Future[int]:
+        self._get(ref)  # a missing container raises before anything is registered
+        self.calls.append(("wait_registered", (ref, condition)))
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def settle() -> None:
+            while self.exit_code is None:
+                await asyncio.sleep(0.01)
+            if not fut.done():
+                fut.set_result(self.exit_code)
+
+        self._settling.add(asyncio.get_running_loop().create_task(settle()))
+        return fut
 
     async def logs(self, ref: str, **kwargs: Any) -> AsyncIterator[tuple[int, bytes]]:
         self.calls.append(("logs", kwargs))

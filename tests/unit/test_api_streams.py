@@ -210,14 +210,17 @@ def test_attach_without_upgrade_streams_200(server: ServerThread) -> None:
 
 
 def test_wait_sends_headers_before_body(server: ServerThread) -> None:
-    """E4: POST /wait answers its headers at once (docker run waits for them before start) and
-    the body {"StatusCode", "Error"} when the container exits; a missing container is 404."""
+    """E4: POST /wait answers its headers once the wait is registered (docker run waits for
+    them before start; #17) and the body {"StatusCode", "Error"} when the container exits; a
+    missing container is 404."""
     _create(server, "web")
     sock = server.connect()
     try:
         _send(sock, "POST", "/containers/web/wait?condition=next-exit", {})
         status, headers, rest = _read_head(sock)
         assert status == "HTTP/1.1 200 OK"
+        # registered before the headers went out: a start sent on seeing them is never missed
+        assert ("wait_registered", ("web", "next-exit")) in server.engine.containers.calls
         assert headers["content-type"] == "application/json"
         sock.settimeout(0.3)
         with pytest.raises(TimeoutError):

@@ -7,6 +7,7 @@ import json
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from dockyard import heap
 from dockyard.core.container import ContainerRecord
@@ -144,6 +145,42 @@ def test_all_views_reuses_parsed_records_until_the_text_changes(tmp_path: Path) 
     assert {r.id: r for r in repo.all_views()}[b.id].name == "other"
     repo.delete(a.id)
     assert [r.id for r in repo.all_views()] == [b.id]
+    db.close()
+
+
+def test_all_views_reads_nothing_while_no_record_was_written(tmp_path: Path) -> None:
+    """#17 (R1, D-scale-9): `ps` again with no record written since is answered from the last
+    listing, no query; an insert, a save or a delete (each bumps the store's generation)
+    makes the next listing read the table again; callers get a list of their own."""
+    db = Database.open(tmp_path / "db.sqlite", schemas=[containers_state.SCHEMA])
+    repo = ContainerRepo(db)
+    a, b = _rec("running"), _rec("exited")
+    b.id, b.name = "b" * 64, "m"
+    with db.tx() as c:
+        repo.insert(c, a)
+    reads: list[str] = []
+    query = db.query
+
+    def counted(sql: str, params: Any = ()) -> Any:
+        reads.append(sql)
+        return query(sql, params)
+
+    db.query = counted  # type: ignore[method-assign]
+    first = repo.all_views()
+    first.clear()  # a caller's own list: the kept listing is unharmed
+    assert [r.id for r in repo.all_views()] == [a.id] and len(reads) == 1
+    with db.tx() as c:
+        repo.insert(c, b)
+    assert {r.id for r in repo.all_views()} == {a.id, b.id} and len(reads) == 2
+    changed = repo.get(a.id)
+    assert changed is not None
+    changed.state["Status"] = "exited"
+    repo.save(changed)
+    assert {r.id: r for r in repo.all_views()}[a.id].state["Status"] == "exited"
+    assert len(reads) == 3
+    repo.delete(b.id)
+    assert [r.id for r in repo.all_views()] == [a.id] and len(reads) == 4
+    assert [r.id for r in repo.all_views()] == [a.id] and len(reads) == 4
     db.close()
 
 

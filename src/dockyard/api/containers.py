@@ -150,17 +150,16 @@ async def remove(request: web.Request) -> web.StreamResponse:
 
 
 async def wait(request: web.Request) -> web.StreamResponse:
-    """Headers go out at once (the docker CLI waits for them before it starts the container);
-    the body follows when the condition is met."""
+    """Headers go out once the wait is registered (the docker CLI waits for them before it
+    starts the container); the body follows when the condition is met."""
     ref = _ref(request)
     condition = request.query.get("condition") or "not-running"
-    if condition not in ("next-exit", "removed"):
-        condition = "not-running"  # dockerd 20.10 reads any other value so
-    containers = engine(request).containers
-    await asyncio.to_thread(containers.inspect, ref)  # a missing container is a 404, not a 200
+    # a missing container is a 404, not a 200; any other value reads as not-running (dockerd)
+    pending = await engine(request).containers.wait_registered(ref, condition)
     resp = await start_stream(request, "application/json")
     try:
-        result = await containers.wait(ref, condition)
+        code = pending if isinstance(pending, int) else await pending
+        result: dict[str, object] = {"StatusCode": code, "Error": None}
     except DockyardError as exc:
         result = {"StatusCode": -1, "Error": {"Message": exc.message}}
     await resp.write(encode(result))

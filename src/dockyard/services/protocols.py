@@ -8,6 +8,7 @@ Every method raises only `dockyard.errors` classes for user-visible failures.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import BinaryIO, Protocol
@@ -48,6 +49,8 @@ class ContainerService(Protocol):
     async def remove(self, ref: str, force: bool, volumes: bool) -> None: ...
     def remove_link(self, ref: str) -> None: ...  # `rm --link parent/alias`
     async def wait(self, ref: str, condition: str) -> Json: ...  # {"StatusCode", "Error"}
+    # the exit code now, or a future registered before it returns (the API's wait handler)
+    async def wait_registered(self, ref: str, condition: str) -> int | asyncio.Future[int]: ...
     def logs(
         self,
         ref: str,

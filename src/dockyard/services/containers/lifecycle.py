@@ -170,21 +170,23 @@ class Lifecycle:
         self.shared.publish(rec, "unpause")
 
     async def wait(self, ref: str, condition: str) -> Json:
+        pending = await self.wait_registered(ref, condition)
+        code = pending if isinstance(pending, int) else await pending
+        return {"StatusCode": code, "Error": None}
+
+    async def wait_registered(self, ref: str, condition: str) -> int | asyncio.Future[int]:
+        """The exit code at once when `condition` already holds, else a future for it that is
+        registered before this returns: an API handler sends its headers only then, so a
+        `start` the client sends on seeing them can never exit unseen (#17)."""
         if condition not in ("next-exit", "removed"):
             condition = "not-running"  # dockerd 20.10: any other value, or none
         rec = await asyncio.to_thread(self.shared.get, ref)
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[int] = loop.create_future()
-        if condition == "removed":
-            self.shared.remove_waiters.setdefault(rec.id, []).append(fut)
-        elif condition == "not-running" and not (
-            running(rec) or rec.state["Status"] == "restarting"
-        ):
-            return {"StatusCode": rec.state["ExitCode"], "Error": None}
-        else:
-            self.shared.exit_waiters.setdefault(rec.id, []).append(fut)
-        code = await fut
-        return {"StatusCode": code, "Error": None}
+        if condition == "not-running" and not (running(rec) or rec.state["Status"] == "restarting"):
+            return int(rec.state["ExitCode"])
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        waiters = self.shared.remove_waiters if condition == "removed" else self.shared.exit_waiters
+        waiters.setdefault(rec.id, []).append(fut)
+        return fut
 
     async def attach(self, ref: str, opts: AttachOptions) -> ShimSession:
         detach_keys, stdout, stderr = opts.detach_keys, opts.stdout, opts.stderr

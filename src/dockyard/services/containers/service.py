@@ -118,6 +118,9 @@ class Containers:
     async def wait(self, ref: str, condition: str) -> Json:
         return await self.lifecycle.wait(ref, condition)
 
+    async def wait_registered(self, ref: str, condition: str) -> int | asyncio.Future[int]:
+        return await self.lifecycle.wait_registered(ref, condition)
+
     async def attach(self, ref: str, opts: AttachOptions) -> ShimSession:
         return await self.lifecycle.attach(ref, opts)
 
