@@ -51,6 +51,7 @@ from dockyard.network import netns  # noqa: E402
 
 DOCKER = shutil.which("docker") or "docker"
 CGROUP = "dockyard-bench-net"
+CGROUP_D = "dockyard-bench-dockerd"  # dockerd's containers' parent, removed after it stops
 HTTPD = "echo ok > /index.html; exec httpd -f -p 80"
 # host ports the servers are published on (all addresses), and the routed client's link; both
 # live only inside the benchmark's own namespaces
@@ -98,9 +99,11 @@ def engines(base: Path) -> Iterator[tuple[Engine, Engine]]:
         d = base / "dockerd"
         sock_d = str(d / "d.sock")
         d.mkdir()
+        stack.callback(remove_cgroups, CGROUP_D)  # unwound after dockerd below has stopped
         proc = stack.enter_context(in_netns(ns_d, [
             "dockerd", "--data-root", str(d / "data"), "--exec-root", str(d / "exec"),
             "-H", f"unix://{sock_d}", "--bridge", "dybd0", "--pidfile", str(d / "d.pid"),
+            "--cgroup-parent", CGROUP_D, "--exec-opt", "native.cgroupdriver=cgroupfs",
         ], d / "log"))  # fmt: skip
         stack.callback(subprocess.run, ["umount", "-R", str(d / "data")], capture_output=True)
         wait_until_serving(sock_d, proc, "dockerd")

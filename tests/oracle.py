@@ -46,9 +46,13 @@ def private_dockerd(base: Path) -> Iterator[str]:
     """Start a dockerd under `base`, yield its socket path; stop it and remove `base` after."""
     base.mkdir(parents=True, exist_ok=True)
     sock = str(base / "d.sock")
+    # its containers' cgroups under a parent of its own, removed after it (dockerd leaves the
+    # empty parent behind, `docker` by default)
+    parent = f"dockyard-oracle-{os.getpid()}-{base.name}"
     argv = ["dockerd", "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
             "-H", f"unix://{sock}", "--bridge", "none", "--iptables=false", "--ip-masq=false",
-            "--pidfile", str(base / "d.pid")]  # fmt: skip
+            "--pidfile", str(base / "d.pid"), "--cgroup-parent", parent,
+            "--exec-opt", "native.cgroupdriver=cgroupfs"]  # fmt: skip
     with open(base / "dockerd.log", "wb") as log:
         # as under systemd: no terminal size (pytest sets COLUMNS, and dockerd's `top` runs ps,
         # which would cut its command column to it)
@@ -80,6 +84,9 @@ def private_dockerd(base: Path) -> Iterator[str]:
         for mp in sorted(_mounts_under(base), key=len, reverse=True):
             subprocess.run(["umount", "-l", mp], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+        from tests.conftest import remove_cgroups  # conftest imports this module lazily too
+
+        remove_cgroups(parent)
 
 
 def _mounts_under(base: Path) -> list[str]:
