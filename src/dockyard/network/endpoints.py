@@ -147,7 +147,9 @@ class Endpoints:
         with self.ctx.repo.db.tx() as c:
             used = [IPv4Address(ip) for ip in self.ctx.repo.used_ips(c, row.id)]
             ip = self._address(row, cfg, used)
-            ip6 = self._address6(row, cfg, self.ctx.repo.used_ip6s(c, row.id))
+            # the IPv6 addresses in use only where there are any (each endpoint's doc is parsed)
+            used6 = self.ctx.repo.used_ip6s(c, row.id) if spec6.gateway(row.doc) is not None else []
+            ip6 = self._address6(row, cfg, used6)
             mac = (cfg.get("MacAddress") or (rec.config.get("MacAddress") if gateway else "")
                    or ipam.mac_for(ip))  # fmt: skip
             ep = EndpointRow(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import socket
 import struct
@@ -42,6 +43,9 @@ class _Sandbox:
     udp: socket.socket
     tcp: socket.socket
     closers: list[Any] = field(default_factory=list)
+    # _start() on the loop: serve() does not wait for it (the sockets are bound already, so a
+    # query sent meanwhile waits in them); _stop() does
+    started: asyncio.Future[None] | concurrent.futures.Future[None] | None = None
     # query (after its id) -> reply (after the id), valid for one name-table version: a
     # repeated question costs a dict lookup instead of a parse
     answers: dict[bytes, bytes] = field(default_factory=dict)
@@ -119,6 +123,11 @@ class _Reply:
         return self.sock.fileno() < 0
 
 
+def _log_failure(fut: asyncio.Future[None] | concurrent.futures.Future[None]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("serving DNS: %s", fut.exception())
+
+
 class _Reader:
     """Closes a socket served by add_reader."""
 
@@ -138,15 +147,16 @@ class DnsServer:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._boxes: dict[str, _Sandbox] = {}
         self._lock = threading.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[None]] = set()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
 
-    def spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
+    def spawn(self, coro: Any) -> asyncio.Future[None]:
+        task: asyncio.Future[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def serving(self, cid: str) -> bool:
         with self._lock:
@@ -164,7 +174,7 @@ class DnsServer:
         with self._lock:
             self._boxes[cid] = box
         if self.loop is not None:
-            self._on_loop(self._start(box))
+            box.started = self._on_loop_nowait(self._start(box))
 
     def stop(self, cid: str) -> None:
         with self._lock:
@@ -193,6 +203,22 @@ class DnsServer:
             return
         fut: concurrent.futures.Future[None] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         fut.result(timeout=10)
+
+    def _on_loop_nowait(self, coro: Any) -> asyncio.Future[None] | concurrent.futures.Future[None]:
+        """Schedule on the daemon's loop without waiting (a container's start does not wait for
+        its DNS server's reader: #17, run -d); a failure is logged."""
+        assert self.loop is not None
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        fut: asyncio.Future[None] | concurrent.futures.Future[None]
+        if running is self.loop:
+            fut = self.spawn(coro)
+        else:
+            fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        fut.add_done_callback(_log_failure)
+        return fut
 
     async def _start(self, box: _Sandbox) -> None:
         loop = asyncio.get_running_loop()
@@ -237,6 +263,9 @@ class DnsServer:
                 log.debug("dns send: %s", e)
 
     async def _stop(self, box: _Sandbox) -> None:
+        if box.started is not None:  # its start first, whatever became of it
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(box.started)
         for c in box.closers:
             c.close()
         if not box.closers:
