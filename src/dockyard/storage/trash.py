@@ -42,7 +42,7 @@ LOW_SPACE_SHARE = 0.05
 class Trash:
     def __init__(self, dir: Path) -> None:
         self.dir = dir
-        dir.mkdir(mode=0o700, exist_ok=True)
+        dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._cond = threading.Condition()
         self._pending = False  # something was discarded since the reaper last looked
         self._reaping = False
