@@ -142,11 +142,6 @@ class FakeContainers:
     async def remove(self, ref: str, force: bool, volumes: bool) -> None:
         del self.records[self._get(ref)["Id"]]
 
-    async def wait(self, ref: str, condition: str) -> Json:
-        while self.exit_code is None:
-            await asyncio.sleep(0.01)
-        return {"StatusCode": self.exit_code, "Error": None}
-
     async def wait_registered(self, ref: str, condition: str) -> int | asyncio.Future[int]:
         self._get(ref)  # a missing container raises before anything is registered
         self.calls.append(("wait_registered", (ref, condition)))

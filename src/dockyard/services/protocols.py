@@ -48,8 +48,7 @@ class ContainerService(Protocol):
     def unpause(self, ref: str) -> None: ...
     async def remove(self, ref: str, force: bool, volumes: bool) -> None: ...
     def remove_link(self, ref: str) -> None: ...  # `rm --link parent/alias`
-    async def wait(self, ref: str, condition: str) -> Json: ...  # {"StatusCode", "Error"}
-    # the exit code now, or a future registered before it returns (the API's wait handler)
+    # `wait`: the exit code now, or a future for it registered before this returns
     async def wait_registered(self, ref: str, condition: str) -> int | asyncio.Future[int]: ...
     def logs(
         self,

@@ -174,7 +174,9 @@ class DnsServer:
         with self._lock:
             self._boxes[cid] = box
         if self.loop is not None:
-            box.started = self._on_loop_nowait(self._start(box))
+            # not waited for (#17, run -d): a failure is logged
+            box.started = self._schedule(self._start(box))
+            box.started.add_done_callback(_log_failure)
 
     def stop(self, cid: str) -> None:
         with self._lock:
@@ -193,32 +195,20 @@ class DnsServer:
 
     def _on_loop(self, coro: Any) -> None:
         """Run on the daemon's loop; wait for it unless we are that loop's thread."""
-        assert self.loop is not None
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self.loop:
-            self.spawn(coro)
-            return
-        fut: concurrent.futures.Future[None] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        fut.result(timeout=10)
+        fut = self._schedule(coro)
+        if isinstance(fut, concurrent.futures.Future):
+            fut.result(timeout=10)
 
-    def _on_loop_nowait(self, coro: Any) -> asyncio.Future[None] | concurrent.futures.Future[None]:
-        """Schedule on the daemon's loop without waiting (a container's start does not wait for
-        its DNS server's reader: #17, run -d); a failure is logged."""
+    def _schedule(self, coro: Any) -> asyncio.Future[None] | concurrent.futures.Future[None]:
+        """Start `coro` on the daemon's loop: a task when called on that loop's thread."""
         assert self.loop is not None
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        fut: asyncio.Future[None] | concurrent.futures.Future[None]
         if running is self.loop:
-            fut = self.spawn(coro)
-        else:
-            fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        fut.add_done_callback(_log_failure)
-        return fut
+            return self.spawn(coro)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     async def _start(self, box: _Sandbox) -> None:
         loop = asyncio.get_running_loop()

@@ -17,7 +17,7 @@ from typing import Any
 from dockyard import errors
 from dockyard.core import detachkeys
 from dockyard.core.container import ContainerRecord
-from dockyard.core.types import AttachOptions, Json
+from dockyard.core.types import AttachOptions
 from dockyard.runtime import logopts
 from dockyard.services.containers.health import Health
 from dockyard.services.containers.removal import Removal
@@ -168,11 +168,6 @@ class Lifecycle:
             self.repo.save(rec)
         self.shared.on_loop(self.health.watch, rec)
         self.shared.publish(rec, "unpause")
-
-    async def wait(self, ref: str, condition: str) -> Json:
-        pending = await self.wait_registered(ref, condition)
-        code = pending if isinstance(pending, int) else await pending
-        return {"StatusCode": code, "Error": None}
 
     async def wait_registered(self, ref: str, condition: str) -> int | asyncio.Future[int]:
         """The exit code at once when `condition` already holds, else a future for it that is

@@ -115,9 +115,6 @@ class Containers:
     def unpause(self, ref: str) -> None:
         self.lifecycle.unpause(ref)
 
-    async def wait(self, ref: str, condition: str) -> Json:
-        return await self.lifecycle.wait(ref, condition)
-
     async def wait_registered(self, ref: str, condition: str) -> int | asyncio.Future[int]:
         return await self.lifecycle.wait_registered(ref, condition)
 
