@@ -23,7 +23,8 @@ name). At each size:
                   container (dockyard-shim; containerd-shim-runc-v2 serves one container each)
 At the largest size: `stop -t 1` and `rm` of everything (per container), and for dockyard a
 kill -9 of the daemon and a restart that re-adopts every container (time until `ps` lists all of
-them running; dockerd has no live restore here). dockyard's RSS idle before and after the load.
+them running; dockerd has no live restore here). dockyard's RSS idle before and after the load
+(after: once back within 10 % of before, when the daemon has recycled itself, or after 90 s).
 Prints a table per engine and the dockyard/dockerd ratios; writes bench/results/scale.json and
 bench/results/scale.svg (a panel per case, both engines' curves). Not a test.
 """
@@ -57,6 +58,7 @@ REPEAT = 5  # calls of ps, ps -s and inspect per size (their median)
 # operations over every container: their per-container cost is what must not grow
 OVER_ALL = {"ps ms", "ps -s ms", "inspect ms", "stats ms"}
 IDLE = 35.0  # the daemon trims its heap after 30 s idle (dockyard/heap.py)
+RECYCLE_WAIT = 90.0  # and replaces itself after 60 s without a client (dockyard/recycle.py)
 
 
 def _procs() -> list[tuple[int, bytes]]:
@@ -164,6 +166,20 @@ def measure(
     return m
 
 
+def idle_after(side: Side, end: dict[str, float]) -> dict[str, float]:
+    """dockyard's RSS once idle after the load: read when back within 10 % of its idle figure
+    before (its recycle, D-scale-10), or after RECYCLE_WAIT seconds; and how long that took."""
+    t0 = time.monotonic()
+
+    def rss() -> float:
+        return sum(map(rss_kib, side.daemon_pids())) / 1024
+
+    time.sleep(IDLE)
+    while time.monotonic() - t0 < RECYCLE_WAIT and rss() > 1.1 * end["idle RSS MiB before"]:
+        time.sleep(2)
+    return {"idle RSS MiB after": rss(), "idle RSS after, s": time.monotonic() - t0}
+
+
 def restart_dockyard(side: Side, stack: contextlib.ExitStack) -> float:
     """kill -9 the daemon, start it again in its namespace; seconds until `ps` lists every
     container running."""
@@ -250,10 +266,7 @@ def main() -> None:
                     end[s.e.name]["rm ms/ctr"] = s.e.timed("rm", *s.ids) * 1e3 / n
                     s.ids.clear()
                 if sides[1] in group:
-                    time.sleep(IDLE)
-                    end["dockyard"]["idle RSS MiB after"] = (
-                        sum(map(rss_kib, sides[1].daemon_pids())) / 1024
-                    )
+                    end["dockyard"].update(idle_after(sides[1], end["dockyard"]))
             for s in sides:
                 for argv in (("rm", "-f", "asker"), ("network", "rm", "sc")):
                     try:

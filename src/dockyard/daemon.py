@@ -2,7 +2,8 @@
 
 SIGTERM/SIGINT stop serving and leave containers running under their shims (live-restore);
 SIGHUP reloads daemon.json's reloadable options (debug, the registry settings) and emits
-dockerd's `reload` daemon event (D-dpy6-3)."""
+dockerd's `reload` daemon event (D-dpy6-3). Idle after a load, the daemon replaces itself to
+give its memory back (recycle.py, handover.py; D-scale-10)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ import logging
 import os
 import resource
 import signal
+import socket
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from dockyard import daemonconfig, errors, heap, ownership
+from dockyard import daemonconfig, errors, handover, heap, ownership, recycle
 from dockyard.api import lazyaiohttp
 from dockyard.config import DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, Config, default_host, socket_path
 from dockyard.runtime import logopts
@@ -79,6 +81,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--dashboard", nargs="?", type=int, const=0, default=None, metavar="PORT",
                    help="dockyard's own: serve the dashboard on 127.0.0.1:PORT (default: a free "
                         "port); `dockyard dashboard` prints its address")  # fmt: skip
+    p.add_argument("--recycle-idle", type=float, default=recycle.Policy.idle, metavar="SECONDS",
+                   help="dockyard's own: after this long with no API client, a daemon whose "
+                        "memory grew by 10%% since it started replaces itself, containers and "
+                        "sockets kept (0: never)")  # fmt: skip
+    # Hidden, tests only: the growth that makes a recycle worth it (negative: any) and the
+    # monitor's sampling period.
+    p.add_argument("--recycle-growth", type=float, default=recycle.Policy.growth,
+                   help=argparse.SUPPRESS)  # fmt: skip
+    p.add_argument("--recycle-tick", type=float, default=recycle.TICK, help=argparse.SUPPRESS)
     p.add_argument(
         "--config-file", default="", help=f"daemon.json (default {daemonconfig.DEFAULT_PATH})"
     )
@@ -94,8 +105,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return ns
 
 
-def _lock(data_root: Path) -> int:
-    fd = os.open(data_root / "dockyard.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+def _lock(data_root: Path, inherited: int | None = None) -> int:
+    fd = (
+        inherited
+        if inherited is not None
+        else os.open(data_root / "dockyard.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    )
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -104,7 +119,9 @@ def _lock(data_root: Path) -> int:
     return fd
 
 
-async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
+async def _serve(
+    cfg: Config, args: argparse.Namespace, pidfile: Path, keep_locks: Callable[[Any], None]
+) -> None:
     from dockyard.api.server import serve
     from dockyard.engine import Engine, EngineOptions
 
@@ -118,21 +135,23 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
         iptables=args.iptables == "true",
         registry=_registry_options(args),
     )
+    given = handover.received()  # a recycled predecessor's (recycle.py), or None
     engine = await asyncio.to_thread(Engine, cfg, opts)
-    await engine.start()
-    runner = await serve(engine, cfg.socket)
+    await engine.start(given)
+    listener = given.take("api") if given is not None else None
+    runner = await serve(engine, cfg.socket, _socket(listener))
     log.info("API listening on %s", cfg.socket)
-    if args.dashboard is not None:  # #18: a listener the daemon cannot open stops it, as dockerd
-        from dockyard.api.dashboard.control import DASHBOARD
-
-        try:
-            await runner.app[DASHBOARD].start(args.dashboard)
-        except errors.DockyardError as e:
-            sys.stderr.write(f"dockyard: failed to start daemon: dashboard: {e}\n")
-            await runner.cleanup()
-            await engine.close()
-            cfg.socket.unlink(missing_ok=True)
-            raise SystemExit(1) from None
+    try:
+        await _open_dashboard(runner, args, given)
+    except errors.DockyardError as e:  # #18: a listener it cannot open stops it, as dockerd
+        sys.stderr.write(f"dockyard: failed to start daemon: dashboard: {e}\n")
+        await runner.cleanup()
+        await engine.close()
+        cfg.socket.unlink(missing_ok=True)
+        raise SystemExit(1) from None
+    if given is not None:
+        given.close_rest()
+        log.info("recycled: serving again, containers re-adopted")
     _notify_systemd(b"READY=1")  # dockyard.service is Type=notify: `systemctl start` waits
     heap.trim()  # start-up's temporaries (imports, restore) are freed: return their pages
     trimmer = asyncio.create_task(heap.trim_periodically())
@@ -148,22 +167,92 @@ async def _serve(cfg: Config, args: argparse.Namespace, pidfile: Path) -> None:
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, on_hup)
-    await stop.wait()
-    log.info("shutting down; containers keep running")
-    _notify_systemd(b"STOPPING=1")
-    trimmer.cancel()
+    successor = handover.Handover()
+    stopping = asyncio.create_task(stop.wait())
+    due = asyncio.create_task(_recycle_due(runner, engine, args, successor))
+    await asyncio.wait((stopping, due), return_when=asyncio.FIRST_COMPLETED)
+    recycling = due.done() and not stopping.done()
+    for task in (stopping, due, trimmer):
+        task.cancel()
+    if recycling:
+        engine.hand_over(successor)
+        keep_locks(successor)
+    else:
+        successor.abandon()
+        log.info("shutting down; containers keep running")
+        _notify_systemd(b"STOPPING=1")
     try:
         # Open streams (events, logs -f, wait) must not hold up the exit for long.
         await asyncio.wait_for(runner.cleanup(), timeout=1.0)
     except TimeoutError:
         log.info("API streams still open at shutdown; closing them")
     await engine.close()
+    if recycling:
+        for h in logging.getLogger().handlers:
+            h.flush()
+        try:  # the same command line; the pid, the children and the handed-over fds stay
+            successor.exec([sys.executable, *sys.orig_argv[1:]])
+        except OSError as e:
+            log.error("recycle: could not execute the daemon again: %s", e)
     cfg.socket.unlink(missing_ok=True)
     pidfile.unlink(missing_ok=True)
     logging.shutdown()
     # Everything durable is committed and containers run under their own shims: skip the
     # loop's slow teardown of still-open stream handlers and worker threads.
-    os._exit(0)
+    os._exit(0 if not recycling else 1)
+
+
+async def _open_dashboard(
+    runner: Any, args: argparse.Namespace, given: handover.Handover | None
+) -> None:
+    """`--dashboard`'s listener, or the one a recycled predecessor handed over (its address
+    and token stay what the user has open)."""
+    from dockyard.api.dashboard.control import DASHBOARD
+
+    dashboard = runner.app[DASHBOARD]
+    held = given.take("dashboard") if given is not None else None
+    if held is not None:
+        assert given is not None
+        dashboard.token = str(given.state["dashboard-token"])
+        await dashboard.start(sock=_socket(held))
+    elif args.dashboard is not None:
+        await dashboard.start(args.dashboard)
+
+
+async def _recycle_due(
+    runner: Any, engine: Any, args: argparse.Namespace, successor: handover.Handover
+) -> None:
+    """Returns when the daemon should replace itself (recycle.py), having stopped accepting
+    and kept the listeners for `successor`; never when the monitor fails (logged)."""
+    from dockyard.api.dashboard.control import DASHBOARD
+    from dockyard.api.server import lean_site
+
+    site, dashboard = lean_site(runner), runner.app[DASHBOARD]
+
+    def clients() -> tuple[int, int]:
+        open_now, accepted = site.clients()
+        return open_now + dashboard.clients(), accepted
+
+    def freeze() -> None:  # in the same step as the monitor's last check
+        successor.keep("api", site.listening_fd())
+        held = dashboard.listener()
+        if held is not None:
+            successor.keep("dashboard", held[0])
+            successor.state["dashboard-token"] = held[1]
+        site.stop_accepting()
+
+    policy = recycle.Policy(idle=args.recycle_idle, growth=args.recycle_growth)
+    monitor = recycle.Monitor(policy, clients, engine.busy, engine.running, args.recycle_tick)
+    monitor.settle()
+    try:
+        await monitor.wait_due(freeze)
+    except Exception:
+        log.exception("the recycle monitor failed; the daemon will not recycle")
+        await asyncio.Future()  # serve on until stopped
+
+
+def _socket(fd: int | None) -> socket.socket | None:
+    return socket.socket(fileno=fd) if fd is not None else None
 
 
 def _registry_options(args: argparse.Namespace) -> Any:
@@ -202,8 +291,6 @@ def _notify_systemd(state: bytes) -> None:
     path = os.environ.get("NOTIFY_SOCKET", "")
     if not path:
         return
-    import socket
-
     address = "\0" + path[1:] if path.startswith("@") else path  # "@": abstract namespace
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
         try:
@@ -271,11 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     except errors.DockyardError as e:
         sys.stderr.write(f"dockyard: failed to start daemon: {e}\n")
         return 1
+    given = handover.received()  # a recycled predecessor's locks are still ours
     heap.limit_arenas()  # before the first worker thread (dockyard/heap.py)
     _raise_open_files()
     lazyaiohttp.install()  # before anything imports aiohttp: the server half only
     cfg.data_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    lock_fd = _lock(cfg.data_root)
+    lock_fd = _lock(cfg.data_root, given.take("lock") if given is not None else None)
     try:
         claims = ownership.claim(
             ownership.resources(
@@ -285,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                 socket=cfg.socket,
             ),
             cfg.data_root,
+            inherited=given.take_prefix("claim/") if given is not None else None,
         )
     except ownership.Held as e:
         sys.stderr.write(f"dockyard: failed to start daemon: {e}\n")
@@ -294,8 +383,13 @@ def main(argv: list[str] | None = None) -> int:
     cfg.socket.parent.mkdir(parents=True, exist_ok=True)
     pidfile = Path(args.pidfile) if args.pidfile else cfg.exec_root / "dockyard.pid"
     pidfile.write_text(f"{os.getpid()}\n")
+
+    def keep_locks(successor: handover.Handover) -> None:
+        successor.keep("lock", lock_fd)
+        claims.hand_over(successor.keep)
+
     try:
-        _run(_serve(cfg, args, pidfile))
+        _run(_serve(cfg, args, pidfile, keep_locks))
     finally:  # reached only when start-up fails
         pidfile.unlink(missing_ok=True)
         claims.release()

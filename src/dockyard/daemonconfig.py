@@ -39,6 +39,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "log-driver": ("log_driver", "str"),
     "log-opts": ("log_opt", "map"),
     "dashboard": ("dashboard", "dashboard"),  # dockyard's own: true (a free port) or a port
+    "recycle-idle": ("recycle_idle", "int"),  # dockyard's own: seconds, 0 never (recycle.py)
 }
 
 

@@ -14,6 +14,7 @@ from dockyard.config import Config
 from dockyard.core import timefmt
 from dockyard.core.locks import KeyedLocks
 from dockyard.distribution.endpoints import RegistryOptions
+from dockyard.handover import Handover
 from dockyard.images.content import ContentStore
 from dockyard.network import netlink
 from dockyard.network import records as network_state
@@ -150,7 +151,9 @@ class Engine:
         self.networks.ctx.swarm_active = self.swarm.active
         self.system.swarm_info = self.swarm.info
 
-    async def start(self) -> None:
+    async def start(self, handover: Handover | None = None) -> None:
+        """`handover`: what a recycled predecessor handed over (recycle.py): its event ring,
+        finished execs and DNS sockets are taken, and its containers re-adopted as its own."""
         loop = asyncio.get_running_loop()
         self.containers.bind_loop(loop)
         self.launcher.loop = loop
@@ -166,8 +169,29 @@ class Engine:
         await asyncio.to_thread(self.volume_store.reconcile)
         await asyncio.to_thread(self.networks.start)
         self.launcher.private_trees = await asyncio.to_thread(self._hold_mount_trees)
-        await asyncio.to_thread(self.containers.restore)
+        if handover is not None:
+            self.events.restore(handover.state.get("events", []))
+            self.containers.execs.restore(handover.state.get("execs", []))
+            self.networks.dns.adopt(handover.take_prefix("dns/"))
+        await asyncio.to_thread(self.containers.restore, handover is not None)
         await asyncio.to_thread(self.networks.reconcile, self._running_ids)
+        self.networks.dns.close_inherited()
+
+    def busy(self) -> str | None:
+        """What keeps the daemon from replacing itself now (recycle.py), or None."""
+        if self.networks.ctx.ports.proxied():
+            return "a userland proxy relays a [::1] port"  # it dies with its daemon
+        return self.containers.busy()
+
+    def running(self) -> int:
+        """Containers running or paused: each has its exit watcher (recycle.py)."""
+        return len(self.containers.shared.watchers)
+
+    def hand_over(self, handover: Handover) -> None:
+        """A recycle: what only this process holds, for its successor's `start`."""
+        handover.state["events"] = self.events.export()
+        handover.state["execs"] = self.containers.execs.export()
+        self.networks.dns.hand_over(handover.keep)
 
     def reload(self, debug: bool, registry: RegistryOptions) -> None:
         """SIGHUP's reload of daemon.json (daemon.py): the registry settings, then dockerd's

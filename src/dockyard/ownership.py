@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,11 @@ class Claims:
     def __init__(self, held: list[tuple[int, Path]]) -> None:
         self._held = held
 
+    def hand_over(self, keep: Callable[[str, int], None]) -> None:
+        """A recycle (recycle.py): the locks stay held across exec, by their file names."""
+        for fd, path in self._held:
+            keep(f"claim/{path.name}", fd)
+
     def release(self) -> None:
         """Unlink each lock file while still holding it, then let it go: the files do not pile
         up in OWNERS_DIR (a killed daemon's stay, for the next claim to reuse). A claimer that
@@ -81,21 +87,31 @@ def _is_linked(fd: int, path: Path) -> bool:
     return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
 
 
-def claim(wanted: list[Resource], data_root: Path, owners: Path = OWNERS_DIR) -> Claims:
+def claim(wanted: list[Resource], data_root: Path, owners: Path = OWNERS_DIR,
+          inherited: dict[str, int] | None = None) -> Claims:  # fmt: skip
     """Lock every resource or none: the first one held raises Held, the others taken so far
-    are let go again."""
+    are let go again. `inherited`: the locks a recycled predecessor handed over, by file name
+    (still ours: the same open files)."""
     owners.mkdir(mode=0o700, parents=True, exist_ok=True)
     held: list[tuple[int, Path]] = []
+    inherited = dict(inherited or {})
     try:
         for res in wanted:
             path = owners / res.file
-            fd = _lock(path, res)
+            fd = inherited.pop(res.file, -1)
+            if fd < 0 or not _is_linked(fd, path):
+                if fd >= 0:
+                    os.close(fd)
+                fd = _lock(path, res)
             held.append((fd, path))
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n{data_root}\n".encode(), 0)
     except BaseException:
         Claims(held).release()
         raise
+    finally:
+        for fd in inherited.values():  # a resource no longer wanted
+            os.close(fd)
     return Claims(held)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 import weakref
 from email.utils import formatdate
@@ -159,6 +160,7 @@ class LeanProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         self.loop = asyncio.get_running_loop()
         self.site.connections.add(self)
+        self.site.accepted += 1
         self._arm_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -350,9 +352,12 @@ class LeanUnixSite(web.UnixSite):
         runner: web.AppRunner,
         path: str,
         common_headers: dict[str, str],
+        sock: socket.socket | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(runner, path, **kwargs)
+        self.sock = sock  # a listening socket handed over by a recycled daemon (recycle.py)
+        self.accepted = 0  # connections accepted so far
         self.app = runner.app
         router = self.app.router
         assert isinstance(router, EngineRouter)
@@ -369,9 +374,27 @@ class LeanUnixSite(web.UnixSite):
     async def start(self) -> None:
         await web.BaseSite.start(self)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_unix_server(
-            lambda: LeanProtocol(self), str(self._path), backlog=self._backlog
-        )
+        if self.sock is not None:
+            self._server = await loop.create_unix_server(
+                lambda: LeanProtocol(self), sock=self.sock, backlog=self._backlog
+            )
+        else:
+            self._server = await loop.create_unix_server(
+                lambda: LeanProtocol(self), str(self._path), backlog=self._backlog
+            )
+
+    def clients(self) -> tuple[int, int]:
+        """(connections open now, lean or handed to aiohttp; connections accepted so far)"""
+        return len(self.connections) + len(self.aiohttp_server().connections), self.accepted
+
+    def listening_fd(self) -> int:
+        server = cast(asyncio.Server, self._server)
+        return int(server.sockets[0].fileno())
+
+    def stop_accepting(self) -> None:
+        """Synchronously: no connection is accepted after this returns (a recycle's freeze)."""
+        if self._server is not None:
+            self._server.close()
 
     async def stop(self) -> None:
         await super().stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import stat
 import warnings
 from pathlib import Path
@@ -62,10 +63,14 @@ def make_app(engine: Engine) -> web.Application:
     return app
 
 
-async def serve(engine: Engine, socket_path: Path) -> web.AppRunner:
-    """Start serving; the caller keeps the runner and calls `await runner.cleanup()` to stop."""
-    _remove_stale_socket(socket_path)
-    socket_path.parent.mkdir(parents=True, exist_ok=True)
+async def serve(
+    engine: Engine, socket_path: Path, inherited: socket.socket | None = None
+) -> web.AppRunner:
+    """Start serving; the caller keeps the runner and calls `await runner.cleanup()` to stop.
+    `inherited`: the listening socket a recycled daemon handed over (it is at `socket_path`)."""
+    if inherited is None:
+        _remove_stale_socket(socket_path)
+        socket_path.parent.mkdir(parents=True, exist_ok=True)
     # handler_cancellation: a client that hangs up stops its wait/events/logs handler.
     # shutdown_timeout: open streams (events, logs -f, attach) must not hold up daemon exit.
     runner = web.AppRunner(
@@ -75,16 +80,23 @@ async def serve(engine: Engine, socket_path: Path) -> web.AppRunner:
     old_umask = os.umask(0o117)  # the socket is never world-accessible, not even briefly
     try:
         # small calls are answered by api/lean.py; the rest is handed to aiohttp
-        site = LeanUnixSite(runner, str(socket_path), COMMON_HEADERS)
+        site = LeanUnixSite(runner, str(socket_path), COMMON_HEADERS, sock=inherited)
         await site.start()
     except BaseException:
         await runner.cleanup()
         raise
     finally:
         os.umask(old_umask)
-    os.chmod(socket_path, SOCKET_MODE)
+    if inherited is None:
+        os.chmod(socket_path, SOCKET_MODE)
     log.info("API listening on %s", socket_path)
     return runner
+
+
+def lean_site(runner: web.AppRunner) -> LeanUnixSite:
+    site = next(iter(runner.sites))
+    assert isinstance(site, LeanUnixSite)
+    return site
 
 
 def _remove_stale_socket(path: Path) -> None:

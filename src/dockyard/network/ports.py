@@ -148,6 +148,11 @@ class PortReservations:
                     self.proxy_binary(), sock, target_ip, self._ports[key]
                 )
 
+    def proxied(self) -> int:
+        """Userland proxies running: their connections would not survive a recycle."""
+        with self._lock:
+            return len(self._proxies)
+
     def reserve(
         self, owner: str, wanted: list[Binding], prefer: dict[str, int] | None = None
     ) -> list[Published]:

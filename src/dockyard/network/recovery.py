@@ -84,7 +84,10 @@ class Recovery:
                     netns.remove(path)
 
     def _restore_dns(self, running: set[str]) -> None:
-        """Names and DNS sockets of running containers on user networks, after a restart."""
+        """Names and DNS sockets of running containers on user networks, after a restart:
+        every name first, so no container's server answers before its peers are known (a
+        recycle's handed-over sockets hold queries that are answered at once)."""
+        serve = []
         for cid in running:
             eps = [
                 ep
@@ -99,9 +102,14 @@ class Recovery:
                     row = self.ctx.repo.by_id(ep.network_id)
                     if row is not None:
                         self.endpoints.register(rec, row, ep)
-                self.attachments.serve_dns(rec, Path(eps[0].doc.get("netns") or ""))
+                serve.append((rec, Path(eps[0].doc.get("netns") or "")))
             except Exception as e:  # noqa: BLE001 - one container must not stop the daemon
                 log.warning("dns for %s: %s", cid[:12], e)
+        for rec, path in serve:
+            try:
+                self.attachments.serve_dns(rec, path)
+            except Exception as e:  # noqa: BLE001
+                log.warning("dns for %s: %s", rec.id[:12], e)
 
     def close(self) -> None:
         self.ctx.dns.close()

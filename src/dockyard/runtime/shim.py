@@ -255,9 +255,10 @@ def read_exit_file(exit_file: Path) -> tuple[int, str] | None:
 
 async def wait_exit(shim_pid: int, exit_file: Path) -> tuple[int, str]:
     """Wait for a shim to exit and return (exit code, finish time RFC3339Nano). Works for a shim
-    that is not our child (after a daemon restart) because it watches a pidfd."""
+    that is not our child (after a daemon restart) because it watches a pidfd; `shim_pid` 0: a
+    shim known to be gone."""
     try:
-        pidfd = fds.lift(os.pidfd_open(shim_pid))  # one per container, for as long as it runs
+        pidfd = fds.lift(os.pidfd_open(shim_pid)) if shim_pid > 0 else -1  # one per container
     except ProcessLookupError:
         pidfd = -1
     if pidfd >= 0:

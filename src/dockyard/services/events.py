@@ -76,6 +76,19 @@ class Events:
         with self._lock:
             return list(self._ring)
 
+    def export(self) -> list[list[object]]:
+        """The ring as JSON values, for a recycled daemon's successor (handover.py)."""
+        return [[e.type, e.action, e.actor_id, e.attributes, e.time_nano] for e in self.recent()]
+
+    def restore(self, ring: list[list[object]]) -> None:
+        """The predecessor's ring before this daemon's own events: `since` still replays it."""
+        old = [Event(str(t), str(a), str(i), dict(attrs), int(n))  # type: ignore[call-overload]
+               for t, a, i, attrs, n in ring]  # fmt: skip
+        with self._lock:
+            mine = list(self._ring)
+            self._ring.clear()
+            self._ring.extend(old + mine)
+
     def subscribe(self, since: float | None, until: float | None, filters: Filters) -> Subscription:
         """Registers at once (call on the consumer's loop), so no event published after this call
         is missed even if iteration starts later; `aclose()` unregisters."""

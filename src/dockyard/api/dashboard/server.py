@@ -1,13 +1,15 @@
 """The dashboard's listener: one aiohttp application on 127.0.0.1:PORT, started with the daemon
 (`--dashboard [PORT]`, daemon.json "dashboard") or later by `dockyard dashboard`, stopped with
 the API server. Its token is drawn once per daemon run and is the first segment of every path
-(D-dash-1); what is served behind it is api/dashboard/routes.py."""
+(D-dash-1); what is served behind it is api/dashboard/routes.py. A recycled daemon
+(recycle.py) hands its listener and token over: the page's address stays valid."""
 
 from __future__ import annotations
 
 import errno
 import logging
 import secrets
+import socket
 
 from aiohttp import web
 
@@ -42,9 +44,10 @@ class Dashboard:
             "Token": self.token,
         }
 
-    async def start(self, port: int = 0) -> Json:
-        """Serve on `port` (0: a free one) unless already serving; asking for another port
-        than the one in use is a conflict."""
+    async def start(self, port: int = 0, sock: socket.socket | None = None) -> Json:
+        """Serve on `port` (0: a free one), or on the listening `sock` a recycled daemon handed
+        over, unless already serving; asking for another port than the one in use is a
+        conflict."""
         if not 0 <= port <= 65535:
             raise InvalidParameter(f"invalid port: {port}")
         if self._runner is not None:
@@ -56,7 +59,11 @@ class Dashboard:
         app[ENGINE] = self._engine
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1)
         await runner.setup()
-        site = web.TCPSite(runner, HOST, port, reuse_address=True)
+        site: web.BaseSite = (
+            web.SockSite(runner, sock)
+            if sock is not None
+            else web.TCPSite(runner, HOST, port, reuse_address=True)
+        )
         try:
             await site.start()
         except OSError as e:
@@ -69,6 +76,20 @@ class Dashboard:
         self._runner = runner
         log.info("dashboard listening on http://%s:%d/", HOST, self.port)
         return self.info()
+
+    def clients(self) -> int:
+        server = self._runner.server if self._runner is not None else None
+        return len(server.connections) if server is not None else 0
+
+    def listener(self) -> tuple[int, str] | None:
+        """(the listening socket's fd, the token) while serving, for a recycle's handover."""
+        if self._runner is None:
+            return None
+        site = next(iter(self._runner.sites))
+        server = getattr(site, "_server", None)
+        if server is None or not server.sockets:
+            return None
+        return int(server.sockets[0].fileno()), self.token
 
     async def close(self) -> None:
         runner, self._runner = self._runner, None

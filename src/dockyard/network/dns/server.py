@@ -9,6 +9,8 @@ Lifecycle:
                             (queries queue in the kernel) before the call returns
     stop(cid)               at stop/disconnect of the last user network: idempotent
     close()                 daemon shutdown
+A recycled daemon (recycle.py) hands the sockets over (`hand_over`): its successor `adopt`s
+them before it restores, so `serve` finds them open and queries sent meanwhile wait in them.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -148,6 +152,34 @@ class DnsServer:
         self._boxes: dict[str, _Sandbox] = {}
         self._lock = threading.Lock()
         self._tasks: set[asyncio.Future[None]] = set()
+        self._inherited: dict[str, tuple[socket.socket, socket.socket]] = {}
+
+    def hand_over(self, keep: Callable[[str, int], None]) -> None:
+        with self._lock:
+            boxes = list(self._boxes.values())
+        for box in boxes:
+            keep(f"dns/{box.cid}/udp", box.udp.fileno())
+            keep(f"dns/{box.cid}/tcp", box.tcp.fileno())
+
+    def adopt(self, fds: dict[str, int]) -> None:
+        """The predecessor's sockets, by "CID/udp" and "CID/tcp"; `serve` takes them."""
+        for name, fd in fds.items():
+            cid, _, kind = name.partition("/")
+            if kind == "udp" and f"{cid}/tcp" in fds:
+                udp = socket.socket(fileno=fd)
+                tcp = socket.socket(fileno=fds[f"{cid}/tcp"])
+                udp.setblocking(False)
+                tcp.setblocking(False)
+                self._inherited[cid] = (udp, tcp)
+            elif kind == "udp" or f"{cid}/udp" not in fds:
+                os.close(fd)  # half a pair: never served
+
+    def close_inherited(self) -> None:
+        """After start-up: sockets of containers that are no longer served."""
+        for udp, tcp in self._inherited.values():
+            udp.close()
+            tcp.close()
+        self._inherited.clear()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -169,7 +201,9 @@ class DnsServer:
             if cid in self._boxes:
                 self._boxes[cid].servers = servers
                 return
-        udp, tcp = _open_sockets(path)
+        with self._lock:
+            inherited = self._inherited.pop(cid, None)
+        udp, tcp = inherited or _open_sockets(path)
         box = _Sandbox(cid, servers, udp, tcp)
         with self._lock:
             self._boxes[cid] = box

@@ -248,6 +248,24 @@ class Execs:
 
         asyncio.run_coroutine_threadsafe(do(), loop).result(timeout=5)
 
+    def running(self) -> int:
+        return sum(1 for e in list(self._by_id.values()) if e.running)
+
+    def export(self) -> list[Json]:
+        """Finished instances, for a recycled daemon's successor (inspect still answers them);
+        a recycle waits until none runs."""
+        return [{"id": e.id, "container_id": e.container_id, "config": e.config,
+                 "exit_code": e.exit_code, "pid": e.pid,
+                 "detach_keys": base64.b64encode(e.detach_keys).decode()}
+                for e in list(self._by_id.values()) if not e.running]  # fmt: skip
+
+    def restore(self, finished: list[Json]) -> None:
+        for e in finished:
+            inst = ExecInstance(str(e["id"]), str(e["container_id"]), dict(e["config"]),
+                                exit_code=e["exit_code"], pid=int(e["pid"]),
+                                detach_keys=base64.b64decode(e["detach_keys"]))  # fmt: skip
+            self._by_id.setdefault(inst.id, inst)
+
     def forget_container(self, cid: str) -> None:
         for k in [k for k, e in self._by_id.items() if e.container_id == cid]:
             del self._by_id[k]

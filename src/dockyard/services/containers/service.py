@@ -127,8 +127,16 @@ class Containers:
     def remove_link(self, ref: str) -> None:
         self.removal.unlink(ref)
 
-    def restore(self) -> None:
-        self.supervision.restore()
+    def restore(self, recycled: bool = False) -> None:
+        self.supervision.restore(recycled)
+
+    def busy(self) -> str | None:
+        """What only this process knows and a recycle would lose (recycle.py), or None."""
+        if self.execs.running():
+            return "an exec is running"
+        if self.supervision.settling:
+            return "an exit is being handled"
+        return None
 
     def check(self, repair: bool) -> builtins.list[Finding]:
         """`system check`: records against layers, mounts, runc and the freezer."""

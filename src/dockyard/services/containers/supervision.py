@@ -31,6 +31,9 @@ class Supervision:
         self.layers = shared.layers
         self.launcher = shared.launcher
         self.removal = removal
+        # exits being handled (recorded, auto-removed, restarted after a back-off): a recycle
+        # waits for them (recycle.py)
+        self.settling = 0
 
     def start_locked(self, rec: ContainerRecord) -> None:
         with self.shared.parked_lock:
@@ -91,6 +94,13 @@ class Supervision:
 
     async def _watch(self, cid: str, shim_pid: int) -> None:
         code, finished = await self.launcher.wait_exit(cid, shim_pid)
+        self.settling += 1
+        try:
+            await self._handle_exit(cid, code, finished)
+        finally:
+            self.settling -= 1
+
+    async def _handle_exit(self, cid: str, code: int, finished: str) -> None:
         self.health.unwatch(cid)  # probes stop with the process (also when it is being removed)
         rec = await asyncio.to_thread(self._record_exit, cid, code, finished)
         self.shared.watchers.pop(cid, None)
@@ -215,10 +225,13 @@ class Supervision:
             return False
         return isinstance(data, dict) and mount.is_mounted(str(data["MergedDir"]))
 
-    def restore(self) -> None:
+    def restore(self, recycled: bool = False) -> None:
         """Re-adopt containers whose shim survived a daemon restart; record exits that happened
         while the daemon was down; start containers whose restart policy says so. First what
-        a create killed before its record left (its container layer and directory) goes."""
+        a create killed before its record left (its container layer and directory) goes.
+        `recycled`: the daemon replaced itself (recycle.py), it did not start: an exit
+        meanwhile is handled as its watcher would have (events, auto-remove, restart policy)
+        and no daemon-start restart applies."""
         layers, dirs = self.shared.orphans()
         for cid in layers:
             log.warning("removing the container layer of %s, a create that did not finish", cid)
@@ -236,6 +249,9 @@ class Supervision:
                     if st == "running":  # probes resume where they were
                         self.shared.on_loop(self.health.watch, rec)
                     continue
+                if recycled and st != "restarting":
+                    self.shared.on_loop(self.spawn_watcher, rec.id, 0)  # 0: gone already
+                    continue
                 self.record_gone(rec)
             elif st == "removing":
                 self.launcher.cleanup(rec)
@@ -250,7 +266,7 @@ class Supervision:
                     "stopping %s, started by a daemon killed before recording it", rec.id[:12]
                 )
                 self.launcher.cleanup(rec)
-            if restarts_at_daemon_start(rec):
+            if not recycled and restarts_at_daemon_start(rec):
                 # dockerd starts these afresh: a new count, no longer stopped by the user
                 rec.run.restart_count = 0
                 rec.run.manually_stopped = False
