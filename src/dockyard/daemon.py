@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def keep_locks(successor: handover.Handover) -> None:
         successor.keep("lock", lock_fd)
-        claims.hand_over(successor.keep)
+        claims.hand_over(successor.keeper("claim/"))
 
     try:
         _run(_serve(cfg, args, pidfile, keep_locks))

@@ -167,15 +167,17 @@ class Engine:
         await asyncio.to_thread(self.layers.reconcile_refs, tops)
         await asyncio.to_thread(self.images.sweep_content)
         await asyncio.to_thread(self.volume_store.reconcile)
-        await asyncio.to_thread(self.networks.start)
-        self.launcher.private_trees = await asyncio.to_thread(self._hold_mount_trees)
-        if handover is not None:
+        if handover is not None:  # before the network's start holds the ports again
             self.events.restore(handover.state.get("events", []))
             self.containers.execs.restore(handover.state.get("execs", []))
             self.networks.dns.adopt(handover.take_prefix("dns/"))
+            self.networks.ctx.ports.adopt(handover.take_prefix("port/"))
+        await asyncio.to_thread(self.networks.start)
+        self.launcher.private_trees = await asyncio.to_thread(self._hold_mount_trees)
         await asyncio.to_thread(self.containers.restore, handover is not None)
         await asyncio.to_thread(self.networks.reconcile, self._running_ids)
         self.networks.dns.close_inherited()
+        self.networks.ctx.ports.close_inherited()
 
     def busy(self) -> str | None:
         """What keeps the daemon from replacing itself now (recycle.py), or None."""
@@ -191,7 +193,8 @@ class Engine:
         """A recycle: what only this process holds, for its successor's `start`."""
         handover.state["events"] = self.events.export()
         handover.state["execs"] = self.containers.execs.export()
-        self.networks.dns.hand_over(handover.keep)
+        self.networks.dns.hand_over(handover.keeper("dns/"))
+        self.networks.ctx.ports.hand_over(handover.keeper("port/"))
 
     def reload(self, debug: bool, registry: RegistryOptions) -> None:
         """SIGHUP's reload of daemon.json (daemon.py): the registry settings, then dockerd's

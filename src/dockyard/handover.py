@@ -23,6 +23,7 @@ import contextlib
 import fcntl
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 ENV = "DOCKYARD_HANDOVER"
@@ -49,6 +50,10 @@ class Handover:
         if old is not None:
             os.close(old)
         self._fds[name] = dup
+
+    def keeper(self, prefix: str) -> Callable[[str, int], None]:
+        """`keep` under `prefix`: what `take_prefix(prefix)` gives back by the rest of the name."""
+        return lambda name, fd: self.keep(prefix + name, fd)
 
     def names(self) -> list[str]:
         return list(self._fds)

@@ -62,7 +62,7 @@ class Claims:
     def hand_over(self, keep: Callable[[str, int], None]) -> None:
         """A recycle (recycle.py): the locks stay held across exec, by their file names."""
         for fd, path in self._held:
-            keep(f"claim/{path.name}", fd)
+            keep(path.name, fd)
 
     def release(self) -> None:
         """Unlink each lock file while still holding it, then let it go: the files do not pile

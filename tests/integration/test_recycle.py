@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SLOWDOWN, Daemon, UnixHTTPConnection, private_daemon, until
+from tests.integration.network_helpers import HTTPD, free_port, http_get, run
 from tests.integration.test_ownership import _second
 
 pytestmark = pytest.mark.integration
@@ -79,6 +80,10 @@ def test_recycles_keep_containers_dns_execs_events_and_locks(often: Daemon) -> N
         )
         asker = _run(d, "rcy-asker", ["sh", "-c", loop], NetworkMode="dyrcy")
         stopped = _run(d, "rcy-stopped", ["sleep", "600"], RestartPolicy={"Name": "always"})
+        port = free_port()
+        web = run(d, "--name", "rcy-web", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c",
+                  HTTPD)  # fmt: skip
+        assert http_get("127.0.0.1", port).startswith("hello-")
         assert d.api("POST", f"/containers/{stopped}/stop?t=0")[0] == 204
         status, ex = d.api("POST", f"/containers/{peer}/exec", {"Cmd": ["sh", "-c", "exit 3"]})
         assert status == 201, ex
@@ -110,6 +115,12 @@ def test_recycles_keep_containers_dns_execs_events_and_locks(often: Daemon) -> N
         conn.close()
         actions = [(e["Actor"]["ID"], e["Action"]) for e in map(json.loads, raw.splitlines())]
         assert (peer, "create") in actions and (stopped, "stop") in actions
+        # the published port answers, and stayed bound by the daemon: no one else can take it
+        assert http_get("127.0.0.1", port).startswith("hello-")
+        with socket.socket() as other, pytest.raises(OSError, match="in use"):
+            other.bind(("127.0.0.1", port))
+        assert _state(d, web)["Status"] == "running"
+        assert "could not hold the ports" not in d.log_path.read_text()
         # nothing leaks from one process to the next (libnftables' socket did)
         assert _fds(pid) <= fds_before + 2, (fds_before, _fds(pid))
 
@@ -123,7 +134,7 @@ def test_recycles_keep_containers_dns_execs_events_and_locks(often: Daemon) -> N
         assert re.search(rf"bridge {d.bridge} is held by another dockyard daemon \(pid {pid},",
                          second.stderr), second.stderr  # fmt: skip
     finally:
-        for name in ("rcy-asker", "rcy-peer", "rcy-stopped"):
+        for name in ("rcy-asker", "rcy-peer", "rcy-stopped", "rcy-web"):
             d.api("DELETE", f"/containers/{name}?force=1")
         d.api("DELETE", "/networks/dyrcy")
 

@@ -164,7 +164,7 @@ def test_claims_handed_over_stay_held_and_are_not_taken_again(tmp_path: Path) ->
     first = ownership.claim(wanted, tmp_path / "data", owners)
     kept: dict[str, int] = {}
     first.hand_over(lambda name, fd: kept.setdefault(name, os.dup(fd)))
-    inherited = {k.removeprefix("claim/"): fd for k, fd in kept.items()}
+    inherited = dict(kept)
     # the same open files: the claim succeeds while the first still holds them
     again = ownership.claim(wanted, tmp_path / "data", owners, inherited=inherited)
     assert sorted(fd for fd, _ in again._held) == sorted(inherited.values())

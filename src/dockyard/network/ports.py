@@ -133,6 +133,27 @@ class PortReservations:
         self._ports: dict[tuple[str, str, int], int] = {}  # key -> container port
         self._proxies: dict[tuple[str, str, int], Any] = {}  # key -> userproxy.Proxy
         self.proxy_binary: Callable[[], Path] | None = None  # set by network/setup.py
+        # a recycled predecessor's bound sockets, taken again by the restore (recycle.py)
+        self._inherited: dict[tuple[str, str, int], socket.socket] = {}
+
+    def hand_over(self, keep: Callable[[str, int], None]) -> None:
+        """A recycle: the bound ports stay bound across exec, no other process takes them."""
+        with self._lock:
+            for (proto, ip, port), (_, sock) in self._held.items():
+                keep(f"{proto}/{ip}/{port}", sock.fileno())
+
+    def adopt(self, fds: dict[str, int]) -> None:
+        with self._lock:
+            for name, fd in fds.items():
+                proto, ip, port = name.split("/")
+                self._inherited[(proto, ip, int(port))] = socket.socket(fileno=fd)
+
+    def close_inherited(self) -> None:
+        """After start-up: the ports of containers that no longer run."""
+        with self._lock:
+            for sock in self._inherited.values():
+                sock.close()
+            self._inherited.clear()
 
     def proxy(self, owner: str, target_ip: str) -> None:
         """Start the userland proxy of each of the owner's [::1] TCP ports towards the
@@ -236,6 +257,10 @@ class PortReservations:
     def _bind(self, owner: str, proto: str, ip: str, port: int) -> None:
         if self._conflict(proto, ip, port):
             raise errors.System(f"Bind for {ip}:{port} failed: port is already allocated")
+        held = self._inherited.pop((proto, ip, port), None)
+        if held is not None:  # bound by the predecessor for this very container
+            self._held[(proto, ip, port)] = (owner, held)
+            return
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
         v6 = ":" in ip
         s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, kind)

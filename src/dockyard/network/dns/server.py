@@ -158,8 +158,8 @@ class DnsServer:
         with self._lock:
             boxes = list(self._boxes.values())
         for box in boxes:
-            keep(f"dns/{box.cid}/udp", box.udp.fileno())
-            keep(f"dns/{box.cid}/tcp", box.tcp.fileno())
+            keep(f"{box.cid}/udp", box.udp.fileno())
+            keep(f"{box.cid}/tcp", box.tcp.fileno())
 
     def adopt(self, fds: dict[str, int]) -> None:
         """The predecessor's sockets, by "CID/udp" and "CID/tcp"; `serve` takes them."""
