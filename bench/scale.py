@@ -11,8 +11,10 @@ call also pays for the other engine's containers (dockerd's ~4 mounts per contai
 Every container is a busybox `sleep` on a user network `sc` (so the embedded DNS holds every
 name). At each size:
   run -d ms       per container, the mean over the last 10 `docker run -d` before the size
-  ps ms           `docker ps`; ps -s ms: `docker ps -s` (each the median of 5 calls)
-  inspect ms      `docker inspect` of every container, one CLI call (the median of 5)
+  ps ms           `docker ps`; ps -s ms: `docker ps -s` (each the median of 9 calls)
+  ps API ms       `GET /containers/json`, and with `size=1`, over a new connection each (the
+                  median of 21): the engine's part, without the CLI's own start (~20 ms)
+  inspect ms      `docker inspect` of every container, one CLI call (the median of 9)
   stats ms        `docker stats --no-stream`
   dns us          one A lookup of a container name at 127.0.0.11 from a container (median over
                   the first, middle and last names; bench/dnsbench.c, timed inside)
@@ -33,9 +35,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -54,9 +58,10 @@ from bench.network_dns import dnsbench_tar, lookups  # noqa: E402
 from tests.oracle import wait_until_serving  # noqa: E402
 
 STEP = 10
-REPEAT = 5  # calls of ps, ps -s and inspect per size (their median)
+REPEAT = 9  # calls of ps, ps -s and inspect per size (their median)
+API_REPEAT = 21  # requests of the API-level cases
 # operations over every container: their per-container cost is what must not grow
-OVER_ALL = {"ps ms", "ps -s ms", "inspect ms", "stats ms"}
+OVER_ALL = {"ps ms", "ps -s ms", "ps API ms", "ps -s API ms", "inspect ms", "stats ms"}
 IDLE = 35.0  # the daemon trims its heap after 30 s idle (dockyard/heap.py)
 RECYCLE_WAIT = 90.0  # and replaces itself after 60 s without a client (dockyard/recycle.py)
 
@@ -154,6 +159,13 @@ def measure(
     # the CLI's own start (~30 ms) dominates at small sizes: the median of REPEAT calls
     m["ps ms"] = statistics.median(e.timed("ps") for _ in range(REPEAT)) * 1e3
     m["ps -s ms"] = statistics.median(e.timed("ps", "-s") for _ in range(REPEAT)) * 1e3
+    for case, query in (("ps API ms", ""), ("ps -s API ms", "?size=1")):
+        m[case] = (
+            statistics.median(
+                api_get(e.sock, "/containers/json" + query) for _ in range(API_REPEAT)
+            )
+            * 1e3
+        )
     m["inspect ms"] = statistics.median(e.timed("inspect", *side.ids) for _ in range(REPEAT)) * 1e3
     m["stats ms"] = e.timed("stats", "--no-stream") * 1e3
     names = [f"s{i}" for i in sorted({0, size // 2, size - 1})]
@@ -164,6 +176,28 @@ def measure(
     mons = side.monitor_pids()
     m["monitor RSS KiB"] = statistics.mean(rss_kib(p) for p in mons) if mons else float("nan")
     return m
+
+
+def api_get(sock: str, path: str) -> float:
+    """Seconds for one GET over a new unix connection, the body read to its end."""
+    conn = _UnixHTTP(sock)
+    t0 = time.perf_counter()
+    conn.request("GET", path)
+    conn.getresponse().read()
+    took = time.perf_counter() - t0
+    conn.close()
+    return took
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=60)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
 
 
 def idle_after(side: Side, end: dict[str, float]) -> dict[str, float]:

@@ -8,19 +8,19 @@ what it needs.
 
 When: every `TICK` seconds the monitor samples the API's clients. After `idle` seconds in which
 no client was connected and the engine was quiet (nothing in flight that lives only in memory:
-a running exec, an exit being handled, a restart back-off), and if what a new process would
-save is more than `growth` of the resident memory measured after start-up (and `floor` at
-least) -- the growth of the resident memory since start-up, or what the running containers it
-started with and no longer runs cost (a daemon started with 1,000 containers that were then
-removed has not grown, but holds their pages) -- the daemon
-stops accepting (its listening socket stays open: connections made meanwhile wait in its
-backlog), closes as on SIGTERM and executes itself again with the same command line, handing
-over its sockets and locks (handover.py). The successor re-adopts the running containers as
-after any restart (live-restore), without applying the restart policies of a daemon start.
+a running exec, an exit being handled, a restart back-off, a [::1] proxy), it recycles if a new
+process would save more than `growth` of the RSS measured after start-up (and `floor` at
+least). The saving is estimated as the RSS's growth since start-up, or the cost of the running
+containers it started with that are gone (a daemon started with 1,000 containers that were then
+removed has not grown, but holds their pages). It then stops accepting (the listening socket
+stays open: connections made meanwhile wait in its backlog), closes as on SIGTERM and executes
+itself again with the same command line, handing over its sockets and locks (handover.py).
+The successor re-adopts the running containers as after any restart (live-restore), without
+the restart policies of a daemon start.
 
-Lifecycle: Monitor(policy, clients, quiet) -> settle() once start-up is done -> `await
-wait_due(freeze)`: returns after calling `freeze()` in the same step as the last check, so no
-client can connect in between.
+Lifecycle: Monitor(policy, clients, quiet, running) -> settle() once start-up is done ->
+`await wait_due(freeze)`: returns after calling `freeze()` in the same step as the last check,
+so no client can connect in between.
 """
 
 from __future__ import annotations
