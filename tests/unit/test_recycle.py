@@ -219,3 +219,14 @@ def _closed(fd: int) -> bool:
     except OSError:
         return True
     return False
+
+
+def test_a_shim_known_gone_is_not_waited_for(tmp_path: Path) -> None:
+    """A recycle's successor hands a container whose shim exited in the window to its exit
+    watcher with pid 0: its exit file is read at once, no pidfd (the pid may be reused)."""
+    from dockyard.runtime import shim
+
+    exit_file = tmp_path / "exit"
+    exit_file.write_text("4\n2026-12-07T12:00:00.000000001Z\n")
+    got = asyncio.run(asyncio.wait_for(shim.wait_exit(0, exit_file), 5))
+    assert got == (4, "2026-12-07T12:00:00.000000001Z")
