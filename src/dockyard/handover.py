@@ -73,7 +73,7 @@ class Handover:
         os.execv(argv[0], argv)
 
     def abandon(self) -> None:
-        """A recycle that could not exec: close what was kept."""
+        """Close what was kept: a stop came instead of the recycle."""
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
@@ -92,6 +92,7 @@ class Handover:
                 for fd in [self.take(name)] if fd is not None}  # fmt: skip
 
     def close_rest(self) -> None:
+        """Close what no one took."""
         self.abandon()
 
 
@@ -117,7 +118,8 @@ def received() -> Handover | None:
     except OSError:
         return None
     finally:
-        os.close(memfd)
+        with contextlib.suppress(OSError):
+            os.close(memfd)
     body = json.loads(data)
     _received = Handover({k: int(v) for k, v in body["fds"].items()}, body["state"])
     return _received
