@@ -220,3 +220,30 @@ def test_index_cache_is_bounded_by_entries(tmp_path: Path) -> None:
     cache.forget(dirs[2])
     assert cache.cached() == []
     assert [len(cache.get(d)) for d in dirs] == [3, 3, 5]  # read back from the stored files
+
+
+def test_concurrent_indexing_of_one_layer_never_fails(tmp_path: Path) -> None:
+    """B1: the dashboard asks for every image's layers at once, so two requests index a layer
+    two images share together; with one temp name for both, one renamed the other's away."""
+    import threading
+
+    (tmp_path / "diff" / "etc").mkdir(parents=True)
+    for i in range(50):
+        (tmp_path / "diff" / "etc" / f"f{i}").write_text("x" * i)
+    errors: list[BaseException] = []
+
+    def index_many() -> None:
+        try:
+            for _ in range(100):
+                li.index_layer(tmp_path)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    workers = [threading.Thread(target=index_many) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    assert li.read(tmp_path) is not None
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

@@ -14,9 +14,11 @@ hardlinked inode counted once (its later names have size 0) as in a layer tar; d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
+import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -113,12 +115,20 @@ def entries_at(diff: Path, paths: list[str]) -> Index:
 
 
 def write(layer_dir: Path, index: Index) -> None:
-    """Store `index` beside the layer (temp + rename: a reader never sees half a file)."""
-    tmp = layer_dir / f".{INDEX_NAME}.tmp"
+    """Store `index` beside the layer (temp + rename: a reader never sees half a file). Each
+    writer has its own temp file: two requests that index one shared layer at once (the
+    dashboard asks for every image's layers together) must not rename each other's."""
     entries = {p: list(e) if e.target else list(e)[:4] for p, e in index.items()}
     body = {"version": VERSION, "entries": entries}
-    tmp.write_text(json.dumps(body, separators=(",", ":")))
-    os.replace(tmp, layer_dir / INDEX_NAME)
+    fd, tmp = tempfile.mkstemp(prefix=f".{INDEX_NAME}.", suffix=".tmp", dir=layer_dir)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(body, separators=(",", ":")))
+        os.replace(tmp, layer_dir / INDEX_NAME)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def read(layer_dir: Path) -> Index | None:
