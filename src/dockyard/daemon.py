@@ -120,7 +120,10 @@ def _lock(data_root: Path, inherited: int | None = None) -> int:
 
 
 async def _serve(
-    cfg: Config, args: argparse.Namespace, pidfile: Path, keep_locks: Callable[[Any], None]
+    cfg: Config,
+    args: argparse.Namespace,
+    pidfile: Path,
+    keep_locks: Callable[[handover.Handover], None],
 ) -> None:
     from dockyard.api.server import serve
     from dockyard.engine import Engine, EngineOptions

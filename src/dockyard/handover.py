@@ -88,8 +88,12 @@ class Handover:
 
     def take_prefix(self, prefix: str) -> dict[str, int]:
         """Every descriptor whose name starts with `prefix`, by the rest of its name."""
-        return {name[len(prefix):]: fd for name in self.names() if name.startswith(prefix)
-                for fd in [self.take(name)] if fd is not None}  # fmt: skip
+        taken = {}
+        for name in self.names():
+            fd = self.take(name) if name.startswith(prefix) else None
+            if fd is not None:
+                taken[name.removeprefix(prefix)] = fd
+        return taken
 
     def close_rest(self) -> None:
         """Close what no one took."""

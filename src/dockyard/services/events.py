@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dockyard import errors
 from dockyard.core.events import Event, EventBus
@@ -76,14 +76,13 @@ class Events:
         with self._lock:
             return list(self._ring)
 
-    def export(self) -> list[list[object]]:
+    def export(self) -> list[list[Any]]:
         """The ring as JSON values, for a recycled daemon's successor (handover.py)."""
         return [[e.type, e.action, e.actor_id, e.attributes, e.time_nano] for e in self.recent()]
 
-    def restore(self, ring: list[list[object]]) -> None:
+    def restore(self, ring: list[list[Any]]) -> None:
         """The predecessor's ring before this daemon's own events: `since` still replays it."""
-        old = [Event(str(t), str(a), str(i), dict(attrs), int(n))  # type: ignore[call-overload]
-               for t, a, i, attrs, n in ring]  # fmt: skip
+        old = [Event(*fields) for fields in ring]
         with self._lock:
             mine = list(self._ring)
             self._ring.clear()

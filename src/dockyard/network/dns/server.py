@@ -201,7 +201,6 @@ class DnsServer:
             if cid in self._boxes:
                 self._boxes[cid].servers = servers
                 return
-        with self._lock:
             inherited = self._inherited.pop(cid, None)
         udp, tcp = inherited or _open_sockets(path)
         box = _Sandbox(cid, servers, udp, tcp)
